@@ -1,0 +1,19 @@
+//! Administration of identities and clients, shared by the CLI (and later the console).
+
+pub mod clients;
+pub mod users;
+
+/// A refused administrative action, worded for the person who asked.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the database refused the change: {0}")]
+    Storage(#[from] sqlx::Error),
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}

@@ -1,0 +1,202 @@
+//! Identities: creation, status changes (which revoke sessions and tokens), passwords, locks.
+
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::AdminError;
+use crate::app::AppState;
+use crate::audit::{AuditEvent, RequestContext};
+use crate::authn::throttle;
+use crate::session;
+use crate::storage::identities::{self, IdentityRecord};
+use crate::storage::{is_unique_violation, refresh};
+
+/// A new identity.
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: Option<String>,
+    pub password: Option<SecretString>,
+}
+
+fn check_username(u: &str) -> Result<(), AdminError> {
+    let ok = !u.is_empty()
+        && u.len() <= 64
+        && u.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._@".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::Invalid(format!(
+            "the username {u:?} must be 1 to 64 characters among letters, digits and - . _ @"
+        )))
+    }
+}
+
+pub async fn create(
+    state: &AppState,
+    new: NewUser,
+    actor: &str,
+) -> Result<IdentityRecord, AdminError> {
+    check_username(&new.username)?;
+    if new.given_name.trim().is_empty() || new.family_name.trim().is_empty() {
+        return Err(AdminError::Invalid(
+            "given and family names must not be empty".into(),
+        ));
+    }
+    if let Some(e) = &new.email
+        && (!e.contains('@') || e.contains(char::is_whitespace)) {
+            return Err(AdminError::Invalid(format!("{e} is not an email address")));
+        }
+    let hash = match new.password {
+        Some(p) => Some(
+            state
+                .hasher
+                .hash(p)
+                .await
+                .map_err(|e| AdminError::Invalid(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let now = state.clock.now();
+    let rec = IdentityRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        username: new.username,
+        given_name: new.given_name.trim().to_owned(),
+        family_name: new.family_name.trim().to_owned(),
+        email: new.email,
+        status: "active".into(),
+        status_reason: None,
+        status_at: Some(now),
+        created_at: now,
+        updated_at: now,
+    };
+    let mut tx = state.db.begin().await?;
+    match identities::insert(&mut tx, &rec).await {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AdminError::Conflict(format!(
+                "the username {} is taken: choose another",
+                rec.username
+            )));
+        }
+        other => other?,
+    }
+    if let Some(h) = &hash {
+        identities::set_password(&mut tx, &rec.id, h, now).await?;
+    }
+    let ev = AuditEvent::success("user_created")
+        .actor(actor)
+        .subject(&rec.id)
+        .details(json!({ "username": rec.username, "password": hash.is_some() }));
+    state.audit.in_tx(&mut tx, ev).await?;
+    tx.commit().await?;
+    Ok(rec)
+}
+
+/// Finds an identity by username or id.
+pub async fn find(state: &AppState, who: &str) -> Result<IdentityRecord, AdminError> {
+    if let Some(i) = identities::by_username(state.db.pool(), who).await? {
+        return Ok(i);
+    }
+    identities::by_id(state.db.pool(), who)
+        .await?
+        .ok_or_else(|| AdminError::NotFound(format!("no user {who}: see `trousseau user list`")))
+}
+
+pub async fn list(state: &AppState) -> Result<Vec<IdentityRecord>, AdminError> {
+    Ok(identities::list(state.db.pool()).await?)
+}
+
+/// Suspends an identity: ends its sessions (notifying their clients) and revokes its tokens.
+pub async fn disable(
+    state: &AppState,
+    who: &str,
+    reason: &str,
+    actor: &str,
+) -> Result<IdentityRecord, AdminError> {
+    let i = find(state, who).await?;
+    let now = state.clock.now();
+    let mut tx = state.db.begin().await?;
+    identities::set_status(&mut tx, &i.id, "suspended", Some(reason), now).await?;
+    let revoked =
+        refresh::revoke_identity_families(&mut tx, &i.id, "identity_suspended", now).await?;
+    let ev = AuditEvent::success("user_disabled")
+        .actor(actor)
+        .subject(&i.id)
+        .reason(reason)
+        .details(json!({ "refresh_families_revoked": revoked }));
+    state.audit.in_tx(&mut tx, ev).await?;
+    tx.commit().await?;
+    let ctx = RequestContext::default();
+    session::end_all(state, &i.id, "identity_suspended", &ctx).await?;
+    find(state, &i.id).await
+}
+
+pub async fn enable(
+    state: &AppState,
+    who: &str,
+    actor: &str,
+) -> Result<IdentityRecord, AdminError> {
+    let i = find(state, who).await?;
+    let mut tx = state.db.begin().await?;
+    identities::set_status(&mut tx, &i.id, "active", None, state.clock.now()).await?;
+    state
+        .audit
+        .in_tx(
+            &mut tx,
+            AuditEvent::success("user_enabled")
+                .actor(actor)
+                .subject(&i.id),
+        )
+        .await?;
+    tx.commit().await?;
+    find(state, &i.id).await
+}
+
+pub async fn set_password(
+    state: &AppState,
+    who: &str,
+    password: SecretString,
+    actor: &str,
+) -> Result<(), AdminError> {
+    let i = find(state, who).await?;
+    let hash = state
+        .hasher
+        .hash(password)
+        .await
+        .map_err(|e| AdminError::Invalid(e.to_string()))?;
+    let mut tx = state.db.begin().await?;
+    identities::set_password(&mut tx, &i.id, &hash, state.clock.now()).await?;
+    state
+        .audit
+        .in_tx(
+            &mut tx,
+            AuditEvent::success("password_set")
+                .actor(actor)
+                .subject(&i.id),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Lifts a throttling lock; true when the account was locked or had failures.
+pub async fn unlock(state: &AppState, who: &str, actor: &str) -> Result<bool, AdminError> {
+    let i = find(state, who).await?;
+    let lifted = throttle::unlock(&state.db, &i.id).await?;
+    let mut tx = state.db.begin().await?;
+    state
+        .audit
+        .in_tx(
+            &mut tx,
+            AuditEvent::success("user_unlocked")
+                .actor(actor)
+                .subject(&i.id)
+                .details(json!({ "was_locked": lifted })),
+        )
+        .await?;
+    tx.commit().await?;
+    Ok(lifted)
+}

@@ -1,0 +1,208 @@
+//! Builds the server: state built once, routes, middleware, background workers.
+
+use actix_web::dev::Server;
+use actix_web::middleware::Compress;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use std::net::TcpListener;
+use std::sync::Arc;
+use tokio::sync::Notify;
+use tracing_actix_web::TracingLogger;
+
+use crate::audit::{Audit, AuditWriter};
+use crate::authn::password::PasswordHasher;
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::crypto::master_key::{MasterKey, MasterKeySource};
+use crate::metrics::Metrics;
+use crate::oidc::client::ClientCache;
+use crate::oidc::keys::KeyRing;
+use crate::storage::Db;
+use crate::{oidc, web as pages};
+
+/// Everything a request handler may need, built once.
+#[derive(Debug)]
+pub struct AppState {
+    pub settings: Arc<Settings>,
+    pub db: Db,
+    pub clock: SharedClock,
+    pub keys: Arc<KeyRing>,
+    pub clients: ClientCache,
+    pub audit: Audit,
+    pub hasher: PasswordHasher,
+    pub metrics: Metrics,
+    pub logout_wakeup: Arc<Notify>,
+    pub http: reqwest::Client,
+    /// The demo relying party served under /demo, when running `trousseau demo`.
+    pub demo: Option<crate::demo::DemoRp>,
+}
+
+impl AppState {
+    /// Builds the state from an open database; starts the audit writer.
+    pub async fn new(
+        settings: Settings,
+        db: Db,
+        master: Arc<MasterKey>,
+        clock: SharedClock,
+        demo: Option<crate::demo::DemoRp>,
+    ) -> anyhow::Result<(AppState, AuditWriter)> {
+        let keys = Arc::new(KeyRing::new(db.clone(), master, clock.clone()));
+        keys.ensure()
+            .await
+            .context("cannot prepare the signing keys")?;
+        let (audit, audit_writer) = Audit::start(db.clone(), clock.clone());
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(settings.logout.timeout_secs))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let state = AppState {
+            clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
+            hasher: PasswordHasher::new(&settings.password)?,
+            settings: Arc::new(settings),
+            db,
+            clock,
+            keys,
+            audit,
+            metrics: Metrics::new(),
+            logout_wakeup: Arc::new(Notify::new()),
+            http,
+            demo,
+        };
+        Ok((state, audit_writer))
+    }
+}
+
+/// Opens the database (migrating it when configured) and loads the master key.
+pub async fn open(settings: &Settings) -> anyhow::Result<(Db, Arc<MasterKey>)> {
+    let db = Db::connect(&settings.database).await?;
+    if settings.database.migrate {
+        db.migrate().await?;
+    }
+    let (master, source) = MasterKey::load(&settings.secrets)?;
+    if source == MasterKeySource::Generated {
+        tracing::warn!(
+            file = %settings.secrets.master_key_file.display(),
+            "no master key was configured: a new one was generated; keep this file safe and private"
+        );
+        eprintln!(
+            "Trousseau: generated a new master key in {} (mode 0600). Back it up: it decrypts the signing keys.",
+            settings.secrets.master_key_file.display()
+        );
+    }
+    Ok((db, Arc::new(master)))
+}
+
+/// A running server with its background work.
+pub struct Application {
+    pub port: u16,
+    pub state: web::Data<AppState>,
+    server: Server,
+    audit_writer: AuditWriter,
+}
+
+impl Application {
+    /// Builds the state and binds the listener (port 0 picks a free port).
+    pub async fn build(
+        settings: Settings,
+        clock: SharedClock,
+        demo: Option<crate::demo::DemoRp>,
+    ) -> anyhow::Result<Application> {
+        let (db, master) = open(&settings).await?;
+        let listener = TcpListener::bind(&settings.http.bind)
+            .with_context(|| format!("cannot listen on {} (http.bind)", settings.http.bind))?;
+        let port = listener.local_addr()?.port();
+        let (state, audit_writer) = AppState::new(settings, db, master, clock, demo).await?;
+        let state = web::Data::new(state);
+        oidc::backchannel::spawn_worker(state.clone().into_inner());
+        spawn_housekeeping(state.clone().into_inner());
+        let workers = match state.settings.http.workers {
+            0 => std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            n => n,
+        };
+        let data = state.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::FormConfig::default().limit(64 * 1024))
+                .app_data(web::PayloadConfig::default().limit(64 * 1024))
+                .wrap(pages::security::headers(data.settings.is_https()))
+                .wrap(Compress::default())
+                .wrap(actix_web::middleware::from_fn(crate::metrics::track))
+                .wrap(TracingLogger::default())
+                .configure(routes)
+        })
+        .workers(workers)
+        .shutdown_timeout(10)
+        .listen(listener)?
+        .run();
+        Ok(Application {
+            port,
+            state,
+            server,
+            audit_writer,
+        })
+    }
+
+    /// Runs until the server stops, then drains the audit queue.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.server.await?;
+        self.audit_writer.shutdown().await;
+        Ok(())
+    }
+}
+
+/// Every route of the server.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(oidc::discovery::openid_configuration),
+    )
+    .route("/jwks", web::get().to(oidc::discovery::jwks))
+    .route("/authorize", web::get().to(oidc::authorize::authorize_get))
+    .route(
+        "/authorize",
+        web::post().to(oidc::authorize::authorize_post),
+    )
+    .route("/authorize/resume", web::get().to(oidc::authorize::resume))
+    .route("/par", web::post().to(oidc::par::par))
+    .route("/token", web::post().to(oidc::token::token))
+    .route("/userinfo", web::get().to(oidc::userinfo::userinfo))
+    .route("/userinfo", web::post().to(oidc::userinfo::userinfo))
+    .route("/introspect", web::post().to(oidc::introspect::introspect))
+    .route("/revoke", web::post().to(oidc::revoke::revoke))
+    .route("/logout", web::get().to(oidc::end_session::end_session_get))
+    .route(
+        "/logout",
+        web::post().to(oidc::end_session::end_session_post),
+    )
+    .route("/login", web::get().to(pages::login::login_get))
+    .route("/login", web::post().to(pages::login::login_post))
+    .route("/consent", web::get().to(pages::consent::consent_get))
+    .route("/consent", web::post().to(pages::consent::consent_post))
+    .route("/switch-user", web::post().to(pages::login::switch_user))
+    .route("/", web::get().to(pages::home::home))
+    .route("/healthz", web::get().to(pages::ops::healthz))
+    .route("/readyz", web::get().to(pages::ops::readyz))
+    .route("/metrics", web::get().to(crate::metrics::metrics))
+    .route("/static/{file}", web::get().to(pages::assets::asset))
+    .route("/demo", web::get().to(crate::demo::demo_home))
+    .route("/demo/login", web::get().to(crate::demo::demo_login))
+    .route("/demo/callback", web::get().to(crate::demo::demo_callback))
+    .default_service(web::to(pages::error::not_found));
+}
+
+/// Purges expired rows every minute.
+fn spawn_housekeeping(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            let now = state.clock.now();
+            if let Err(e) = crate::storage::misc::purge_expired(state.db.pool(), now).await {
+                tracing::warn!(error = %e, "housekeeping failed");
+            }
+        }
+    });
+}

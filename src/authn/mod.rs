@@ -1,0 +1,7 @@
+//! Authentication methods and the one level function (design.md, "How strongly").
+
+pub mod level;
+pub mod password;
+pub mod throttle;
+
+pub use level::{AuthFactor, Level, Method, evaluate};

@@ -1,0 +1,154 @@
+//! The command line: `serve`, `migrate`, `demo`, and the administration commands. Errors go to
+//! standard error in one sentence that says what to do; the exit status is then non-zero.
+
+mod admin;
+mod output;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use crate::app::{AppState, Application, open};
+use crate::audit::AuditWriter;
+use crate::clock::SystemClock;
+use crate::config::Settings;
+
+/// Trousseau, the hospital's OpenID Connect provider.
+#[derive(Debug, Parser)]
+#[command(name = "trousseau", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (TOML) layered over the built-in defaults; environment variables
+    /// TROUSSEAU__SECTION__KEY override both.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve,
+    /// Apply database migrations and prepare signing keys, then exit.
+    Migrate,
+    /// Start a throw-away demo: temporary SQLite database, a demo user and a demo application.
+    Demo {
+        /// Port to listen on (on 127.0.0.1).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
+    /// Manage OpenID Connect clients (relying parties).
+    #[command(subcommand)]
+    Client(admin::ClientCommand),
+    /// Manage identities.
+    #[command(subcommand)]
+    User(admin::UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+    /// Read the audit trail.
+    #[command(subcommand)]
+    Audit(admin::AuditCommand),
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", sentence(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes as one sentence.
+fn sentence(e: &anyhow::Error) -> String {
+    let parts: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+    parts.join(": ")
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Demo { port } = cli.command {
+        return crate::demo::run(port).await;
+    }
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve => serve(settings).await,
+        Command::Migrate => {
+            let (state, writer) = admin_state(settings).await?;
+            println!(
+                "database migrated; signing keys ready ({:?})",
+                state.db.backend()
+            );
+            writer.shutdown().await;
+            Ok(())
+        }
+        Command::Client(c) => {
+            with_state(settings, |s| {
+                Box::pin(async move { admin::client(&s, c).await })
+            })
+            .await
+        }
+        Command::User(c) => {
+            with_state(settings, |s| {
+                Box::pin(async move { admin::user(&s, c).await })
+            })
+            .await
+        }
+        Command::Keys(c) => {
+            with_state(settings, |s| {
+                Box::pin(async move { admin::keys(&s, c).await })
+            })
+            .await
+        }
+        Command::Audit(c) => {
+            with_state(settings, |s| {
+                Box::pin(async move { admin::audit(&s, c).await })
+            })
+            .await
+        }
+        Command::Demo { .. } => Ok(()),
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    crate::telemetry::init(&settings.logging);
+    let started = std::time::Instant::now();
+    let bind = settings.http.bind.clone();
+    let issuer = settings.issuer();
+    let app = Application::build(settings, Arc::new(SystemClock), None).await?;
+    tracing::info!(%bind, %issuer, ready_ms = started.elapsed().as_millis() as u64, "Trousseau is ready");
+    app.run_until_stopped().await
+}
+
+async fn admin_state(settings: Settings) -> anyhow::Result<(Arc<AppState>, AuditWriter)> {
+    let (db, master) = open(&settings).await?;
+    let (state, writer) = AppState::new(settings, db, master, Arc::new(SystemClock), None).await?;
+    Ok((Arc::new(state), writer))
+}
+
+type BoxFut = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<()>>>>;
+
+async fn with_state(
+    settings: Settings,
+    f: impl FnOnce(Arc<AppState>) -> BoxFut,
+) -> anyhow::Result<()> {
+    let (state, writer) = admin_state(settings).await?;
+    let result = f(state).await;
+    writer.shutdown().await;
+    result
+}

@@ -1,0 +1,277 @@
+//! Layered configuration: built-in defaults, an optional file, then `TROUSSEAU__SECTION__KEY`
+//! environment variables. Validated once at start-up with messages that name the key.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use url::Url;
+
+/// The defaults compiled into the binary; `config/default.toml` is this very file.
+pub const DEFAULTS: &str = include_str!("../config/default.toml");
+
+/// Every setting of Trousseau.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub secrets: SecretsSettings,
+    pub tokens: TokenSettings,
+    pub session: SessionSettings,
+    pub password: PasswordSettings,
+    pub throttle: ThrottleSettings,
+    pub logging: LoggingSettings,
+    pub logout: LogoutSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpSettings {
+    pub bind: String,
+    pub public_url: Url,
+    pub workers: usize,
+    pub trusted_proxies: Vec<IpAddr>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: String,
+    pub migrate: bool,
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretsSettings {
+    pub master_key_file: PathBuf,
+    #[serde(default)]
+    pub master_key: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenSettings {
+    pub code_ttl_secs: i64,
+    pub access_token_ttl_secs: i64,
+    pub id_token_ttl_secs: i64,
+    pub offline_max_secs: i64,
+    pub par_ttl_secs: i64,
+    pub key_publish_after_retire_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionSettings {
+    pub absolute_secs: i64,
+    pub idle_secs: i64,
+    pub levels: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordSettings {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThrottleSettings {
+    pub account_max_failures: i64,
+    pub account_lock_secs: i64,
+    pub account_max_lock_secs: i64,
+    pub address_max_failures: i64,
+    pub address_window_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutSettings {
+    pub retries: i64,
+    pub backoff_secs: i64,
+    pub timeout_secs: u64,
+}
+
+/// A configuration that cannot be used, with the key at fault when known.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration key `{key}`: {message}")]
+    Key { key: String, message: String },
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULTS));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "the file {} does not exist; give an existing file to --config",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        figment = figment.merge(Env::prefixed("TROUSSEAU__").split("__"));
+        Self::from_figment(figment)
+    }
+
+    /// Loads defaults with the given TOML overrides on top (tests and the demo).
+    pub fn from_overrides(toml: &str) -> Result<Settings, ConfigError> {
+        let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(toml));
+        Self::from_figment(figment)
+    }
+
+    fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
+        let settings: Settings = figment.extract().map_err(|e| {
+            let key = e.path.join(".");
+            let message = e.kind.to_string();
+            if key.is_empty() {
+                ConfigError::Invalid(message)
+            } else {
+                ConfigError::Key { key, message }
+            }
+        })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let key = |key: &str, message: &str| ConfigError::Key {
+            key: key.to_owned(),
+            message: message.to_owned(),
+        };
+        let url = &self.http.public_url;
+        if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+            return Err(key("http.public_url", "must be an http(s) URL with a host"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(key(
+                "http.public_url",
+                "must not carry a query or a fragment",
+            ));
+        }
+        if self.http.bind.parse::<std::net::SocketAddr>().is_err() {
+            return Err(key(
+                "http.bind",
+                "must be an address:port such as 127.0.0.1:8080",
+            ));
+        }
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            return Err(key(
+                "database.url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        for (name, value) in [
+            ("tokens.code_ttl_secs", self.tokens.code_ttl_secs),
+            (
+                "tokens.access_token_ttl_secs",
+                self.tokens.access_token_ttl_secs,
+            ),
+            ("tokens.id_token_ttl_secs", self.tokens.id_token_ttl_secs),
+            ("tokens.offline_max_secs", self.tokens.offline_max_secs),
+            ("tokens.par_ttl_secs", self.tokens.par_ttl_secs),
+            ("session.absolute_secs", self.session.absolute_secs),
+            ("session.idle_secs", self.session.idle_secs),
+            (
+                "throttle.account_max_failures",
+                self.throttle.account_max_failures,
+            ),
+            (
+                "throttle.account_lock_secs",
+                self.throttle.account_lock_secs,
+            ),
+            (
+                "throttle.address_max_failures",
+                self.throttle.address_max_failures,
+            ),
+            (
+                "throttle.address_window_secs",
+                self.throttle.address_window_secs,
+            ),
+        ] {
+            if value <= 0 {
+                return Err(key(name, "must be a positive number"));
+            }
+        }
+        if self.session.levels.len() != 3 {
+            return Err(key(
+                "session.levels",
+                "must name exactly three levels, lowest first",
+            ));
+        }
+        if self.password.memory_kib < 8 * 1024 || self.password.iterations == 0 {
+            return Err(key(
+                "password.memory_kib",
+                "argon2 needs at least 8192 KiB and one iteration",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The issuer identifier: the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        self.http
+            .public_url
+            .as_str()
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    /// Whether the public URL is served over HTTPS (HSTS is sent then).
+    pub fn is_https(&self) -> bool {
+        self.http.public_url.scheme() == "https"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_load() {
+        let s = Settings::from_overrides("").expect("defaults are valid");
+        assert_eq!(s.http.bind, "127.0.0.1:8080");
+        assert_eq!(s.issuer(), "http://localhost:8080");
+        assert_eq!(s.session.absolute_secs, 4 * 3600);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Settings::from_overrides("[http]\nbindd = \"x\"").unwrap_err();
+        assert!(err.to_string().contains("bindd"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_is_named() {
+        let err = Settings::from_overrides("[session]\nidle_secs = -1").unwrap_err();
+        assert!(err.to_string().contains("session.idle_secs"), "{err}");
+        let err = Settings::from_overrides("[database]\nmigrate = \"perhaps\"").unwrap_err();
+        assert!(err.to_string().contains("database.migrate"), "{err}");
+    }
+}

@@ -1,0 +1,252 @@
+//! `trousseau demo`: a throw-away Trousseau on a temporary SQLite database with a demo user and
+//! a small demo relying party (a stand-in for a DPI) under `/demo`, which uses the real code
+//! flow with PKCE against this very server.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use secrecy::SecretString;
+use std::sync::Arc;
+
+use crate::admin::clients::{self, ClientSpec};
+use crate::admin::users::{self, NewUser};
+use crate::app::{AppState, Application};
+use crate::clock::SystemClock;
+use crate::config::Settings;
+use crate::crypto::{random_token, s256};
+use crate::oidc::client::GrantType;
+use crate::oidc::keys::SigningAlg;
+use crate::oidc::mint;
+use crate::web::error::{not_found, page};
+use crate::web::i18n::Lang;
+use crate::web::page::{Chrome, render_with};
+
+const PASSWORD: &str = "trousseau-demo";
+const RP_COOKIE: &str = "__Host-demo_rp";
+
+/// The demo relying party's registration.
+#[derive(Debug, Clone)]
+pub struct DemoRp {
+    pub client_id: String,
+    pub client_secret: String,
+    pub base: String,
+}
+
+/// Starts the demo and blocks until Ctrl+C.
+pub async fn run(port: u16) -> anyhow::Result<()> {
+    let dir =
+        std::env::temp_dir().join(format!("trousseau-demo-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let base = format!("http://localhost:{port}");
+    let overrides = format!(
+        "[http]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n[database]\nurl = \"sqlite://{db}\"\n[secrets]\nmaster_key_file = \"{key}\"\n",
+        db = dir.join("trousseau.db").display(),
+        key = dir.join("master.key").display(),
+    );
+    let settings = Settings::from_overrides(&overrides)?;
+    crate::telemetry::init(&settings.logging);
+    // Register the demo user and client through the same code as the CLI, then serve.
+    let (db, master) = crate::app::open(&settings).await?;
+    let (state, writer) =
+        AppState::new(settings.clone(), db, master, Arc::new(SystemClock), None).await?;
+    users::create(
+        &state,
+        NewUser {
+            username: "demo".into(),
+            given_name: "Camille".into(),
+            family_name: "Démo".into(),
+            email: Some("camille.demo@chu.example".into()),
+            password: Some(SecretString::from(PASSWORD)),
+        },
+        "demo",
+    )
+    .await?;
+    let spec = ClientSpec {
+        id: "demo-dpi".into(),
+        name: "DPI de démonstration".into(),
+        redirect_uris: vec![format!("{base}/demo/callback")],
+        post_logout_redirect_uris: vec![format!("{base}/demo")],
+        public: false,
+        grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: ["openid", "profile", "email", "offline_access"]
+            .map(str::to_owned)
+            .to_vec(),
+        signing_alg: SigningAlg::Es256,
+        backchannel_logout_uri: None,
+        first_party: true,
+        require_pkce: true,
+        jwks: None,
+        min_acr: None,
+        max_auth_age: None,
+    };
+    let secret = clients::create(&state, &spec, "demo")
+        .await?
+        .unwrap_or_default();
+    writer.shutdown().await;
+    let rp = DemoRp {
+        client_id: spec.id,
+        client_secret: secret,
+        base: base.clone(),
+    };
+    let app = Application::build(settings, Arc::new(SystemClock), Some(rp)).await?;
+    println!();
+    println!(
+        "  Trousseau demo is running (temporary data in {}).",
+        dir.display()
+    );
+    println!();
+    println!("  Open   {base}/demo");
+    println!("  Sign in as   demo   with the password   {PASSWORD}");
+    println!();
+    println!("  Discovery: {base}/.well-known/openid-configuration");
+    println!("  Press Ctrl+C to stop.");
+    println!();
+    app.run_until_stopped().await?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+#[derive(Template)]
+#[template(path = "demo/index.html")]
+struct DemoPage {
+    chrome: Chrome,
+    claims: Option<String>,
+    logout_href: String,
+    password: &'static str,
+}
+
+fn demo_page(req: &HttpRequest, claims: Option<String>, logout_href: String) -> HttpResponse {
+    let mut chrome = Chrome::new(req, Lang::Fr);
+    chrome.switch_href.clear();
+    render_with(
+        HttpResponse::Ok(),
+        &DemoPage {
+            chrome,
+            claims,
+            logout_href,
+            password: PASSWORD,
+        },
+    )
+}
+
+pub async fn demo_home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    if state.demo.is_none() {
+        return not_found(req).await;
+    }
+    demo_page(&req, None, String::new())
+}
+
+pub async fn demo_login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(rp) = &state.demo else {
+        return not_found(req).await;
+    };
+    let (st, nonce, verifier) = (random_token(16), random_token(16), random_token(32));
+    let mut url = match url::Url::parse(&format!("{}/authorize", rp.base)) {
+        Ok(u) => u,
+        Err(_) => return not_found(req).await,
+    };
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &rp.client_id)
+        .append_pair("redirect_uri", &format!("{}/demo/callback", rp.base))
+        .append_pair("scope", "openid profile email")
+        .append_pair("state", &st)
+        .append_pair("nonce", &nonce)
+        .append_pair("code_challenge", &s256(&verifier))
+        .append_pair("code_challenge_method", "S256");
+    let cookie = Cookie::build(RP_COOKIE, format!("{st}.{nonce}.{verifier}"))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .finish();
+    HttpResponse::SeeOther()
+        .cookie(cookie)
+        .insert_header((LOCATION, url.to_string()))
+        .finish()
+}
+
+#[derive(serde::Deserialize)]
+pub struct Callback {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+}
+
+pub async fn demo_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<Callback>,
+) -> HttpResponse {
+    let Some(rp) = &state.demo else {
+        return not_found(req).await;
+    };
+    let saved = req
+        .cookie(RP_COOKIE)
+        .map(|c| c.value().to_owned())
+        .unwrap_or_default();
+    let mut parts = saved.splitn(3, '.');
+    let (st, nonce, verifier) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let (Some(code), Some(returned)) = (&q.code, &q.state) else {
+        tracing::info!(error = ?q.error, "demo: authorization ended without a code");
+        return demo_page(&req, None, String::new());
+    };
+    if returned != st || st.is_empty() {
+        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow);
+    }
+    let response = state
+        .http
+        .post(format!("{}/token", local_base(&state)))
+        .basic_auth(&rp.client_id, Some(&rp.client_secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", &format!("{}/demo/callback", rp.base)),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await;
+    let body: serde_json::Value = match response {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => return page(&req, StatusCode::BAD_GATEWAY, |t| t.server_error),
+    };
+    let Some(id_token) = body.get("id_token").and_then(|v| v.as_str()) else {
+        return page(&req, StatusCode::BAD_GATEWAY, |t| t.server_error);
+    };
+    let Ok(keys) = state.keys.get().await else {
+        return page(&req, StatusCode::BAD_GATEWAY, |t| t.server_error);
+    };
+    let claims = match mint::verify(
+        &keys,
+        &state.settings.issuer(),
+        id_token,
+        Some("JWT"),
+        Some(state.clock.now()),
+    ) {
+        Ok(c) if c.get("nonce").and_then(|n| n.as_str()) == Some(nonce) => c,
+        _ => return page(&req, StatusCode::BAD_GATEWAY, |t| t.server_error),
+    };
+    let mut logout = url::Url::parse(&format!("{}/logout", rp.base)).ok();
+    if let Some(u) = logout.as_mut() {
+        u.query_pairs_mut()
+            .append_pair("id_token_hint", id_token)
+            .append_pair("post_logout_redirect_uri", &format!("{}/demo", rp.base));
+    }
+    let pretty = serde_json::to_string_pretty(&claims).unwrap_or_default();
+    demo_page(
+        &req,
+        Some(pretty),
+        logout.map(|u| u.to_string()).unwrap_or_default(),
+    )
+}
+
+/// Where this process can reach itself (the bind address, not the public name).
+fn local_base(state: &AppState) -> String {
+    format!("http://{}", state.settings.http.bind)
+}

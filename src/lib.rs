@@ -1,0 +1,18 @@
+//! Trousseau: a hospital's own OpenID Connect provider, built to become a third-party identity
+//! provider of Pro Santé Connect.
+
+pub mod admin;
+pub mod app;
+pub mod audit;
+pub mod authn;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod metrics;
+pub mod oidc;
+pub mod session;
+pub mod storage;
+pub mod telemetry;
+pub mod web;

@@ -1,0 +1,5 @@
+//! The `trousseau` command.
+
+fn main() -> std::process::ExitCode {
+    trousseau::cli::main()
+}

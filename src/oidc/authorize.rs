@@ -1,0 +1,440 @@
+//! The authorization endpoint (OIDC Core §3.1.2): code flow with PKCE, `response_mode` query or
+//! form_post, `iss` in every response (RFC 9207), pushed requests (RFC 9126), and the hand-off
+//! to the login and consent screens through a flow stored in the database.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde_json::json;
+
+use super::error::OAuthError;
+use super::params::Params;
+use super::request::{
+    AuthRequest, Decision, Progress, ReplyTo, RequestError, ResponseMode, decide, parse,
+};
+use crate::app::AppState;
+use crate::audit::{AuditEvent, RequestContext};
+use crate::crypto::{hash_secret, random_token};
+use crate::session::{self, Session};
+use crate::storage::codes::{self, CodeRecord};
+use crate::storage::flows::{self, FlowRecord};
+use crate::storage::{misc, sessions};
+use crate::web::context::context_of;
+use crate::web::cookies;
+use crate::web::error::{page, server_error};
+use crate::web::i18n::Lang;
+use crate::web::page::{Chrome, render};
+
+/// How long a user has to complete the login and consent screens.
+const FLOW_TTL: i64 = 1800;
+const PAR_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    match Params::parse(req.query_string().as_bytes()) {
+        Ok(params) => handle(&req, &state, params, None).await,
+        Err(_) => bad_request_page(&req, &state, "repeated_parameter", None).await,
+    }
+}
+
+pub async fn authorize_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    match Params::parse(&body) {
+        Ok(params) => handle(&req, &state, params, None).await,
+        Err(_) => bad_request_page(&req, &state, "repeated_parameter", None).await,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ResumeQuery {
+    flow: String,
+    #[serde(default)]
+    cancel: Option<String>,
+}
+
+/// Continues a request after the login or consent screen.
+pub async fn resume(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<ResumeQuery>,
+) -> HttpResponse {
+    let flow = match load_flow(&state, &q.flow).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
+        Err(_) => return server_error(&req),
+    };
+    let Some(params) = Params::from_json(&flow.params) else {
+        return server_error(&req);
+    };
+    if q.cancel.is_some() {
+        let client = state.clients.get(&flow.client_id).await.ok().flatten();
+        if let Ok(ar) = parse(client, &params, &state.settings.session.levels) {
+            let _ = flows::delete(state.db.pool(), &flow.id).await;
+            let ctx = context_of(&req);
+            audit_refusal(&state, &ctx, &ar.client.id, "user_cancelled").await;
+            return reply_error(
+                &req,
+                &state,
+                &ar.reply_to(),
+                &OAuthError::new(
+                    super::error::ErrorCode::AccessDenied,
+                    "the user cancelled the request",
+                ),
+            );
+        }
+        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow);
+    }
+    handle(&req, &state, params, Some(flow)).await
+}
+
+/// A live flow, or `None` when unknown or expired.
+pub async fn load_flow(state: &AppState, id: &str) -> Result<Option<FlowRecord>, sqlx::Error> {
+    let flow = flows::get(state.db.pool(), id).await?;
+    Ok(flow.filter(|f| f.expires_at > state.clock.now()))
+}
+
+async fn handle(
+    req: &HttpRequest,
+    state: &AppState,
+    mut params: Params,
+    flow: Option<FlowRecord>,
+) -> HttpResponse {
+    let ctx = context_of(req);
+    let now = state.clock.now();
+    if flow.is_none()
+        && let Some(uri) = params.get("request_uri").map(str::to_owned) {
+            match take_pushed(state, &params, &uri, now).await {
+                Ok(Some(pushed)) => params = pushed,
+                Ok(None) => {
+                    return bad_request_page(
+                        req,
+                        state,
+                        "invalid_request_uri",
+                        params.get("client_id"),
+                    )
+                    .await;
+                }
+                Err(_) => return server_error(req),
+            }
+        }
+    let client = match params.get("client_id") {
+        Some(id) => match state.clients.get(id).await {
+            Ok(c) => c,
+            Err(_) => return server_error(req),
+        },
+        None => None,
+    };
+    let ar = match parse(client, &params, &state.settings.session.levels) {
+        Ok(ar) => ar,
+        Err(RequestError::Page {
+            reason,
+            bad_redirect,
+            client_id,
+        }) => {
+            let event = AuditEvent::failure("authorization_refused", reason).context(&ctx);
+            let event = match client_id {
+                Some(c) => event.client(c),
+                None => event,
+            };
+            state.audit.record(event).await;
+            return if bad_redirect {
+                page(req, StatusCode::BAD_REQUEST, |t| t.bad_request_redirect)
+            } else {
+                page(req, StatusCode::BAD_REQUEST, |t| t.bad_request_client)
+            };
+        }
+        Err(RequestError::Redirect { to, error, reason }) => {
+            audit_refusal(state, &ctx, &to.client_id, reason).await;
+            return reply_error(req, state, &to, &error);
+        }
+    };
+    let current = match session::from_cookie(state, cookies::session_token(req).as_deref()).await {
+        Ok(s) => s,
+        Err(_) => return server_error(req),
+    };
+    let progress = match progress(state, &ar, current.as_ref(), flow.as_ref()).await {
+        Ok(p) => p,
+        Err(_) => return server_error(req),
+    };
+    let decision = decide(&ar, current.as_ref(), progress, now);
+    match decision {
+        Decision::Issue => {
+            let Some(s) = current else {
+                return server_error(req);
+            };
+            if let Some(f) = &flow {
+                let _ = flows::delete(state.db.pool(), &f.id).await;
+            }
+            match issue_code(state, &ar, &s, &ctx).await {
+                Ok(code) => reply_code(req, state, &ar, &code),
+                Err(e) => {
+                    tracing::error!(error = ?e, "cannot issue an authorization code");
+                    reply_error(req, state, &ar.reply_to(), &OAuthError::server_error())
+                }
+            }
+        }
+        Decision::Refuse(code, reason) => {
+            if let Some(f) = &flow {
+                let _ = flows::delete(state.db.pool(), &f.id).await;
+            }
+            audit_refusal(state, &ctx, &ar.client.id, reason).await;
+            reply_error(
+                req,
+                state,
+                &ar.reply_to(),
+                &OAuthError::new(code, describe(reason)),
+            )
+        }
+        Decision::Login | Decision::Reauthenticate | Decision::StepUp(_) | Decision::Consent => {
+            if let Some(s) = &current {
+                // An authorization request is activity of the session.
+                let _ = session::touch(state, &s.id).await;
+            }
+            let flow_id = match &flow {
+                Some(f) => f.id.clone(),
+                None => match new_flow(state, &ar, &params, now).await {
+                    Ok(id) => id,
+                    Err(_) => return server_error(req),
+                },
+            };
+            let target = match decision {
+                Decision::Consent => format!("/consent?flow={flow_id}"),
+                Decision::Reauthenticate => format!("/login?flow={flow_id}&reason=reauth"),
+                Decision::StepUp(_) => format!("/login?flow={flow_id}&reason=stepup"),
+                _ => format!("/login?flow={flow_id}"),
+            };
+            HttpResponse::SeeOther()
+                .insert_header((LOCATION, target))
+                .finish()
+        }
+    }
+}
+
+async fn progress(
+    state: &AppState,
+    ar: &AuthRequest,
+    s: Option<&Session>,
+    flow: Option<&FlowRecord>,
+) -> Result<Progress, sqlx::Error> {
+    let consented = match s {
+        Some(s) if !ar.client.first_party => {
+            misc::consent(state.db.pool(), &s.identity_id, &ar.client.id)
+                .await?
+                .map(|granted| {
+                    let granted: Vec<String> = serde_json::from_str(&granted).unwrap_or_default();
+                    ar.scope.iter().all(|sc| granted.contains(sc))
+                })
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
+    Ok(Progress {
+        consented,
+        login_done: flow.is_some_and(|f| f.login_done != 0),
+        consent_done: flow.is_some_and(|f| f.consent_done != 0),
+    })
+}
+
+fn describe(reason: &str) -> &'static str {
+    match reason {
+        "no_session" => "the user is not signed in",
+        "reauthentication_required" => "the user must sign in again",
+        "level_too_low" => "a stronger authentication is required",
+        "consent_required" => "the user has not consented",
+        _ => "the request was refused",
+    }
+}
+
+async fn new_flow(
+    state: &AppState,
+    ar: &AuthRequest,
+    params: &Params,
+    now: i64,
+) -> Result<String, sqlx::Error> {
+    let record = FlowRecord {
+        id: random_token(24),
+        client_id: ar.client.id.clone(),
+        params: params.to_json(),
+        created_at: now,
+        expires_at: now + FLOW_TTL,
+        login_done: 0,
+        consent_done: 0,
+    };
+    flows::insert(state.db.pool(), &record).await?;
+    Ok(record.id)
+}
+
+/// Resolves a pushed request; the query may carry only client_id and request_uri.
+async fn take_pushed(
+    state: &AppState,
+    query: &Params,
+    uri: &str,
+    now: i64,
+) -> Result<Option<Params>, sqlx::Error> {
+    let Some(handle) = uri.strip_prefix(PAR_PREFIX) else {
+        return Ok(None);
+    };
+    let Some((client_id, params, expires_at)) =
+        misc::take_par(state.db.pool(), &hash_secret(handle), now).await?
+    else {
+        return Ok(None);
+    };
+    if expires_at <= now || query.get("client_id") != Some(client_id.as_str()) {
+        return Ok(None);
+    }
+    Ok(Params::from_json(&params))
+}
+
+async fn issue_code(
+    state: &AppState,
+    ar: &AuthRequest,
+    s: &Session,
+    ctx: &RequestContext,
+) -> anyhow::Result<String> {
+    let now = state.clock.now();
+    let code = random_token(32);
+    codes::insert(
+        state.db.pool(),
+        &CodeRecord {
+            code_hash: hash_secret(&code),
+            client_id: ar.client.id.clone(),
+            identity_id: s.identity_id.clone(),
+            session_id: s.id.clone(),
+            redirect_uri: ar.redirect_uri.clone(),
+            scope: ar.scope.join(" "),
+            nonce: ar.nonce.clone(),
+            code_challenge: ar.code_challenge.clone(),
+            created_at: now,
+            expires_at: now + state.settings.tokens.code_ttl_secs,
+            used_at: None,
+            family_id: None,
+        },
+    )
+    .await?;
+    sessions::add_client(state.db.pool(), &s.id, &ar.client.id, now).await?;
+    session::touch(state, &s.id).await?;
+    state
+        .audit
+        .record(
+            AuditEvent::success("code_issued")
+                .subject(&s.identity_id)
+                .client(&ar.client.id)
+                .context(ctx)
+                .details(json!({ "session": s.id, "scope": ar.scope.join(" ") })),
+        )
+        .await;
+    Ok(code)
+}
+
+async fn audit_refusal(
+    state: &AppState,
+    ctx: &RequestContext,
+    client_id: &str,
+    reason: &'static str,
+) {
+    state
+        .audit
+        .record(
+            AuditEvent::failure("authorization_refused", reason)
+                .client(client_id)
+                .context(ctx),
+        )
+        .await;
+}
+
+async fn bad_request_page(
+    req: &HttpRequest,
+    state: &AppState,
+    reason: &'static str,
+    client_id: Option<&str>,
+) -> HttpResponse {
+    let ctx = context_of(req);
+    let event = AuditEvent::failure("authorization_refused", reason).context(&ctx);
+    let event = match client_id {
+        Some(c) => event.client(c),
+        None => event,
+    };
+    state.audit.record(event).await;
+    page(req, StatusCode::BAD_REQUEST, |t| t.bad_request_client)
+}
+
+fn reply_code(req: &HttpRequest, state: &AppState, ar: &AuthRequest, code: &str) -> HttpResponse {
+    let mut fields = vec![("code".to_owned(), code.to_owned())];
+    if let Some(s) = &ar.state {
+        fields.push(("state".into(), s.clone()));
+    }
+    fields.push(("iss".into(), state.settings.issuer()));
+    respond(req, &ar.reply_to(), fields)
+}
+
+/// Sends an OAuth error to the client's registered redirect URI.
+pub fn reply_error(
+    req: &HttpRequest,
+    state: &AppState,
+    to: &ReplyTo,
+    e: &OAuthError,
+) -> HttpResponse {
+    let mut fields = vec![
+        ("error".to_owned(), e.code.as_str().to_owned()),
+        ("error_description".to_owned(), e.description.clone()),
+    ];
+    if let Some(s) = &to.state {
+        fields.push(("state".into(), s.clone()));
+    }
+    fields.push(("iss".into(), state.settings.issuer()));
+    respond(req, to, fields)
+}
+
+#[derive(Template)]
+#[template(path = "form_post.html")]
+struct FormPost {
+    chrome: Chrome,
+    action: String,
+    fields: Vec<(String, String)>,
+}
+
+fn respond(req: &HttpRequest, to: &ReplyTo, fields: Vec<(String, String)>) -> HttpResponse {
+    match to.response_mode {
+        ResponseMode::Query => {
+            let Ok(mut url) = url::Url::parse(&to.redirect_uri) else {
+                return server_error(req);
+            };
+            url.query_pairs_mut().extend_pairs(fields);
+            HttpResponse::SeeOther()
+                .insert_header((LOCATION, url.to_string()))
+                .finish()
+        }
+        ResponseMode::FormPost => {
+            let mut chrome = Chrome::new(req, Lang::negotiate(req, None, None));
+            chrome.switch_href.clear();
+            let mut resp = render(
+                StatusCode::OK,
+                &FormPost {
+                    chrome,
+                    action: to.redirect_uri.clone(),
+                    fields,
+                },
+            );
+            // The auto-submitting page posts to the client: allow exactly that target.
+            let csp = format!(
+                "{}; form-action {}",
+                crate::web::security::CSP,
+                origin_of(&to.redirect_uri)
+            );
+            if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&csp) {
+                resp.headers_mut()
+                    .insert(actix_web::http::header::CONTENT_SECURITY_POLICY, v);
+            }
+            resp
+        }
+    }
+}
+
+fn origin_of(uri: &str) -> String {
+    url::Url::parse(uri)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "'none'".to_owned())
+}

@@ -1,0 +1,120 @@
+//! OpenID Connect Back-Channel Logout 1.0: logout tokens queued in the database in the same
+//! transaction that ends the session, delivered by whichever node claims them, retried with
+//! exponential back-off.
+
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::mint;
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::storage::sessions::{self, SessionRecord};
+use crate::storage::{Tx, logout};
+
+/// Queues a logout token for every client of the session that registered a back-channel URI.
+pub async fn enqueue(
+    state: &AppState,
+    tx: &mut Tx,
+    session: &SessionRecord,
+) -> anyhow::Result<usize> {
+    let now = state.clock.now();
+    let issuer = state.settings.issuer();
+    let keys = state.keys.get().await?;
+    let mut queued = 0;
+    for client_id in sessions::clients(tx, &session.id).await? {
+        let Some(client) = state.clients.get(&client_id).await? else {
+            continue;
+        };
+        let Some(uri) = &client.backchannel_logout_uri else {
+            continue;
+        };
+        let token = mint::logout_token(
+            &keys,
+            &issuer,
+            &client,
+            &session.identity_id,
+            &session.id,
+            now,
+        )?;
+        logout::enqueue(
+            tx,
+            &uuid::Uuid::now_v7().to_string(),
+            &client.id,
+            uri,
+            &token,
+            now,
+        )
+        .await?;
+        queued += 1;
+    }
+    Ok(queued)
+}
+
+/// Runs forever: wakes when told, or every second, and delivers what is due.
+pub fn spawn_worker(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        loop {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), state.logout_wakeup.notified()).await;
+            if let Err(e) = deliver_due(&state).await {
+                tracing::warn!(error = %e, "back-channel logout delivery round failed");
+            }
+        }
+    });
+}
+
+/// Delivers every due logout token once; returns how many were attempted.
+pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
+    let now = state.clock.now();
+    let lease = state.settings.logout.timeout_secs as i64 + 5;
+    let batch = logout::claim_due(state.db.pool(), now, lease, 20).await?;
+    let count = batch.len();
+    for d in batch {
+        let result = state
+            .http
+            .post(&d.uri)
+            .form(&[("logout_token", d.logout_token.as_str())])
+            .send()
+            .await;
+        let error = match result {
+            Ok(r) if r.status().is_success() => None,
+            Ok(r) => Some(format!("HTTP {}", r.status().as_u16())),
+            Err(e) => Some(if e.is_timeout() {
+                "timeout".to_owned()
+            } else {
+                "connection failed".to_owned()
+            }),
+        };
+        let now = state.clock.now();
+        match error {
+            None => {
+                logout::mark_done(state.db.pool(), &d.id, now).await?;
+                state
+                    .audit
+                    .record(
+                        AuditEvent::success("backchannel_logout")
+                            .client(&d.client_id)
+                            .details(json!({ "attempt": d.attempts + 1 })),
+                    )
+                    .await;
+            }
+            Some(err) if d.attempts < state.settings.logout.retries => {
+                let backoff = state.settings.logout.backoff_secs << d.attempts.clamp(0, 16);
+                logout::mark_retry(state.db.pool(), &d.id, now + backoff, &err).await?;
+            }
+            Some(err) => {
+                logout::mark_failed(state.db.pool(), &d.id, now, &err).await?;
+                state
+                    .audit
+                    .record(
+                        AuditEvent::failure("backchannel_logout", "delivery_failed")
+                            .client(&d.client_id)
+                            .details(json!({ "attempts": d.attempts + 1, "last_error": err })),
+                    )
+                    .await;
+            }
+        }
+    }
+    Ok(count)
+}

@@ -1,0 +1,216 @@
+//! RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): `id_token_hint`, registered
+//! `post_logout_redirect_uri` only, `state` echoed. Without a hint that names the signed-in
+//! person, the user confirms on a page first.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde_json::Value;
+
+use super::mint;
+use super::params::Params;
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::session::{self, Session};
+use crate::web::context::context_of;
+use crate::web::cookies;
+use crate::web::error::{page, server_error};
+use crate::web::i18n::Lang;
+use crate::web::page::{Chrome, render_with};
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+struct Confirm {
+    chrome: Chrome,
+    csrf: String,
+    fields: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+struct LoggedOut {
+    chrome: Chrome,
+}
+
+/// A checked logout request.
+struct Logout {
+    /// Where to go afterwards, with `state` already added.
+    redirect: Option<String>,
+    /// The hint named the person signed in here.
+    hint_matches: Option<bool>,
+    fields: Vec<(String, String)>,
+}
+
+async fn check(
+    state: &AppState,
+    params: &Params,
+    current: Option<&Session>,
+) -> Result<Logout, &'static str> {
+    let mut hint_client = None;
+    let mut hint_matches = None;
+    if let Some(hint) = params.get("id_token_hint") {
+        let keys = state.keys.get().await.map_err(|_| "keys_unavailable")?;
+        // An expired ID token is still a valid hint.
+        let claims = mint::verify(&keys, &state.settings.issuer(), hint, Some("JWT"), None)
+            .map_err(|_| "bad_id_token_hint")?;
+        hint_client = claims.get("aud").and_then(Value::as_str).map(str::to_owned);
+        let sub = claims.get("sub").and_then(Value::as_str);
+        hint_matches = Some(current.is_some_and(|s| Some(s.identity_id.as_str()) == sub));
+    }
+    let client_id = match (hint_client, params.get("client_id")) {
+        (Some(h), Some(c)) if h != c => return Err("client_id_mismatch"),
+        (Some(h), _) => Some(h),
+        (None, c) => c.map(str::to_owned),
+    };
+    let redirect = match params.get("post_logout_redirect_uri") {
+        None => None,
+        Some(uri) => {
+            let Some(id) = &client_id else {
+                return Err("redirect_without_client");
+            };
+            let client = state
+                .clients
+                .get(id)
+                .await
+                .map_err(|_| "storage_unavailable")?
+                .ok_or("unknown_client")?;
+            if !client.post_logout_redirect_uris.iter().any(|u| u == uri) {
+                return Err("unregistered_post_logout_redirect_uri");
+            }
+            let mut url =
+                url::Url::parse(uri).map_err(|_| "unregistered_post_logout_redirect_uri")?;
+            if let Some(s) = params.get("state") {
+                url.query_pairs_mut().append_pair("state", s);
+            }
+            Some(url.to_string())
+        }
+    };
+    let fields = [
+        "id_token_hint",
+        "post_logout_redirect_uri",
+        "state",
+        "client_id",
+        "ui_locales",
+    ]
+    .iter()
+    .filter_map(|k| params.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
+    .collect();
+    Ok(Logout {
+        redirect,
+        hint_matches,
+        fields,
+    })
+}
+
+pub async fn end_session_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Ok(params) = Params::parse(req.query_string().as_bytes()) else {
+        return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_client);
+    };
+    let current = match session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
+    {
+        Ok(s) => s,
+        Err(_) => return server_error(&req),
+    };
+    let logout = match check(&state, &params, current.as_ref()).await {
+        Ok(l) => l,
+        Err(reason) => {
+            state
+                .audit
+                .record(AuditEvent::failure("logout_refused", reason).context(&context_of(&req)))
+                .await;
+            return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_redirect);
+        }
+    };
+    match current {
+        None => finish(&req, &logout),
+        Some(s) if logout.hint_matches == Some(true) => {
+            end_and_finish(&req, &state, &s, &logout).await
+        }
+        Some(_) => {
+            let (csrf, cookie) = cookies::csrf(&req);
+            let lang = Lang::negotiate(&req, params.get("ui_locales"), None);
+            let mut b = HttpResponse::Ok();
+            if let Some(c) = cookie {
+                b.cookie(c);
+            }
+            render_with(
+                b,
+                &Confirm {
+                    chrome: Chrome::new(&req, lang),
+                    csrf,
+                    fields: logout.fields,
+                },
+            )
+        }
+    }
+}
+
+pub async fn end_session_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let Ok(params) = Params::parse(&body) else {
+        return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_client);
+    };
+    if !cookies::csrf_ok(&req, params.get("csrf"), &origin(&state)) {
+        state
+            .audit
+            .record(AuditEvent::failure("logout_refused", "csrf").context(&context_of(&req)))
+            .await;
+        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
+    }
+    let current = match session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
+    {
+        Ok(s) => s,
+        Err(_) => return server_error(&req),
+    };
+    let logout = match check(&state, &params, current.as_ref()).await {
+        Ok(l) => l,
+        Err(_) => return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_redirect),
+    };
+    match current {
+        Some(s) => end_and_finish(&req, &state, &s, &logout).await,
+        None => finish(&req, &logout),
+    }
+}
+
+pub fn origin(state: &AppState) -> String {
+    state
+        .settings
+        .http
+        .public_url
+        .origin()
+        .ascii_serialization()
+}
+
+async fn end_and_finish(
+    req: &HttpRequest,
+    state: &AppState,
+    s: &Session,
+    logout: &Logout,
+) -> HttpResponse {
+    if let Err(e) = session::end(state, &s.id, "logout", &context_of(req)).await {
+        tracing::error!(error = ?e, "logout failed");
+        return server_error(req);
+    }
+    finish(req, logout)
+}
+
+fn finish(req: &HttpRequest, logout: &Logout) -> HttpResponse {
+    match &logout.redirect {
+        Some(url) => HttpResponse::SeeOther()
+            .cookie(cookies::clear_session())
+            .insert_header((LOCATION, url.as_str()))
+            .finish(),
+        None => {
+            let mut b = HttpResponse::Ok();
+            b.cookie(cookies::clear_session());
+            let lang = Lang::negotiate(req, None, None);
+            let mut chrome = Chrome::new(req, lang);
+            chrome.switch_href.clear();
+            render_with(b, &LoggedOut { chrome })
+        }
+    }
+}

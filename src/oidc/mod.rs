@@ -1,0 +1,19 @@
+//! The OpenID Connect provider: discovery, keys, authorization, tokens, userinfo,
+//! introspection, revocation and logout.
+
+pub mod authorize;
+pub mod backchannel;
+pub mod client;
+pub mod client_auth;
+pub mod discovery;
+pub mod end_session;
+pub mod error;
+pub mod introspect;
+pub mod keys;
+pub mod mint;
+pub mod par;
+pub mod params;
+pub mod request;
+pub mod revoke;
+pub mod token;
+pub mod userinfo;

@@ -1,0 +1,87 @@
+//! Pushed authorization requests (RFC 9126): the client posts its request, authenticated, and
+//! gets a one-time `request_uri` valid for a minute.
+
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde_json::json;
+
+use super::client_auth::{authenticate, parse_basic};
+use super::error::OAuthError;
+use super::params::Params;
+use super::request::{RequestError, parse};
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::crypto::{hash_secret, random_token};
+use crate::storage::misc;
+use crate::web::context::context_of;
+
+pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let ctx = context_of(&req);
+    let mut params = match Params::parse(&body) {
+        Ok(p) => p,
+        Err(e) => return e.error_response(),
+    };
+    let basic = req
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_basic);
+    let client = match authenticate(&state, basic, &params).await {
+        Ok(c) => c,
+        Err(r) => {
+            let mut ev = AuditEvent::failure("par_refused", r.reason).context(&ctx);
+            if let Some(c) = &r.client_id {
+                ev = ev.client(c);
+            }
+            state.audit.record(ev).await;
+            return r.error.error_response();
+        }
+    };
+    if params.contains("request_uri") {
+        return OAuthError::invalid_request("request_uri cannot be pushed").error_response();
+    }
+    // Client authentication parameters are not part of the authorization request.
+    for k in ["client_secret", "client_assertion", "client_assertion_type"] {
+        params.remove(k);
+    }
+    params.insert("client_id", client.id.clone());
+    if let Err(e) = parse(
+        Some(client.clone()),
+        &params,
+        &state.settings.session.levels,
+    ) {
+        let (error, reason) = match e {
+            RequestError::Page { reason, .. } => (
+                OAuthError::invalid_request("redirect_uri is missing or not registered"),
+                reason,
+            ),
+            RequestError::Redirect { error, reason, .. } => (error, reason),
+        };
+        state
+            .audit
+            .record(
+                AuditEvent::failure("par_refused", reason)
+                    .client(&client.id)
+                    .context(&ctx),
+            )
+            .await;
+        return error.error_response();
+    }
+    let handle = random_token(32);
+    let now = state.clock.now();
+    let ttl = state.settings.tokens.par_ttl_secs;
+    if let Err(e) = misc::insert_par(
+        state.db.pool(),
+        &hash_secret(&handle),
+        &client.id,
+        &params.to_json(),
+        now + ttl,
+    )
+    .await
+    {
+        return OAuthError::from(e).error_response();
+    }
+    HttpResponse::Created()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .json(json!({ "request_uri": format!("urn:ietf:params:oauth:request_uri:{handle}"), "expires_in": ttl }))
+}

@@ -1,0 +1,370 @@
+//! Parsing of authorization requests (OIDC Core §3.1.2.1, RFC 7636, RFC 9126) and the one
+//! decision function that compares a session with what the client and request demand.
+
+use std::sync::Arc;
+
+use super::client::{Client, GrantType};
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use crate::authn::Level;
+use crate::session::Session;
+
+/// How the response goes back to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    Query,
+    FormPost,
+}
+
+/// A validated authorization request.
+#[derive(Debug, Clone)]
+pub struct AuthRequest {
+    pub client: Arc<Client>,
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub scope: Vec<String>,
+    pub code_challenge: Option<String>,
+    pub prompt_none: bool,
+    pub prompt_login: bool,
+    pub prompt_consent: bool,
+    pub max_age: Option<i64>,
+    pub min_level: Option<Level>,
+    pub login_hint: Option<String>,
+    pub ui_locales: Option<String>,
+}
+
+/// Where an error can be sent back, once the redirect URI is known to be registered.
+#[derive(Debug, Clone)]
+pub struct ReplyTo {
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub state: Option<String>,
+    pub client_id: String,
+}
+
+/// Why a request cannot be served.
+#[derive(Debug)]
+pub enum RequestError {
+    /// No trustworthy redirect URI: show the HTML error page.
+    Page {
+        reason: &'static str,
+        bad_redirect: bool,
+        client_id: Option<String>,
+    },
+    /// Report to the client at its registered redirect URI.
+    Redirect {
+        to: Box<ReplyTo>,
+        error: OAuthError,
+        reason: &'static str,
+    },
+}
+
+fn is_pkce_value(v: &str) -> bool {
+    (43..=128).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b))
+}
+
+/// Parses and validates a request whose client has been looked up.
+pub fn parse(
+    client: Option<Arc<Client>>,
+    params: &Params,
+    levels: &[String],
+) -> Result<AuthRequest, RequestError> {
+    let Some(client) = client else {
+        return Err(RequestError::Page {
+            reason: "unknown_client",
+            bad_redirect: false,
+            client_id: params.get("client_id").map(str::to_owned),
+        });
+    };
+    let client_id = Some(client.id.clone());
+    let Some(redirect_uri) = params.get("redirect_uri") else {
+        return Err(RequestError::Page {
+            reason: "missing_redirect_uri",
+            bad_redirect: true,
+            client_id,
+        });
+    };
+    if !client.has_redirect_uri(redirect_uri) {
+        return Err(RequestError::Page {
+            reason: "unregistered_redirect_uri",
+            bad_redirect: true,
+            client_id,
+        });
+    }
+    let response_mode = match params.get("response_mode") {
+        None | Some("query") => Ok(ResponseMode::Query),
+        Some("form_post") => Ok(ResponseMode::FormPost),
+        Some(_) => Err("response_mode must be query or form_post"),
+    };
+    let to = ReplyTo {
+        redirect_uri: redirect_uri.to_owned(),
+        response_mode: *response_mode.as_ref().unwrap_or(&ResponseMode::Query),
+        state: params.get("state").map(str::to_owned),
+        client_id: client.id.clone(),
+    };
+    let fail = |code: ErrorCode, msg: &str, reason: &'static str| RequestError::Redirect {
+        to: Box::new(to.clone()),
+        error: OAuthError::new(code, msg),
+        reason,
+    };
+    let response_mode =
+        response_mode.map_err(|m| fail(ErrorCode::InvalidRequest, m, "bad_response_mode"))?;
+    if params.contains("request") {
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported; use pushed authorization requests",
+            "request_object",
+        ));
+    }
+    match params.get("response_type") {
+        Some("code") => {}
+        None => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "response_type is missing",
+                "missing_response_type",
+            ));
+        }
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+                "unsupported_response_type",
+            ));
+        }
+    }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(fail(
+            ErrorCode::UnauthorizedClient,
+            "this client may not use the authorization code flow",
+            "grant_not_allowed",
+        ));
+    }
+    let scope: Vec<String> = params
+        .get("scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    if !scope.iter().any(|s| s == "openid") {
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            "the scope must include openid",
+            "missing_openid_scope",
+        ));
+    }
+    if let Some(bad) = scope.iter().find(|s| !client.scopes.contains(s)) {
+        return Err(fail(
+            ErrorCode::InvalidScope,
+            &format!("the scope {bad} is not allowed for this client"),
+            "scope_not_allowed",
+        ));
+    }
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge is missing",
+                "missing_code_challenge",
+            ));
+        }
+        (Some(c), m) => {
+            if m != Some("S256") {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge_method must be S256",
+                    "pkce_method_refused",
+                ));
+            }
+            if !is_pkce_value(c) {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge is malformed",
+                    "malformed_code_challenge",
+                ));
+            }
+            Some(c.to_owned())
+        }
+    };
+    if client.require_pkce && code_challenge.is_none() {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "PKCE is required: send code_challenge with code_challenge_method=S256",
+            "pkce_required",
+        ));
+    }
+    let mut prompt = (false, false, false);
+    for p in params
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+    {
+        match p {
+            "none" => prompt.0 = true,
+            "login" => prompt.1 = true,
+            "consent" => prompt.2 = true,
+            "select_account" => {}
+            _ => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    &format!("unknown prompt value {p}"),
+                    "bad_prompt",
+                ));
+            }
+        }
+    }
+    if prompt.0 && (prompt.1 || prompt.2) {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+            "bad_prompt",
+        ));
+    }
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if n >= 0 => Some(n),
+            _ => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                    "bad_max_age",
+                ));
+            }
+        },
+    };
+    // acr_values lists acceptable levels: the lowest one listed is the floor.
+    let min_level = params
+        .get("acr_values")
+        .unwrap_or("")
+        .split(' ')
+        .filter_map(|v| {
+            levels
+                .iter()
+                .position(|l| l == v)
+                .and_then(Level::from_index)
+        })
+        .min();
+    Ok(AuthRequest {
+        nonce: params.get("nonce").map(str::to_owned),
+        state: params.get("state").map(str::to_owned),
+        login_hint: params.get("login_hint").map(str::to_owned),
+        ui_locales: params.get("ui_locales").map(str::to_owned),
+        redirect_uri: redirect_uri.to_owned(),
+        client,
+        response_mode,
+        scope,
+        code_challenge,
+        prompt_none: prompt.0,
+        prompt_login: prompt.1,
+        prompt_consent: prompt.2,
+        max_age,
+        min_level,
+    })
+}
+
+impl AuthRequest {
+    pub fn reply_to(&self) -> ReplyTo {
+        ReplyTo {
+            redirect_uri: self.redirect_uri.clone(),
+            response_mode: self.response_mode,
+            state: self.state.clone(),
+            client_id: self.client.id.clone(),
+        }
+    }
+
+    /// The level this request needs: the client's floor, raised by `acr_values`.
+    pub fn required_level(&self) -> Level {
+        [self.client.policy.min_level, self.min_level]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(Level::Loa1)
+    }
+
+    /// The strictest of the client's and the request's maximum authentication age.
+    pub fn max_auth_age(&self) -> Option<i64> {
+        [self.client.policy.max_auth_age, self.max_age]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+/// What the authorization endpoint must do next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decision {
+    Issue,
+    Login,
+    Reauthenticate,
+    StepUp(Level),
+    Consent,
+    Refuse(ErrorCode, &'static str),
+}
+
+/// What already happened for this request.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Progress {
+    /// A stored consent covers the requested scopes.
+    pub consented: bool,
+    /// The user logged in within this request's flow (satisfies `prompt=login`).
+    pub login_done: bool,
+    /// The user consented within this request's flow (satisfies `prompt=consent`).
+    pub consent_done: bool,
+}
+
+/// The one decision function: compares the session with what is demanded.
+pub fn decide(
+    req: &AuthRequest,
+    session: Option<&Session>,
+    progress: Progress,
+    now: i64,
+) -> Decision {
+    let Some(s) = session else {
+        return if req.prompt_none {
+            Decision::Refuse(ErrorCode::LoginRequired, "no_session")
+        } else {
+            Decision::Login
+        };
+    };
+    let fresh_login = progress.login_done;
+    let too_old = req
+        .max_auth_age()
+        .is_some_and(|max| now - s.auth_time > max);
+    if (req.prompt_login && !fresh_login) || too_old {
+        return if req.prompt_none {
+            Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
+        } else {
+            Decision::Reauthenticate
+        };
+    }
+    let needed = req.required_level();
+    if s.level < needed {
+        return if req.prompt_none {
+            Decision::Refuse(ErrorCode::InteractionRequired, "level_too_low")
+        } else {
+            Decision::StepUp(needed)
+        };
+    }
+    let needs_consent = !req.client.first_party
+        && !progress.consent_done
+        && (!progress.consented || req.prompt_consent);
+    if needs_consent {
+        return if req.prompt_none {
+            Decision::Refuse(ErrorCode::ConsentRequired, "consent_required")
+        } else {
+            Decision::Consent
+        };
+    }
+    Decision::Issue
+}

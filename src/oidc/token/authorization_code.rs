@@ -1,0 +1,188 @@
+//! The authorization_code grant (RFC 6749 §4.1.3, RFC 7636 §4.6): single-use codes bound to
+//! the client, the redirect URI, the PKCE challenge and the session. A replayed code revokes
+//! the tokens issued from it.
+
+use serde_json::json;
+
+use super::TokenResponse;
+use crate::app::AppState;
+use crate::audit::{AuditEvent, RequestContext};
+use crate::crypto::{ct_eq, hash_secret, random_token, s256};
+use crate::oidc::client::{Client, GrantType};
+use crate::oidc::client_auth::Refusal;
+use crate::oidc::error::OAuthError;
+use crate::oidc::mint::{self, SessionClaims};
+use crate::session;
+use crate::storage::refresh::{self, FamilyRecord};
+use crate::storage::{codes, identities};
+
+const INVALID_CODE: &str = "the authorization code is invalid, expired or already used";
+
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    verifier: Option<&str>,
+    ctx: &RequestContext,
+) -> Result<TokenResponse, Refusal> {
+    let now = state.clock.now();
+    let hash = hash_secret(code);
+    let refuse = |reason: &'static str, msg: &str| {
+        Refusal::new(OAuthError::invalid_grant(msg), reason, Some(&client.id))
+    };
+    let Some(record) = codes::consume(state.db.pool(), &hash, now).await? else {
+        if let Some((owner, family)) = codes::used_family(state.db.pool(), &hash).await? {
+            if let Some(f) = family {
+                refresh::revoke_family(state.db.pool(), &f, "code_replay", now).await?;
+            }
+            state
+                .audit
+                .record(
+                    AuditEvent::failure("code_replay", "code_reused")
+                        .client(&owner)
+                        .context(ctx)
+                        .details(json!({ "presented_by": client.id })),
+                )
+                .await;
+            return Err(refuse("code_replay", INVALID_CODE));
+        }
+        return Err(refuse("unknown_code", INVALID_CODE));
+    };
+    if record.client_id != client.id {
+        return Err(refuse("code_of_other_client", INVALID_CODE));
+    }
+    if record.expires_at <= now {
+        return Err(refuse("code_expired", INVALID_CODE));
+    }
+    if redirect_uri != Some(record.redirect_uri.as_str()) {
+        return Err(refuse(
+            "redirect_uri_mismatch",
+            "redirect_uri differs from the authorization request",
+        ));
+    }
+    match (&record.code_challenge, verifier) {
+        (Some(challenge), Some(v)) => {
+            if !ct_eq(&s256(v), challenge) {
+                return Err(refuse(
+                    "pkce_mismatch",
+                    "code_verifier does not match the code_challenge",
+                ));
+            }
+        }
+        (Some(_), None) => return Err(refuse("pkce_missing", "code_verifier is required")),
+        (None, Some(_)) => {
+            return Err(refuse(
+                "pkce_unexpected",
+                "code_verifier was sent but no code_challenge was",
+            ));
+        }
+        (None, None) => {}
+    }
+    let Some(session) = session::by_id(state, &record.session_id).await? else {
+        return Err(refuse(
+            "session_ended",
+            "the login session has ended; sign in again",
+        ));
+    };
+    let identity = match identities::by_id(state.db.pool(), &record.identity_id).await? {
+        Some(i) if i.status == "active" => i,
+        _ => return Err(refuse("identity_inactive", "the account is not active")),
+    };
+    let claims = session.claims(&state.settings.session.levels);
+    let keys = state.keys.get().await?;
+    let issuer = state.settings.issuer();
+    let ttl = &state.settings.tokens;
+    let at = mint::access_token(
+        &keys,
+        &issuer,
+        client,
+        &identity.id,
+        &record.scope,
+        Some(&claims),
+        ttl.access_token_ttl_secs,
+        now,
+    )?;
+    let id_token = mint::id_token(
+        &keys,
+        &issuer,
+        client,
+        &identity,
+        &record.scope,
+        &claims,
+        record.nonce.as_deref(),
+        Some(&at.token),
+        ttl.id_token_ttl_secs,
+        now,
+    )?;
+    let refresh_token = if client.allows(GrantType::RefreshToken) {
+        let offline = record.scope.split(' ').any(|s| s == "offline_access");
+        let family = new_family(
+            state,
+            client,
+            &identity.id,
+            &session.id,
+            &record.scope,
+            &claims,
+            offline,
+            session.expires_at,
+        )
+        .await?;
+        codes::set_family(state.db.pool(), &hash, &family).await?;
+        let token = random_token(32);
+        refresh::insert_token(state.db.pool(), &hash_secret(&token), &family, now).await?;
+        Some(token)
+    } else {
+        None
+    };
+    super::audit_issued(
+        state,
+        client,
+        &identity.id,
+        "authorization_code",
+        ctx,
+        &at.jti,
+    )
+    .await;
+    Ok(TokenResponse {
+        access_token: at.token,
+        token_type: "Bearer",
+        expires_in: at.expires_in,
+        id_token: Some(id_token),
+        refresh_token,
+        scope: record.scope,
+    })
+}
+
+/// Starts a refresh family: bound to the session, or (offline_access) to its own maximum.
+#[allow(clippy::too_many_arguments)]
+async fn new_family(
+    state: &AppState,
+    client: &Client,
+    identity_id: &str,
+    session_id: &str,
+    scope: &str,
+    claims: &SessionClaims,
+    offline: bool,
+    session_end: i64,
+) -> Result<String, sqlx::Error> {
+    let now = state.clock.now();
+    let family = FamilyRecord {
+        id: uuid::Uuid::now_v7().to_string(),
+        client_id: client.id.clone(),
+        identity_id: identity_id.to_owned(),
+        session_id: (!offline).then(|| session_id.to_owned()),
+        scope: scope.to_owned(),
+        created_at: now,
+        expires_at: if offline {
+            now + state.settings.tokens.offline_max_secs
+        } else {
+            session_end
+        },
+        revoked_at: None,
+        revoked_reason: None,
+        session_claims: serde_json::to_string(claims).unwrap_or_default(),
+    };
+    refresh::insert_family(state.db.pool(), &family).await?;
+    Ok(family.id)
+}

@@ -1,0 +1,82 @@
+//! The client_credentials grant (RFC 6749 §4.4): a JWT access token for the client itself,
+//! signed without touching the database.
+
+use super::{TokenResponse, audit_issued};
+use crate::app::AppState;
+use crate::audit::RequestContext;
+use crate::oidc::client::Client;
+use crate::oidc::client_auth::Refusal;
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::mint;
+
+/// Scopes that speak of a person and never go to a client acting for itself.
+const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
+
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    scope: Option<&str>,
+    ctx: &RequestContext,
+) -> Result<TokenResponse, Refusal> {
+    if client.is_public() {
+        let e = OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "a public client cannot use client_credentials",
+        );
+        return Err(Refusal::new(
+            e,
+            "public_client_credentials",
+            Some(&client.id),
+        ));
+    }
+    let allowed: Vec<&str> = client
+        .scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !USER_SCOPES.contains(s))
+        .collect();
+    let scope = match scope {
+        None => allowed.join(" "),
+        Some(asked) => {
+            let want: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+            if let Some(bad) = want.iter().find(|s| !allowed.contains(s)) {
+                let e = OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    format!("the scope {bad} is not allowed for this client"),
+                );
+                return Err(Refusal::new(e, "scope_not_allowed", Some(&client.id)));
+            }
+            want.join(" ")
+        }
+    };
+    let keys = state.keys.get().await?;
+    let now = state.clock.now();
+    let issuer = state.settings.issuer();
+    let at = mint::access_token(
+        &keys,
+        &issuer,
+        client,
+        &client.id,
+        &scope,
+        None,
+        state.settings.tokens.access_token_ttl_secs,
+        now,
+    )?;
+    audit_issued(
+        state,
+        client,
+        &client.id,
+        "client_credentials",
+        ctx,
+        &at.jti,
+    )
+    .await;
+    Ok(TokenResponse {
+        access_token: at.token,
+        token_type: "Bearer",
+        expires_in: at.expires_in,
+        id_token: None,
+        refresh_token: None,
+        scope,
+    })
+}

@@ -1,0 +1,231 @@
+//! The token endpoint (RFC 6749 §3.2): the request is parsed once into one variant per grant,
+//! the client authenticated, then the grant's own module answers.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use serde::Serialize;
+use serde_json::json;
+
+use super::client::{Client, GrantType};
+use super::client_auth::{Refusal, authenticate, parse_basic};
+use super::error::{ErrorCode, OAuthError};
+use super::params::Params;
+use crate::app::AppState;
+use crate::audit::{AuditEvent, RequestContext};
+use crate::web::context::context_of;
+
+/// A token request, one variant per grant type.
+#[derive(Debug)]
+pub enum TokenRequest {
+    AuthorizationCode {
+        code: String,
+        redirect_uri: Option<String>,
+        code_verifier: Option<String>,
+    },
+    RefreshToken {
+        refresh_token: String,
+        scope: Option<String>,
+    },
+    ClientCredentials {
+        scope: Option<String>,
+    },
+}
+
+impl TokenRequest {
+    pub fn parse(p: &Params) -> Result<TokenRequest, OAuthError> {
+        let grant = p.require("grant_type")?;
+        let owned = |k: &str| p.get(k).map(str::to_owned);
+        Ok(match grant {
+            "authorization_code" => TokenRequest::AuthorizationCode {
+                code: p.require("code")?.to_owned(),
+                redirect_uri: owned("redirect_uri"),
+                code_verifier: owned("code_verifier"),
+            },
+            "refresh_token" => TokenRequest::RefreshToken {
+                refresh_token: p.require("refresh_token")?.to_owned(),
+                scope: owned("scope"),
+            },
+            "client_credentials" => TokenRequest::ClientCredentials {
+                scope: owned("scope"),
+            },
+            other => {
+                return Err(OAuthError::new(
+                    ErrorCode::UnsupportedGrantType,
+                    format!("the grant type {other} is not supported"),
+                ));
+            }
+        })
+    }
+
+    pub fn grant(&self) -> GrantType {
+        match self {
+            TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+        }
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    pub scope: String,
+}
+
+/// `POST /token`.
+pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
+    let ctx = context_of(&req);
+    let result = answer(&req, &state, &body, &ctx).await;
+    match result {
+        Ok((grant, resp)) => {
+            state.metrics.token(grant, "success");
+            HttpResponse::Ok()
+                .insert_header((CACHE_CONTROL, "no-store"))
+                .insert_header((PRAGMA, "no-cache"))
+                .json(resp)
+        }
+        Err((grant, refusal)) => {
+            state.metrics.token(grant, "failure");
+            let mut event = AuditEvent::failure("token_refused", refusal.reason)
+                .context(&ctx)
+                .details(json!({ "grant": grant, "error": refusal.error.code.as_str() }));
+            if let Some(c) = &refusal.client_id {
+                event = event.client(c);
+            }
+            state.audit.record(event).await;
+            refusal.error.error_response()
+        }
+    }
+}
+
+type Answer = Result<(&'static str, TokenResponse), (&'static str, Refusal)>;
+
+async fn answer(req: &HttpRequest, state: &AppState, body: &[u8], ctx: &RequestContext) -> Answer {
+    let unknown = "unknown";
+    let form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !form.starts_with("application/x-www-form-urlencoded") {
+        let e = OAuthError::invalid_request("the body must be application/x-www-form-urlencoded");
+        return Err((unknown, Refusal::new(e, "bad_content_type", None)));
+    }
+    let params =
+        Params::parse(body).map_err(|e| (unknown, Refusal::new(e, "repeated_parameter", None)))?;
+    let basic = match req
+        .headers()
+        .get(AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""))
+    {
+        None => None,
+        Some(h) => match parse_basic(h) {
+            Some(b) => Some(b),
+            None => {
+                let e = OAuthError::invalid_client(
+                    "the Authorization header must be HTTP Basic with client credentials",
+                )
+                .with_challenge("Basic");
+                return Err((unknown, Refusal::new(e, "malformed_basic_auth", None)));
+            }
+        },
+    };
+    let request = TokenRequest::parse(&params).map_err(|e| {
+        let reason = if e.code == ErrorCode::UnsupportedGrantType {
+            "unsupported_grant_type"
+        } else {
+            "malformed_token_request"
+        };
+        (unknown, Refusal::new(e, reason, params.get("client_id")))
+    })?;
+    let grant = request.grant().as_str();
+    let client = authenticate(state, basic, &params)
+        .await
+        .map_err(|r| (grant, r))?;
+    if !client.allows(request.grant()) {
+        let e = OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            format!("this client may not use the {grant} grant"),
+        );
+        return Err((
+            grant,
+            Refusal::new(e, "grant_not_allowed", Some(&client.id)),
+        ));
+    }
+    let result = match request {
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            authorization_code::grant(
+                state,
+                &client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+                ctx,
+            )
+            .await
+        }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh_token::grant(state, &client, &refresh_token, scope.as_deref(), ctx).await,
+        TokenRequest::ClientCredentials { scope } => {
+            client_credentials::grant(state, &client, scope.as_deref(), ctx).await
+        }
+    };
+    result.map(|r| (grant, r)).map_err(|mut r| {
+        r.client_id.get_or_insert_with(|| client.id.clone());
+        (grant, r)
+    })
+}
+
+/// Scopes granted on a refresh: all of the original ones, or the subset asked for.
+fn narrow_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthError> {
+    let Some(asked) = asked else {
+        return Ok(granted.to_owned());
+    };
+    let have: Vec<&str> = granted.split(' ').collect();
+    let want: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
+    if let Some(extra) = want.iter().find(|s| !have.contains(s)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("the scope {extra} was not granted originally"),
+        ));
+    }
+    Ok(want.join(" "))
+}
+
+/// The audit event every successful grant records (batched: never blocks the response).
+async fn audit_issued(
+    state: &AppState,
+    client: &Client,
+    sub: &str,
+    grant: &str,
+    ctx: &RequestContext,
+    jti: &str,
+) {
+    state
+        .audit
+        .record(
+            AuditEvent::success("token_issued")
+                .subject(sub)
+                .client(&client.id)
+                .context(ctx)
+                .details(json!({ "grant": grant, "jti": jti })),
+        )
+        .await;
+}

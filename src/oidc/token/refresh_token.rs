@@ -1,0 +1,124 @@
+//! The refresh_token grant (RFC 6749 §6) with rotation on every use and reuse detection
+//! (RFC 9700 §4.14.2): presenting a used token revokes its whole family. A refresh is activity
+//! of the SSO session and never outlives it, unless offline_access was granted.
+
+use serde_json::json;
+
+use super::{TokenResponse, narrow_scope};
+use crate::app::AppState;
+use crate::audit::{AuditEvent, RequestContext};
+use crate::crypto::{hash_secret, random_token};
+use crate::oidc::client::Client;
+use crate::oidc::client_auth::Refusal;
+use crate::oidc::error::OAuthError;
+use crate::oidc::mint::{self, SessionClaims};
+use crate::session;
+use crate::storage::identities;
+use crate::storage::refresh::{self, Presented};
+
+const INVALID: &str = "the refresh token is invalid, expired or revoked";
+
+pub async fn grant(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    scope: Option<&str>,
+    ctx: &RequestContext,
+) -> Result<TokenResponse, Refusal> {
+    let now = state.clock.now();
+    let refuse = |reason: &'static str, msg: &str| {
+        Refusal::new(OAuthError::invalid_grant(msg), reason, Some(&client.id))
+    };
+    let family = match refresh::present(state.db.pool(), &hash_secret(token), now).await? {
+        Presented::Unknown => return Err(refuse("unknown_refresh_token", INVALID)),
+        Presented::Reused(f) => {
+            let revoked =
+                refresh::revoke_family(state.db.pool(), &f.id, "refresh_reuse", now).await?;
+            state
+                .audit
+                .record(
+                    AuditEvent::failure("refresh_reuse_detected", "refresh_token_reused")
+                        .subject(&f.identity_id)
+                        .client(&f.client_id)
+                        .context(ctx)
+                        .details(json!({ "family": f.id, "family_revoked_now": revoked })),
+                )
+                .await;
+            return Err(refuse("refresh_reuse", INVALID));
+        }
+        Presented::Fresh(f) => f,
+    };
+    if family.client_id != client.id {
+        refresh::revoke_family(
+            state.db.pool(),
+            &family.id,
+            "presented_by_other_client",
+            now,
+        )
+        .await?;
+        return Err(refuse("refresh_of_other_client", INVALID));
+    }
+    if family.revoked_at.is_some() {
+        return Err(refuse("refresh_revoked", INVALID));
+    }
+    if family.expires_at <= now {
+        return Err(refuse("refresh_expired", INVALID));
+    }
+    if let Some(sid) = &family.session_id {
+        if session::by_id(state, sid).await?.is_none() {
+            return Err(refuse(
+                "session_ended",
+                "the login session has ended; sign in again",
+            ));
+        }
+        session::touch(state, sid).await?;
+    }
+    let identity = match identities::by_id(state.db.pool(), &family.identity_id).await? {
+        Some(i) if i.status == "active" => i,
+        _ => return Err(refuse("identity_inactive", "the account is not active")),
+    };
+    let scope = narrow_scope(&family.scope, scope)
+        .map_err(|e| Refusal::new(e, "scope_widening", Some(&client.id)))?;
+    let claims: SessionClaims =
+        serde_json::from_str(&family.session_claims).map_err(anyhow::Error::from)?;
+    let keys = state.keys.get().await?;
+    let issuer = state.settings.issuer();
+    let ttl = &state.settings.tokens;
+    let at = mint::access_token(
+        &keys,
+        &issuer,
+        client,
+        &identity.id,
+        &scope,
+        Some(&claims),
+        ttl.access_token_ttl_secs,
+        now,
+    )?;
+    let id_token = if scope.split(' ').any(|s| s == "openid") {
+        Some(mint::id_token(
+            &keys,
+            &issuer,
+            client,
+            &identity,
+            &scope,
+            &claims,
+            None,
+            Some(&at.token),
+            ttl.id_token_ttl_secs,
+            now,
+        )?)
+    } else {
+        None
+    };
+    let next = random_token(32);
+    refresh::insert_token(state.db.pool(), &hash_secret(&next), &family.id, now).await?;
+    super::audit_issued(state, client, &identity.id, "refresh_token", ctx, &at.jti).await;
+    Ok(TokenResponse {
+        access_token: at.token,
+        token_type: "Bearer",
+        expires_in: at.expires_in,
+        id_token,
+        refresh_token: Some(next),
+        scope,
+    })
+}

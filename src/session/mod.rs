@@ -1,0 +1,233 @@
+//! The SSO session (design.md, "SSO session"): server-side, behind a `__Host-` cookie, with an
+//! absolute lifetime from creation and an idle timeout; authentication events accumulate in it
+//! and never extend its absolute end. Ending it revokes its refresh tokens and notifies its
+//! clients by back-channel logout.
+
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::audit::{AuditEvent, RequestContext};
+use crate::authn::{AuthFactor, Level, Method, evaluate};
+use crate::crypto::{hash_secret, random_token};
+use crate::oidc::backchannel;
+use crate::oidc::mint::SessionClaims;
+use crate::storage::refresh;
+use crate::storage::sessions::{self, EventRecord, SessionRecord};
+
+/// A live session with its computed level.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub identity_id: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub auth_time: i64,
+    pub factors: Vec<AuthFactor>,
+    pub level: Level,
+    pub amr: Vec<String>,
+}
+
+impl Session {
+    /// The claims tokens carry about this session.
+    pub fn claims(&self, levels: &[String]) -> SessionClaims {
+        SessionClaims {
+            sid: self.id.clone(),
+            auth_time: self.auth_time,
+            acr: levels.get(self.level.index()).cloned().unwrap_or_default(),
+            amr: self.amr.clone(),
+        }
+    }
+}
+
+/// Whether a stored session is still usable at `now`.
+pub fn is_live(r: &SessionRecord, now: i64, idle_secs: i64) -> bool {
+    r.ended_at.is_none() && now < r.expires_at && now - r.last_active_at < idle_secs
+}
+
+async fn hydrate(state: &AppState, r: SessionRecord) -> Result<Option<Session>, sqlx::Error> {
+    let events = sessions::events(state.db.pool(), &r.id).await?;
+    let factors: Vec<AuthFactor> = events
+        .iter()
+        .filter_map(|e| {
+            Method::parse(&e.method).map(|m| AuthFactor {
+                method: m,
+                user_verified: e.user_verified != 0,
+            })
+        })
+        .collect();
+    let Some((level, amr)) = evaluate(&factors) else {
+        return Ok(None);
+    };
+    Ok(Some(Session {
+        id: r.id,
+        identity_id: r.identity_id,
+        created_at: r.created_at,
+        expires_at: r.expires_at,
+        auth_time: r.auth_time,
+        factors,
+        level,
+        amr,
+    }))
+}
+
+/// The live session behind a cookie value, if any.
+pub async fn from_cookie(
+    state: &AppState,
+    token: Option<&str>,
+) -> Result<Option<Session>, sqlx::Error> {
+    let Some(token) = token else { return Ok(None) };
+    let Some(r) = sessions::by_token_hash(state.db.pool(), &hash_secret(token)).await? else {
+        return Ok(None);
+    };
+    if !is_live(&r, state.clock.now(), state.settings.session.idle_secs) {
+        return Ok(None);
+    }
+    hydrate(state, r).await
+}
+
+/// The live session with this id (refresh grants).
+pub async fn by_id(state: &AppState, id: &str) -> Result<Option<Session>, sqlx::Error> {
+    let Some(r) = sessions::by_id(state.db.pool(), id).await? else {
+        return Ok(None);
+    };
+    if !is_live(&r, state.clock.now(), state.settings.session.idle_secs) {
+        return Ok(None);
+    }
+    hydrate(state, r).await
+}
+
+/// Records activity (authorization requests, refreshes) against the idle timeout.
+pub async fn touch(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
+    sessions::touch(state.db.pool(), id, state.clock.now()).await
+}
+
+/// The outcome of a successful proof.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub session: Session,
+    /// A new cookie value when a new session was opened.
+    pub new_token: Option<String>,
+}
+
+/// Adds a successful proof: to the current session when it is the same person, otherwise to a
+/// new session (ending the previous person's session first).
+pub async fn record_login(
+    state: &AppState,
+    current: Option<Session>,
+    identity_id: &str,
+    factor: AuthFactor,
+    ctx: &RequestContext,
+) -> anyhow::Result<LoggedIn> {
+    let now = state.clock.now();
+    let mut reuse = None;
+    if let Some(s) = current {
+        if s.identity_id == identity_id {
+            reuse = Some(s.id);
+        } else {
+            end(state, &s.id, "switch_user", ctx).await?;
+        }
+    }
+    let mut tx = state.db.begin().await?;
+    let (session_id, new_token) = match reuse {
+        Some(id) => (id, None),
+        None => {
+            let token = random_token(32);
+            let record = SessionRecord {
+                id: uuid::Uuid::now_v7().to_string(),
+                token_hash: hash_secret(&token),
+                identity_id: identity_id.to_owned(),
+                created_at: now,
+                last_active_at: now,
+                expires_at: now + state.settings.session.absolute_secs,
+                auth_time: now,
+                ended_at: None,
+                end_reason: None,
+            };
+            sessions::insert(&mut tx, &record).await?;
+            (record.id, Some(token))
+        }
+    };
+    let amr = factor.method.amr(factor.user_verified);
+    sessions::add_event(
+        &mut tx,
+        &EventRecord {
+            id: uuid::Uuid::now_v7().to_string(),
+            session_id: session_id.clone(),
+            identity_id: identity_id.to_owned(),
+            method: factor.method.as_str().to_owned(),
+            amr: json!(amr).to_string(),
+            user_verified: i64::from(factor.user_verified),
+            phishing_resistant: i64::from(factor.method.phishing_resistant()),
+            at: now,
+            source_ip: ctx.source_ip.clone(),
+        },
+    )
+    .await?;
+    state
+        .audit
+        .in_tx(
+            &mut tx,
+            AuditEvent::success("login")
+                .subject(identity_id)
+                .context(ctx)
+                .details(json!({ "method": factor.method.as_str(), "amr": amr, "session": session_id, "new_session": new_token.is_some() })),
+        )
+        .await?;
+    tx.commit().await?;
+    let session = by_id(state, &session_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("session vanished right after login"))?;
+    Ok(LoggedIn { session, new_token })
+}
+
+/// Ends a session: revokes its refresh tokens, queues back-channel logout to its clients and
+/// audits, in one transaction. True when this call ended it.
+pub async fn end(
+    state: &AppState,
+    session_id: &str,
+    reason: &str,
+    ctx: &RequestContext,
+) -> anyhow::Result<bool> {
+    let now = state.clock.now();
+    let Some(record) = sessions::by_id(state.db.pool(), session_id).await? else {
+        return Ok(false);
+    };
+    let mut tx = state.db.begin().await?;
+    if !sessions::end(&mut tx, session_id, now, reason).await? {
+        return Ok(false);
+    }
+    let revoked = refresh::revoke_session_families(&mut tx, session_id, reason, now).await?;
+    let notified = backchannel::enqueue(state, &mut tx, &record).await?;
+    state
+        .audit
+        .in_tx(
+            &mut tx,
+            AuditEvent::success("logout")
+                .subject(&record.identity_id)
+                .context(ctx)
+                .reason(reason)
+                .details(json!({ "session": session_id, "refresh_families_revoked": revoked, "clients_notified": notified })),
+        )
+        .await?;
+    tx.commit().await?;
+    if notified > 0 {
+        state.logout_wakeup.notify_one();
+    }
+    Ok(true)
+}
+
+/// Ends every open session of an identity (suspension, admin action).
+pub async fn end_all(
+    state: &AppState,
+    identity_id: &str,
+    reason: &str,
+    ctx: &RequestContext,
+) -> anyhow::Result<usize> {
+    let mut ended = 0;
+    for s in sessions::open_of_identity(state.db.pool(), identity_id).await? {
+        if end(state, &s.id, reason, ctx).await? {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}

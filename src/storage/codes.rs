@@ -1,0 +1,82 @@
+//! Authorization codes: single use, short-lived, stored hashed.
+
+use sqlx::{AnyPool, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CodeRecord {
+    pub code_hash: String,
+    pub client_id: String,
+    pub identity_id: String,
+    pub session_id: String,
+    pub redirect_uri: String,
+    pub scope: String,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub family_id: Option<String>,
+}
+
+pub async fn insert(pool: &AnyPool, r: &CodeRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO auth_codes (code_hash, client_id, identity_id, session_id, redirect_uri, scope, \
+         nonce, code_challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&r.code_hash)
+    .bind(&r.client_id)
+    .bind(&r.identity_id)
+    .bind(&r.session_id)
+    .bind(&r.redirect_uri)
+    .bind(&r.scope)
+    .bind(&r.nonce)
+    .bind(&r.code_challenge)
+    .bind(r.created_at)
+    .bind(r.expires_at)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// Marks the code used and returns it; `None` when it was unknown or already used.
+pub async fn consume(
+    pool: &AnyPool,
+    code_hash: &str,
+    now: i64,
+) -> Result<Option<CodeRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE auth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL \
+         RETURNING code_hash, client_id, identity_id, session_id, redirect_uri, scope, nonce, \
+         code_challenge, created_at, expires_at, used_at, family_id",
+    )
+    .bind(now)
+    .bind(code_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The refresh family issued from an already used code, for replay handling.
+pub async fn used_family(
+    pool: &AnyPool,
+    code_hash: &str,
+) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT client_id, family_id FROM auth_codes WHERE code_hash = $1 AND used_at IS NOT NULL",
+    )
+    .bind(code_hash)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn set_family(
+    pool: &AnyPool,
+    code_hash: &str,
+    family_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE auth_codes SET family_id = $1 WHERE code_hash = $2")
+        .bind(family_id)
+        .bind(code_hash)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}

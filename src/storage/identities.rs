@@ -1,0 +1,141 @@
+//! Identities and their local password credentials.
+
+use sqlx::{AnyPool, FromRow};
+
+use super::Tx;
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct IdentityRecord {
+    pub id: String,
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub email: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub status_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "SELECT id, username, given_name, family_name, email, status, status_reason, \
+     status_at, created_at, updated_at FROM identities";
+
+pub async fn insert(tx: &mut Tx, r: &IdentityRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO identities (id, username, given_name, family_name, email, status, \
+         status_reason, status_at, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+    )
+    .bind(&r.id)
+    .bind(&r.username)
+    .bind(&r.given_name)
+    .bind(&r.family_name)
+    .bind(&r.email)
+    .bind(&r.status)
+    .bind(&r.status_reason)
+    .bind(r.status_at)
+    .bind(r.created_at)
+    .bind(r.updated_at)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn by_username(
+    pool: &AnyPool,
+    username: &str,
+) -> Result<Option<IdentityRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{COLUMNS} WHERE username = $1"
+    )))
+    .bind(username)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<IdentityRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn list(pool: &AnyPool) -> Result<Vec<IdentityRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} ORDER BY username")))
+        .fetch_all(pool)
+        .await
+}
+
+pub async fn set_status(
+    tx: &mut Tx,
+    id: &str,
+    status: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE identities SET status = $1, status_reason = $2, status_at = $3, updated_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(status)
+    .bind(reason)
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Replaces the local password of an identity.
+pub async fn set_password(
+    tx: &mut Tx,
+    identity_id: &str,
+    hash: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM credentials WHERE identity_id = $1 AND kind = 'password'")
+        .bind(identity_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO credentials (id, identity_id, kind, secret, created_at) \
+         VALUES ($1, $2, 'password', $3, $4)",
+    )
+    .bind(uuid::Uuid::now_v7().to_string())
+    .bind(identity_id)
+    .bind(hash)
+    .bind(now)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// The active local password hash of an identity, if any.
+pub async fn password_hash(
+    pool: &AnyPool,
+    identity_id: &str,
+) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT secret FROM credentials WHERE identity_id = $1 AND kind = 'password' AND disabled = 0",
+    )
+    .bind(identity_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|r| r.0))
+}
+
+pub async fn touch_password(
+    pool: &AnyPool,
+    identity_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE credentials SET last_used_at = $1 WHERE identity_id = $2 AND kind = 'password'",
+    )
+    .bind(now)
+    .bind(identity_id)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}

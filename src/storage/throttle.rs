@@ -1,0 +1,43 @@
+//! Failure counters behind login throttling, shared by every node.
+
+use sqlx::{AnyPool, FromRow};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct ThrottleRecord {
+    pub key: String,
+    pub failures: i64,
+    pub window_start: i64,
+    pub locks: i64,
+    pub locked_until: Option<i64>,
+}
+
+pub async fn get(pool: &AnyPool, key: &str) -> Result<Option<ThrottleRecord>, sqlx::Error> {
+    sqlx::query_as("SELECT key, failures, window_start, locks, locked_until FROM login_throttle WHERE key = $1")
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+}
+
+pub async fn put(pool: &AnyPool, r: &ThrottleRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO login_throttle (key, failures, window_start, locks, locked_until) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO UPDATE SET failures = $2, \
+         window_start = $3, locks = $4, locked_until = $5",
+    )
+    .bind(&r.key)
+    .bind(r.failures)
+    .bind(r.window_start)
+    .bind(r.locks)
+    .bind(r.locked_until)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+pub async fn clear(pool: &AnyPool, key: &str) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM login_throttle WHERE key = $1")
+        .bind(key)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() > 0)
+}

@@ -1,0 +1,182 @@
+//! Per-client consent, skipped for first-party clients.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde_json::json;
+
+use super::context::context_of;
+use super::cookies;
+use super::error::{page, req_lang, server_error};
+use super::i18n::{Lang, Texts};
+use super::page::{Chrome, render_with};
+use crate::app::AppState;
+use crate::audit::AuditEvent;
+use crate::oidc::authorize::load_flow;
+use crate::oidc::end_session::origin;
+use crate::oidc::params::Params;
+use crate::session;
+use crate::storage::flows::{self, FlowStep};
+use crate::storage::{identities, misc};
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage {
+    chrome: Chrome,
+    flow_id: String,
+    csrf: String,
+    client_name: String,
+    scopes: Vec<&'static str>,
+    signed_in_as: String,
+}
+
+fn scope_label(t: &'static Texts, scope: &str) -> Option<&'static str> {
+    match scope {
+        "openid" => Some(t.scope_openid),
+        "profile" => Some(t.scope_profile),
+        "email" => Some(t.scope_email),
+        "offline_access" => Some(t.scope_offline),
+        _ => None,
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct ConsentQuery {
+    flow: String,
+}
+
+pub async fn consent_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<ConsentQuery>,
+) -> HttpResponse {
+    let flow = match load_flow(&state, &q.flow).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
+        Err(_) => return server_error(&req),
+    };
+    let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
+    else {
+        return HttpResponse::SeeOther()
+            .insert_header((LOCATION, format!("/login?flow={}", flow.id)))
+            .finish();
+    };
+    let params = Params::from_json(&flow.params).unwrap_or_default();
+    let lang = Lang::negotiate(&req, params.get("ui_locales"), req_lang(&req).as_deref());
+    let client_name = match state.clients.get(&flow.client_id).await {
+        Ok(Some(c)) => c.name.clone(),
+        _ => return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_client),
+    };
+    let t = lang.t();
+    let scopes = params
+        .get("scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter_map(|s| scope_label(t, s))
+        .collect();
+    let signed_in_as = identities::by_id(state.db.pool(), &s.identity_id)
+        .await
+        .ok()
+        .flatten()
+        .map(|i| format!("{} {} ({})", i.given_name, i.family_name, i.username))
+        .unwrap_or_default();
+    let (csrf, cookie) = cookies::csrf(&req);
+    let mut b = HttpResponse::Ok();
+    if let Some(c) = cookie {
+        b.cookie(c);
+    }
+    render_with(
+        b,
+        &ConsentPage {
+            chrome: Chrome::new(&req, lang),
+            flow_id: flow.id,
+            csrf,
+            client_name,
+            scopes,
+            signed_in_as,
+        },
+    )
+}
+
+pub async fn consent_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let ctx = context_of(&req);
+    let Ok(form) = Params::parse(&body) else {
+        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
+    };
+    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
+        state
+            .audit
+            .record(AuditEvent::failure("consent", "csrf").context(&ctx))
+            .await;
+        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
+    }
+    let flow = match load_flow(&state, form.get("flow").unwrap_or_default()).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
+        Err(_) => return server_error(&req),
+    };
+    let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
+    else {
+        return HttpResponse::SeeOther()
+            .insert_header((LOCATION, format!("/login?flow={}", flow.id)))
+            .finish();
+    };
+    let params = Params::from_json(&flow.params).unwrap_or_default();
+    let scopes: Vec<&str> = params
+        .get("scope")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .collect();
+    if form.get("decision") != Some("allow") {
+        state
+            .audit
+            .record(
+                AuditEvent::failure("consent", "denied_by_user")
+                    .subject(&s.identity_id)
+                    .client(&flow.client_id)
+                    .context(&ctx),
+            )
+            .await;
+        return HttpResponse::SeeOther()
+            .insert_header((
+                LOCATION,
+                format!("/authorize/resume?flow={}&cancel=1", flow.id),
+            ))
+            .finish();
+    }
+    let now = state.clock.now();
+    if misc::put_consent(
+        state.db.pool(),
+        &s.identity_id,
+        &flow.client_id,
+        &json!(scopes).to_string(),
+        now,
+    )
+    .await
+    .is_err()
+        || flows::mark(state.db.pool(), &flow.id, FlowStep::Consent)
+            .await
+            .is_err()
+    {
+        return server_error(&req);
+    }
+    state
+        .audit
+        .record(
+            AuditEvent::success("consent")
+                .subject(&s.identity_id)
+                .client(&flow.client_id)
+                .context(&ctx)
+                .details(json!({ "scopes": scopes })),
+        )
+        .await;
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, format!("/authorize/resume?flow={}", flow.id)))
+        .finish()
+}

@@ -1,0 +1,48 @@
+//! The request context extractor: source address (X-Forwarded-For only from trusted proxies)
+//! and the request id given by the tracing middleware.
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use std::future::{Ready, ready};
+use std::net::IpAddr;
+
+use crate::app::AppState;
+use crate::audit::RequestContext;
+
+/// Newtype so that handlers can extract the context.
+#[derive(Debug, Clone)]
+pub struct Ctx(pub RequestContext);
+
+impl FromRequest for Ctx {
+    type Error = actix_web::Error;
+    type Future = Ready<Result<Ctx, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(Ok(Ctx(context_of(req))))
+    }
+}
+
+pub fn context_of(req: &HttpRequest) -> RequestContext {
+    let peer = req.peer_addr().map(|a| a.ip());
+    let trusted = req
+        .app_data::<web::Data<AppState>>()
+        .map(|s| s.settings.http.trusted_proxies.clone())
+        .unwrap_or_default();
+    let source = match peer {
+        Some(ip) if trusted.contains(&ip) => req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next_back())
+            .and_then(|v| v.trim().parse::<IpAddr>().ok())
+            .or(Some(ip)),
+        other => other,
+    };
+    RequestContext {
+        source_ip: source.map(|ip| ip.to_string()),
+        request_id: req
+            .extensions()
+            .get::<tracing_actix_web::RequestId>()
+            .map(|r| r.to_string()),
+    }
+}

@@ -1,0 +1,222 @@
+//! Screens in French first, English second: language negotiation and the strings.
+
+use actix_web::HttpRequest;
+
+use super::cookies::LANG;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Fr,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    fn parse(tag: &str) -> Option<Lang> {
+        let primary = tag
+            .trim()
+            .split(['-', '_', ';'])
+            .next()?
+            .to_ascii_lowercase();
+        match primary.as_str() {
+            "fr" => Some(Lang::Fr),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// `ui_locales` (space-separated, by preference), then an explicit choice (`lang`
+    /// parameter or cookie), then Accept-Language, then French.
+    pub fn negotiate(req: &HttpRequest, ui_locales: Option<&str>, explicit: Option<&str>) -> Lang {
+        if let Some(l) = explicit.and_then(Lang::parse) {
+            return l;
+        }
+        if let Some(l) = ui_locales.and_then(|u| u.split(' ').find_map(Lang::parse)) {
+            return l;
+        }
+        if let Some(l) = req.cookie(LANG).and_then(|c| Lang::parse(c.value())) {
+            return l;
+        }
+        let accept = req
+            .headers()
+            .get("accept-language")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        accept.split(',').find_map(Lang::parse).unwrap_or(Lang::Fr)
+    }
+
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Fr => Lang::En,
+            Lang::En => Lang::Fr,
+        }
+    }
+
+    pub fn t(self) -> &'static Texts {
+        match self {
+            Lang::Fr => &FR,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// Every string shown on a screen.
+#[derive(Debug)]
+pub struct Texts {
+    pub other_lang_label: &'static str,
+    pub skip: &'static str,
+    pub login_title: &'static str,
+    pub login_intro: &'static str,
+    pub login_for: &'static str,
+    pub username: &'static str,
+    pub password: &'static str,
+    pub submit_login: &'static str,
+    pub signed_in_as: &'static str,
+    pub not_me: &'static str,
+    pub reauth_needed: &'static str,
+    pub stepup_needed: &'static str,
+    pub err_credentials: &'static str,
+    pub err_locked: &'static str,
+    pub err_address_blocked: &'static str,
+    pub err_disabled: &'static str,
+    pub err_unavailable: &'static str,
+    pub err_csrf: &'static str,
+    pub err_flow: &'static str,
+    pub err_missing_fields: &'static str,
+    pub err_level: &'static str,
+    pub consent_title: &'static str,
+    pub consent_intro: &'static str,
+    pub consent_allow: &'static str,
+    pub consent_deny: &'static str,
+    pub scope_openid: &'static str,
+    pub scope_profile: &'static str,
+    pub scope_email: &'static str,
+    pub scope_offline: &'static str,
+    pub error_title: &'static str,
+    pub error_reference: &'static str,
+    pub error_back: &'static str,
+    pub bad_request_client: &'static str,
+    pub bad_request_redirect: &'static str,
+    pub not_found: &'static str,
+    pub server_error: &'static str,
+    pub logout_title: &'static str,
+    pub logout_confirm: &'static str,
+    pub logout_button: &'static str,
+    pub logged_out_title: &'static str,
+    pub logged_out_text: &'static str,
+    pub home_title: &'static str,
+    pub home_signed_in: &'static str,
+    pub home_signed_out: &'static str,
+    pub home_level: &'static str,
+    pub home_until: &'static str,
+    pub continue_label: &'static str,
+    pub form_post_text: &'static str,
+}
+
+pub static FR: Texts = Texts {
+    other_lang_label: "English",
+    skip: "Aller au contenu",
+    login_title: "Connexion",
+    login_intro: "Connectez-vous avec votre compte de l'établissement.",
+    login_for: "pour accéder à",
+    username: "Identifiant",
+    password: "Mot de passe",
+    submit_login: "Se connecter",
+    signed_in_as: "Connecté en tant que",
+    not_me: "Ce n'est pas moi / changer d'utilisateur",
+    reauth_needed: "Pour votre sécurité, confirmez votre identité.",
+    stepup_needed: "Cette application demande un niveau d'authentification plus élevé.",
+    err_credentials: "Identifiant ou mot de passe incorrect. Vérifiez la saisie (majuscules) et réessayez.",
+    err_locked: "Trop d'essais : ce compte est temporairement verrouillé. Réessayez plus tard ou contactez le support informatique.",
+    err_address_blocked: "Trop d'essais depuis ce poste. Patientez quelques minutes avant de réessayer.",
+    err_disabled: "Ce compte est désactivé. Contactez le support informatique.",
+    err_unavailable: "Le service est momentanément indisponible. Réessayez dans un instant.",
+    err_csrf: "Le formulaire a expiré. Rechargez la page et réessayez.",
+    err_flow: "Cette demande de connexion a expiré. Retournez à l'application et recommencez.",
+    err_missing_fields: "Saisissez votre identifiant et votre mot de passe.",
+    err_level: "Cette application exige une authentification forte (clé de sécurité ou carte CPS) qui n'est pas encore disponible pour votre compte. Contactez le support informatique.",
+    consent_title: "Autoriser l'accès",
+    consent_intro: "souhaite accéder aux informations suivantes :",
+    consent_allow: "Autoriser",
+    consent_deny: "Refuser",
+    scope_openid: "Votre identifiant",
+    scope_profile: "Vos nom et prénom",
+    scope_email: "Votre adresse e-mail",
+    scope_offline: "Un accès prolongé, même après votre déconnexion",
+    error_title: "Une erreur est survenue",
+    error_reference: "Référence à communiquer au support",
+    error_back: "Retour à l'accueil",
+    bad_request_client: "L'application qui vous a envoyé ici n'est pas reconnue. Contactez son support.",
+    bad_request_redirect: "L'adresse de retour de l'application n'est pas enregistrée. Contactez son support.",
+    not_found: "Cette page n'existe pas.",
+    server_error: "Le service n'a pas pu traiter la demande. Réessayez dans un instant.",
+    logout_title: "Déconnexion",
+    logout_confirm: "Voulez-vous vous déconnecter de toutes les applications ?",
+    logout_button: "Se déconnecter",
+    logged_out_title: "Vous êtes déconnecté",
+    logged_out_text: "Vous pouvez fermer cette fenêtre ou laisser le poste au collègue suivant.",
+    home_title: "Trousseau",
+    home_signed_in: "Vous êtes connecté en tant que",
+    home_signed_out: "Vous n'êtes pas connecté.",
+    home_level: "Niveau d'authentification",
+    home_until: "Session valable jusqu'à",
+    continue_label: "Continuer",
+    form_post_text: "Retour à l'application…",
+};
+
+pub static EN: Texts = Texts {
+    other_lang_label: "Français",
+    skip: "Skip to content",
+    login_title: "Sign in",
+    login_intro: "Sign in with your hospital account.",
+    login_for: "to access",
+    username: "Username",
+    password: "Password",
+    submit_login: "Sign in",
+    signed_in_as: "Signed in as",
+    not_me: "Not me / switch user",
+    reauth_needed: "For your security, please confirm your identity.",
+    stepup_needed: "This application requires a higher authentication level.",
+    err_credentials: "Wrong username or password. Check the caps lock key and try again.",
+    err_locked: "Too many attempts: this account is temporarily locked. Try again later or call the IT helpdesk.",
+    err_address_blocked: "Too many attempts from this workstation. Wait a few minutes before trying again.",
+    err_disabled: "This account is disabled. Call the IT helpdesk.",
+    err_unavailable: "The service is temporarily unavailable. Try again in a moment.",
+    err_csrf: "The form has expired. Reload the page and try again.",
+    err_flow: "This sign-in request has expired. Go back to the application and start again.",
+    err_missing_fields: "Enter your username and password.",
+    err_level: "This application requires strong authentication (security key or CPS card), which is not yet available for your account. Call the IT helpdesk.",
+    consent_title: "Allow access",
+    consent_intro: "would like to access:",
+    consent_allow: "Allow",
+    consent_deny: "Deny",
+    scope_openid: "Your identifier",
+    scope_profile: "Your name",
+    scope_email: "Your email address",
+    scope_offline: "Extended access, even after you sign out",
+    error_title: "Something went wrong",
+    error_reference: "Reference for the helpdesk",
+    error_back: "Back to the home page",
+    bad_request_client: "The application that sent you here is not recognised. Contact its support.",
+    bad_request_redirect: "The application's return address is not registered. Contact its support.",
+    not_found: "This page does not exist.",
+    server_error: "The service could not handle the request. Try again in a moment.",
+    logout_title: "Sign out",
+    logout_confirm: "Do you want to sign out of every application?",
+    logout_button: "Sign out",
+    logged_out_title: "You are signed out",
+    logged_out_text: "You may close this window or leave the workstation to the next colleague.",
+    home_title: "Trousseau",
+    home_signed_in: "You are signed in as",
+    home_signed_out: "You are not signed in.",
+    home_level: "Authentication level",
+    home_until: "Session valid until",
+    continue_label: "Continue",
+    form_post_text: "Returning to the application…",
+};

@@ -1,0 +1,388 @@
+//! The login screen (local password for now), the step-up and re-authentication variants, and
+//! the "not me / switch user" action for shared workstations.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use secrecy::SecretString;
+use serde_json::json;
+
+use super::context::context_of;
+use super::cookies;
+use super::error::{page, req_lang, server_error};
+use super::i18n::{Lang, Texts};
+use super::page::{Chrome, render_with};
+use crate::app::AppState;
+use crate::audit::{AuditEvent, RequestContext};
+use crate::authn::throttle::{self, Blocked};
+use crate::authn::{AuthFactor, Method};
+use crate::oidc::authorize::load_flow;
+use crate::oidc::end_session::origin;
+use crate::oidc::params::Params;
+use crate::session::{self, Session};
+use crate::storage::flows::{self, FlowRecord, FlowStep};
+use crate::storage::identities;
+
+#[derive(Template)]
+#[template(path = "login/password.html")]
+struct LoginPage {
+    chrome: Chrome,
+    flow_id: String,
+    csrf: String,
+    username: String,
+    error: Option<&'static str>,
+    notice: Option<&'static str>,
+    client_name: Option<String>,
+    show_form: bool,
+    cancel_href: Option<String>,
+    signed_in_as: Option<String>,
+}
+
+/// What the page needs to know about the pending request.
+struct Pending {
+    flow: FlowRecord,
+    params: Params,
+    client_name: Option<String>,
+}
+
+async fn pending(state: &AppState, flow_id: &str) -> Result<Option<Pending>, sqlx::Error> {
+    let Some(flow) = load_flow(state, flow_id).await? else {
+        return Ok(None);
+    };
+    let params = Params::from_json(&flow.params).unwrap_or_default();
+    let client_name = state
+        .clients
+        .get(&flow.client_id)
+        .await?
+        .map(|c| c.name.clone());
+    Ok(Some(Pending {
+        flow,
+        params,
+        client_name,
+    }))
+}
+
+async fn who(state: &AppState, s: Option<&Session>) -> Option<String> {
+    let s = s?;
+    let i = identities::by_id(state.db.pool(), &s.identity_id)
+        .await
+        .ok()??;
+    Some(format!(
+        "{} {} ({})",
+        i.given_name, i.family_name, i.username
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub struct LoginQuery {
+    flow: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+pub async fn login_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<LoginQuery>,
+) -> HttpResponse {
+    let p = match pending(&state, &q.flow).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
+        Err(_) => return server_error(&req),
+    };
+    let explicit = req_lang(&req);
+    let lang = Lang::negotiate(&req, p.params.get("ui_locales"), explicit.as_deref());
+    let current = session::from_cookie(&state, cookies::session_token(&req).as_deref())
+        .await
+        .ok()
+        .flatten();
+    let signed_in_as = who(&state, current.as_ref()).await;
+    let t = lang.t();
+    let (notice, error, show_form) = match q.reason.as_deref() {
+        Some("stepup") => (Some(t.stepup_needed), Some(t.err_level), false),
+        Some("reauth") => (Some(t.reauth_needed), None, true),
+        _ => (None, None, true),
+    };
+    let username = match (&current, p.params.get("login_hint")) {
+        (Some(s), _) => identities::by_id(state.db.pool(), &s.identity_id)
+            .await
+            .ok()
+            .flatten()
+            .map(|i| i.username)
+            .unwrap_or_default(),
+        (None, Some(hint)) => hint.to_owned(),
+        (None, None) => String::new(),
+    };
+    let (csrf, csrf_cookie) = cookies::csrf(&req);
+    let mut b = HttpResponse::Ok();
+    if let Some(c) = csrf_cookie {
+        b.cookie(c);
+    }
+    if let Some(l) = explicit.as_deref() {
+        b.cookie(cookies::lang(if l == "en" { "en" } else { "fr" }));
+    }
+    let cancel_href =
+        (!show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
+    render_with(
+        b,
+        &LoginPage {
+            chrome: Chrome::new(&req, lang),
+            flow_id: p.flow.id,
+            csrf,
+            username,
+            error,
+            notice,
+            client_name: p.client_name,
+            show_form,
+            cancel_href,
+            signed_in_as,
+        },
+    )
+}
+
+/// Why a password login failed, with its audit reason, status and message.
+#[derive(Debug, Clone, Copy)]
+enum Failure {
+    MissingFields,
+    Credentials(&'static str),
+    Locked,
+    AddressBlocked,
+    Disabled,
+    Unavailable,
+}
+
+impl Failure {
+    fn reason(self) -> &'static str {
+        match self {
+            Failure::MissingFields => "missing_fields",
+            Failure::Credentials(r) => r,
+            Failure::Locked => "account_locked",
+            Failure::AddressBlocked => "address_throttled",
+            Failure::Disabled => "account_disabled",
+            Failure::Unavailable => "storage_unavailable",
+        }
+    }
+    fn status(self) -> StatusCode {
+        match self {
+            Failure::MissingFields => StatusCode::BAD_REQUEST,
+            Failure::Credentials(_) => StatusCode::UNAUTHORIZED,
+            Failure::Locked | Failure::AddressBlocked => StatusCode::TOO_MANY_REQUESTS,
+            Failure::Disabled => StatusCode::FORBIDDEN,
+            Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+    fn message(self, t: &'static Texts) -> &'static str {
+        match self {
+            Failure::MissingFields => t.err_missing_fields,
+            Failure::Credentials(_) => t.err_credentials,
+            Failure::Locked => t.err_locked,
+            Failure::AddressBlocked => t.err_address_blocked,
+            Failure::Disabled => t.err_disabled,
+            Failure::Unavailable => t.err_unavailable,
+        }
+    }
+}
+
+pub async fn login_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let ctx = context_of(&req);
+    let Ok(mut form) = Params::parse(&body) else {
+        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
+    };
+    let flow_id = form.get("flow").unwrap_or_default().to_owned();
+    let p = match pending(&state, &flow_id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
+        Err(_) => return server_error(&req),
+    };
+    let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
+    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
+        state
+            .audit
+            .record(AuditEvent::failure("login", "csrf").context(&ctx))
+            .await;
+        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
+    }
+    let username = form.get("username").unwrap_or_default().trim().to_owned();
+    let password = form.remove("password").map(SecretString::from);
+    let current = session::from_cookie(&state, cookies::session_token(&req).as_deref())
+        .await
+        .ok()
+        .flatten();
+    match check_password(&state, &username, password, &ctx).await {
+        Ok(identity_id) => {
+            state.metrics.login("password", "success");
+            match session::record_login(
+                &state,
+                current,
+                &identity_id,
+                AuthFactor {
+                    method: Method::Password,
+                    user_verified: false,
+                },
+                &ctx,
+            )
+            .await
+            {
+                Ok(done) => {
+                    let _ = flows::mark(state.db.pool(), &p.flow.id, FlowStep::Login).await;
+                    let mut b = HttpResponse::SeeOther();
+                    if let Some(token) = done.new_token {
+                        b.cookie(cookies::session(token));
+                    }
+                    b.insert_header((LOCATION, format!("/authorize/resume?flow={}", p.flow.id)))
+                        .finish()
+                }
+                Err(e) => {
+                    tracing::error!(error = ?e, "cannot record the login");
+                    server_error(&req)
+                }
+            }
+        }
+        Err(failure) => {
+            state.metrics.login("password", "failure");
+            let (csrf, _) = cookies::csrf(&req);
+            let signed_in_as = who(&state, current.as_ref()).await;
+            render_with(
+                HttpResponse::build(failure.status()),
+                &LoginPage {
+                    chrome: Chrome {
+                        switch_href: String::new(),
+                        ..Chrome::new(&req, lang)
+                    },
+                    flow_id: p.flow.id,
+                    csrf,
+                    username,
+                    error: Some(failure.message(lang.t())),
+                    notice: None,
+                    client_name: p.client_name,
+                    show_form: true,
+                    cancel_href: None,
+                    signed_in_as,
+                },
+            )
+        }
+    }
+}
+
+/// Checks a local password with throttling; audits every outcome.
+async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: Option<SecretString>,
+    ctx: &RequestContext,
+) -> Result<String, Failure> {
+    let fail = |f: Failure, subject: Option<&str>| {
+        let mut ev = AuditEvent::failure("login", f.reason())
+            .context(ctx)
+            .details(json!({ "method": "password", "username": username }));
+        if let Some(s) = subject {
+            ev = ev.subject(s);
+        }
+        ev
+    };
+    let Some(password) = password.filter(|_| !username.is_empty()) else {
+        state.audit.record(fail(Failure::MissingFields, None)).await;
+        return Err(Failure::MissingFields);
+    };
+    let now = state.clock.now();
+    let ip = ctx.source_ip.as_deref();
+    let identity = identities::by_username(state.db.pool(), username)
+        .await
+        .map_err(|_| Failure::Unavailable)?;
+    let owned_id = identity.as_ref().map(|i| i.id.clone());
+    let id = owned_id.as_deref();
+    match throttle::check(&state.db, &state.settings.throttle, now, id, ip).await {
+        Ok(None) => {}
+        Ok(Some(Blocked::Account { .. })) => {
+            state.audit.record(fail(Failure::Locked, id)).await;
+            return Err(Failure::Locked);
+        }
+        Ok(Some(Blocked::Address { .. })) => {
+            state.audit.record(fail(Failure::AddressBlocked, id)).await;
+            return Err(Failure::AddressBlocked);
+        }
+        Err(_) => return Err(Failure::Unavailable),
+    }
+    let stored = match &identity {
+        Some(i) => identities::password_hash(state.db.pool(), &i.id)
+            .await
+            .map_err(|_| Failure::Unavailable)?,
+        None => None,
+    };
+    let ok = state.hasher.verify(password, stored).await;
+    let Some(identity) = identity.filter(|_| ok) else {
+        let reason = if id.is_some() {
+            "wrong_password"
+        } else {
+            "unknown_user"
+        };
+        let locked = throttle::failure(&state.db, &state.settings.throttle, now, id, ip)
+            .await
+            .map_err(|_| Failure::Unavailable)?;
+        state
+            .audit
+            .record(fail(Failure::Credentials(reason), id))
+            .await;
+        if let (Some(until), Some(id)) = (locked, id) {
+            state
+                .audit
+                .record(
+                    AuditEvent::failure("account_locked", "too_many_failures")
+                        .subject(id)
+                        .context(ctx)
+                        .details(json!({ "until": until })),
+                )
+                .await;
+        }
+        return Err(Failure::Credentials(reason));
+    };
+    if identity.status != "active" {
+        state
+            .audit
+            .record(fail(Failure::Disabled, Some(&identity.id)))
+            .await;
+        return Err(Failure::Disabled);
+    }
+    throttle::success(&state.db, &identity.id)
+        .await
+        .map_err(|_| Failure::Unavailable)?;
+    let _ = identities::touch_password(state.db.pool(), &identity.id, now).await;
+    Ok(identity.id)
+}
+
+/// "Ce n'est pas moi / changer d'utilisateur": ends the session, then back to the login screen.
+pub async fn switch_user(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> HttpResponse {
+    let ctx = context_of(&req);
+    let Ok(form) = Params::parse(&body) else {
+        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
+    };
+    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
+        state
+            .audit
+            .record(AuditEvent::failure("logout", "csrf").context(&ctx))
+            .await;
+        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
+    }
+    if let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
+        && let Err(e) = session::end(&state, &s.id, "switch_user", &ctx).await {
+            tracing::error!(error = ?e, "switch user failed");
+            return server_error(&req);
+        }
+    let target = match form.get("flow") {
+        Some(flow) => format!("/login?flow={flow}"),
+        None => "/".to_owned(),
+    };
+    HttpResponse::SeeOther()
+        .cookie(cookies::clear_session())
+        .insert_header((LOCATION, target))
+        .finish()
+}

@@ -1,0 +1,13 @@
+//! The browser side: extractors, cookies, CSRF, languages, security headers and pages.
+
+pub mod assets;
+pub mod consent;
+pub mod context;
+pub mod cookies;
+pub mod error;
+pub mod home;
+pub mod i18n;
+pub mod login;
+pub mod ops;
+pub mod page;
+pub mod security;
