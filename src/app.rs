@@ -107,9 +107,19 @@ impl Application {
         clock: SharedClock,
         demo: Option<crate::demo::DemoRp>,
     ) -> anyhow::Result<Application> {
-        let (db, master) = open(&settings).await?;
         let listener = TcpListener::bind(&settings.http.bind)
             .with_context(|| format!("cannot listen on {} (http.bind)", settings.http.bind))?;
+        Self::build_with_listener(settings, listener, clock, demo).await
+    }
+
+    /// Builds on a listener bound by the caller (tests bind port 0 to learn the issuer first).
+    pub async fn build_with_listener(
+        settings: Settings,
+        listener: TcpListener,
+        clock: SharedClock,
+        demo: Option<crate::demo::DemoRp>,
+    ) -> anyhow::Result<Application> {
+        let (db, master) = open(&settings).await?;
         let port = listener.local_addr()?.port();
         let (state, audit_writer) = AppState::new(settings, db, master, clock, demo).await?;
         let state = web::Data::new(state);

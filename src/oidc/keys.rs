@@ -254,7 +254,10 @@ impl KeyRing {
         private.set_key_id(&kid);
         private.set_algorithm(alg.as_str());
         private.set_key_use("sig");
-        let public = private.to_public_key()?;
+        let mut public = private.to_public_key()?;
+        public.set_key_id(&kid);
+        public.set_algorithm(alg.as_str());
+        public.set_key_use("sig");
         let record = KeyRecord {
             kid: kid.clone(),
             alg: alg.as_str().to_owned(),
