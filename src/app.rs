@@ -155,6 +155,11 @@ impl Application {
         })
     }
 
+    /// A handle to stop the server gracefully (what SIGTERM does).
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Runs until the server stops, then drains the audit queue.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;

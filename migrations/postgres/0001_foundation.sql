@@ -124,7 +124,9 @@ CREATE TABLE auth_codes (
     created_at BIGINT NOT NULL,
     expires_at BIGINT NOT NULL,
     used_at BIGINT,
-    family_id TEXT
+    family_id TEXT,
+    access_jti TEXT,
+    access_expires_at BIGINT
 );
 
 CREATE TABLE refresh_families (

@@ -124,7 +124,9 @@ CREATE TABLE auth_codes (
     created_at INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     used_at INTEGER,
-    family_id TEXT
+    family_id TEXT,
+    access_jti TEXT,
+    access_expires_at INTEGER
 );
 
 CREATE TABLE refresh_families (

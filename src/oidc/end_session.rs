@@ -42,6 +42,15 @@ struct Logout {
     fields: Vec<(String, String)>,
 }
 
+/// The parameters of a logout request, carried through the confirmation page.
+const LOGOUT_PARAMS: [&str; 5] = [
+    "id_token_hint",
+    "post_logout_redirect_uri",
+    "state",
+    "client_id",
+    "ui_locales",
+];
+
 async fn check(
     state: &AppState,
     params: &Params,
@@ -86,16 +95,10 @@ async fn check(
             Some(url.to_string())
         }
     };
-    let fields = [
-        "id_token_hint",
-        "post_logout_redirect_uri",
-        "state",
-        "client_id",
-        "ui_locales",
-    ]
-    .iter()
-    .filter_map(|k| params.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
-    .collect();
+    let fields = LOGOUT_PARAMS
+        .iter()
+        .filter_map(|k| params.get(k).map(|v| ((*k).to_owned(), v.to_owned())))
+        .collect();
     Ok(Logout {
         redirect,
         hint_matches,
@@ -154,6 +157,21 @@ pub async fn end_session_post(
     let Ok(params) = Params::parse(&body) else {
         return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_client);
     };
+    if !params.contains("csrf") {
+        // A relying party may send its logout request by POST (RP-Initiated Logout §2). That
+        // cross-site POST carries neither our CSRF token nor the SameSite=Lax session cookie:
+        // replay it as a GET on this origin, which the browser sends with the cookie.
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(
+                LOGOUT_PARAMS
+                    .iter()
+                    .filter_map(|k| params.get(k).map(|v| (*k, v))),
+            )
+            .finish();
+        return HttpResponse::SeeOther()
+            .insert_header((LOCATION, format!("/logout?{query}")))
+            .finish();
+    }
     if !cookies::csrf_ok(&req, params.get("csrf"), &origin(&state)) {
         state
             .audit

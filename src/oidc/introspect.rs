@@ -57,15 +57,15 @@ pub async fn introspect(
         return OAuthError::invalid_request("the parameter token is missing").error_response();
     };
     let inactive = json!({ "active": false });
-    let hint = params.get("token_type_hint");
+    // token_type_hint is only a hint (RFC 7662 §2.1): every token type is searched, and
+    // checking a JWT first costs no database round trip for an opaque refresh token.
     let mut answer = None;
-    if hint != Some("refresh_token")
-        && let Ok(claims) = active_access_token(&state, token).await {
-            let mut out = claims;
-            out.insert("active".into(), json!(true));
-            out.insert("token_type".into(), json!("Bearer"));
-            answer = Some(Value::Object(out));
-        }
+    if let Ok(claims) = active_access_token(&state, token).await {
+        let mut out = claims;
+        out.insert("active".into(), json!(true));
+        out.insert("token_type".into(), json!("Bearer"));
+        answer = Some(Value::Object(out));
+    }
     if answer.is_none() {
         answer = match refresh_answer(&state, token).await {
             Ok(a) => a,
@@ -95,9 +95,10 @@ async fn refresh_answer(state: &AppState, token: &str) -> Result<Option<Value>, 
         return Ok(None);
     }
     if let Some(sid) = &family.session_id
-        && crate::session::by_id(state, sid).await?.is_none() {
-            return Ok(None);
-        }
+        && crate::session::by_id(state, sid).await?.is_none()
+    {
+        return Ok(None);
+    }
     let active = identities::by_id(state.db.pool(), &family.identity_id)
         .await?
         .is_some_and(|i| i.status == "active");

@@ -338,9 +338,15 @@ pub fn decide(
         };
     };
     let fresh_login = progress.login_done;
-    let too_old = req
-        .max_auth_age()
-        .is_some_and(|max| now - s.auth_time > max);
+    // max_age=0 means "authenticate now" (OIDC Core §3.1.2.1): a login in this flow satisfies
+    // it even within the same second.
+    let too_old = req.max_auth_age().is_some_and(|max| {
+        if max == 0 {
+            !fresh_login
+        } else {
+            now - s.auth_time > max
+        }
+    });
     if (req.prompt_login && !fresh_login) || too_old {
         return if req.prompt_none {
             Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")

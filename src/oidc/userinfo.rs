@@ -53,7 +53,13 @@ pub async fn userinfo(
     let from_body = Params::parse(&body)
         .ok()
         .and_then(|p| p.get("access_token").map(str::to_owned));
-    let token = match (header.and_then(|h| h.strip_prefix("Bearer ")), from_body) {
+    // The scheme name is case-insensitive (RFC 7235 §2.1).
+    let bearer = header.and_then(|h| {
+        h.get(..7)
+            .filter(|p| p.eq_ignore_ascii_case("bearer "))
+            .and_then(|_| h.get(7..))
+    });
+    let token = match (bearer, from_body) {
         (Some(t), None) => t.trim().to_owned(),
         (None, Some(t)) if req.method() == actix_web::http::Method::POST => t,
         (Some(_), Some(_)) => {

@@ -55,26 +55,41 @@ pub async fn consume(
     .await
 }
 
-/// The refresh family issued from an already used code, for replay handling.
-pub async fn used_family(
+/// What was issued from a code, kept so that a replay can revoke it.
+#[derive(Debug, Clone, FromRow)]
+pub struct Issued {
+    pub client_id: String,
+    pub family_id: Option<String>,
+    pub access_jti: Option<String>,
+    pub access_expires_at: Option<i64>,
+}
+
+/// What was issued from an already used code, for replay handling.
+pub async fn issued_from_used(
     pool: &AnyPool,
     code_hash: &str,
-) -> Result<Option<(String, Option<String>)>, sqlx::Error> {
+) -> Result<Option<Issued>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT client_id, family_id FROM auth_codes WHERE code_hash = $1 AND used_at IS NOT NULL",
+        "SELECT client_id, family_id, access_jti, access_expires_at FROM auth_codes \
+         WHERE code_hash = $1 AND used_at IS NOT NULL",
     )
     .bind(code_hash)
     .fetch_optional(pool)
     .await
 }
 
-pub async fn set_family(
+/// Records the refresh family and access token issued from a code.
+pub async fn set_issued(
     pool: &AnyPool,
     code_hash: &str,
-    family_id: &str,
+    family_id: Option<&str>,
+    access_jti: &str,
+    access_expires_at: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE auth_codes SET family_id = $1 WHERE code_hash = $2")
+    sqlx::query("UPDATE auth_codes SET family_id = $1, access_jti = $2, access_expires_at = $3 WHERE code_hash = $4")
         .bind(family_id)
+        .bind(access_jti)
+        .bind(access_expires_at)
         .bind(code_hash)
         .execute(pool)
         .await

@@ -296,7 +296,13 @@ async fn check_password(
         .map_err(|_| Failure::Unavailable)?;
     let owned_id = identity.as_ref().map(|i| i.id.clone());
     let id = owned_id.as_deref();
-    match throttle::check(&state.db, &state.settings.throttle, now, id, ip).await {
+    // Unknown usernames are counted and locked like real accounts, so that a lock does not
+    // reveal which usernames exist.
+    let throttle_key = owned_id
+        .clone()
+        .unwrap_or_else(|| format!("unknown:{}", username.to_lowercase()));
+    let key = Some(throttle_key.as_str());
+    match throttle::check(&state.db, &state.settings.throttle, now, key, ip).await {
         Ok(None) => {}
         Ok(Some(Blocked::Account { .. })) => {
             state.audit.record(fail(Failure::Locked, id)).await;
@@ -321,7 +327,7 @@ async fn check_password(
         } else {
             "unknown_user"
         };
-        let locked = throttle::failure(&state.db, &state.settings.throttle, now, id, ip)
+        let locked = throttle::failure(&state.db, &state.settings.throttle, now, key, ip)
             .await
             .map_err(|_| Failure::Unavailable)?;
         state
@@ -373,10 +379,11 @@ pub async fn switch_user(
         return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
     }
     if let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
-        && let Err(e) = session::end(&state, &s.id, "switch_user", &ctx).await {
-            tracing::error!(error = ?e, "switch user failed");
-            return server_error(&req);
-        }
+        && let Err(e) = session::end(&state, &s.id, "switch_user", &ctx).await
+    {
+        tracing::error!(error = ?e, "switch user failed");
+        return server_error(&req);
+    }
     let target = match form.get("flow") {
         Some(flow) => format!("/login?flow={flow}"),
         None => "/".to_owned(),

@@ -14,7 +14,7 @@ use crate::oidc::error::OAuthError;
 use crate::oidc::mint::{self, SessionClaims};
 use crate::session;
 use crate::storage::refresh::{self, FamilyRecord};
-use crate::storage::{codes, identities};
+use crate::storage::{codes, identities, misc};
 
 const INVALID_CODE: &str = "the authorization code is invalid, expired or already used";
 
@@ -32,10 +32,15 @@ pub async fn grant(
         Refusal::new(OAuthError::invalid_grant(msg), reason, Some(&client.id))
     };
     let Some(record) = codes::consume(state.db.pool(), &hash, now).await? else {
-        if let Some((owner, family)) = codes::used_family(state.db.pool(), &hash).await? {
-            if let Some(f) = family {
-                refresh::revoke_family(state.db.pool(), &f, "code_replay", now).await?;
+        if let Some(issued) = codes::issued_from_used(state.db.pool(), &hash).await? {
+            // RFC 6749 §4.1.2: revoke what the first use of the code obtained.
+            if let Some(f) = &issued.family_id {
+                refresh::revoke_family(state.db.pool(), f, "code_replay", now).await?;
             }
+            if let (Some(jti), Some(exp)) = (&issued.access_jti, issued.access_expires_at) {
+                misc::revoke_jti(state.db.pool(), jti, exp).await?;
+            }
+            let owner = issued.client_id;
             state
                 .audit
                 .record(
@@ -128,13 +133,15 @@ pub async fn grant(
             session.expires_at,
         )
         .await?;
-        codes::set_family(state.db.pool(), &hash, &family).await?;
         let token = random_token(32);
         refresh::insert_token(state.db.pool(), &hash_secret(&token), &family, now).await?;
-        Some(token)
+        Some((token, family))
     } else {
         None
     };
+    let family = refresh_token.as_ref().map(|(_, f)| f.as_str());
+    codes::set_issued(state.db.pool(), &hash, family, &at.jti, now + at.expires_in).await?;
+    let refresh_token = refresh_token.map(|(t, _)| t);
     super::audit_issued(
         state,
         client,

@@ -29,6 +29,15 @@ pub async fn grant(
     let refuse = |reason: &'static str, msg: &str| {
         Refusal::new(OAuthError::invalid_grant(msg), reason, Some(&client.id))
     };
+    // A scope error must not burn a fresh token: the client still holds it and may retry,
+    // which would otherwise look like reuse and revoke the family.
+    if let Some((f, None)) = refresh::peek(state.db.pool(), &hash_secret(token)).await?
+        && f.client_id == client.id
+        && f.revoked_at.is_none()
+    {
+        narrow_scope(&f.scope, scope)
+            .map_err(|e| Refusal::new(e, "scope_widening", Some(&client.id)))?;
+    }
     let family = match refresh::present(state.db.pool(), &hash_secret(token), now).await? {
         Presented::Unknown => return Err(refuse("unknown_refresh_token", INVALID)),
         Presented::Reused(f) => {
