@@ -7,6 +7,8 @@
 //! --client-secret --redirect-uri --user --password --seconds --concurrency`.
 //! Every scenario is bounded in time and stops by itself; it prints one `RESULT` line.
 
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
 use argon2::password_hash::{PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use josekit::jws::{ES256, RS256};

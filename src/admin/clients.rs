@@ -107,18 +107,19 @@ fn validate(state: &AppState, spec: &ClientSpec) -> Result<(), AdminError> {
             .get("keys")
             .and_then(Value::as_array)
             .is_none_or(|k| k.is_empty())
-        {
-            return Err(AdminError::Invalid(
-                "the JWKS must be an object with a non-empty \"keys\" array".into(),
-            ));
-        }
+    {
+        return Err(AdminError::Invalid(
+            "the JWKS must be an object with a non-empty \"keys\" array".into(),
+        ));
+    }
     if let Some(acr) = &spec.min_acr
-        && !state.settings.session.levels.contains(acr) {
-            return Err(AdminError::Invalid(format!(
-                "unknown level {acr}: use one of {}",
-                state.settings.session.levels.join(", ")
-            )));
-        }
+        && !state.settings.session.levels.contains(acr)
+    {
+        return Err(AdminError::Invalid(format!(
+            "unknown level {acr}: use one of {}",
+            state.settings.session.levels.join(", ")
+        )));
+    }
     Ok(())
 }
 

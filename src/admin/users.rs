@@ -47,9 +47,10 @@ pub async fn create(
         ));
     }
     if let Some(e) = &new.email
-        && (!e.contains('@') || e.contains(char::is_whitespace)) {
-            return Err(AdminError::Invalid(format!("{e} is not an email address")));
-        }
+        && (!e.contains('@') || e.contains(char::is_whitespace))
+    {
+        return Err(AdminError::Invalid(format!("{e} is not an email address")));
+    }
     let hash = match new.password {
         Some(p) => Some(
             state

@@ -29,17 +29,19 @@ pub async fn check(
     ip: Option<&str>,
 ) -> Result<Option<Blocked>, sqlx::Error> {
     if let Some(ip) = ip
-        && let Some(r) = throttle::get(db.pool(), &address_key(ip)).await? {
-            let until = r.window_start + s.address_window_secs;
-            if r.failures >= s.address_max_failures && now < until {
-                return Ok(Some(Blocked::Address { until }));
-            }
+        && let Some(r) = throttle::get(db.pool(), &address_key(ip)).await?
+    {
+        let until = r.window_start + s.address_window_secs;
+        if r.failures >= s.address_max_failures && now < until {
+            return Ok(Some(Blocked::Address { until }));
         }
+    }
     if let Some(id) = identity_id
         && let Some(r) = throttle::get(db.pool(), &account_key(id)).await?
-            && let Some(until) = r.locked_until.filter(|u| now < *u) {
-                return Ok(Some(Blocked::Account { until }));
-            }
+        && let Some(until) = r.locked_until.filter(|u| now < *u)
+    {
+        return Ok(Some(Blocked::Account { until }));
+    }
     Ok(None)
 }
 
@@ -100,10 +102,11 @@ pub async fn failure(
 pub async fn success(db: &Db, identity_id: &str) -> Result<(), sqlx::Error> {
     let key = account_key(identity_id);
     if let Some(mut r) = throttle::get(db.pool(), &key).await?
-        && r.failures > 0 {
-            r.failures = 0;
-            throttle::put(db.pool(), &r).await?;
-        }
+        && r.failures > 0
+    {
+        r.failures = 0;
+        throttle::put(db.pool(), &r).await?;
+    }
     Ok(())
 }
 

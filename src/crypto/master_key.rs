@@ -50,10 +50,11 @@ impl MasterKey {
 
     fn generate_file(path: &Path) -> anyhow::Result<MasterKey> {
         if let Some(parent) = path.parent()
-            && !parent.as_os_str().is_empty() {
-                std::fs::create_dir_all(parent)
-                    .with_context(|| format!("cannot create the folder {}", parent.display()))?;
-            }
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("cannot create the folder {}", parent.display()))?;
+        }
         let bytes = random_bytes(32);
         let text = STANDARD.encode(&bytes);
         write_private(path, text.as_bytes())

@@ -105,21 +105,22 @@ async fn handle(
     let ctx = context_of(req);
     let now = state.clock.now();
     if flow.is_none()
-        && let Some(uri) = params.get("request_uri").map(str::to_owned) {
-            match take_pushed(state, &params, &uri, now).await {
-                Ok(Some(pushed)) => params = pushed,
-                Ok(None) => {
-                    return bad_request_page(
-                        req,
-                        state,
-                        "invalid_request_uri",
-                        params.get("client_id"),
-                    )
-                    .await;
-                }
-                Err(_) => return server_error(req),
+        && let Some(uri) = params.get("request_uri").map(str::to_owned)
+    {
+        match take_pushed(state, &params, &uri, now).await {
+            Ok(Some(pushed)) => params = pushed,
+            Ok(None) => {
+                return bad_request_page(
+                    req,
+                    state,
+                    "invalid_request_uri",
+                    params.get("client_id"),
+                )
+                .await;
             }
+            Err(_) => return server_error(req),
         }
+    }
     let client = match params.get("client_id") {
         Some(id) => match state.clients.get(id).await {
             Ok(c) => c,

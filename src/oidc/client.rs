@@ -170,9 +170,10 @@ impl ClientCache {
     pub async fn get(&self, id: &str) -> Result<Option<Arc<Client>>, sqlx::Error> {
         if let Ok(map) = self.entries.read()
             && let Some((at, client)) = map.get(id)
-                && at.elapsed() < TTL {
-                    return Ok(client.clone());
-                }
+            && at.elapsed() < TTL
+        {
+            return Ok(client.clone());
+        }
         let client = clients::by_id(self.db.pool(), id)
             .await?
             .map(|r| Arc::new(Client::from_record(&r, &self.levels)));

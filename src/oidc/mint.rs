@@ -96,10 +96,11 @@ pub fn identity_claims(identity: &IdentityRecord, scopes: &[&str]) -> Map<String
         c.insert("updated_at".into(), json!(identity.updated_at));
     }
     if scopes.contains(&"email")
-        && let Some(email) = &identity.email {
-            c.insert("email".into(), json!(email));
-            c.insert("email_verified".into(), json!(false));
-        }
+        && let Some(email) = &identity.email
+    {
+        c.insert("email".into(), json!(email));
+        c.insert("email_verified".into(), json!(false));
+    }
     c
 }
 
@@ -211,9 +212,10 @@ pub fn verify(
         return Err(TokenRejection::BadSignature);
     }
     if let Some(t) = typ
-        && header.claim("typ").and_then(Value::as_str) != Some(t) {
-            return Err(TokenRejection::WrongType);
-        }
+        && header.claim("typ").and_then(Value::as_str) != Some(t)
+    {
+        return Err(TokenRejection::WrongType);
+    }
     let (payload, _) = jwt::decode_with_verifier(token, &*key.verifier)
         .map_err(|_| TokenRejection::BadSignature)?;
     let claims = payload.claims_set().clone();

@@ -60,20 +60,20 @@ pub async fn revoke(
             if let Ok(keys) = state.keys.get().await
                 && let Ok(claims) =
                     mint::verify(&keys, &state.settings.issuer(), token, Some("at+jwt"), None)
-                {
-                    let owner = claims.get("client_id").and_then(Value::as_str);
-                    let jti = claims.get("jti").and_then(Value::as_str);
-                    let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
-                    match (owner, jti) {
-                        (Some(o), Some(j)) if o == client.id => {
-                            if let Err(e) = misc::revoke_jti(state.db.pool(), j, exp).await {
-                                return OAuthError::from(e).error_response();
-                            }
-                            what = "access_token";
+            {
+                let owner = claims.get("client_id").and_then(Value::as_str);
+                let jti = claims.get("jti").and_then(Value::as_str);
+                let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
+                match (owner, jti) {
+                    (Some(o), Some(j)) if o == client.id => {
+                        if let Err(e) = misc::revoke_jti(state.db.pool(), j, exp).await {
+                            return OAuthError::from(e).error_response();
                         }
-                        _ => what = "token_of_other_client",
+                        what = "access_token";
                     }
+                    _ => what = "token_of_other_client",
                 }
+            }
         }
         Err(e) => return OAuthError::from(e).error_response(),
     }

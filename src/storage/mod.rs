@@ -50,11 +50,12 @@ impl Db {
                 );
             }
             if let Some(parent) = std::path::Path::new(path).parent()
-                && !parent.as_os_str().is_empty() {
-                    std::fs::create_dir_all(parent).with_context(|| {
-                        format!("cannot create the database folder {}", parent.display())
-                    })?;
-                }
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent).with_context(|| {
+                    format!("cannot create the database folder {}", parent.display())
+                })?;
+            }
             let query = if query.is_empty() {
                 "mode=rwc".to_owned()
             } else {

@@ -61,9 +61,10 @@ pub fn csrf(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
 /// Whether a form post carries the token of its cookie and comes from our own origin.
 pub fn csrf_ok(req: &HttpRequest, presented: Option<&str>, public_origin: &str) -> bool {
     if let Some(origin) = req.headers().get("origin").and_then(|o| o.to_str().ok())
-        && origin != public_origin {
-            return false;
-        }
+        && origin != public_origin
+    {
+        return false;
+    }
     match (req.cookie(CSRF), presented) {
         (Some(c), Some(p)) if c.value().len() >= 32 => ct_eq(c.value(), p),
         _ => false,

@@ -29,17 +29,26 @@ pub struct TestApp {
 }
 
 pub fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Where this test's database lives.
 pub async fn test_database(dir: &std::path::Path) -> String {
     if std::env::var("TEST_DB").as_deref() == Ok("postgres") {
-        let base = std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let base = std::env::var("TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
         let name = format!("trousseau_test_{}", uuid::Uuid::new_v4().simple());
         sqlx::any::install_default_drivers();
-        let admin = sqlx::AnyPool::connect(&format!("{base}/postgres")).await.expect("PostgreSQL reachable at TEST_DATABASE_URL");
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create test database");
+        let admin = sqlx::AnyPool::connect(&format!("{base}/postgres"))
+            .await
+            .expect("PostgreSQL reachable at TEST_DATABASE_URL");
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&admin)
+            .await
+            .expect("create test database");
         admin.close().await;
         format!("{base}/{name}")
     } else {
@@ -69,11 +78,23 @@ pub async fn spawn_app_with(extra: &str) -> TestApp {
     );
     let settings = Settings::from_overrides(&format!("{toml}\n{extra}")).expect("test settings");
     let clock = FixedClock::new(now());
-    let app = Application::build_with_listener(settings, listener, clock.clone(), None).await.expect("app builds");
+    let app = Application::build_with_listener(settings, listener, clock.clone(), None)
+        .await
+        .expect("app builds");
     let state = app.state.clone();
     tokio::spawn(app.run_until_stopped());
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    TestApp { issuer, state, clock, http, database_url, _dir: dir }
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    TestApp {
+        issuer,
+        state,
+        clock,
+        http,
+        database_url,
+        _dir: dir,
+    }
 }
 
 /// A relying party registered for a test.
@@ -114,7 +135,9 @@ impl TestApp {
             post_logout_redirect_uris: vec![format!("https://{id}.example/bye")],
             public: false,
             grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            scopes: ["openid", "profile", "email", "offline_access"].map(str::to_owned).to_vec(),
+            scopes: ["openid", "profile", "email", "offline_access"]
+                .map(str::to_owned)
+                .to_vec(),
             signing_alg: SigningAlg::Rs256,
             backchannel_logout_uri: None,
             first_party: true,
@@ -126,8 +149,14 @@ impl TestApp {
     }
 
     pub async fn register(&self, spec: ClientSpec) -> Rp {
-        let secret = clients::create(&self.state, &spec, "test").await.expect("client created");
-        Rp { id: spec.id.clone(), secret, redirect_uri: spec.redirect_uris.first().cloned().unwrap_or_default() }
+        let secret = clients::create(&self.state, &spec, "test")
+            .await
+            .expect("client created");
+        Rp {
+            id: spec.id.clone(),
+            secret,
+            redirect_uri: spec.redirect_uris.first().cloned().unwrap_or_default(),
+        }
     }
 
     pub async fn rp(&self, id: &str) -> Rp {
@@ -145,12 +174,22 @@ impl TestApp {
     /// Audit events of a kind, after flushing the batched writer.
     pub async fn audit(&self, kind: &str) -> Vec<trousseau::storage::audit::AuditRecord> {
         self.state.audit.flush().await;
-        let filter = trousseau::storage::audit::AuditFilter { kind: Some(kind.into()), limit: 1000, ..Default::default() };
-        trousseau::storage::audit::list(self.state.db.pool(), &filter).await.expect("audit list")
+        let filter = trousseau::storage::audit::AuditFilter {
+            kind: Some(kind.into()),
+            limit: 1000,
+            ..Default::default()
+        };
+        trousseau::storage::audit::list(self.state.db.pool(), &filter)
+            .await
+            .expect("audit list")
     }
 
     pub fn browser(&self) -> Browser {
-        Browser { http: self.http.clone(), base: self.issuer.clone(), cookies: HashMap::new() }
+        Browser {
+            http: self.http.clone(),
+            base: self.issuer.clone(),
+            cookies: HashMap::new(),
+        }
     }
 }
 
@@ -164,7 +203,11 @@ pub struct Browser {
 
 impl Browser {
     fn absolute(&self, url: &str) -> String {
-        if url.starts_with("http") { url.to_owned() } else { format!("{}{}", self.base, url) }
+        if url.starts_with("http") {
+            url.to_owned()
+        } else {
+            format!("{}{}", self.base, url)
+        }
     }
 
     fn keep(&mut self, resp: &Response) {
@@ -182,11 +225,21 @@ impl Browser {
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     pub async fn get(&mut self, url: &str) -> Response {
-        let resp = self.http.get(self.absolute(url)).header(COOKIE, self.cookie_header()).send().await.expect("GET");
+        let resp = self
+            .http
+            .get(self.absolute(url))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .expect("GET");
         self.keep(&resp);
         resp
     }
@@ -196,6 +249,8 @@ impl Browser {
             .http
             .post(self.absolute(url))
             .header(COOKIE, self.cookie_header())
+            // A browser sends the page's origin on a form post (Referrer-Policy: same-origin).
+            .header("origin", self.base.clone())
             .form(form)
             .send()
             .await
@@ -211,7 +266,12 @@ impl Browser {
             if !resp.status().is_redirection() {
                 break;
             }
-            let loc = resp.headers().get(LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+            let loc = resp
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned();
             let next = self.absolute(&loc);
             if !next.starts_with(&self.base) {
                 return (resp, next);
@@ -223,16 +283,37 @@ impl Browser {
     }
 
     /// Fills and submits the login form of the page at `login_url`.
-    pub async fn submit_login(&mut self, login_url: &str, username: &str, password: &str) -> Response {
+    pub async fn submit_login(
+        &mut self,
+        login_url: &str,
+        username: &str,
+        password: &str,
+    ) -> Response {
         let flow = query_param(login_url, "flow").expect("login page has a flow");
-        let csrf = self.cookies.get("__Host-trousseau_csrf").cloned().expect("csrf cookie set by the login page");
-        self.post("/login", &[("flow", &flow), ("csrf", &csrf), ("username", username), ("password", password)]).await
+        let csrf = self
+            .cookies
+            .get("__Host-trousseau_csrf")
+            .cloned()
+            .expect("csrf cookie set by the login page");
+        self.post(
+            "/login",
+            &[
+                ("flow", &flow),
+                ("csrf", &csrf),
+                ("username", username),
+                ("password", password),
+            ],
+        )
+        .await
     }
 }
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     let parsed = url::Url::parse(url).ok()?;
-    parsed.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    parsed
+        .query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// PKCE pair (verifier, challenge).
@@ -267,7 +348,11 @@ pub async fn authorize(browser: &mut Browser, url: &str, login: Option<(&str, &s
     let resp = browser.get(url).await;
     let (resp, location) = browser.follow(resp).await;
     if !location.contains("/login?") {
-        assert!(resp.status().is_redirection(), "expected a redirect to the client, got {} at {location}", resp.status());
+        assert!(
+            resp.status().is_redirection(),
+            "expected a redirect to the client, got {} at {location}",
+            resp.status()
+        );
         return location;
     }
     let (user, pw) = login.expect("a login page was shown but no credentials were given");
@@ -282,13 +367,24 @@ pub async fn exchange(app: &TestApp, rp: &Rp, code: &str, verifier: &str) -> Res
     app.post_form(
         "/token",
         Some(rp),
-        &[("grant_type", "authorization_code"), ("code", code), ("redirect_uri", &rp.redirect_uri), ("code_verifier", verifier)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &rp.redirect_uri),
+            ("code_verifier", verifier),
+        ],
     )
     .await
 }
 
 /// Logs `user` in for `rp` and returns the token response JSON.
-pub async fn login_tokens(app: &TestApp, browser: &mut Browser, rp: &Rp, user: &str, pw: &str) -> Value {
+pub async fn login_tokens(
+    app: &TestApp,
+    browser: &mut Browser,
+    rp: &Rp,
+    user: &str,
+    pw: &str,
+) -> Value {
     let (url, verifier) = authorize_url(app, rp, &[]);
     let back = authorize(browser, &url, Some((user, pw))).await;
     let code = query_param(&back, "code").expect("code in the redirect");
@@ -301,7 +397,9 @@ pub async fn login_tokens(app: &TestApp, browser: &mut Browser, rp: &Rp, user: &
 pub fn claims(jwt: &str) -> Value {
     use base64::Engine;
     let part = jwt.split('.').nth(1).expect("a JWT");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("base64url");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON claims")
 }
 

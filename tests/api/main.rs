@@ -1,9 +1,12 @@
 //! Black-box tests of Trousseau: one binary, one module per feature.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod helpers;
 
 mod cli;
 mod client_auth;
+mod cluster;
 mod code_flow;
 mod discovery;
 mod logout;
