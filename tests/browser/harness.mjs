@@ -1,0 +1,566 @@
+// Test harness for Trousseau's real-browser tests.
+//
+// Starts a real Trousseau server (the binary in $TROUSSEAU_BIN) on loopback with its own
+// temporary directory, runs its CLI against the same database, launches Debian's Chromium
+// through playwright-core, runs a tiny relying-party callback server, and configures
+// openid-client (a certified relying party) against Trousseau's discovery document.
+//
+// Everything listens on 127.0.0.1 only. Nothing here downloads anything.
+
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+import * as oidc from 'openid-client';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+export const REPO_ROOT = path.resolve(HERE, '..', '..');
+
+/** Path of axe-core's browser bundle, injected into pages for the accessibility checks. */
+export const AXE_PATH = path.join(HERE, 'node_modules', 'axe-core', 'axe.min.js');
+
+/** Flags that make Chromium quiet and self-contained on a machine without outside network. */
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+const READY_TIMEOUT_MS = 20_000;
+const CLI_TIMEOUT_MS = 30_000;
+
+/** A short random suffix, so that names never collide across test files sharing a database. */
+export function uniq(prefix) {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+function trousseauBin() {
+  const bin = process.env.TROUSSEAU_BIN;
+  if (bin) return path.resolve(process.cwd(), bin);
+  return path.join(REPO_ROOT, 'target', 'debug', 'trousseau');
+}
+
+/** A free TCP port on 127.0.0.1 (asked from the kernel, then released). */
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Keeps the last `max` characters written to it (server output for diagnostics). */
+class Tail {
+  constructor(max = 8000) {
+    this.max = max;
+    this.text = '';
+  }
+  push(chunk) {
+    this.text = (this.text + chunk.toString()).slice(-this.max);
+  }
+}
+
+const running = new Set();
+process.on('exit', () => {
+  for (const child of running) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+});
+
+/**
+ * Starts Trousseau on a free loopback port with a fresh temporary directory.
+ *
+ * The database is a SQLite file in that directory, or the PostgreSQL database named by
+ * $BROWSER_TEST_DATABASE_URL. Several test files may share that PostgreSQL database one after
+ * the other: they then share one master key file too (signing keys stored in the database are
+ * encrypted with it): $BROWSER_TEST_MASTER_KEY_FILE, or a file in a temporary directory named
+ * after the database URL.
+ */
+export async function startTrousseau() {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'trousseau-browser-'));
+  const pgUrl = process.env.BROWSER_TEST_DATABASE_URL;
+  let databaseUrl;
+  let masterKeyFile;
+  if (pgUrl) {
+    databaseUrl = pgUrl;
+    if (process.env.BROWSER_TEST_MASTER_KEY_FILE) {
+      masterKeyFile = path.resolve(process.env.BROWSER_TEST_MASTER_KEY_FILE);
+      mkdirSync(path.dirname(masterKeyFile), { recursive: true, mode: 0o700 });
+    } else {
+      const keyDir = path.join(
+        os.tmpdir(),
+        `trousseau-browser-key-${createHash('sha256').update(pgUrl).digest('hex').slice(0, 16)}`,
+      );
+      mkdirSync(keyDir, { recursive: true, mode: 0o700 });
+      masterKeyFile = path.join(keyDir, 'master.key');
+    }
+  } else {
+    databaseUrl = `sqlite://${dir}/trousseau.db`;
+    masterKeyFile = path.join(dir, 'master.key');
+  }
+  const issuer = `http://localhost:${port}`;
+  const env = {
+    ...process.env,
+    NO_COLOR: '1',
+    TROUSSEAU__HTTP__BIND: `127.0.0.1:${port}`,
+    TROUSSEAU__HTTP__PUBLIC_URL: issuer,
+    TROUSSEAU__DATABASE__URL: databaseUrl,
+    TROUSSEAU__SECRETS__MASTER_KEY_FILE: masterKeyFile,
+  };
+  const bin = trousseauBin();
+  const logFile = path.join(dir, 'server.log');
+  const log = createWriteStream(logFile);
+  const tail = new Tail();
+
+  const child = spawn(bin, ['serve'], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let exited = null;
+  const exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = { code, signal };
+      running.delete(child);
+      resolve(exited);
+    });
+    child.on('error', (err) => {
+      exited = { error: err };
+      running.delete(child);
+      resolve(exited);
+    });
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.on('data', (chunk) => {
+      log.write(chunk);
+      tail.push(chunk);
+      if (process.env.BROWSER_TEST_VERBOSE) process.stderr.write(chunk);
+    });
+  }
+
+  const server = {
+    port,
+    issuer,
+    dir,
+    env,
+    bin,
+    logFile,
+    /** The last lines the server printed, for error messages. */
+    logTail: () => tail.text,
+    /** Runs a `trousseau` CLI command against the same configuration and database. */
+    cli: (args, stdin) => runCli(bin, args, env, dir, stdin),
+    createUser: (opts) => createUser(server, opts),
+    createClient: (opts) => createClient(server, opts),
+    async stop() {
+      if (!exited) {
+        child.kill('SIGTERM');
+        let timer;
+        const done = await Promise.race([
+          exitPromise,
+          new Promise((resolve) => {
+            timer = setTimeout(() => resolve(null), 5000);
+          }),
+        ]);
+        clearTimeout(timer);
+        if (!done) {
+          child.kill('SIGKILL');
+          await exitPromise;
+        }
+      }
+      log.end();
+      if (!process.env.BROWSER_TEST_KEEP) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let lastError = 'no answer yet';
+  for (;;) {
+    if (exited) {
+      await server.stop().catch(() => {});
+      throw new Error(
+        `Trousseau (${bin} serve) exited before it was ready: ${JSON.stringify(exited)}\n` +
+          `--- server output ---\n${tail.text}`,
+      );
+    }
+    try {
+      const res = await fetch(`${issuer}/readyz`, { signal: AbortSignal.timeout(2000) });
+      await res.arrayBuffer();
+      if (res.status === 200) break;
+      lastError = `GET /readyz answered ${res.status}`;
+    } catch (err) {
+      lastError = err.cause?.code ?? err.message;
+    }
+    if (Date.now() > deadline) {
+      await server.stop().catch(() => {});
+      throw new Error(
+        `Trousseau did not answer 200 on ${issuer}/readyz within ${READY_TIMEOUT_MS} ms ` +
+          `(last: ${lastError})\n--- server output ---\n${tail.text}`,
+      );
+    }
+    await sleep(100);
+  }
+  return server;
+}
+
+function runCli(bin, args, env, cwd, stdin) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), CLI_TIMEOUT_MS);
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (code === 0) {
+        resolve({ stdout, stderr });
+      } else {
+        reject(
+          new Error(
+            `trousseau ${args.join(' ')} failed (exit ${code ?? signal})\n` +
+              `--- stdout ---\n${stdout}\n--- stderr ---\n${stderr}`,
+          ),
+        );
+      }
+    });
+    child.stdin.on('error', () => {}); // the command may exit without reading its input
+    if (stdin !== undefined) child.stdin.write(stdin);
+    child.stdin.end();
+  });
+}
+
+/** The one JSON object a CLI command prints (the last line of stdout that parses as one). */
+function parseJsonOutput(stdout, what) {
+  const trimmed = stdout.trim();
+  try {
+    return JSON.parse(trimmed);
+  } catch {
+    // fall through: look for the last line that is a JSON object
+  }
+  const lines = trimmed.split('\n').reverse();
+  for (const line of lines) {
+    const l = line.trim();
+    if (!l.startsWith('{')) continue;
+    try {
+      return JSON.parse(l);
+    } catch {
+      // not this one
+    }
+  }
+  throw new Error(`${what}: expected one JSON object on stdout, got:\n${stdout}`);
+}
+
+/**
+ * Creates a user with a password through the CLI. Returns `{ id, username, password, ... }`.
+ */
+async function createUser(server, opts = {}) {
+  const username = opts.username ?? uniq('user');
+  const password = opts.password ?? `Mdp-${randomBytes(9).toString('base64url')}!`;
+  const given = opts.givenName ?? 'Camille';
+  const family = opts.familyName ?? 'Durand';
+  const email = opts.email ?? `${username}@chu.example`;
+  const { stdout } = await server.cli(
+    [
+      'user', 'create',
+      '--username', username,
+      '--given-name', given,
+      '--family-name', family,
+      '--email', email,
+      '--password-stdin',
+    ],
+    `${password}\n`,
+  );
+  const out = parseJsonOutput(stdout, 'user create');
+  if (!out.id || out.username !== username) {
+    throw new Error(`user create printed an unexpected object: ${stdout}`);
+  }
+  return { ...out, username, password, givenName: given, familyName: family, email };
+}
+
+/**
+ * Registers a client through the CLI. Returns the printed object (`client_id`, and
+ * `client_secret` for a confidential client) plus the options it was created with.
+ */
+async function createClient(server, opts) {
+  const id = opts.id ?? uniq('rp');
+  const args = ['client', 'create', '--id', id, '--name', opts.name ?? `Application ${id}`];
+  for (const uri of [].concat(opts.redirectUris ?? opts.redirectUri)) {
+    args.push('--redirect-uri', uri);
+  }
+  for (const uri of [].concat(opts.postLogoutRedirectUris ?? opts.postLogoutRedirectUri ?? [])) {
+    args.push('--post-logout-redirect-uri', uri);
+  }
+  if (opts.public) args.push('--public');
+  if (opts.firstParty) args.push('--first-party');
+  if (opts.backchannelLogoutUri) args.push('--backchannel-logout-uri', opts.backchannelLogoutUri);
+  if (opts.signingAlg) args.push('--signing-alg', opts.signingAlg);
+  for (const s of opts.scopes ?? []) args.push('--scope', s);
+  for (const g of opts.grants ?? []) args.push('--grant', g);
+  const { stdout } = await server.cli(args);
+  const out = parseJsonOutput(stdout, 'client create');
+  if (out.client_id !== id) {
+    throw new Error(`client create printed an unexpected object: ${stdout}`);
+  }
+  if (!opts.public && !out.client_secret) {
+    throw new Error(`client create printed no client_secret for a confidential client: ${stdout}`);
+  }
+  return { ...out, options: opts };
+}
+
+/**
+ * A tiny relying-party web server on 127.0.0.1: every request is recorded (path and query)
+ * and answered with a small HTML page. Its redirect URI is http://localhost:PORT/cb.
+ */
+export async function startRp() {
+  const port = await freePort();
+  const requests = [];
+  const srv = http.createServer((req, res) => {
+    const url = new URL(req.url, `http://localhost:${port}`);
+    requests.push({
+      method: req.method,
+      path: url.pathname,
+      query: url.search,
+      params: Object.fromEntries(url.searchParams),
+    });
+    const body =
+      '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Application test</title></head>' +
+      `<body><main><h1>Application test</h1><p>Reçu : ${escapeHtml(url.pathname)}</p></main></body></html>`;
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'close',
+    });
+    res.end(body);
+  });
+  await new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(port, '127.0.0.1', resolve);
+  });
+  const origin = `http://localhost:${port}`;
+  return {
+    port,
+    origin,
+    redirectUri: `${origin}/cb`,
+    postLogoutUri: `${origin}/logged-out`,
+    requests,
+    /** Whether a URL (string or URL) is this RP's page at `pathname`. */
+    isAt(url, pathname) {
+      const u = new URL(url);
+      return u.origin === origin && u.pathname === pathname;
+    },
+    stop: () =>
+      new Promise((resolve) => {
+        srv.closeAllConnections?.();
+        srv.close(() => resolve());
+      }),
+  };
+}
+
+function escapeHtml(s) {
+  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/** Launches Debian's Chromium headless (never a downloaded browser). */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
+
+/**
+ * A new browser context (its own cookies), French by default, with a 10 s default timeout so
+ * that a page that never comes fails fast.
+ */
+export async function newContext(browser, options = {}) {
+  const context = await browser.newContext({ locale: 'fr-FR', ...options });
+  context.setDefaultTimeout(10_000);
+  return context;
+}
+
+/**
+ * openid-client configuration for a client of Trousseau, from Trousseau's discovery document.
+ * http:// is allowed (loopback tests). The client authenticates with client_secret_basic when
+ * the server offers it (the OpenID Connect default), else client_secret_post; public clients
+ * use none. ID token signatures are checked against the JWKS (non-repudiation checks).
+ */
+export async function rpConfig(issuer, clientId, clientSecret) {
+  const discovered = await oidc.discovery(new URL(issuer), clientId, clientSecret, undefined, {
+    execute: [oidc.allowInsecureRequests],
+  });
+  const metadata = discovered.serverMetadata();
+  let auth;
+  if (!clientSecret) {
+    auth = oidc.None();
+  } else if ((metadata.token_endpoint_auth_methods_supported ?? ['client_secret_basic']).includes('client_secret_basic')) {
+    auth = oidc.ClientSecretBasic(clientSecret);
+  } else {
+    auth = oidc.ClientSecretPost(clientSecret);
+  }
+  const config = new oidc.Configuration(metadata, clientId, clientSecret, auth);
+  oidc.allowInsecureRequests(config);
+  oidc.enableNonRepudiationChecks(config);
+  return config;
+}
+
+/**
+ * A fresh authorization request with PKCE S256, nonce and state. Returns the URL and the
+ * values the client must remember to check the response.
+ */
+export async function authorizationRequest(config, redirectUri, extra = {}) {
+  const codeVerifier = oidc.randomPKCECodeVerifier();
+  const codeChallenge = await oidc.calculatePKCECodeChallenge(codeVerifier);
+  const nonce = oidc.randomNonce();
+  const state = oidc.randomState();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: redirectUri,
+    scope: 'openid profile email',
+    response_type: 'code',
+    code_challenge: codeChallenge,
+    code_challenge_method: 'S256',
+    nonce,
+    state,
+    ...extra,
+  });
+  return { url, codeVerifier, nonce, state };
+}
+
+/** Exchanges the code found in `callbackUrl` with all the checks of the request. */
+export async function exchangeCode(config, callbackUrl, request) {
+  return oidc.authorizationCodeGrant(config, new URL(callbackUrl), {
+    pkceCodeVerifier: request.codeVerifier,
+    expectedNonce: request.nonce,
+    expectedState: request.state,
+  });
+}
+
+/** Fills Trousseau's password login form and submits it. */
+export async function submitLogin(page, username, password) {
+  await page.locator('#username').fill(username);
+  await page.locator('#password').fill(password);
+  await Promise.all([
+    page.waitForNavigation({ waitUntil: 'load' }),
+    page.locator('form:has(#password) [type=submit]').first().click(),
+  ]);
+}
+
+/**
+ * The whole password sign-in as a person does it: the browser opens a fresh authorization
+ * request (PKCE S256, nonce, state), sees the login page, signs in and lands on the RP's
+ * callback; the RP then exchanges the code. `extra` adds authorization request parameters.
+ */
+export async function signIn(page, config, rp, user, extra = {}) {
+  const request = await authorizationRequest(config, rp.redirectUri, extra);
+  await page.goto(request.url.href);
+  await page.locator('#username').waitFor({ timeout: 10_000 });
+  await submitLogin(page, user.username, user.password);
+  const callback = await waitForRp(page, rp);
+  const tokens = await exchangeCode(config, callback, request);
+  return { request, callback, tokens, claims: tokens.claims() };
+}
+
+/** Waits until the page shows the relying party's page at `pathname`. */
+export async function waitForRp(page, rp, pathname = '/cb', timeout = 10_000) {
+  await page.waitForURL((u) => rp.isAt(u, pathname), { timeout, waitUntil: 'load' });
+  return new URL(page.url());
+}
+
+/**
+ * Everything one test file needs: a Trousseau server, an RP callback server and a browser.
+ * `diagnose(error, pages)` adds the server output and what the pages showed to an error.
+ */
+export async function setup() {
+  const server = await startTrousseau();
+  let rp;
+  let browser;
+  try {
+    rp = await startRp();
+    browser = await launchBrowser();
+  } catch (err) {
+    await rp?.stop();
+    await server.stop();
+    throw err;
+  }
+  const env = {
+    server,
+    rp,
+    browser,
+    issuer: server.issuer,
+    async teardown() {
+      await browser.close().catch(() => {});
+      await rp.stop();
+      await server.stop();
+    },
+  };
+  return env;
+}
+
+/**
+ * Wraps a test body: on failure, the error message gets what each open page shows (URL and
+ * text) and the tail of the server's output, and a screenshot per page is written next to the
+ * server log (kept when BROWSER_TEST_KEEP=1).
+ */
+export function withDiagnostics(env, body) {
+  return async (t) => {
+    const pages = [];
+    const track = (page) => {
+      pages.push(page);
+      return page;
+    };
+    try {
+      await body(t, track);
+    } catch (err) {
+      let extra = '';
+      for (const [i, page] of pages.entries()) {
+        if (page.isClosed()) continue;
+        try {
+          const text = await page.locator('body').innerText({ timeout: 1000 });
+          extra += `\n--- page ${i}: ${page.url()} ---\n${text.slice(0, 1500)}`;
+          const shot = path.join(env.server.dir, `failure-${uniq('page')}.png`);
+          await page.screenshot({ path: shot, fullPage: true, timeout: 3000 });
+          extra += `\n(screenshot: ${shot}${process.env.BROWSER_TEST_KEEP ? '' : ', deleted at teardown unless BROWSER_TEST_KEEP=1'})`;
+        } catch {
+          extra += `\n--- page ${i}: ${page.url()} (content unavailable) ---`;
+        }
+      }
+      extra += `\n--- Trousseau output (tail) ---\n${env.server.logTail()}`;
+      if (err instanceof Error) {
+        // The runner prints the stack, which already holds the original message.
+        // (V8 formats the stack lazily: read it before changing the message.)
+        const original = err.message;
+        const stack = err.stack;
+        err.message += extra;
+        if (original && typeof stack === 'string' && stack.includes(original)) {
+          err.stack = stack.replace(original, () => err.message);
+        }
+        throw err;
+      }
+      throw new Error(`${String(err)}${extra}`);
+    }
+  };
+}
+
+export { oidc };
