@@ -81,6 +81,47 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((dec(id)?, dec(secret)?))
 }
 
+/// An authenticated request to one of the client endpoints (introspection, revocation, PAR).
+#[derive(Debug)]
+pub struct ClientRequest {
+    pub params: Params,
+    pub client: Arc<Client>,
+    pub ctx: crate::audit::RequestContext,
+}
+
+/// Parses the form body and authenticates the client; a refusal is audited under
+/// `refused_kind` and returned as the response to send.
+pub async fn client_request(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+    body: &[u8],
+    refused_kind: &'static str,
+) -> Result<ClientRequest, actix_web::HttpResponse> {
+    use actix_web::ResponseError;
+    let ctx = crate::web::context::context_of(req);
+    let params = Params::parse(body).map_err(|e| e.error_response())?;
+    let basic = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_basic);
+    match authenticate(state, basic, &params).await {
+        Ok(client) => Ok(ClientRequest {
+            params,
+            client,
+            ctx,
+        }),
+        Err(r) => {
+            let mut ev = crate::audit::AuditEvent::failure(refused_kind, r.reason).context(&ctx);
+            if let Some(c) = &r.client_id {
+                ev = ev.client(c);
+            }
+            state.audit.record(ev).await;
+            Err(r.error.error_response())
+        }
+    }
+}
+
 /// Authenticates the calling client.
 pub async fn authenticate(
     state: &AppState,

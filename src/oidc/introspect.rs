@@ -1,58 +1,43 @@
 //! Token introspection (RFC 7662): for authenticated confidential clients; revoked, expired
 //! or unknown tokens are reported `{"active": false}`.
 
-use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
+use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
-use super::client_auth::{authenticate, parse_basic};
+use super::client_auth::{ClientRequest, client_request};
 use super::error::OAuthError;
-use super::params::Params;
 use super::userinfo::active_access_token;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
 use crate::storage::{identities, refresh};
-use crate::web::context::context_of;
 
 pub async fn introspect(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let ctx = context_of(&req);
-    let params = match Params::parse(&body) {
-        Ok(p) => p,
-        Err(e) => return e.error_response(),
+    let ClientRequest {
+        params,
+        client,
+        ctx,
+    } = match client_request(&req, &state, &body, "introspection_refused").await {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
-    let basic = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_basic);
-    let client = match authenticate(&state, basic, &params).await {
-        Ok(c) if !c.is_public() => c,
-        Ok(c) => {
-            state
-                .audit
-                .record(
-                    AuditEvent::failure("introspection_refused", "public_client")
-                        .client(&c.id)
-                        .context(&ctx),
-                )
-                .await;
-            return OAuthError::invalid_client("public clients cannot introspect tokens")
-                .error_response();
-        }
-        Err(r) => {
-            let mut ev = AuditEvent::failure("introspection_refused", r.reason).context(&ctx);
-            if let Some(c) = &r.client_id {
-                ev = ev.client(c);
-            }
-            state.audit.record(ev).await;
-            return r.error.error_response();
-        }
-    };
+    if client.is_public() {
+        state
+            .audit
+            .record(
+                AuditEvent::failure("introspection_refused", "public_client")
+                    .client(&client.id)
+                    .context(&ctx),
+            )
+            .await;
+        return OAuthError::invalid_client("public clients cannot introspect tokens")
+            .error_response();
+    }
     let Some(token) = params.get("token") else {
         return OAuthError::invalid_request("the parameter token is missing").error_response();
     };

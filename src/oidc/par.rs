@@ -1,41 +1,26 @@
 //! Pushed authorization requests (RFC 9126): the client posts its request, authenticated, and
 //! gets a one-time `request_uri` valid for a minute.
 
-use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
+use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 
-use super::client_auth::{authenticate, parse_basic};
+use super::client_auth::{ClientRequest, client_request};
 use super::error::OAuthError;
-use super::params::Params;
 use super::request::{RequestError, parse};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::{hash_secret, random_token};
 use crate::storage::misc;
-use crate::web::context::context_of;
 
 pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
-    let ctx = context_of(&req);
-    let mut params = match Params::parse(&body) {
-        Ok(p) => p,
-        Err(e) => return e.error_response(),
-    };
-    let basic = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_basic);
-    let client = match authenticate(&state, basic, &params).await {
-        Ok(c) => c,
-        Err(r) => {
-            let mut ev = AuditEvent::failure("par_refused", r.reason).context(&ctx);
-            if let Some(c) = &r.client_id {
-                ev = ev.client(c);
-            }
-            state.audit.record(ev).await;
-            return r.error.error_response();
-        }
+    let ClientRequest {
+        mut params,
+        client,
+        ctx,
+    } = match client_request(&req, &state, &body, "par_refused").await {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
     if params.contains("request_uri") {
         return OAuthError::invalid_request("request_uri cannot be pushed").error_response();

@@ -1,45 +1,29 @@
 //! Token revocation (RFC 7009): a refresh token revokes its whole family; an access token is
 //! listed as revoked until it expires. Unknown tokens answer 200 as the RFC requires.
 
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
-use super::client_auth::{authenticate, parse_basic};
+use super::client_auth::{ClientRequest, client_request};
 use super::error::OAuthError;
 use super::mint;
-use super::params::Params;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
 use crate::storage::{misc, refresh};
-use crate::web::context::context_of;
 
 pub async fn revoke(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let ctx = context_of(&req);
-    let params = match Params::parse(&body) {
-        Ok(p) => p,
-        Err(e) => return e.error_response(),
-    };
-    let basic = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_basic);
-    let client = match authenticate(&state, basic, &params).await {
-        Ok(c) => c,
-        Err(r) => {
-            let mut ev = AuditEvent::failure("revocation_refused", r.reason).context(&ctx);
-            if let Some(c) = &r.client_id {
-                ev = ev.client(c);
-            }
-            state.audit.record(ev).await;
-            return r.error.error_response();
-        }
+    let ClientRequest {
+        params,
+        client,
+        ctx,
+    } = match client_request(&req, &state, &body, "revocation_refused").await {
+        Ok(r) => r,
+        Err(resp) => return resp,
     };
     let Some(token) = params.get("token") else {
         return OAuthError::invalid_request("the parameter token is missing").error_response();
