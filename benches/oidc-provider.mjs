@@ -1,6 +1,6 @@
 // Reference provider for the client_credentials benchmark: the OpenID-certified Node
 // `oidc-provider`, issuing ES256 JWT access tokens like Trousseau does.
-// Usage: PORT=4000 node benches/oidc-provider.mjs
+// Usage: PORT=4000 [TOKEN_FORMAT=jwt|opaque] node benches/oidc-provider.mjs
 import { generateKeyPairSync } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -35,7 +35,7 @@ const provider = new Provider(`http://127.0.0.1:${port}`, {
         scope: 'api',
         audience: 'urn:bench:api',
         accessTokenTTL: 300,
-        accessTokenFormat: 'jwt',
+        accessTokenFormat: process.env.TOKEN_FORMAT === 'opaque' ? 'opaque' : 'jwt',
         jwt: { sign: { alg: 'ES256' } },
       }),
     },

@@ -13,6 +13,9 @@ use crate::config::PasswordSettings;
 pub struct PasswordHasher {
     params: Params,
     dummy: Arc<String>,
+    /// One hash per core at a time: more would only thrash the caches, and each hash holds
+    /// `memory_kib` of memory, so a login flood cannot exhaust memory.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -38,6 +41,11 @@ impl PasswordHasher {
         let mut hasher = PasswordHasher {
             params,
             dummy: Arc::new(String::new()),
+            permits: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2),
+            )),
         };
         let dummy = hasher.hash_now("dummy password for unknown accounts")?;
         hasher.dummy = Arc::new(dummy);
@@ -65,6 +73,11 @@ impl PasswordHasher {
 
     /// Hashes on a blocking thread.
     pub async fn hash(&self, password: SecretString) -> Result<String, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| PasswordError::Hash(e.to_string()))?;
         let me = self.clone();
         tokio::task::spawn_blocking(move || me.hash_now(password.expose_secret()))
             .await
@@ -73,6 +86,9 @@ impl PasswordHasher {
 
     /// Verifies on a blocking thread; with `None` runs a dummy verification and returns false.
     pub async fn verify(&self, password: SecretString, stored: Option<String>) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
         let me = self.clone();
         let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
