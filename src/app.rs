@@ -125,6 +125,10 @@ impl Application {
         let state = web::Data::new(state);
         oidc::backchannel::spawn_worker(state.clone().into_inner());
         spawn_housekeeping(state.clone().into_inner());
+        crate::directory::sync::spawn(
+            state.clone().into_inner(),
+            crate::directory::sync::rpps_importer(),
+        );
         let workers = match state.settings.http.workers {
             0 => std::thread::available_parallelism()
                 .map(|n| n.get())

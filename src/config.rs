@@ -25,6 +25,10 @@ pub struct Settings {
     pub throttle: ThrottleSettings,
     pub logging: LoggingSettings,
     pub logout: LogoutSettings,
+    pub establishment: EstablishmentSettings,
+    pub hr: HrSettings,
+    pub reconcile: ReconcileSettings,
+    pub sync: SyncSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +113,74 @@ pub struct LogoutSettings {
     pub retries: i64,
     pub backoff_secs: i64,
     pub timeout_secs: u64,
+}
+
+/// The establishment's FINESS numbers: legal entities (EJ) and geographic sites (EG). "Our
+/// professionals" are the RPPS activities at any of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EstablishmentSettings {
+    pub finess: Vec<crate::identity::Finess>,
+}
+
+/// The HR export read by `trousseau hr import` and the HR drop folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HrSettings {
+    /// One character.
+    pub delimiter: String,
+    pub columns: HrColumns,
+}
+
+/// Header names of the HR export; an empty name means the export has no such column.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HrColumns {
+    pub employee_number: String,
+    pub given_name: String,
+    pub family_name: String,
+    pub birth_date: String,
+    pub email: String,
+    pub department: String,
+    pub arrival: String,
+    pub departure: String,
+    pub idnat: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileSettings {
+    /// Suspend an identity whose RPPS link broke (IdNat gone, or no activity here) once the
+    /// finding is this many days old. Absent: flag only.
+    #[serde(default)]
+    pub suspend_broken_links_after_days: Option<u32>,
+}
+
+/// Jobs that `serve` runs on a schedule; with several nodes, a database lease lets one node
+/// run each job at a time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncSettings {
+    pub lease_secs: i64,
+    pub rpps: RppsSyncSettings,
+    pub hr: HrSyncSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RppsSyncSettings {
+    /// A file path or an http(s) URL of the extraction (zip or txt); empty: job off.
+    pub source: String,
+    pub interval_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HrSyncSettings {
+    /// Folder where HR exports (*.csv) are dropped; empty: job off. Imported files move to
+    /// `done/` (or `failed/`) inside it.
+    pub folder: String,
+    pub interval_secs: u64,
 }
 
 /// A configuration that cannot be used, with the key at fault when known.
@@ -225,6 +297,30 @@ impl Settings {
                 "must name exactly three levels, lowest first",
             ));
         }
+        if self.hr.delimiter.chars().count() != 1 || !self.hr.delimiter.is_ascii() {
+            return Err(key("hr.delimiter", "must be one ASCII character"));
+        }
+        for (name, value) in [
+            (
+                "hr.columns.employee_number",
+                &self.hr.columns.employee_number,
+            ),
+            ("hr.columns.given_name", &self.hr.columns.given_name),
+            ("hr.columns.family_name", &self.hr.columns.family_name),
+        ] {
+            if value.trim().is_empty() {
+                return Err(key(name, "must name a column of the HR export"));
+            }
+        }
+        if self.sync.lease_secs <= 0 {
+            return Err(key("sync.lease_secs", "must be a positive number"));
+        }
+        if self.sync.rpps.interval_secs == 0 {
+            return Err(key("sync.rpps.interval_secs", "must be a positive number"));
+        }
+        if self.sync.hr.interval_secs == 0 {
+            return Err(key("sync.hr.interval_secs", "must be a positive number"));
+        }
         if self.password.memory_kib < 8 * 1024 || self.password.iterations == 0 {
             return Err(key(
                 "password.memory_kib",
@@ -265,6 +361,15 @@ mod tests {
     fn unknown_key_is_named() {
         let err = Settings::from_overrides("[http]\nbindd = \"x\"").unwrap_err();
         assert!(err.to_string().contains("bindd"), "{err}");
+    }
+
+    #[test]
+    fn bad_finess_is_named() {
+        let err = Settings::from_overrides("[establishment]\nfiness = [\"750712184\", \"12\"]")
+            .unwrap_err();
+        assert!(err.to_string().contains("establishment.finess"), "{err}");
+        let ok = Settings::from_overrides("[establishment]\nfiness = [\"750712184\"]").unwrap();
+        assert_eq!(ok.establishment.finess[0].as_str(), "750712184");
     }
 
     #[test]

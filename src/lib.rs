@@ -10,6 +10,8 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod directory;
+pub mod identity;
 pub mod metrics;
 pub mod oidc;
 pub mod session;

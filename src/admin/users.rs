@@ -7,8 +7,10 @@ use super::AdminError;
 use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::throttle;
+use crate::identity::{IdNat, LinkMethod, Status};
 use crate::session;
 use crate::storage::identities::{self, IdentityRecord};
+use crate::storage::links::{self, LinkRecord};
 use crate::storage::{is_unique_violation, refresh};
 
 /// A new identity.
@@ -73,6 +75,11 @@ pub async fn create(
         status_at: Some(now),
         created_at: now,
         updated_at: now,
+        employee_number: None,
+        department: None,
+        hr_arrival: None,
+        hr_departure: None,
+        birth_date: None,
     };
     let mut tx = state.db.begin().await?;
     match identities::insert(&mut tx, &rec).await {
@@ -118,21 +125,128 @@ pub async fn disable(
     actor: &str,
 ) -> Result<IdentityRecord, AdminError> {
     let i = find(state, who).await?;
+    withdraw(state, &i.id, Status::Suspended, reason, actor, json!({})).await?;
+    find(state, &i.id).await
+}
+
+/// Marks an identity as having left the establishment, revoking what it holds.
+pub async fn mark_left(
+    state: &AppState,
+    who: &str,
+    reason: &str,
+    actor: &str,
+) -> Result<IdentityRecord, AdminError> {
+    let i = find(state, who).await?;
+    withdraw(state, &i.id, Status::Left, reason, actor, json!({})).await?;
+    find(state, &i.id).await
+}
+
+/// Sets a non-active status and revokes the identity's refresh tokens, audited in the same
+/// transaction, then ends its sessions (each ending audited and notified to its clients).
+pub async fn withdraw(
+    state: &AppState,
+    identity_id: &str,
+    status: Status,
+    reason: &str,
+    actor: &str,
+    details: serde_json::Value,
+) -> Result<(), AdminError> {
+    let (kind, revoke_reason) = match status {
+        Status::Left => ("user_left", "identity_left"),
+        _ => ("user_disabled", "identity_suspended"),
+    };
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    identities::set_status(&mut tx, &i.id, "suspended", Some(reason), now).await?;
+    identities::set_status(&mut tx, identity_id, status.as_str(), Some(reason), now).await?;
     let revoked =
-        refresh::revoke_identity_families(&mut tx, &i.id, "identity_suspended", now).await?;
-    let ev = AuditEvent::success("user_disabled")
+        refresh::revoke_identity_families(&mut tx, identity_id, revoke_reason, now).await?;
+    let ev = AuditEvent::success(kind)
         .actor(actor)
-        .subject(&i.id)
+        .subject(identity_id)
         .reason(reason)
-        .details(json!({ "refresh_families_revoked": revoked }));
+        .details(json!({ "refresh_families_revoked": revoked, "status": status.as_str(), "context": details }));
     state.audit.in_tx(&mut tx, ev).await?;
     tx.commit().await?;
     let ctx = RequestContext::default();
-    session::end_all(state, &i.id, "identity_suspended", &ctx).await?;
-    find(state, &i.id).await
+    session::end_all(state, identity_id, revoke_reason, &ctx).await?;
+    Ok(())
+}
+
+/// Ties an identity to a national identifier. One link per identity and per IdNat: an existing
+/// link must be removed first.
+pub async fn link_rpps(
+    state: &AppState,
+    who: &str,
+    idnat: &IdNat,
+    method: LinkMethod,
+    actor: &str,
+) -> Result<LinkRecord, AdminError> {
+    let i = find(state, who).await?;
+    if !idnat.is_personal() {
+        return Err(AdminError::Invalid(format!(
+            "{idnat} is a structure card's identifier: only RPPS or ADELI numbers name a person"
+        )));
+    }
+    if let Some(l) = links::of_identity(state.db.pool(), &i.id).await? {
+        return Err(AdminError::Conflict(format!(
+            "{} is already linked to {}: run `trousseau user unlink-rpps {}` first",
+            i.username, l.idnat, i.username
+        )));
+    }
+    let rec = LinkRecord {
+        identity_id: i.id.clone(),
+        idnat: idnat.to_string(),
+        method: method.as_str().into(),
+        linked_at: state.clock.now(),
+        linked_by: actor.into(),
+    };
+    let mut tx = state.db.begin().await?;
+    match links::insert(&mut tx, &rec).await {
+        Err(e) if is_unique_violation(&e) => {
+            return Err(AdminError::Conflict(format!(
+                "{idnat} is already linked to another identity"
+            )));
+        }
+        other => other?,
+    }
+    let ev = AuditEvent::success("rpps_linked")
+        .actor(actor)
+        .subject(&i.id)
+        .details(json!({ "idnat": rec.idnat, "method": rec.method, "luhn_warning": idnat.luhn_warning(), "test_number": idnat.is_test() }));
+    state.audit.in_tx(&mut tx, ev).await?;
+    tx.commit().await?;
+    Ok(rec)
+}
+
+/// Removes the RPPS link of an identity; the removed link.
+pub async fn unlink_rpps(
+    state: &AppState,
+    who: &str,
+    actor: &str,
+) -> Result<LinkRecord, AdminError> {
+    let i = find(state, who).await?;
+    let mut tx = state.db.begin().await?;
+    let Some(old) = links::delete(&mut tx, &i.id).await? else {
+        return Err(AdminError::NotFound(format!(
+            "{} has no RPPS link",
+            i.username
+        )));
+    };
+    let ev = AuditEvent::success("rpps_unlinked")
+        .actor(actor)
+        .subject(&i.id)
+        .details(json!({ "idnat": old.idnat, "method": old.method }));
+    state.audit.in_tx(&mut tx, ev).await?;
+    tx.commit().await?;
+    Ok(old)
+}
+
+/// The RPPS link of an identity, if any.
+pub async fn rpps_link(
+    state: &AppState,
+    identity_id: &str,
+) -> Result<Option<LinkRecord>, AdminError> {
+    Ok(links::of_identity(state.db.pool(), identity_id).await?)
 }
 
 pub async fn enable(

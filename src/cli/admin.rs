@@ -73,7 +73,7 @@ pub struct ClientCreate {
     /// Default: authorization_code and refresh_token.
     #[arg(long = "grant", value_name = "GRANT")]
     grants: Vec<String>,
-    /// Allowed scope (repeat). Default: openid profile email offline_access.
+    /// Allowed scope (repeat). Default: openid profile email rpps offline_access.
     #[arg(long = "scope", value_name = "SCOPE")]
     scopes: Vec<String>,
     /// Signature algorithm of this client's tokens.
@@ -155,7 +155,7 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
                 parse_grants(&c.grants)?
             };
             let scopes = if c.scopes.is_empty() {
-                ["openid", "profile", "email", "offline_access"]
+                ["openid", "profile", "email", "rpps", "offline_access"]
                     .map(str::to_owned)
                     .to_vec()
             } else {
@@ -338,6 +338,22 @@ pub enum UserCommand {
     SetPassword { user: String },
     /// Lift a lock set by brute-force throttling.
     Unlock { user: String },
+    /// Mark an identity as having left: ends its sessions and revokes its tokens.
+    Left {
+        user: String,
+        #[arg(long, default_value = "left the establishment")]
+        reason: String,
+    },
+    /// Link an identity to its national identifier (IdNat: 8 + RPPS or 0 + ADELI).
+    LinkRpps {
+        user: String,
+        idnat: String,
+        /// How the link was established: admin, rpps_match_confirmed, cps_card, ecps.
+        #[arg(long, default_value = "admin")]
+        method: String,
+    },
+    /// Remove the RPPS link of an identity.
+    UnlinkRpps { user: String },
 }
 
 fn read_password() -> anyhow::Result<SecretString> {
@@ -414,9 +430,28 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Show { user, json } => {
             let i = users::find(state, &user).await?;
+            let link = users::rpps_link(state, &i.id).await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&user_json(&i))?);
+                let mut out = user_json(&i);
+                out["employee_number"] = json!(i.employee_number);
+                out["department"] = json!(i.department);
+                out["hr_arrival"] = json!(i.hr_arrival);
+                out["hr_departure"] = json!(i.hr_departure);
+                out["birth_date"] = json!(i.birth_date);
+                out["rpps_link"] = json!(link);
+                println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
+                let link_text = link
+                    .map(|l| {
+                        format!(
+                            "{} ({}, by {} at {})",
+                            l.idnat,
+                            l.method,
+                            l.linked_by,
+                            time(l.linked_at)
+                        )
+                    })
+                    .unwrap_or_else(|| "none".into());
                 pairs(&[
                     ("id", i.id.clone()),
                     ("username", i.username.clone()),
@@ -425,6 +460,14 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
                     ("status", i.status.clone()),
                     ("status_reason", i.status_reason.clone().unwrap_or_default()),
                     ("created_at", time(i.created_at)),
+                    (
+                        "employee_number",
+                        i.employee_number.clone().unwrap_or_default(),
+                    ),
+                    ("department", i.department.clone().unwrap_or_default()),
+                    ("hr_arrival", i.hr_arrival.clone().unwrap_or_default()),
+                    ("hr_departure", i.hr_departure.clone().unwrap_or_default()),
+                    ("rpps_link", link_text),
                 ]);
             }
         }
@@ -450,6 +493,36 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::Unlock { user } => {
             let lifted = users::unlock(state, &user, ACTOR).await?;
             println!("{}", json!({ "user": user, "was_locked": lifted }));
+        }
+        UserCommand::Left { user, reason } => {
+            let i = users::mark_left(state, &user, &reason, ACTOR).await?;
+            println!(
+                "{}",
+                json!({ "id": i.id, "username": i.username, "status": i.status })
+            );
+        }
+        UserCommand::LinkRpps {
+            user,
+            idnat,
+            method,
+        } => {
+            let id = crate::identity::IdNat::parse(&idnat)
+                .map_err(|e| anyhow::anyhow!("{idnat} is not an IdNat: {e}"))?;
+            let method = method
+                .parse::<crate::identity::LinkMethod>()
+                .map_err(anyhow::Error::msg)?;
+            if id.luhn_warning() {
+                eprintln!("warning: {id} fails the Luhn check usually seen on RPPS/ADELI numbers");
+            }
+            let l = users::link_rpps(state, &user, &id, method, ACTOR).await?;
+            println!(
+                "{}",
+                json!({ "user": user, "idnat": l.idnat, "method": l.method, "test_number": id.is_test() })
+            );
+        }
+        UserCommand::UnlinkRpps { user } => {
+            let l = users::unlink_rpps(state, &user, ACTOR).await?;
+            println!("{}", json!({ "user": user, "unlinked": l.idnat }));
         }
     }
     Ok(())

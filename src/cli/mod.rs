@@ -2,7 +2,10 @@
 //! standard error in one sentence that says what to do; the exit status is then non-zero.
 
 mod admin;
+mod hr;
 mod output;
+mod reconcile;
+mod rpps;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -50,6 +53,12 @@ enum Command {
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
+    /// Import the HR export; list HR runs.
+    #[command(subcommand)]
+    Hr(hr::HrCommand),
+    /// The national RPPS index: import the extraction, search it, list import runs.
+    #[command(subcommand)]
+    Rpps(rpps::RppsCommand),
 }
 
 /// Entry point of the binary.
@@ -118,6 +127,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(c) => {
             with_state(settings, |s| {
                 Box::pin(async move { admin::audit(&s, c).await })
+            })
+            .await
+        }
+        Command::Hr(c) => {
+            with_state(settings, |s| Box::pin(async move { hr::run(&s, c).await })).await
+        }
+        Command::Rpps(c) => {
+            with_state(settings, |s| {
+                Box::pin(async move { rpps::run(&s, c).await })
             })
             .await
         }

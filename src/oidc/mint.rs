@@ -115,11 +115,13 @@ pub fn id_token(
     session: &SessionClaims,
     nonce: Option<&str>,
     access_token: Option<&str>,
+    extra: Map<String, Value>,
     ttl: i64,
     now: i64,
 ) -> anyhow::Result<String> {
     let scopes: Vec<&str> = scope.split(' ').collect();
     let mut c = identity_claims(identity, &scopes);
+    c.extend(extra);
     c.insert("iss".into(), json!(issuer));
     c.insert("sub".into(), json!(identity.id));
     c.insert("aud".into(), json!(client.id));

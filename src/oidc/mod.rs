@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod backchannel;
+pub mod claims;
 pub mod client;
 pub mod client_auth;
 pub mod discovery;

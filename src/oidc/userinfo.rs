@@ -103,6 +103,10 @@ pub async fn userinfo(
         Err(e) => return OAuthError::from(e).error_response(),
     };
     let mut out = mint::identity_claims(&identity, &scopes);
+    match super::claims::scoped(&state, &identity.id, &scopes).await {
+        Ok(extra) => out.extend(extra),
+        Err(e) => return OAuthError::from(e).error_response(),
+    }
     out.insert("sub".into(), json!(identity.id));
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))

@@ -16,16 +16,24 @@ pub struct IdentityRecord {
     pub status_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub employee_number: Option<String>,
+    pub department: Option<String>,
+    /// HR dates as ISO `YYYY-MM-DD`.
+    pub hr_arrival: Option<String>,
+    pub hr_departure: Option<String>,
+    pub birth_date: Option<String>,
 }
 
 const COLUMNS: &str = "SELECT id, username, given_name, family_name, email, status, status_reason, \
-     status_at, created_at, updated_at FROM identities";
+     status_at, created_at, updated_at, employee_number, department, hr_arrival, hr_departure, \
+     birth_date FROM identities";
 
 pub async fn insert(tx: &mut Tx, r: &IdentityRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO identities (id, username, given_name, family_name, email, status, \
-         status_reason, status_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+         status_reason, status_at, created_at, updated_at, employee_number, department, \
+         hr_arrival, hr_departure, birth_date) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
     )
     .bind(&r.id)
     .bind(&r.username)
@@ -37,6 +45,11 @@ pub async fn insert(tx: &mut Tx, r: &IdentityRecord) -> Result<(), sqlx::Error> 
     .bind(r.status_at)
     .bind(r.created_at)
     .bind(r.updated_at)
+    .bind(&r.employee_number)
+    .bind(&r.department)
+    .bind(&r.hr_arrival)
+    .bind(&r.hr_departure)
+    .bind(&r.birth_date)
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -59,6 +72,50 @@ pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<IdentityRecord>, s
         .bind(id)
         .fetch_optional(pool)
         .await
+}
+
+pub async fn by_employee_number(
+    pool: &AnyPool,
+    number: &str,
+) -> Result<Option<IdentityRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{COLUMNS} WHERE employee_number = $1"
+    )))
+    .bind(number)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Usernames starting with `prefix` (to derive a free one).
+pub async fn usernames_like(pool: &AnyPool, prefix: &str) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT username FROM identities WHERE username LIKE $1")
+            .bind(format!("{prefix}%"))
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// Replaces the names, email and HR data of an identity.
+pub async fn update_hr(tx: &mut Tx, r: &IdentityRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE identities SET given_name = $1, family_name = $2, email = $3, \
+         employee_number = $4, department = $5, hr_arrival = $6, hr_departure = $7, \
+         birth_date = $8, updated_at = $9 WHERE id = $10",
+    )
+    .bind(&r.given_name)
+    .bind(&r.family_name)
+    .bind(&r.email)
+    .bind(&r.employee_number)
+    .bind(&r.department)
+    .bind(&r.hr_arrival)
+    .bind(&r.hr_departure)
+    .bind(&r.birth_date)
+    .bind(r.updated_at)
+    .bind(&r.id)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
 }
 
 pub async fn list(pool: &AnyPool) -> Result<Vec<IdentityRecord>, sqlx::Error> {

@@ -4,12 +4,18 @@
 pub mod audit;
 pub mod clients;
 pub mod codes;
+pub mod findings;
 pub mod flows;
+pub mod hr;
 pub mod identities;
 pub mod keys;
+pub mod leases;
+pub mod links;
 pub mod logout;
 pub mod misc;
 pub mod refresh;
+pub mod rpps;
+pub mod rpps_scope;
 pub mod sessions;
 pub mod throttle;
 

@@ -108,6 +108,8 @@ pub async fn grant(
         ttl.access_token_ttl_secs,
         now,
     )?;
+    let scopes: Vec<&str> = record.scope.split(' ').collect();
+    let extra = crate::oidc::claims::scoped(state, &identity.id, &scopes).await?;
     let id_token = mint::id_token(
         &keys,
         &issuer,
@@ -117,6 +119,7 @@ pub async fn grant(
         &claims,
         record.nonce.as_deref(),
         Some(&at.token),
+        extra,
         ttl.id_token_ttl_secs,
         now,
     )?;

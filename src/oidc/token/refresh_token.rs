@@ -104,6 +104,8 @@ pub async fn grant(
         now,
     )?;
     let id_token = if scope.split(' ').any(|s| s == "openid") {
+        let scopes: Vec<&str> = scope.split(' ').collect();
+        let extra = crate::oidc::claims::scoped(state, &identity.id, &scopes).await?;
         Some(mint::id_token(
             &keys,
             &issuer,
@@ -113,6 +115,7 @@ pub async fn grant(
             &claims,
             None,
             Some(&at.token),
+            extra,
             ttl.id_token_ttl_secs,
             now,
         )?)

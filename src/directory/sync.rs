@@ -1,0 +1,288 @@
+//! Scheduled sync jobs run by `serve`: the RPPS extraction (a path or an http(s) URL) and the
+//! HR drop folder. With several nodes on one database, a lease row lets one node run each job
+//! at a time (issue 3, "Scheduled sync").
+
+use anyhow::Context;
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::hr;
+use super::reconcile;
+use crate::app::AppState;
+use crate::storage::leases;
+
+pub const RPPS_JOB: &str = "rpps_sync";
+pub const HR_JOB: &str = "hr_sync";
+
+/// What one run of a job did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Another node holds the lease.
+    Busy,
+    /// The source has not changed since the last import.
+    Unchanged,
+    /// Imported; a short summary.
+    Done(String),
+}
+
+/// The RPPS import entry point the job calls with a local file (the RPPS side's
+/// `directory::rpps::import_file`, wrapped to fit).
+pub type RppsImporter = Arc<
+    dyn for<'a> Fn(
+            &'a AppState,
+            &'a Path,
+        ) -> Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send + 'a>>
+        + Send
+        + Sync,
+>;
+
+/// Takes the lease of `job` for this node, or says another node has it.
+pub async fn lease(state: &AppState, job: &str, holder: &str) -> anyhow::Result<bool> {
+    let now = state.clock.now();
+    Ok(leases::acquire(
+        state.db.pool(),
+        job,
+        holder,
+        now,
+        state.settings.sync.lease_secs,
+    )
+    .await?)
+}
+
+/// One RPPS sync: fetch the source (download when it is a URL), skip it when its content is
+/// unchanged, else import it and reconcile.
+pub async fn run_rpps_once(
+    state: &AppState,
+    holder: &str,
+    importer: &RppsImporter,
+) -> anyhow::Result<JobOutcome> {
+    let source = state.settings.sync.rpps.source.trim().to_owned();
+    if source.is_empty() {
+        return Ok(JobOutcome::Unchanged);
+    }
+    if !lease(state, RPPS_JOB, holder).await? {
+        return Ok(JobOutcome::Busy);
+    }
+    let result = async {
+        let (path, temporary) = if source.starts_with("http://") || source.starts_with("https://") {
+            (download(&source).await?, true)
+        } else {
+            (PathBuf::from(&source), false)
+        };
+        let outcome = async {
+            let fingerprint = fingerprint(&path).await?;
+            let pool = state.db.pool();
+            if leases::fingerprint(pool, RPPS_JOB).await?.as_deref() == Some(fingerprint.as_str()) {
+                return Ok(JobOutcome::Unchanged);
+            }
+            let summary = importer(state, &path).await?;
+            let report = reconcile::reconcile(state).await?;
+            leases::set_fingerprint(pool, RPPS_JOB, &fingerprint, state.clock.now()).await?;
+            Ok::<_, anyhow::Error>(JobOutcome::Done(format!(
+                "{summary}; reconciliation: {:?}",
+                report.counts
+            )))
+        }
+        .await;
+        if temporary {
+            let _ = tokio::fs::remove_file(&path).await;
+        }
+        outcome
+    }
+    .await;
+    leases::release(state.db.pool(), RPPS_JOB, holder).await?;
+    result
+}
+
+/// Streams a URL to a temporary file; its path.
+async fn download(url: &str) -> anyhow::Result<PathBuf> {
+    let client = reqwest::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(30))
+        .build()?;
+    let mut response = client
+        .get(url)
+        .send()
+        .await
+        .with_context(|| format!("cannot fetch {url} (sync.rpps.source)"))?
+        .error_for_status()
+        .with_context(|| format!("{url} answered with an error (sync.rpps.source)"))?;
+    let path =
+        std::env::temp_dir().join(format!("trousseau-rpps-{}", uuid::Uuid::new_v4().simple()));
+    let mut file = tokio::fs::File::create(&path)
+        .await
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    use tokio::io::AsyncWriteExt;
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .with_context(|| format!("the download of {url} broke off"))?
+    {
+        file.write_all(&chunk)
+            .await
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    file.flush().await?;
+    Ok(path)
+}
+
+/// SHA-256 of a file's content, read off the async threads.
+async fn fingerprint(path: &Path) -> anyhow::Result<String> {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || -> anyhow::Result<String> {
+        use std::io::Read;
+        let mut f = std::fs::File::open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut h = Sha256::new();
+        let mut buf = vec![0u8; 1 << 16];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            h.update(&buf[..n]);
+        }
+        Ok(format!("sha256:{}", hex(&h.finalize())))
+    })
+    .await?
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// One HR sync: imports every `*.csv` of the drop folder (oldest name first), moving each to
+/// `done/` or `failed/`, then applies the departures that fell due.
+pub async fn run_hr_once(state: &AppState, holder: &str) -> anyhow::Result<JobOutcome> {
+    let folder = state.settings.sync.hr.folder.trim().to_owned();
+    if folder.is_empty() {
+        return Ok(JobOutcome::Unchanged);
+    }
+    if !lease(state, HR_JOB, holder).await? {
+        return Ok(JobOutcome::Busy);
+    }
+    let result = hr_folder(state, Path::new(&folder)).await;
+    leases::release(state.db.pool(), HR_JOB, holder).await?;
+    result
+}
+
+async fn hr_folder(state: &AppState, folder: &Path) -> anyhow::Result<JobOutcome> {
+    let mut files = Vec::new();
+    let mut dir = tokio::fs::read_dir(folder).await.with_context(|| {
+        format!(
+            "cannot read the HR drop folder {} (sync.hr.folder)",
+            folder.display()
+        )
+    })?;
+    while let Some(entry) = dir.next_entry().await? {
+        let path = entry.path();
+        if entry.file_type().await?.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut done = Vec::new();
+    for path in files {
+        let outcome = hr::import_file(state, &path, "sync").await;
+        let (sub, note) = match &outcome {
+            Ok(r) if r.imported_anything() => ("done", format!("{} lines", r.run.lines)),
+            Ok(_) => ("failed", "nothing imported".to_owned()),
+            Err(e) => ("failed", e.to_string()),
+        };
+        if sub == "failed" {
+            tracing::warn!(file = %path.display(), reason = %note, "HR file not imported");
+        }
+        let target = folder.join(sub);
+        tokio::fs::create_dir_all(&target).await?;
+        if let Some(name) = path.file_name() {
+            tokio::fs::rename(&path, target.join(name))
+                .await
+                .with_context(|| format!("cannot move {} to {sub}/", path.display()))?;
+        }
+        done.push(format!("{}: {sub} ({note})", path.display()));
+    }
+    let today = hr::iso_date(state.clock.now());
+    let departed = hr::apply_departures(state, &today, "sync").await?;
+    if done.is_empty() && departed == 0 {
+        return Ok(JobOutcome::Unchanged);
+    }
+    Ok(JobOutcome::Done(format!(
+        "{}; {departed} departures applied",
+        done.join(", ")
+    )))
+}
+
+/// Starts the configured jobs on this node (`serve`).
+pub fn spawn(state: Arc<AppState>, importer: RppsImporter) {
+    let holder = format!("node-{}", uuid::Uuid::new_v4().simple());
+    let sync = state.settings.sync.clone();
+    if !sync.rpps.source.trim().is_empty() {
+        let (state, holder) = (state.clone(), holder.clone());
+        tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_secs(sync.rpps.interval_secs));
+            loop {
+                tick.tick().await;
+                match run_rpps_once(&state, &holder, &importer).await {
+                    Ok(o) => tracing::info!(job = RPPS_JOB, outcome = ?o, "sync job ran"),
+                    Err(e) => {
+                        tracing::warn!(job = RPPS_JOB, error = %format!("{e:#}"), "sync job failed")
+                    }
+                }
+            }
+        });
+    }
+    if !sync.hr.folder.trim().is_empty() {
+        tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_secs(sync.hr.interval_secs));
+            loop {
+                tick.tick().await;
+                match run_hr_once(&state, &holder).await {
+                    Ok(o) => tracing::info!(job = HR_JOB, outcome = ?o, "sync job ran"),
+                    Err(e) => {
+                        tracing::warn!(job = HR_JOB, error = %format!("{e:#}"), "sync job failed")
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// The RPPS side's import, run with the job's options (small batches: logins keep flowing).
+pub fn rpps_importer() -> RppsImporter {
+    Arc::new(import_for_job)
+}
+
+fn import_for_job<'a>(
+    state: &'a AppState,
+    path: &'a Path,
+) -> Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send + 'a>> {
+    Box::pin(async move {
+        let options = super::rpps::ImportOptions {
+            actor: "sync".to_owned(),
+            batch: 500,
+            ..super::rpps::ImportOptions::default()
+        };
+        let report = super::rpps::import_file(
+            &state.db,
+            &state.audit,
+            &state.clock,
+            path,
+            &options,
+            |_| {},
+        )
+        .await?;
+        let c = &report.counts;
+        Ok(format!(
+            "RPPS run {}: {} lines, {} added, {} changed, {} removed, {} rejected",
+            report.run_id, c.lines, c.added, c.changed, c.removed, c.rejected
+        ))
+    })
+}

@@ -1,0 +1,11 @@
+//! Validated identifiers of French health professionals and structures (rpps.md, "IdNat_PS").
+
+mod finess;
+mod idnat;
+mod link;
+mod luhn;
+pub mod name;
+
+pub use finess::{Finess, FinessError};
+pub use idnat::{Adeli, IdNat, IdNatError, IdNatKind, Rpps};
+pub use link::{LinkMethod, Status};
