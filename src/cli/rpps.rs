@@ -1,5 +1,6 @@
 //! `trousseau rpps`: import the national extraction, search the index, list import runs.
 
+use anyhow::Context as _;
 use anyhow::bail;
 use clap::Subcommand;
 use std::io::{IsTerminal, Write};
@@ -80,6 +81,11 @@ async fn import(state: &AppState, path: PathBuf, batch: usize, json: bool) -> an
         Err(ImportError::Refused(why)) => bail!("nothing imported from {}: {why}", path.display()),
         Err(e @ ImportError::Failed(_)) => return Err(anyhow::Error::new(e)),
     };
+    // Every import is followed by reconciliation against the local identities (issue: "after
+    // each import"); its findings are read with `trousseau rpps report`.
+    let findings = crate::directory::reconcile::reconcile(state)
+        .await
+        .context("the import succeeded but reconciliation against local identities failed")?;
     if json {
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
@@ -104,6 +110,15 @@ async fn import(state: &AppState, path: PathBuf, batch: usize, json: bool) -> an
     if report.more_rejections > 0 {
         println!("… and {} more rejected lines", report.more_rejections);
     }
+    let summary: Vec<String> = findings
+        .counts
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    println!(
+        "reconciliation: {} (details: trousseau rpps report)",
+        summary.join(", ")
+    );
     Ok(())
 }
 

@@ -341,6 +341,15 @@ async fn the_command_line_imports_searches_and_lists_runs() {
         stdout.contains("3 professionals") && stdout.contains("3 added"),
         "{stdout}"
     );
+    assert!(
+        stdout.contains("reconciliation:"),
+        "the import reconciles: {stdout}"
+    );
+    assert_eq!(
+        app.audit("rpps_reconciled").await.len(),
+        1,
+        "one reconciliation per import"
+    );
 
     let out = cli(&config, &["rpps", "search", "dupont"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
