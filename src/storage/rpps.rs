@@ -434,7 +434,7 @@ pub async fn find(pool: &AnyPool, idnat: &str) -> Result<Option<ProfessionalReco
 }
 
 /// An activity of the current snapshot.
-#[derive(Debug, Clone, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, Default, FromRow, serde::Serialize)]
 pub struct ActivityRecord {
     pub idnat: String,
     pub seq: i64,

@@ -14,25 +14,8 @@ pub struct Person {
     pub professions: String,
 }
 
-/// One practice situation of the current snapshot.
-#[derive(Debug, Clone, Default, FromRow, serde::Serialize)]
-pub struct Situation {
-    pub idnat: String,
-    pub profession_code: Option<String>,
-    pub category_code: Option<String>,
-    pub specialty_code: Option<String>,
-    pub mode_code: Option<String>,
-    pub siret: Option<String>,
-    pub finess_site: Option<String>,
-    pub finess_ej: Option<String>,
-    pub structure_id: Option<String>,
-    pub structure_name: Option<String>,
-    pub postcode: Option<String>,
-    pub town: Option<String>,
-    pub sector_code: Option<String>,
-    pub role_code: Option<String>,
-    pub genre_code: Option<String>,
-}
+/// One practice situation of the current snapshot (read by `storage::rpps::activities`).
+pub type Situation = super::rpps::ActivityRecord;
 
 const CURRENT: &str = "s.id = 1 AND p.valid_from <= s.generation \
      AND (p.valid_to IS NULL OR p.valid_to > s.generation)";
@@ -47,18 +30,9 @@ pub async fn person(pool: &AnyPool, idnat: &str) -> Result<Option<Person>, sqlx:
     .await
 }
 
+/// The practice situations of one professional in the current snapshot.
 pub async fn situations(pool: &AnyPool, idnat: &str) -> Result<Vec<Situation>, sqlx::Error> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT a.idnat, a.profession_code, a.category_code, a.specialty_code, a.mode_code, \
-         a.siret, a.finess_site, a.finess_ej, a.structure_id, a.structure_name, a.postcode, \
-         a.town, a.sector_code, a.role_code, a.genre_code \
-         FROM rpps_activities a, rpps_professionals p, rpps_snapshot s \
-         WHERE {CURRENT} AND p.idnat = $1 \
-         AND a.idnat = p.idnat AND a.valid_from = p.valid_from ORDER BY a.seq"
-    )))
-    .bind(idnat)
-    .fetch_all(pool)
-    .await
+    super::rpps::activities(pool, idnat).await
 }
 
 /// Professionals with at least one activity whose FINESS site or legal entity is in `finess`.
