@@ -30,6 +30,8 @@ pub struct AppState {
     pub clients: ClientCache,
     pub audit: Audit,
     pub hasher: PasswordHasher,
+    /// The hospital's directory, when `[ldap]` names servers.
+    pub directory: Option<Arc<crate::authn::ldap::Directory>>,
     pub metrics: Metrics,
     pub logout_wakeup: Arc<Notify>,
     pub http: reqwest::Client,
@@ -58,6 +60,7 @@ impl AppState {
         let state = AppState {
             clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
             hasher: PasswordHasher::new(&settings.password)?,
+            directory: crate::authn::ldap::Directory::new(&settings.ldap)?,
             settings: Arc::new(settings),
             db,
             clock,
@@ -201,6 +204,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/consent", web::get().to(pages::consent::consent_get))
     .route("/consent", web::post().to(pages::consent::consent_post))
     .route("/switch-user", web::post().to(pages::login::switch_user))
+    .route(
+        "/password/change",
+        web::get().to(pages::directory_login::change_get),
+    )
+    .route(
+        "/password/change",
+        web::post().to(pages::directory_login::change_post),
+    )
     .route("/", web::get().to(pages::home::home))
     .route("/healthz", web::get().to(pages::ops::healthz))
     .route("/readyz", web::get().to(pages::ops::readyz))

@@ -155,9 +155,16 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
                 parse_grants(&c.grants)?
             };
             let scopes = if c.scopes.is_empty() {
-                ["openid", "profile", "email", "rpps", "offline_access"]
-                    .map(str::to_owned)
-                    .to_vec()
+                [
+                    "openid",
+                    "profile",
+                    "email",
+                    "rpps",
+                    "roles",
+                    "offline_access",
+                ]
+                .map(str::to_owned)
+                .to_vec()
             } else {
                 c.scopes
             };

@@ -3,6 +3,7 @@
 
 mod admin;
 mod hr;
+mod ldap;
 mod output;
 mod reconcile;
 mod rpps;
@@ -59,6 +60,9 @@ enum Command {
     /// The national RPPS index: import the extraction, search it, list import runs.
     #[command(subcommand)]
     Rpps(rpps::RppsCommand),
+    /// The hospital's directory (AD/LDAP): check the configuration, synchronise, list runs.
+    #[command(subcommand)]
+    Ldap(ldap::LdapCommand),
 }
 
 /// Entry point of the binary.
@@ -136,6 +140,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Rpps(c) => {
             with_state(settings, |s| {
                 Box::pin(async move { rpps::run(&s, c).await })
+            })
+            .await
+        }
+        Command::Ldap(c) => {
+            with_state(settings, |s| {
+                Box::pin(async move { ldap::run(&s, c).await })
             })
             .await
         }

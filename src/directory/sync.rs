@@ -218,6 +218,37 @@ async fn hr_folder(state: &AppState, folder: &Path) -> anyhow::Result<JobOutcome
     )))
 }
 
+/// One directory sync: incremental, or full when none of the last `full_every` runs was a
+/// successful full one.
+pub async fn run_ldap_once(state: &AppState, holder: &str) -> anyhow::Result<JobOutcome> {
+    if state.directory.is_none() {
+        return Ok(JobOutcome::Unchanged);
+    }
+    if !lease(state, super::ldap::JOB, holder).await? {
+        return Ok(JobOutcome::Busy);
+    }
+    let every = i64::from(state.settings.sync.ldap.full_every);
+    let recent = crate::storage::directory::runs(state.db.pool(), every).await;
+    let full = match recent {
+        Ok(runs) => !runs.iter().any(|r| r.mode == "full" && r.error.is_none()),
+        Err(_) => true,
+    };
+    let result = super::ldap::sync(
+        state,
+        super::ldap::SyncOptions {
+            full,
+            allow_mass_delete: false,
+        },
+    )
+    .await;
+    leases::release(state.db.pool(), super::ldap::JOB, holder).await?;
+    let r = result?;
+    Ok(JobOutcome::Done(format!(
+        "directory {} sync: {} read, {} created, {} updated, {} disabled, {} deleted",
+        r.mode, r.seen, r.created, r.updated, r.disabled, r.deleted
+    )))
+}
+
 /// Starts the configured jobs on this node (`serve`).
 pub fn spawn(state: Arc<AppState>, importer: RppsImporter) {
     let holder = format!("node-{}", uuid::Uuid::new_v4().simple());
@@ -233,6 +264,22 @@ pub fn spawn(state: Arc<AppState>, importer: RppsImporter) {
                     Ok(o) => tracing::info!(job = RPPS_JOB, outcome = ?o, "sync job ran"),
                     Err(e) => {
                         tracing::warn!(job = RPPS_JOB, error = %format!("{e:#}"), "sync job failed")
+                    }
+                }
+            }
+        });
+    }
+    if state.directory.is_some() {
+        let (state, holder) = (state.clone(), holder.clone());
+        tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_secs(sync.ldap.interval_secs));
+            loop {
+                tick.tick().await;
+                match run_ldap_once(&state, &holder).await {
+                    Ok(o) => tracing::info!(job = super::ldap::JOB, outcome = ?o, "sync job ran"),
+                    Err(e) => {
+                        tracing::warn!(job = super::ldap::JOB, error = %format!("{e:#}"), "sync job failed")
                     }
                 }
             }

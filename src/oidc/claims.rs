@@ -1,4 +1,5 @@
-//! Claims that need the database: the `rpps` scope gives the IdNat and the professions and
+//! Claims that need the database: the `roles` scope gives the roles from directory groups
+//! (`[ldap.roles]`); the `rpps` scope gives the IdNat and the professions and
 //! activities at the establishment, shaped like Pro Santé Connect's `SubjectRefPro` (psc.md).
 
 use serde_json::{Map, Value, json};
@@ -16,10 +17,16 @@ pub async fn scoped(
     scopes: &[&str],
 ) -> anyhow::Result<Map<String, Value>> {
     let mut c = Map::new();
+    let pool = state.db.pool();
+    if scopes.contains(&"roles") {
+        c.insert(
+            "roles".into(),
+            json!(crate::storage::directory::roles_of(pool, identity_id).await?),
+        );
+    }
     if !scopes.contains(&"rpps") {
         return Ok(c);
     }
-    let pool = state.db.pool();
     let Some(link) = links::of_identity(pool, identity_id).await? else {
         return Ok(c);
     };

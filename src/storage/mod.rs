@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod clients;
 pub mod codes;
+pub mod directory;
 pub mod findings;
 pub mod flows;
 pub mod hr;
@@ -22,6 +23,7 @@ pub mod throttle;
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{Any, AnyPool, Executor};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::DatabaseSettings;
@@ -136,6 +138,37 @@ fn redact(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+/// `count` placeholders numbered from `from`. SQLite gets anonymous `?`: it looks numbered
+/// parameters up by a linear scan, which makes a statement with thousands of `$n`
+/// quadratic (measured: 80 % of an import spent in `sqlite3_bind_parameter_name`).
+pub(crate) fn placeholders(backend: Backend, from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|i| match backend {
+            Backend::Sqlite => "?".to_owned(),
+            Backend::Postgres => format!("${i}"),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Builds `INSERT INTO table (cols) VALUES (..),(..)` for `rows` rows.
+pub(crate) fn insert_sql(
+    backend: Backend,
+    table: &str,
+    columns: &str,
+    width: usize,
+    rows: usize,
+) -> Arc<str> {
+    let values: Vec<String> = (0..rows)
+        .map(|r| format!("({})", placeholders(backend, 1 + r * width, width)))
+        .collect();
+    format!(
+        "INSERT INTO {table} ({columns}) VALUES {}",
+        values.join(",")
+    )
+    .into()
 }
 
 /// Whether an error is a unique-constraint violation.

@@ -6,7 +6,7 @@ use futures_util::TryStreamExt;
 use sqlx::{AnyPool, AssertSqlSafe, FromRow};
 use std::sync::Arc;
 
-use super::{Backend, Db, Tx, to_json_list};
+use super::{Backend, Db, Tx, insert_sql, placeholders, to_json_list};
 use crate::directory::rpps::Professional;
 
 /// Rows per multi-row INSERT (well under both engines' bound-parameter limits).
@@ -20,31 +20,6 @@ const ACT_COLUMNS: &str = "idnat, valid_from, seq, profession_code, profession_l
     structure_name, address, postcode, town_code, town, department_code, sector_code, role_code, \
     genre_code";
 const ACT_WIDTH: usize = 21;
-
-/// `count` placeholders numbered from `from`. SQLite gets anonymous `?`: it looks numbered
-/// parameters up by a linear scan, which makes a statement with thousands of `$n`
-/// quadratic (measured: 80 % of an import spent in `sqlite3_bind_parameter_name`).
-fn placeholders(backend: Backend, from: usize, count: usize) -> String {
-    (from..from + count)
-        .map(|i| match backend {
-            Backend::Sqlite => "?".to_owned(),
-            Backend::Postgres => format!("${i}"),
-        })
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Builds `INSERT INTO table (cols) VALUES (..),(..)` for `rows` rows.
-fn insert_sql(backend: Backend, table: &str, columns: &str, width: usize, rows: usize) -> Arc<str> {
-    let values: Vec<String> = (0..rows)
-        .map(|r| format!("({})", placeholders(backend, 1 + r * width, width)))
-        .collect();
-    format!(
-        "INSERT INTO {table} ({columns}) VALUES {}",
-        values.join(",")
-    )
-    .into()
-}
 
 /// The prepared texts of an import (built once, reused so statements stay cached).
 #[derive(Debug)]

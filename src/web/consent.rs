@@ -37,6 +37,7 @@ fn scope_label(t: &'static Texts, scope: &str) -> Option<&'static str> {
         "profile" => Some(t.scope_profile),
         "email" => Some(t.scope_email),
         "offline_access" => Some(t.scope_offline),
+        "roles" => Some(t.scope_roles),
         _ => None,
     }
 }

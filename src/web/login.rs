@@ -15,6 +15,7 @@ use super::i18n::{Lang, Texts};
 use super::page::{Chrome, render_with};
 use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
+use crate::authn::ldap::{Refusal, normalize_login};
 use crate::authn::throttle::{self, Blocked};
 use crate::authn::{AuthFactor, Method};
 use crate::oidc::authorize::load_flow;
@@ -22,7 +23,7 @@ use crate::oidc::end_session::origin;
 use crate::oidc::params::Params;
 use crate::session::{self, Session};
 use crate::storage::flows::{self, FlowRecord, FlowStep};
-use crate::storage::identities;
+use crate::storage::{directory, identities};
 
 #[derive(Template)]
 #[template(path = "login/password.html")]
@@ -40,13 +41,16 @@ struct LoginPage {
 }
 
 /// What the page needs to know about the pending request.
-struct Pending {
-    flow: FlowRecord,
-    params: Params,
-    client_name: Option<String>,
+pub(super) struct Pending {
+    pub(super) flow: FlowRecord,
+    pub(super) params: Params,
+    pub(super) client_name: Option<String>,
 }
 
-async fn pending(state: &AppState, flow_id: &str) -> Result<Option<Pending>, sqlx::Error> {
+pub(super) async fn pending(
+    state: &AppState,
+    flow_id: &str,
+) -> Result<Option<Pending>, sqlx::Error> {
     let Some(flow) = load_flow(state, flow_id).await? else {
         return Ok(None);
     };
@@ -63,7 +67,7 @@ async fn pending(state: &AppState, flow_id: &str) -> Result<Option<Pending>, sql
     }))
 }
 
-async fn who(state: &AppState, s: Option<&Session>) -> Option<String> {
+pub(super) async fn who(state: &AppState, s: Option<&Session>) -> Option<String> {
     let s = s?;
     let i = identities::by_id(state.db.pool(), &s.identity_id)
         .await
@@ -143,17 +147,22 @@ pub async fn login_get(
 
 /// Why a password login failed, with its audit reason, status and message.
 #[derive(Debug, Clone, Copy)]
-enum Failure {
+pub(super) enum Failure {
     MissingFields,
     Credentials(&'static str),
     Locked,
     AddressBlocked,
     Disabled,
     Unavailable,
+    /// The directory refused the account itself (disabled, locked, expired…).
+    Directory(Refusal),
+    DirectoryUnavailable,
+    /// The directory account cannot be tied to an identity without merging two people.
+    Conflict,
 }
 
 impl Failure {
-    fn reason(self) -> &'static str {
+    pub(super) fn reason(self) -> &'static str {
         match self {
             Failure::MissingFields => "missing_fields",
             Failure::Credentials(r) => r,
@@ -161,18 +170,25 @@ impl Failure {
             Failure::AddressBlocked => "address_throttled",
             Failure::Disabled => "account_disabled",
             Failure::Unavailable => "storage_unavailable",
+            Failure::Directory(r) => r.reason(),
+            Failure::DirectoryUnavailable => "directory_unavailable",
+            Failure::Conflict => "directory_link_conflict",
         }
     }
-    fn status(self) -> StatusCode {
+    pub(super) fn status(self) -> StatusCode {
         match self {
             Failure::MissingFields => StatusCode::BAD_REQUEST,
             Failure::Credentials(_) => StatusCode::UNAUTHORIZED,
             Failure::Locked | Failure::AddressBlocked => StatusCode::TOO_MANY_REQUESTS,
             Failure::Disabled => StatusCode::FORBIDDEN,
-            Failure::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Unavailable | Failure::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Failure::Directory(Refusal::Locked | Refusal::NearLockout) => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            Failure::Directory(_) | Failure::Conflict => StatusCode::FORBIDDEN,
         }
     }
-    fn message(self, t: &'static Texts) -> &'static str {
+    pub(super) fn message(self, t: &'static Texts) -> &'static str {
         match self {
             Failure::MissingFields => t.err_missing_fields,
             Failure::Credentials(_) => t.err_credentials,
@@ -180,8 +196,65 @@ impl Failure {
             Failure::AddressBlocked => t.err_address_blocked,
             Failure::Disabled => t.err_disabled,
             Failure::Unavailable => t.err_unavailable,
+            Failure::Directory(r) => match r {
+                Refusal::WrongPassword | Refusal::UnknownUser => t.err_credentials,
+                Refusal::Disabled => t.err_dir_disabled,
+                Refusal::Locked => t.err_dir_locked,
+                Refusal::NearLockout => t.err_locked,
+                Refusal::AccountExpired => t.err_dir_account_expired,
+                Refusal::Restricted => t.err_dir_restricted,
+                Refusal::PasswordExpired => t.pw_change_expired,
+                Refusal::MustChangePassword => t.pw_change_must,
+            },
+            Failure::DirectoryUnavailable => t.err_dir_unavailable,
+            Failure::Conflict => t.err_dir_conflict,
         }
     }
+}
+
+/// A password accepted: by whom and how, or a directory password to change first.
+pub(super) enum Checked {
+    Identity(String, Method),
+    /// The directory entry's DN and the audit reason (expired / must change).
+    ChangePassword(String, &'static str),
+}
+
+/// Local password or directory: a synchronised directory account, or a login with no local
+/// password while a directory is configured, goes to the directory.
+async fn check_login(
+    state: &AppState,
+    username: &str,
+    password: Option<SecretString>,
+    ctx: &RequestContext,
+) -> Result<Checked, Failure> {
+    if let Some(dir) = &state.directory {
+        let login = normalize_login(username).to_lowercase();
+        let account = directory::by_login(state.db.pool(), &login)
+            .await
+            .map_err(|_| Failure::Unavailable)?;
+        let use_directory = match &account {
+            Some(_) => true,
+            None => match identities::by_username(state.db.pool(), username)
+                .await
+                .map_err(|_| Failure::Unavailable)?
+            {
+                Some(i) => identities::password_hash(state.db.pool(), &i.id)
+                    .await
+                    .map_err(|_| Failure::Unavailable)?
+                    .is_none(),
+                None => true,
+            },
+        };
+        if use_directory {
+            return super::directory_login::check(
+                state, dir, username, &login, account, password, ctx,
+            )
+            .await;
+        }
+    }
+    check_password(state, username, password, ctx)
+        .await
+        .map(|id| Checked::Identity(id, Method::Password))
 }
 
 pub async fn login_post(
@@ -213,34 +286,28 @@ pub async fn login_post(
         .await
         .ok()
         .flatten();
-    match check_password(&state, &username, password, &ctx).await {
-        Ok(identity_id) => {
-            state.metrics.login("password", "success");
-            match session::record_login(
+    match check_login(&state, &username, password, &ctx).await {
+        Ok(Checked::Identity(identity_id, method)) => {
+            state.metrics.login(method.as_str(), "success");
+            logged_in(
+                &req,
                 &state,
                 current,
                 &identity_id,
-                AuthFactor {
-                    method: Method::Password,
-                    user_verified: false,
-                },
+                method,
+                &p.flow.id,
                 &ctx,
             )
             .await
+        }
+        Ok(Checked::ChangePassword(dn, reason)) => {
+            let login = normalize_login(&username).to_lowercase();
+            match super::directory_login::open_change(&state, &p.flow.id, &login, &dn, reason).await
             {
-                Ok(done) => {
-                    let _ = flows::mark(state.db.pool(), &p.flow.id, FlowStep::Login).await;
-                    let mut b = HttpResponse::SeeOther();
-                    if let Some(token) = done.new_token {
-                        b.cookie(cookies::session(token));
-                    }
-                    b.insert_header((LOCATION, format!("/authorize/resume?flow={}", p.flow.id)))
-                        .finish()
-                }
-                Err(e) => {
-                    tracing::error!(error = ?e, "cannot record the login");
-                    server_error(&req)
-                }
+                Ok(ticket) => HttpResponse::SeeOther()
+                    .insert_header((LOCATION, format!("/password/change?ticket={ticket}")))
+                    .finish(),
+                Err(_) => server_error(&req),
             }
         }
         Err(failure) => {
@@ -265,6 +332,37 @@ pub async fn login_post(
                     signed_in_as,
                 },
             )
+        }
+    }
+}
+
+/// Records a successful proof in the SSO session and goes back to the authorization request.
+pub(super) async fn logged_in(
+    req: &HttpRequest,
+    state: &AppState,
+    current: Option<Session>,
+    identity_id: &str,
+    method: Method,
+    flow_id: &str,
+    ctx: &RequestContext,
+) -> HttpResponse {
+    let factor = AuthFactor {
+        method,
+        user_verified: false,
+    };
+    match session::record_login(state, current, identity_id, factor, ctx).await {
+        Ok(done) => {
+            let _ = flows::mark(state.db.pool(), flow_id, FlowStep::Login).await;
+            let mut b = HttpResponse::SeeOther();
+            if let Some(token) = done.new_token {
+                b.cookie(cookies::session(token));
+            }
+            b.insert_header((LOCATION, format!("/authorize/resume?flow={flow_id}")))
+                .finish()
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "cannot record the login");
+            server_error(req)
         }
     }
 }

@@ -4,6 +4,7 @@ pub mod assets;
 pub mod consent;
 pub mod context;
 pub mod cookies;
+pub mod directory_login;
 pub mod error;
 pub mod home;
 pub mod i18n;
