@@ -171,6 +171,8 @@ pub struct SyncSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapSyncSettings {
+    /// Run the scheduled sync (`trousseau ldap sync` works either way).
+    pub enabled: bool,
     pub interval_secs: u64,
     /// Every n-th scheduled run is a full one.
     pub full_every: u32,

@@ -178,8 +178,28 @@ struct Plan {
     conflicts: Vec<String>,
 }
 
-/// Runs one synchronisation; records the run and audits it.
+/// Another node (or command) is synchronising right now.
+#[derive(Debug, thiserror::Error)]
+#[error("another directory sync is running (lease `{JOB}`); try again when it has finished")]
+pub struct Busy;
+
+/// Runs one synchronisation under the job's lease; records the run and audits it.
 pub async fn sync(state: &AppState, opts: SyncOptions) -> anyhow::Result<SyncRun> {
+    let holder = format!("cli-{}", uuid::Uuid::new_v4().simple());
+    sync_as(state, &holder, opts).await
+}
+
+/// [`sync`] with the lease taken as `holder`.
+pub async fn sync_as(state: &AppState, holder: &str, opts: SyncOptions) -> anyhow::Result<SyncRun> {
+    if !crate::directory::sync::lease(state, JOB, holder).await? {
+        return Err(Busy.into());
+    }
+    let result = sync_locked(state, opts).await;
+    crate::storage::leases::release(state.db.pool(), JOB, holder).await?;
+    result
+}
+
+async fn sync_locked(state: &AppState, opts: SyncOptions) -> anyhow::Result<SyncRun> {
     let dir = state.directory.clone().context(
         "no directory is configured: set [ldap] servers, user_base and the service account",
     )?;
@@ -372,9 +392,9 @@ async fn sync_inner(
     let mut gone: Vec<String> = vanished;
     if since.is_none() {
         let live = accounts.values().filter(|a| a.deleted == 0).count();
-        if counts.seen == 0 && live > 0 {
+        if counts.seen == 0 && live > 0 && !opts.allow_mass_delete {
             anyhow::bail!(
-                "the directory returned no user under {} with {}: nothing was disabled; check ldap.user_base and ldap.user_filter (`trousseau ldap test`)",
+                "the directory returned no user under {} with {}: nothing was disabled; check ldap.user_base and ldap.user_filter (`trousseau ldap test`); if every account really left, run `trousseau ldap sync --full --allow-mass-delete`",
                 s.user_base,
                 s.user_filter
             );

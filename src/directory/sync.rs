@@ -224,25 +224,25 @@ pub async fn run_ldap_once(state: &AppState, holder: &str) -> anyhow::Result<Job
     if state.directory.is_none() {
         return Ok(JobOutcome::Unchanged);
     }
-    if !lease(state, super::ldap::JOB, holder).await? {
-        return Ok(JobOutcome::Busy);
-    }
     let every = i64::from(state.settings.sync.ldap.full_every);
     let recent = crate::storage::directory::runs(state.db.pool(), every).await;
     let full = match recent {
         Ok(runs) => !runs.iter().any(|r| r.mode == "full" && r.error.is_none()),
         Err(_) => true,
     };
-    let result = super::ldap::sync(
+    let r = match super::ldap::sync_as(
         state,
+        holder,
         super::ldap::SyncOptions {
             full,
             allow_mass_delete: false,
         },
     )
-    .await;
-    leases::release(state.db.pool(), super::ldap::JOB, holder).await?;
-    let r = result?;
+    .await
+    {
+        Err(e) if e.downcast_ref::<super::ldap::Busy>().is_some() => return Ok(JobOutcome::Busy),
+        other => other?,
+    };
     Ok(JobOutcome::Done(format!(
         "directory {} sync: {} read, {} created, {} updated, {} disabled, {} deleted",
         r.mode, r.seen, r.created, r.updated, r.disabled, r.deleted
@@ -269,7 +269,7 @@ pub fn spawn(state: Arc<AppState>, importer: RppsImporter) {
             }
         });
     }
-    if state.directory.is_some() {
+    if state.directory.is_some() && sync.ldap.enabled {
         let (state, holder) = (state.clone(), holder.clone());
         tokio::spawn(async move {
             let mut tick =

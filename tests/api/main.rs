@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod peers;
 
 mod cli;
 mod client_auth;
@@ -11,6 +12,7 @@ mod code_flow;
 mod discovery;
 mod hr;
 mod identity;
+mod ldap;
 mod logout;
 mod negative;
 mod par;
