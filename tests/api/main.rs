@@ -5,6 +5,7 @@
 mod helpers;
 mod peers;
 
+mod ad;
 mod cli;
 mod client_auth;
 mod cluster;

@@ -323,8 +323,8 @@ impl Directory {
                     .find_user(login)
                     .await?
                     .ok_or(DirError::Refused(Refusal::UnknownUser))?;
-                if self.near_lockout(&entry) {
-                    return Err(DirError::Refused(Refusal::NearLockout));
+                if let Some(r) = self.lockout_guard(&entry) {
+                    return Err(DirError::Refused(r));
                 }
                 (entry.dn.clone(), Some(entry))
             }
@@ -379,15 +379,14 @@ impl Directory {
         Ok(Authenticated { entry })
     }
 
-    /// Whether one more wrong password would lock the account in AD: `badPwdCount` one below
-    /// the directory's threshold, counted only within its observation window.
-    fn near_lockout(&self, e: &DirEntry) -> bool {
+    /// AD's `badPwdCount` (counted only within the observation window) at the threshold: the
+    /// account is locked; one below: one more wrong password would lock it, so the bind is not
+    /// tried.
+    fn lockout_guard(&self, e: &DirEntry) -> Option<Refusal> {
         let threshold = self.settings.directory_lockout_threshold;
-        let Some(count) = e.bad_pwd_count else {
-            return false;
-        };
-        if threshold <= 0 || i64::from(count) + 1 < threshold {
-            return false;
+        let count = i64::from(e.bad_pwd_count?);
+        if threshold <= 0 || count + 1 < threshold {
+            return None;
         }
         // badPasswordTime is a FILETIME: 100 ns units since 1601-01-01.
         let now_ft = (std::time::SystemTime::now()
@@ -397,7 +396,14 @@ impl Directory {
             + 11_644_473_600)
             * 10_000_000;
         let window = self.settings.lockout_window_secs * 10_000_000;
-        e.bad_password_time.is_none_or(|t| now_ft - t < window)
+        if e.bad_password_time.is_some_and(|t| now_ft - t >= window) {
+            return None;
+        }
+        Some(if count >= threshold {
+            Refusal::Locked
+        } else {
+            Refusal::NearLockout
+        })
     }
 
     /// One simple bind, with the password-policy control on OpenLDAP.
