@@ -5,6 +5,9 @@
 //! Trousseau: `refresh`, `code` (full authorization-code round trips with an SSO session) and
 //! `login` (password logins through the login page), with `--url --client-id
 //! --client-secret --redirect-uri --user --password --seconds --concurrency`.
+//! `ldap-bind` measures the raw simple-bind rate of an LDAP server (scripts/bench-ldap): it
+//! opens `--concurrency` connections to `--ldap-url` and binds as `--bind-dn` with `--password`
+//! for `--seconds`; a `{n}` in `--bind-dn` is replaced by 000001..`--users`, in turn.
 //! Every scenario is bounded in time and stops by itself; it prints one `RESULT` line.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -29,6 +32,9 @@ struct Opts {
     password: String,
     seconds: u64,
     concurrency: usize,
+    ldap_url: String,
+    bind_dn: String,
+    users: u64,
 }
 
 fn opts(args: &[String]) -> Opts {
@@ -49,6 +55,9 @@ fn opts(args: &[String]) -> Opts {
         password: get("password", "bench-password"),
         seconds: get("seconds", "10").parse().unwrap_or(10),
         concurrency: get("concurrency", "8").parse().unwrap_or(8),
+        ldap_url: get("ldap-url", "ldap://127.0.0.1:389"),
+        bind_dn: get("bind-dn", "uid=u000001,ou=people,dc=chu,dc=local"),
+        users: get("users", "1").parse().unwrap_or(1),
     }
 }
 
@@ -68,7 +77,8 @@ fn main() {
         "refresh" => rt.block_on(http_scenario("refresh", o)),
         "code" => rt.block_on(http_scenario("code", o)),
         "login" => rt.block_on(http_scenario("login", o)),
-        other => eprintln!("unknown scenario {other}: use raw, refresh, code or login"),
+        "ldap-bind" => rt.block_on(ldap_bind(o)),
+        other => eprintln!("unknown scenario {other}: use raw, refresh, code, login or ldap-bind"),
     }
 }
 
@@ -358,5 +368,69 @@ async fn http_scenario(name: &'static str, o: Opts) {
         failed.load(Ordering::Relaxed),
         n as f64 / secs,
         o.concurrency
+    );
+}
+
+/// Simple binds on `concurrency` LDAP connections for `seconds` (raw bind rate of the server).
+async fn ldap_bind(o: Opts) {
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let next_user = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(o.seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..o.concurrency {
+        let (o, ok, failed, next_user) = (o.clone(), ok.clone(), failed.clone(), next_user.clone());
+        tasks.push(tokio::spawn(async move {
+            let settings = ldap3::LdapConnSettings::new().set_conn_timeout(Duration::from_secs(5));
+            let mut ldap = match ldap3::LdapConnAsync::with_settings(settings, &o.ldap_url).await {
+                Ok((conn, ldap)) => {
+                    ldap3::drive!(conn);
+                    ldap
+                }
+                Err(e) => {
+                    eprintln!("ldap-bind: connect {}: {e}", o.ldap_url);
+                    failed.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            };
+            ldap.with_timeout(Duration::from_secs(5));
+            while Instant::now() < deadline {
+                let dn = if o.bind_dn.contains("{n}") {
+                    let n = next_user.fetch_add(1, Ordering::Relaxed) % o.users.max(1) + 1;
+                    o.bind_dn.replace("{n}", &format!("{n:06}"))
+                } else {
+                    o.bind_dn.clone()
+                };
+                match ldap.simple_bind(&dn, &o.password).await {
+                    Ok(r) if r.rc == 0 => {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(r) => {
+                        if failed.fetch_add(1, Ordering::Relaxed) == 0 {
+                            eprintln!("ldap-bind: {dn}: rc={} {}", r.rc, r.text);
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("ldap-bind: {dn}: {e}");
+                        failed.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+            let _ = ldap.unbind().await;
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = ok.load(Ordering::Relaxed);
+    println!(
+        "RESULT scenario=ldap-bind ok={n} failed={} seconds={secs:.2} per_s={:.1} concurrency={} distinct_users={}",
+        failed.load(Ordering::Relaxed),
+        n as f64 / secs,
+        o.concurrency,
+        o.bind_dn.contains("{n}"),
     );
 }

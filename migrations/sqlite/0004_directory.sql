@@ -49,3 +49,6 @@ CREATE TABLE ldap_sync_runs (
     marker TEXT,
     error TEXT
 );
+
+-- The sync links accounts to identities by login name, compared lower-case.
+CREATE INDEX identities_username_lower ON identities(lower(username));

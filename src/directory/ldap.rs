@@ -256,15 +256,28 @@ async fn sync_inner(
     };
     let mut groups = read_groups(dir, &s, since).await?;
     run.group_count = groups.cn.len() as i64;
+    // Users in a changed group (or below one) may have gained or lost roles without their own
+    // entry changing (AD's memberOf is a back-link). Too many such groups: read everyone.
+    let mut since = since;
+    let mut affected: HashSet<String> = HashSet::new();
+    if since.is_some() {
+        for g in &groups.changed {
+            affected.extend(groups.descendants(g));
+        }
+        if affected.len() > MAX_GROUP_FILTER {
+            tracing::info!(
+                groups = affected.len(),
+                "many groups changed since the last run: this run reads every user"
+            );
+            since = None;
+            run.mode = "full".into();
+        }
+    }
     let roles_map = role_map(&s);
 
-    let accounts: HashMap<String, AccountRecord> = store::all(pool)
-        .await?
-        .into_iter()
-        .map(|a| (a.unique_id.clone(), a))
-        .collect();
-    let mut index = Index::new(store::identity_keys(pool).await?);
-    let mut seen: HashSet<String> = HashSet::with_capacity(accounts.len());
+    // Accounts and identities are read per page (what the page names), never all at once:
+    // memory stays flat whatever the directory's size.
+    let mut seen: HashSet<String> = HashSet::new();
     let mut max_stamp: Option<String> = since.map(str::to_owned);
 
     // Which users to read.
@@ -272,7 +285,7 @@ async fn sync_inner(
         DirectoryKind::Ad => "uSNChanged",
         DirectoryKind::Openldap => "modifyTimestamp",
     };
-    let mut reread: Vec<String> = Vec::new();
+    let mut reread: Vec<(String, String)> = Vec::new();
     let filter = match since {
         None => s.user_filter.clone(),
         Some(m) => {
@@ -285,18 +298,6 @@ async fn sync_inner(
                 }
                 DirectoryKind::Openldap => stamp_minus(m, 60),
             };
-            // Users in a changed group (or below one) may have gained or lost roles without
-            // their own entry changing (AD's memberOf is a back-link).
-            let mut affected: HashSet<String> = HashSet::new();
-            for g in &groups.changed {
-                affected.extend(groups.descendants(g));
-            }
-            if affected.len() > MAX_GROUP_FILTER {
-                return Err(anyhow::anyhow!(
-                    "{} groups changed since the last run: run a full sync (`trousseau ldap sync --full`)",
-                    affected.len()
-                ));
-            }
             let mut alts = format!("({marker_attr}>={from})");
             if !s.attributes.member_of.is_empty() {
                 for g in &affected {
@@ -308,27 +309,32 @@ async fn sync_inner(
                 }
             }
             // Accounts that were in an affected group and may have left it.
-            reread = accounts
-                .values()
-                .filter(|a| a.deleted == 0 && a.groups().iter().any(|g| affected.contains(g)))
-                .map(|a| a.dn.clone())
-                .collect();
+            if !affected.is_empty() {
+                reread = store::live_memberships(pool)
+                    .await?
+                    .into_iter()
+                    .filter(|(_, _, groups)| {
+                        crate::storage::from_json_list(groups)
+                            .iter()
+                            .any(|g| affected.contains(g))
+                    })
+                    .map(|(id, dn, _)| (id, dn))
+                    .collect();
+            }
             format!("(&{}(|{alts}))", s.user_filter)
         }
     };
 
-    // Read pages on one task while this one writes them.
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Vec<ldap3::SearchEntry>>();
+    // Read pages on one task while this one writes them; at most a few pages wait in memory
+    // (the reader pauses while the database catches up).
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<ldap3::SearchEntry>>(4);
     let reader = {
         let dir = dir.clone();
         let base = s.user_base.clone();
         let attrs = requested(&s.attributes, kind);
         tokio::spawn(async move {
-            dir.paged_search(&base, &filter, attrs, Vec::new(), move |page| {
-                tx.send(page)
-                    .map_err(|_| anyhow::anyhow!("the sync stopped"))
-            })
-            .await
+            dir.paged_search_into(&base, &filter, attrs, Vec::new(), tx)
+                .await
         })
     };
     let mut counts = Counts::default();
@@ -341,8 +347,6 @@ async fn sync_inner(
             state,
             &s,
             &entries,
-            &accounts,
-            &mut index,
             &mut groups,
             &roles_map,
             &mut seen,
@@ -359,17 +363,13 @@ async fn sync_inner(
     // Accounts that left an affected group without any other change.
     let mut extra = Vec::new();
     let mut vanished = Vec::new();
-    for dn in reread {
-        let known = accounts
-            .values()
-            .find(|a| a.dn == dn)
-            .map(|a| a.unique_id.clone());
-        if known.as_ref().is_some_and(|u| seen.contains(u)) {
+    for (unique_id, dn) in reread {
+        if seen.contains(&unique_id) {
             continue;
         }
         match dir.read_dn(&dn).await? {
             Some(e) => extra.push(e),
-            None => vanished.extend(known),
+            None => vanished.push(unique_id),
         }
     }
     if !extra.is_empty() {
@@ -377,8 +377,6 @@ async fn sync_inner(
             state,
             &s,
             &extra,
-            &accounts,
-            &mut index,
             &mut groups,
             &roles_map,
             &mut seen,
@@ -391,7 +389,8 @@ async fn sync_inner(
     // Deletions.
     let mut gone: Vec<String> = vanished;
     if since.is_none() {
-        let live = accounts.values().filter(|a| a.deleted == 0).count();
+        let live_ids = store::live_ids(pool).await?;
+        let live = live_ids.len();
         if counts.seen == 0 && live > 0 && !opts.allow_mass_delete {
             anyhow::bail!(
                 "the directory returned no user under {} with {}: nothing was disabled; check ldap.user_base and ldap.user_filter (`trousseau ldap test`); if every account really left, run `trousseau ldap sync --full --allow-mass-delete`",
@@ -399,12 +398,7 @@ async fn sync_inner(
                 s.user_filter
             );
         }
-        gone.extend(
-            accounts
-                .values()
-                .filter(|a| a.deleted == 0 && !seen.contains(&a.unique_id))
-                .map(|a| a.unique_id.clone()),
-        );
+        gone.extend(live_ids.into_iter().filter(|u| !seen.contains(u)));
         let limit = (live / 10).max(10);
         if gone.len() > limit && !opts.allow_mass_delete {
             anyhow::bail!(
@@ -415,12 +409,13 @@ async fn sync_inner(
     } else if kind == DirectoryKind::Ad {
         gone.extend(ad_deleted(dir, since.unwrap_or("0")).await?);
     }
-    let gone: Vec<&AccountRecord> = gone
-        .iter()
-        .filter_map(|u| accounts.get(u))
+    let ids: Vec<&str> = gone.iter().map(String::as_str).collect();
+    let gone: Vec<AccountRecord> = store::by_unique_ids(pool, state.db.backend(), &ids)
+        .await?
+        .into_iter()
         .filter(|a| a.deleted == 0)
         .collect();
-    counts.deleted = mark_deleted(state, &gone, &accounts).await?;
+    counts.deleted = mark_deleted(state, &gone).await?;
 
     run.seen = counts.seen;
     run.created = counts.created;
@@ -561,8 +556,6 @@ async fn apply(
     state: &AppState,
     s: &LdapSettings,
     entries: &[DirEntry],
-    accounts: &HashMap<String, AccountRecord>,
-    index: &mut Index,
     groups: &mut Groups,
     roles_map: &HashMap<String, String>,
     seen: &mut HashSet<String>,
@@ -570,6 +563,29 @@ async fn apply(
     max_stamp: &mut Option<String>,
 ) -> anyhow::Result<()> {
     let now = state.clock.now();
+    let pool = state.db.pool();
+    let backend = state.db.backend();
+    let ids: Vec<&str> = entries.iter().map(|e| e.unique_id.as_str()).collect();
+    let accounts: HashMap<String, AccountRecord> = store::by_unique_ids(pool, backend, &ids)
+        .await?
+        .into_iter()
+        .map(|a| (a.unique_id.clone(), a))
+        .collect();
+    let mut index = Index::new(
+        page_keys(
+            pool,
+            backend,
+            &accounts
+                .values()
+                .map(|a| a.identity_id.as_str())
+                .collect::<Vec<_>>(),
+            &entries
+                .iter()
+                .filter(|e| !accounts.contains_key(&e.unique_id))
+                .collect::<Vec<_>>(),
+        )
+        .await?,
+    );
     let mut plan = Plan::default();
     for e in entries {
         if !seen.insert(e.unique_id.clone()) {
@@ -664,20 +680,24 @@ async fn apply(
             }
         }
     }
-    write(state, &plan, now).await?;
-    for (id, reason) in &plan.withdraw {
-        if let Some(k) = index.by_id.get_mut(id) {
-            k.status = Status::Suspended.as_str().into();
-            k.status_reason = Some((*reason).into());
-        }
-    }
-    for id in &plan.reenable {
-        if let Some(k) = index.by_id.get_mut(id) {
-            k.status = Status::Active.as_str().into();
-            k.status_reason = None;
-        }
-    }
-    Ok(())
+    write(state, &plan, now).await
+}
+
+/// The identities a page may touch: those of its known accounts, and those its new accounts
+/// could link to.
+async fn page_keys(
+    pool: &sqlx::AnyPool,
+    backend: crate::storage::Backend,
+    identity_ids: &[&str],
+    new: &[&DirEntry],
+) -> Result<Vec<IdentityKey>, sqlx::Error> {
+    let employees: Vec<&str> = new
+        .iter()
+        .filter_map(|e| e.employee_number.as_deref())
+        .collect();
+    let usernames: Vec<&str> = new.iter().map(|e| e.username.as_str()).collect();
+    let idnats: Vec<&str> = new.iter().filter_map(|e| e.idnat.as_deref()).collect();
+    store::identity_keys_by(pool, backend, identity_ids, &employees, &usernames, &idnats).await
 }
 
 fn link_key_name(by: LinkBy) -> &'static str {
@@ -807,16 +827,12 @@ async fn write(state: &AppState, plan: &Plan, now: i64) -> anyhow::Result<()> {
 }
 
 /// Marks accounts deleted; suspends identities left with no live account.
-async fn mark_deleted(
-    state: &AppState,
-    gone: &[&AccountRecord],
-    accounts: &HashMap<String, AccountRecord>,
-) -> anyhow::Result<i64> {
+async fn mark_deleted(state: &AppState, gone: &[AccountRecord]) -> anyhow::Result<i64> {
     let now = state.clock.now();
     let gone_ids: HashSet<&str> = gone.iter().map(|a| a.unique_id.as_str()).collect();
     let mut count = 0;
     for a in gone {
-        let mut r = (*a).clone();
+        let mut r = a.clone();
         r.deleted = 1;
         r.enabled = 0;
         r.updated_at = now;
@@ -834,11 +850,10 @@ async fn mark_deleted(
             .await?;
         tx.commit().await?;
         count += 1;
-        let other_live = accounts.values().any(|o| {
-            o.identity_id == a.identity_id
-                && o.deleted == 0
-                && !gone_ids.contains(o.unique_id.as_str())
-        });
+        let other_live = store::of_identity(state.db.pool(), &a.identity_id)
+            .await?
+            .iter()
+            .any(|o| o.deleted == 0 && !gone_ids.contains(o.unique_id.as_str()));
         let identity = identities::by_id(state.db.pool(), &a.identity_id).await?;
         if !other_live && identity.is_some_and(|i| i.status == Status::Active.as_str()) {
             withdraw(
@@ -910,7 +925,7 @@ pub async fn provision(
         }
         return Ok(Some(a.identity_id));
     }
-    let index = Index::new(store::identity_keys(pool).await?);
+    let index = Index::new(page_keys(pool, state.db.backend(), &[], &[e]).await?);
     let now = state.clock.now();
     let linked = index.link(e, s.link_by);
     let (identity_id, new) = match linked {

@@ -75,15 +75,6 @@ pub async fn of_identity(
     .await
 }
 
-/// Every account (the sync compares the directory with it in memory).
-pub async fn all(pool: &AnyPool) -> Result<Vec<AccountRecord>, sqlx::Error> {
-    sqlx::query_as(AssertSqlSafe(format!(
-        "SELECT {COLUMNS} FROM directory_accounts"
-    )))
-    .fetch_all(pool)
-    .await
-}
-
 /// Roles of an identity across its live, enabled accounts (sorted, unique).
 pub async fn roles_of(pool: &AnyPool, identity_id: &str) -> Result<Vec<String>, sqlx::Error> {
     let rows: Vec<(String,)> = sqlx::query_as(
@@ -231,14 +222,84 @@ pub struct IdentityKey {
     pub idnat: Option<String>,
 }
 
-pub async fn identity_keys(pool: &AnyPool) -> Result<Vec<IdentityKey>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT i.id, i.username, i.employee_number, i.status, i.status_reason, i.given_name, \
-         i.family_name, i.email, l.idnat FROM identities i \
-         LEFT JOIN rpps_links l ON l.identity_id = i.id",
-    )
-    .fetch_all(pool)
-    .await
+const KEY_COLUMNS: &str = "SELECT i.id, i.username, i.employee_number, i.status, \
+     i.status_reason, i.given_name, i.family_name, i.email, l.idnat FROM identities i \
+     LEFT JOIN rpps_links l ON l.identity_id = i.id";
+
+/// The identities with one of these ids, employee numbers, login names (compared lower-case)
+/// or linked IdNats.
+pub async fn identity_keys_by(
+    pool: &AnyPool,
+    backend: Backend,
+    ids: &[&str],
+    employee_numbers: &[&str],
+    usernames: &[&str],
+    idnats: &[&str],
+) -> Result<Vec<IdentityKey>, sqlx::Error> {
+    let mut out: Vec<IdentityKey> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for (column, values) in [
+        ("i.id", ids),
+        ("i.employee_number", employee_numbers),
+        ("lower(i.username)", usernames),
+        ("l.idnat", idnats),
+    ] {
+        for chunk in values.chunks(500) {
+            let sql = format!(
+                "{KEY_COLUMNS} WHERE {column} IN ({})",
+                placeholders(backend, 1, chunk.len())
+            );
+            let mut q = sqlx::query_as::<_, IdentityKey>(AssertSqlSafe(sql));
+            for v in chunk {
+                q = q.bind(*v);
+            }
+            for k in q.fetch_all(pool).await? {
+                if seen.insert(k.id.clone()) {
+                    out.push(k);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Accounts by immutable id.
+pub async fn by_unique_ids(
+    pool: &AnyPool,
+    backend: Backend,
+    ids: &[&str],
+) -> Result<Vec<AccountRecord>, sqlx::Error> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM directory_accounts WHERE unique_id IN ({})",
+            placeholders(backend, 1, chunk.len())
+        );
+        let mut q = sqlx::query_as::<_, AccountRecord>(AssertSqlSafe(sql));
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        out.extend(q.fetch_all(pool).await?);
+    }
+    Ok(out)
+}
+
+/// Ids of the accounts not marked deleted.
+pub async fn live_ids(pool: &AnyPool) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> =
+        sqlx::query_as("SELECT unique_id FROM directory_accounts WHERE deleted = 0")
+            .fetch_all(pool)
+            .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
+/// (id, DN, direct groups as JSON) of the accounts not marked deleted.
+pub async fn live_memberships(
+    pool: &AnyPool,
+) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+    sqlx::query_as("SELECT unique_id, dn, group_dns FROM directory_accounts WHERE deleted = 0")
+        .fetch_all(pool)
+        .await
 }
 
 /// Names and email from the directory.

@@ -534,3 +534,38 @@ async fn a_sync_that_reads_nobody_disables_nobody() {
     .unwrap();
     assert_eq!(run.deleted, 1);
 }
+
+#[tokio::test]
+async fn a_directory_password_is_one_factor_and_the_scheduled_job_goes_full_then_incremental() {
+    let Some(s) = Slapd::start().await else {
+        return;
+    };
+    s.add_user("hcamus", "Secret-11", "Hugo", "Camus", None)
+        .await;
+    let app = app_for(&s, "").await;
+    use trousseau::directory::sync::{JobOutcome, run_ldap_once};
+    let JobOutcome::Done(first) = run_ldap_once(&app.state, "node-a").await.unwrap() else {
+        panic!("the first job run syncs")
+    };
+    assert!(first.contains("full sync"), "{first}");
+    let JobOutcome::Done(second) = run_ldap_once(&app.state, "node-a").await.unwrap() else {
+        panic!("the second job run syncs")
+    };
+    assert!(second.contains("incremental sync"), "{second}");
+
+    // A client that demands loa3: the password alone is refused, naming the missing factor.
+    let rp = dpi(&app).await;
+    let mut b = app.browser();
+    let (url, _) = authorize_url(&app, &rp, &[("acr_values", "loa3")]);
+    let resp = b.get(&url).await;
+    let (_, login) = b.follow(resp).await;
+    let resp = b.submit_login(&login, "hcamus", "Secret-11").await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (page, at) = b.follow(resp).await;
+    assert!(at.contains("reason=stepup"), "{at}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("clé de sécurité ou carte CPS"), "{html}");
+    let logins = app.audit("login").await;
+    let ok = logins.iter().find(|e| e.outcome == "success").unwrap();
+    assert!(ok.details.clone().unwrap_or_default().contains("\"pwd\""));
+}

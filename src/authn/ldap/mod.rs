@@ -558,6 +558,29 @@ impl Directory {
         controls: Vec<RawControl>,
         mut each: impl FnMut(Entries) -> anyhow::Result<()>,
     ) -> Result<usize, anyhow::Error> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(2);
+        let read = self.paged_search_into(base, filter, attrs, controls, tx);
+        let consume = async move {
+            while let Some(page) = rx.recv().await {
+                each(page)?;
+            }
+            Ok::<(), anyhow::Error>(())
+        };
+        let (read, consumed) = tokio::join!(read, consume);
+        consumed?;
+        read
+    }
+
+    /// [`Directory::paged_search`] sending the pages to `tx`: the reader waits when the
+    /// receiver is behind, so memory stays bounded by the channel's capacity.
+    pub async fn paged_search_into(
+        &self,
+        base: &str,
+        filter: &str,
+        attrs: Vec<String>,
+        controls: Vec<RawControl>,
+        tx: tokio::sync::mpsc::Sender<Entries>,
+    ) -> Result<usize, anyhow::Error> {
         let mut l = self.connect().await?;
         self.bind_service(&mut l).await?;
         let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![
@@ -582,7 +605,9 @@ impl Directory {
             page.push(SearchEntry::construct(e));
             total += 1;
             if page.len() >= self.settings.page_size as usize {
-                each(std::mem::take(&mut page))?;
+                tx.send(std::mem::take(&mut page))
+                    .await
+                    .map_err(|_| anyhow::anyhow!("the reader of the search stopped"))?;
             }
         }
         let res = stream.finish().await;
@@ -593,7 +618,9 @@ impl Directory {
             return Err(from_result(&res).into());
         }
         if !page.is_empty() {
-            each(page)?;
+            tx.send(page)
+                .await
+                .map_err(|_| anyhow::anyhow!("the reader of the search stopped"))?;
         }
         let _ = l.unbind().await;
         Ok(total)
