@@ -262,7 +262,13 @@ async fn authorize(b: &mut Browser, o: &Opts) -> Option<(String, String)> {
                 ],
             )
             .await?;
-        next = b.get(&format!("{}{}", o.url, resume)).await?;
+        // The login answers with the redirect to the client (or, on older servers, with a
+        // hop through /authorize/resume).
+        next = if resume.starts_with('/') {
+            b.get(&format!("{}{}", o.url, resume)).await?
+        } else {
+            resume
+        };
     }
     Some((param(&next, "code")?, verifier))
 }

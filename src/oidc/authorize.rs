@@ -32,7 +32,7 @@ const PAR_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match Params::parse(req.query_string().as_bytes()) {
-        Ok(params) => handle(&req, &state, params, None).await,
+        Ok(params) => handle(&req, &state, params, None, None).await,
         Err(_) => bad_request_page(&req, &state, "repeated_parameter", None).await,
     }
 }
@@ -43,7 +43,7 @@ pub async fn authorize_post(
     body: web::Bytes,
 ) -> HttpResponse {
     match Params::parse(&body) {
-        Ok(params) => handle(&req, &state, params, None).await,
+        Ok(params) => handle(&req, &state, params, None, None).await,
         Err(_) => bad_request_page(&req, &state, "repeated_parameter", None).await,
     }
 }
@@ -87,7 +87,26 @@ pub async fn resume(
         }
         return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow);
     }
-    handle(&req, &state, params, Some(flow)).await
+    handle(&req, &state, params, Some(flow), None).await
+}
+
+/// Continues a flow right after a login, with the session just recorded (its cookie is not in
+/// the request yet): one round trip less than redirecting to `/authorize/resume`.
+pub async fn continue_after_login(
+    req: &HttpRequest,
+    state: &AppState,
+    flow_id: &str,
+    session: Session,
+) -> HttpResponse {
+    let flow = match load_flow(state, flow_id).await {
+        Ok(Some(f)) => f,
+        Ok(None) => return page(req, StatusCode::BAD_REQUEST, |t| t.err_flow),
+        Err(_) => return server_error(req),
+    };
+    let Some(params) = Params::from_json(&flow.params) else {
+        return server_error(req);
+    };
+    handle(req, state, params, Some(flow), Some(session)).await
 }
 
 /// A live flow, or `None` when unknown or expired.
@@ -101,6 +120,7 @@ async fn handle(
     state: &AppState,
     mut params: Params,
     flow: Option<FlowRecord>,
+    session: Option<Session>,
 ) -> HttpResponse {
     let ctx = context_of(req);
     let now = state.clock.now();
@@ -152,9 +172,12 @@ async fn handle(
             return reply_error(req, state, &to, &error);
         }
     };
-    let current = match session::from_cookie(state, cookies::session_token(req).as_deref()).await {
-        Ok(s) => s,
-        Err(_) => return server_error(req),
+    let current = match session {
+        Some(s) => Some(s),
+        None => match session::from_cookie(state, cookies::session_token(req).as_deref()).await {
+            Ok(s) => s,
+            Err(_) => return server_error(req),
+        },
     };
     let progress = match progress(state, &ar, current.as_ref(), flow.as_ref()).await {
         Ok(p) => p,

@@ -18,7 +18,7 @@ use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::ldap::{Refusal, normalize_login};
 use crate::authn::throttle::{self, Blocked};
 use crate::authn::{AuthFactor, Method};
-use crate::oidc::authorize::load_flow;
+use crate::oidc::authorize::{continue_after_login, load_flow};
 use crate::oidc::end_session::origin;
 use crate::oidc::params::Params;
 use crate::session::{self, Session};
@@ -353,12 +353,16 @@ pub(super) async fn logged_in(
     match session::record_login(state, current, identity_id, factor, ctx).await {
         Ok(done) => {
             let _ = flows::mark(state.db.pool(), flow_id, FlowStep::Login).await;
-            let mut b = HttpResponse::SeeOther();
-            if let Some(token) = done.new_token {
-                b.cookie(cookies::session(token));
+            // Straight on with the authorization request (code, consent or step-up), the new
+            // session cookie set on that answer.
+            let mut resp = continue_after_login(req, state, flow_id, done.session).await;
+            if let Some(token) = done.new_token
+                && let Err(e) = resp.add_cookie(&cookies::session(token))
+            {
+                tracing::error!(error = %e, "cannot set the session cookie");
+                return server_error(req);
             }
-            b.insert_header((LOCATION, format!("/authorize/resume?flow={flow_id}")))
-                .finish()
+            resp
         }
         Err(e) => {
             tracing::error!(error = ?e, "cannot record the login");

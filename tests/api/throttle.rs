@@ -146,7 +146,9 @@ async fn an_account_lock_expires_by_itself_after_five_minutes() {
         "five minutes later the lock is gone: {html}"
     );
 
-    // The next lock lasts twice as long.
+    // The next lock lasts twice as long (a new authorization request: the last one ended at
+    // the client with its code).
+    let (mut browser, login) = on_login_page(&app).await;
     lock_out(&app, &mut browser, &login, "alice").await;
     app.clock.advance(599);
     assert_eq!(
@@ -164,8 +166,8 @@ async fn an_account_lock_expires_by_itself_after_five_minutes() {
 async fn a_successful_login_resets_the_count_of_failures() {
     let app = spawn_app().await;
     app.create_user("alice", PW).await;
-    let (mut browser, login) = on_login_page(&app).await;
     for round in 0..2 {
+        let (mut browser, login) = on_login_page(&app).await;
         for _ in 0..4 {
             assert_eq!(
                 attempt(&mut browser, &login, "alice", "wrong").await.0,
