@@ -254,7 +254,7 @@ async fn sync_inner(
     } else {
         None
     };
-    let mut groups = read_groups(dir, &s, since).await?;
+    let groups = read_groups(dir, &s, since).await?;
     run.group_count = groups.cn.len() as i64;
     // Users in a changed group (or below one) may have gained or lost roles without their own
     // entry changing (AD's memberOf is a back-link). Too many such groups: read everyone.
@@ -277,8 +277,7 @@ async fn sync_inner(
 
     // Accounts and identities are read per page (what the page names), never all at once:
     // memory stays flat whatever the directory's size.
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut max_stamp: Option<String> = since.map(str::to_owned);
+    let max_stamp: Option<String> = since.map(str::to_owned);
 
     // Which users to read.
     let marker_attr = match kind {
@@ -337,23 +336,18 @@ async fn sync_inner(
                 .await
         })
     };
-    let mut counts = Counts::default();
+    let mut tally = Tally {
+        groups,
+        seen: HashSet::new(),
+        counts: Counts::default(),
+        max_stamp,
+    };
     while let Some(page) = rx.recv().await {
         let entries: Vec<DirEntry> = page
             .into_iter()
             .filter_map(|e| DirEntry::from_search(e, &s.attributes, kind))
             .collect();
-        apply(
-            state,
-            &s,
-            &entries,
-            &mut groups,
-            &roles_map,
-            &mut seen,
-            &mut counts,
-            &mut max_stamp,
-        )
-        .await?;
+        apply(state, &s, &roles_map, &mut tally, &entries).await?;
     }
     reader
         .await
@@ -364,7 +358,7 @@ async fn sync_inner(
     let mut extra = Vec::new();
     let mut vanished = Vec::new();
     for (unique_id, dn) in reread {
-        if seen.contains(&unique_id) {
+        if tally.seen.contains(&unique_id) {
             continue;
         }
         match dir.read_dn(&dn).await? {
@@ -373,17 +367,7 @@ async fn sync_inner(
         }
     }
     if !extra.is_empty() {
-        apply(
-            state,
-            &s,
-            &extra,
-            &mut groups,
-            &roles_map,
-            &mut seen,
-            &mut counts,
-            &mut max_stamp,
-        )
-        .await?;
+        apply(state, &s, &roles_map, &mut tally, &extra).await?;
     }
 
     // Deletions.
@@ -391,14 +375,14 @@ async fn sync_inner(
     if since.is_none() {
         let live_ids = store::live_ids(pool).await?;
         let live = live_ids.len();
-        if counts.seen == 0 && live > 0 && !opts.allow_mass_delete {
+        if tally.counts.seen == 0 && live > 0 && !opts.allow_mass_delete {
             anyhow::bail!(
                 "the directory returned no user under {} with {}: nothing was disabled; check ldap.user_base and ldap.user_filter (`trousseau ldap test`); if every account really left, run `trousseau ldap sync --full --allow-mass-delete`",
                 s.user_base,
                 s.user_filter
             );
         }
-        gone.extend(live_ids.into_iter().filter(|u| !seen.contains(u)));
+        gone.extend(live_ids.into_iter().filter(|u| !tally.seen.contains(u)));
         let limit = (live / 10).max(10);
         if gone.len() > limit && !opts.allow_mass_delete {
             anyhow::bail!(
@@ -415,6 +399,7 @@ async fn sync_inner(
         .into_iter()
         .filter(|a| a.deleted == 0)
         .collect();
+    let counts = &mut tally.counts;
     counts.deleted = mark_deleted(state, &gone).await?;
 
     run.seen = counts.seen;
@@ -428,9 +413,17 @@ async fn sync_inner(
     run.conflicts = counts.conflicts;
     run.marker = match kind {
         DirectoryKind::Ad => ad_marker.or_else(|| since.map(str::to_owned)),
-        DirectoryKind::Openldap => max_stamp,
+        DirectoryKind::Openldap => tally.max_stamp,
     };
     Ok(())
+}
+
+/// What a run accumulates across its pages.
+struct Tally {
+    groups: Groups,
+    seen: HashSet<String>,
+    counts: Counts,
+    max_stamp: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -555,13 +548,16 @@ async fn ad_deleted(dir: &Arc<Directory>, since: &str) -> anyhow::Result<Vec<Str
 async fn apply(
     state: &AppState,
     s: &LdapSettings,
-    entries: &[DirEntry],
-    groups: &mut Groups,
     roles_map: &HashMap<String, String>,
-    seen: &mut HashSet<String>,
-    counts: &mut Counts,
-    max_stamp: &mut Option<String>,
+    tally: &mut Tally,
+    entries: &[DirEntry],
 ) -> anyhow::Result<()> {
+    let Tally {
+        groups,
+        seen,
+        counts,
+        max_stamp,
+    } = tally;
     let now = state.clock.now();
     let pool = state.db.pool();
     let backend = state.db.backend();

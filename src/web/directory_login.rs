@@ -263,12 +263,23 @@ pub struct ChangeQuery {
     ticket: String,
 }
 
-async fn ticket(state: &AppState, id: &str) -> Option<PasswordChange> {
-    directory::change(state.db.pool(), id)
+/// The live change ticket `id` and its authorization request, or the error page to show.
+async fn ticket(
+    req: &HttpRequest,
+    state: &AppState,
+    id: &str,
+) -> Result<(PasswordChange, super::login::Pending), HttpResponse> {
+    let change = directory::change(state.db.pool(), id)
         .await
         .ok()
         .flatten()
         .filter(|c| c.expires_at > state.clock.now())
+        .ok_or_else(|| page(req, StatusCode::BAD_REQUEST, |t| t.err_pw_ticket))?;
+    match pending(state, &change.flow_id).await {
+        Ok(Some(p)) => Ok((change, p)),
+        Ok(None) => Err(page(req, StatusCode::BAD_REQUEST, |t| t.err_flow)),
+        Err(_) => Err(server_error(req)),
+    }
 }
 
 pub async fn change_get(
@@ -276,13 +287,9 @@ pub async fn change_get(
     state: web::Data<AppState>,
     q: web::Query<ChangeQuery>,
 ) -> HttpResponse {
-    let Some(c) = ticket(&state, &q.ticket).await else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_pw_ticket);
-    };
-    let p = match pending(&state, &c.flow_id).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(&req),
+    let (c, p) = match ticket(&req, &state, &q.ticket).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
     };
     let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
     let t = lang.t();
@@ -329,16 +336,12 @@ pub async fn change_post(
             .await;
         return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
     }
-    let Some(c) = ticket(&state, form.get("ticket").unwrap_or_default()).await else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_pw_ticket);
+    let (c, p) = match ticket(&req, &state, form.get("ticket").unwrap_or_default()).await {
+        Ok(found) => found,
+        Err(resp) => return resp,
     };
     let Some(dir) = state.directory.clone() else {
         return page(&req, StatusCode::BAD_REQUEST, |t| t.err_pw_ticket);
-    };
-    let p = match pending(&state, &c.flow_id).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(&req),
     };
     let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
     let t = lang.t();

@@ -3,7 +3,6 @@
 //! LDAPS, throttling below AD's lockout, StartTLS, and sync with uSNChanged and tombstones.
 
 use reqwest::StatusCode;
-use reqwest::header::LOCATION;
 
 use crate::helpers::*;
 use crate::peers::ad::Ad;
@@ -124,62 +123,6 @@ async fn ad_login_and_every_refusal_sub_code() {
     ad.delete(&dn).await;
 }
 
-/// Logs in with a password the directory wants changed; changes it on the page; checks the
-/// flow ends at the client and the new password works.
-async fn change_in_flow(app: &TestApp, rp: &Rp, sam: &str, old: &str, new: &str) {
-    let mut b = app.browser();
-    let (url, verifier) = authorize_url(app, rp, &[]);
-    let resp = b.get(&url).await;
-    let (_, login) = b.follow(resp).await;
-    let resp = b.submit_login(&login, sam, old).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let to = resp.headers()[LOCATION].to_str().unwrap().to_owned();
-    assert!(to.starts_with("/password/change?ticket="), "{to}");
-    assert_eq!(b.get(&to).await.status(), StatusCode::OK);
-    let ticket = query_param(&format!("http://x{to}"), "ticket").unwrap();
-    let csrf = b.cookies["__Host-trousseau_csrf"].clone();
-    // A wrong current password: the directory refuses, the page says so.
-    let resp = b
-        .post(
-            "/password/change",
-            &[
-                ("ticket", &ticket),
-                ("csrf", &csrf),
-                ("current", "not-it"),
-                ("new", new),
-                ("confirm", new),
-            ],
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    let resp = b
-        .post(
-            "/password/change",
-            &[
-                ("ticket", &ticket),
-                ("csrf", &csrf),
-                ("current", old),
-                ("new", new),
-                ("confirm", new),
-            ],
-        )
-        .await;
-    assert_eq!(
-        resp.status(),
-        StatusCode::SEE_OTHER,
-        "{:?}",
-        resp.text().await
-    );
-    let (_, back) = b.follow(resp).await;
-    let code = query_param(&back, "code").expect("signed in after the change");
-    assert_eq!(
-        exchange(app, rp, &code, &verifier).await.status(),
-        StatusCode::OK
-    );
-    let mut b = app.browser();
-    login_tokens(app, &mut b, rp, sam, new).await;
-}
-
 #[tokio::test]
 async fn ad_expired_and_must_change_passwords_are_changed_in_the_flow() {
     let Some(ad) = Ad::from_env() else { return };
@@ -199,7 +142,7 @@ async fn ad_expired_and_must_change_passwords_are_changed_in_the_flow() {
         )
         .await;
     ad.must_change_password(&dn).await;
-    change_in_flow(&app, &rp, &sam, "Passw0rd-2", "Nouveau-2b").await;
+    change_directory_password_in_flow(&app, &rp, &sam, "Passw0rd-2", "Nouveau-2b").await;
     ad.delete(&dn).await;
 
     let sam = Ad::unique_name("x");
@@ -219,7 +162,7 @@ async fn ad_expired_and_must_change_passwords_are_changed_in_the_flow() {
             .unwrap_err()
             .contains("data 532")
     );
-    change_in_flow(&app, &rp, &sam, "Passw0rd-3", "Nouveau-3b").await;
+    change_directory_password_in_flow(&app, &rp, &sam, "Passw0rd-3", "Nouveau-3b").await;
     let reasons: Vec<String> = app
         .audit("login")
         .await

@@ -408,3 +408,62 @@ pub async fn error_code(resp: Response) -> (StatusCode, String) {
     let body: Value = resp.json().await.unwrap_or_default();
     (status, body["error"].as_str().unwrap_or("").to_owned())
 }
+
+/// Signs in with a directory password that must change, changes it on the page the login leads
+/// to (first a mismatched confirmation, then a wrong current password, both refused with a
+/// message), checks the flow ends at the client with a code, and that the new password works.
+pub async fn change_directory_password_in_flow(
+    app: &TestApp,
+    rp: &Rp,
+    user: &str,
+    old: &str,
+    new: &str,
+) {
+    let mut b = app.browser();
+    let (url, verifier) = authorize_url(app, rp, &[]);
+    let resp = b.get(&url).await;
+    let (_, login) = b.follow(resp).await;
+    let resp = b.submit_login(&login, user, old).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let to = resp.headers()[LOCATION].to_str().unwrap().to_owned();
+    assert!(to.starts_with("/password/change?ticket="), "{to}");
+    let page = b.get(&to).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("mot de passe"));
+    let ticket = query_param(&format!("http://x{to}"), "ticket").unwrap();
+    let csrf = b.cookies["__Host-trousseau_csrf"].clone();
+    let mut submit = async |current: &str, confirm: &str| {
+        b.post(
+            "/password/change",
+            &[
+                ("ticket", ticket.as_str()),
+                ("csrf", csrf.as_str()),
+                ("current", current),
+                ("new", new),
+                ("confirm", confirm),
+            ],
+        )
+        .await
+    };
+    let resp = submit(old, "something else").await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("ne sont pas identiques")
+    );
+    let resp = submit("not-the-password", new).await;
+    assert!(resp.status().is_client_error(), "{}", resp.status());
+    assert!(resp.text().await.unwrap().contains("refusé le changement"));
+    let resp = submit(old, new).await;
+    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+    let (_, back) = b.follow(resp).await;
+    let code = query_param(&back, "code").expect("signed in after the change");
+    assert_eq!(
+        exchange(app, rp, &code, &verifier).await.status(),
+        StatusCode::OK
+    );
+    let mut b = app.browser();
+    login_tokens(app, &mut b, rp, user, new).await;
+}

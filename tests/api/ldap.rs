@@ -3,7 +3,6 @@
 //! the password-policy control, and full/incremental sync with nested groups and roles.
 
 use reqwest::StatusCode;
-use reqwest::header::LOCATION;
 
 use crate::helpers::*;
 use crate::peers::slapd::Slapd;
@@ -273,41 +272,47 @@ async fn ldap_test_names_what_is_wrong() {
     assert!(checks.iter().all(|c| c.ok), "{checks:?}");
     assert!(checks.iter().any(|c| c.step == "user cblanc"));
 
-    let bad_password = ldap_toml(&s, &[&s.ldaps_url], "").replace(
-        &format!("service_password = \"{}\"", s.admin_password),
-        "service_password = \"nope\"",
-    );
-    let app = spawn_app_with(&bad_password).await;
-    let checks = check::run(app.state.directory.as_ref().unwrap(), None).await;
-    let bind = checks.iter().find(|c| c.step == "service bind").unwrap();
-    assert!(
-        !bind.ok && bind.detail.contains("invalid credentials"),
-        "{bind:?}"
-    );
-
-    let bad_base = ldap_toml(&s, &[&s.ldaps_url], "").replace(
-        &format!("user_base = \"{}\"", s.people_dn),
-        "user_base = \"ou=nowhere,dc=chu,dc=local\"",
-    );
-    let app = spawn_app_with(&bad_base).await;
-    let checks = check::run(app.state.directory.as_ref().unwrap(), None).await;
-    let base = checks.iter().find(|c| c.step == "user base").unwrap();
-    assert!(
-        !base.ok && base.detail.contains("does not exist"),
-        "{base:?}"
-    );
-
-    let bad_filter = ldap_toml(&s, &[&s.ldaps_url], "").replace(
-        "(objectClass=inetOrgPerson)",
-        "(objectClass=nothingLikeThis)",
-    );
-    let app = spawn_app_with(&bad_filter).await;
-    let checks = check::run(app.state.directory.as_ref().unwrap(), None).await;
-    let filter = checks.iter().find(|c| c.step == "user filter").unwrap();
-    assert!(
-        !filter.ok && filter.detail.contains("matches nothing"),
-        "{filter:?}"
-    );
+    let base = ldap_toml(&s, &[&s.ldaps_url], "");
+    let cases = [
+        (
+            base.replace(
+                &format!("service_password = \"{}\"", s.admin_password),
+                "service_password = \"nope\"",
+            ),
+            "service bind",
+            "invalid credentials",
+        ),
+        (
+            base.replace(
+                &format!("user_base = \"{}\"", s.people_dn),
+                "user_base = \"ou=nowhere,dc=chu,dc=local\"",
+            ),
+            "user base",
+            "does not exist",
+        ),
+        (
+            base.replace(
+                "(objectClass=inetOrgPerson)",
+                "(objectClass=nothingLikeThis)",
+            ),
+            "user filter",
+            "matches nothing",
+        ),
+        (
+            base.replace(&s.ldaps_url, &dead_url()),
+            "connect",
+            "cannot connect",
+        ),
+    ];
+    for (toml, step, says) in cases {
+        let app = spawn_app_with(&toml).await;
+        let checks = check::run(app.state.directory.as_ref().unwrap(), None).await;
+        let found = checks
+            .iter()
+            .find(|c| c.step.starts_with(step))
+            .unwrap_or_else(|| panic!("no step {step} in {checks:?}"));
+        assert!(!found.ok && found.detail.contains(says), "{found:?}");
+    }
 }
 
 #[tokio::test]
@@ -324,61 +329,9 @@ async fn a_reset_password_must_be_changed_in_the_same_flow() {
     }
     let app = app_for(&s, "").await;
     let rp = dpi(&app).await;
-    let mut b = app.browser();
-    let (login, verifier) = login_page(&app, &mut b, &rp).await;
-    let resp = b.submit_login(&login, "dmoreau", "Secret-7").await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let to = resp.headers()[LOCATION].to_str().unwrap().to_owned();
-    assert!(to.starts_with("/password/change?ticket="), "{to}");
-    let page = b.get(&to).await;
-    assert_eq!(page.status(), StatusCode::OK);
-    let html = page.text().await.unwrap();
-    assert!(html.contains("changer votre mot de passe"), "{html}");
-    let ticket = query_param(&format!("http://x{to}"), "ticket").unwrap();
-    let csrf = b.cookies["__Host-trousseau_csrf"].clone();
-    // Mismatched confirmation: a clear message, nothing changed.
-    let resp = b
-        .post(
-            "/password/change",
-            &[
-                ("ticket", &ticket),
-                ("csrf", &csrf),
-                ("current", "Secret-7"),
-                ("new", "Nouveau-7"),
-                ("confirm", "Other"),
-            ],
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    assert!(
-        resp.text()
-            .await
-            .unwrap()
-            .contains("ne sont pas identiques")
-    );
-    let resp = b
-        .post(
-            "/password/change",
-            &[
-                ("ticket", &ticket),
-                ("csrf", &csrf),
-                ("current", "Secret-7"),
-                ("new", "Nouveau-7"),
-                ("confirm", "Nouveau-7"),
-            ],
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let (_, back) = b.follow(resp).await;
-    let code = query_param(&back, "code").expect("signed in after the change");
-    assert_eq!(
-        exchange(&app, &rp, &code, &verifier).await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(app.audit("password_change").await[0].outcome, "success");
-    // The new password is the directory's now.
-    let mut b = app.browser();
-    login_tokens(&app, &mut b, &rp, "dmoreau", "Nouveau-7").await;
+    change_directory_password_in_flow(&app, &rp, "dmoreau", "Secret-7", "Nouveau-7").await;
+    let changes = app.audit("password_change").await;
+    assert!(changes.iter().any(|e| e.outcome == "success"));
 }
 
 #[tokio::test]
