@@ -216,7 +216,7 @@ async fn hammering_trousseau_never_locks_the_ad_account() {
 }
 
 #[tokio::test]
-async fn ad_over_starttls_and_refused_without_encryption() {
+async fn ad_over_starttls_failover_and_tls_failures() {
     let Some(ad) = Ad::from_env() else { return };
     let _serial = Ad::lock().await;
     let tag = tag();
@@ -241,6 +241,39 @@ async fn ad_over_starttls_and_refused_without_encryption() {
     let (status, body) = refused(&app, &rp, &sam, "Passw0rd-5").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(body.contains("Annuaire indisponible"));
+
+    // The first domain controller is down: the next one answers.
+    let dead = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("ldaps://127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let toml = ad_toml(&ad, &ad.url, &tag, "").replace(
+        &format!("servers = [\"{}\"]", ad.url),
+        &format!("servers = [\"{dead}\", \"{}\"]", ad.url),
+    );
+    let app = spawn_app_with(&toml).await;
+    let rp = new_rp(&app).await;
+    let mut b = app.browser();
+    login_tokens(&app, &mut b, &rp, &sam, "Passw0rd-5").await;
+
+    // A CA that did not sign the DC's certificate: a TLS failure, said and audited.
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let wrong = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(wrong.path(), params.self_signed(&key).unwrap().pem()).unwrap();
+    let toml = ad_toml(&ad, &ad.url, &tag, "").replace(
+        &ad.ca_file.display().to_string(),
+        &wrong.path().display().to_string(),
+    );
+    let app = spawn_app_with(&toml).await;
+    let rp = new_rp(&app).await;
+    let (status, body) = refused(&app, &rp, &sam, "Passw0rd-5").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(
+        last_reason(&app.audit("login").await),
+        "directory_tls_failure"
+    );
     ad.delete(&dn).await;
 }
 
@@ -330,6 +363,11 @@ async fn ad_sync_full_then_incremental_with_nesting_disable_and_tombstones() {
     assert_eq!(error_code(refresh).await.1, "invalid_grant");
     let disabled = app.audit("user_disabled").await;
     assert_eq!(disabled[0].reason.as_deref(), Some("directory_disabled"));
+    // Her SSO session ended too: the next authorization request asks for a login.
+    let (url, _) = authorize_url(&app, &rp, &[]);
+    let resp = browser.get(&url).await;
+    let (_, at) = browser.follow(resp).await;
+    assert!(at.contains("/login?"), "{at}");
 
     // Gus is deleted: the next incremental run finds his tombstone.
     ad.delete(&b_dn).await;
