@@ -28,16 +28,25 @@ pub async fn check(
     identity_id: Option<&str>,
     ip: Option<&str>,
 ) -> Result<Option<Blocked>, sqlx::Error> {
-    if let Some(ip) = ip
-        && let Some(r) = throttle::get(db.pool(), &address_key(ip)).await?
+    let address = ip.map(address_key);
+    let account = identity_id.map(account_key);
+    let records = match (&address, &account) {
+        (None, None) => Vec::new(),
+        (Some(k), None) | (None, Some(k)) => {
+            throttle::get(db.pool(), k).await?.into_iter().collect()
+        }
+        (Some(a), Some(b)) => throttle::get_pair(db.pool(), a, b).await?,
+    };
+    if let Some(a) = &address
+        && let Some(r) = records.iter().find(|r| &r.key == a)
     {
         let until = r.window_start + s.address_window_secs;
         if r.failures >= s.address_max_failures && now < until {
             return Ok(Some(Blocked::Address { until }));
         }
     }
-    if let Some(id) = identity_id
-        && let Some(r) = throttle::get(db.pool(), &account_key(id)).await?
+    if let Some(k) = &account
+        && let Some(r) = records.iter().find(|r| &r.key == k)
         && let Some(until) = r.locked_until.filter(|u| now < *u)
     {
         return Ok(Some(Blocked::Account { until }));
@@ -100,14 +109,12 @@ pub async fn failure(
 
 /// A successful login clears the account's consecutive failures (its lock history stays).
 pub async fn success(db: &Db, identity_id: &str) -> Result<(), sqlx::Error> {
-    let key = account_key(identity_id);
-    if let Some(mut r) = throttle::get(db.pool(), &key).await?
-        && r.failures > 0
-    {
-        r.failures = 0;
-        throttle::put(db.pool(), &r).await?;
-    }
-    Ok(())
+    throttle::reset_failures(db.pool(), &account_key(identity_id)).await
+}
+
+/// [`success`] inside the login's transaction.
+pub async fn success_in(tx: &mut crate::storage::Tx, identity_id: &str) -> Result<(), sqlx::Error> {
+    throttle::reset_failures_in(tx, &account_key(identity_id)).await
 }
 
 /// Lifts an account lock and forgets its history; true when there was something to lift.

@@ -111,11 +111,15 @@ pub struct LoggedIn {
 
 /// Adds a successful proof: to the current session when it is the same person, otherwise to a
 /// new session (ending the previous person's session first).
+///
+/// In the same transaction: the flow's login step (`flow_id`), and for a local password the
+/// credential's last use and the end of the account's run of failures.
 pub async fn record_login(
     state: &AppState,
     current: Option<Session>,
     identity_id: &str,
     factor: AuthFactor,
+    flow_id: Option<&str>,
     ctx: &RequestContext,
 ) -> anyhow::Result<LoggedIn> {
     let now = state.clock.now();
@@ -173,10 +177,34 @@ pub async fn record_login(
                 .details(json!({ "method": factor.method.as_str(), "amr": amr, "session": session_id, "new_session": new_token.is_some() })),
         )
         .await?;
+    if let Some(flow) = flow_id {
+        crate::storage::flows::mark_login_in(&mut tx, flow).await?;
+    }
+    if factor.method == Method::Password {
+        crate::storage::identities::touch_password_in(&mut tx, identity_id, now).await?;
+        crate::authn::throttle::success_in(&mut tx, identity_id).await?;
+    }
     tx.commit().await?;
-    let session = by_id(state, &session_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("session vanished right after login"))?;
+    let session = if new_token.is_some() {
+        // A new session holds this one event: no need to read it back.
+        let factors = vec![factor];
+        let (level, amr) =
+            evaluate(&factors).ok_or_else(|| anyhow::anyhow!("a login without a factor"))?;
+        Session {
+            id: session_id,
+            identity_id: identity_id.to_owned(),
+            created_at: now,
+            expires_at: now + state.settings.session.absolute_secs,
+            auth_time: now,
+            factors,
+            level,
+            amr,
+        }
+    } else {
+        by_id(state, &session_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("session vanished right after login"))?
+    };
     Ok(LoggedIn { session, new_token })
 }
 

@@ -51,6 +51,15 @@ pub async fn mark(pool: &AnyPool, id: &str, what: FlowStep) -> Result<(), sqlx::
     sqlx::query(sql).bind(id).execute(pool).await.map(|_| ())
 }
 
+/// Marks the login of a flow done inside a transaction (the login's own).
+pub async fn mark_login_in(tx: &mut super::Tx, id: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE auth_flows SET login_done = 1 WHERE id = $1")
+        .bind(id)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
 /// Steps a user completes inside a flow.
 #[derive(Debug, Clone, Copy)]
 pub enum FlowStep {

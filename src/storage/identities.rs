@@ -67,6 +67,30 @@ pub async fn by_username(
     .await
 }
 
+/// An identity with its active local password hash, in one query (the login's lookup).
+pub async fn with_password(
+    pool: &AnyPool,
+    username: &str,
+) -> Result<Option<(IdentityRecord, Option<String>)>, sqlx::Error> {
+    #[derive(FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        identity: IdentityRecord,
+        secret: Option<String>,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT i.id, i.username, i.given_name, i.family_name, i.email, i.status, \
+         i.status_reason, i.status_at, i.created_at, i.updated_at, i.employee_number, \
+         i.department, i.hr_arrival, i.hr_departure, i.birth_date, c.secret FROM identities i \
+         LEFT JOIN credentials c ON c.identity_id = i.id AND c.kind = 'password' \
+         AND c.disabled = 0 WHERE i.username = $1",
+    )
+    .bind(username)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.identity, r.secret)))
+}
+
 pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<IdentityRecord>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE id = $1")))
         .bind(id)
@@ -193,6 +217,22 @@ pub async fn touch_password(
     .bind(now)
     .bind(identity_id)
     .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// Records the use of the local password inside the login's transaction.
+pub async fn touch_password_in(
+    tx: &mut Tx,
+    identity_id: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE credentials SET last_used_at = $1 WHERE identity_id = $2 AND kind = 'password'",
+    )
+    .bind(now)
+    .bind(identity_id)
+    .execute(&mut **tx)
     .await
     .map(|_| ())
 }

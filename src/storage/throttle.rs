@@ -18,6 +18,40 @@ pub async fn get(pool: &AnyPool, key: &str) -> Result<Option<ThrottleRecord>, sq
         .await
 }
 
+/// The records of two keys in one query (an address and an account at each login).
+pub async fn get_pair(
+    pool: &AnyPool,
+    a: &str,
+    b: &str,
+) -> Result<Vec<ThrottleRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT key, failures, window_start, locks, locked_until FROM login_throttle \
+         WHERE key IN ($1, $2)",
+    )
+    .bind(a)
+    .bind(b)
+    .fetch_all(pool)
+    .await
+}
+
+/// Clears the consecutive failures of a key, when it has any (one statement).
+pub async fn reset_failures(pool: &AnyPool, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE login_throttle SET failures = 0 WHERE key = $1 AND failures > 0")
+        .bind(key)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// [`reset_failures`] inside a transaction.
+pub async fn reset_failures_in(tx: &mut super::Tx, key: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE login_throttle SET failures = 0 WHERE key = $1 AND failures > 0")
+        .bind(key)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}
+
 pub async fn put(pool: &AnyPool, r: &ThrottleRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO login_throttle (key, failures, window_start, locks, locked_until) \

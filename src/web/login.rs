@@ -22,7 +22,7 @@ use crate::oidc::authorize::{continue_after_login, load_flow};
 use crate::oidc::end_session::origin;
 use crate::oidc::params::Params;
 use crate::session::{self, Session};
-use crate::storage::flows::{self, FlowRecord, FlowStep};
+use crate::storage::flows::FlowRecord;
 use crate::storage::{directory, identities};
 
 #[derive(Template)]
@@ -350,9 +350,8 @@ pub(super) async fn logged_in(
         method,
         user_verified: false,
     };
-    match session::record_login(state, current, identity_id, factor, ctx).await {
+    match session::record_login(state, current, identity_id, factor, Some(flow_id), ctx).await {
         Ok(done) => {
-            let _ = flows::mark(state.db.pool(), flow_id, FlowStep::Login).await;
             // Straight on with the authorization request (code, consent or step-up), the new
             // session cookie set on that answer.
             let mut resp = continue_after_login(req, state, flow_id, done.session).await;
@@ -393,9 +392,13 @@ async fn check_password(
     };
     let now = state.clock.now();
     let ip = ctx.source_ip.as_deref();
-    let identity = identities::by_username(state.db.pool(), username)
+    let (identity, stored) = match identities::with_password(state.db.pool(), username)
         .await
-        .map_err(|_| Failure::Unavailable)?;
+        .map_err(|_| Failure::Unavailable)?
+    {
+        Some((i, hash)) => (Some(i), hash),
+        None => (None, None),
+    };
     let owned_id = identity.as_ref().map(|i| i.id.clone());
     let id = owned_id.as_deref();
     // Unknown usernames are counted and locked like real accounts, so that a lock does not
@@ -416,12 +419,6 @@ async fn check_password(
         }
         Err(_) => return Err(Failure::Unavailable),
     }
-    let stored = match &identity {
-        Some(i) => identities::password_hash(state.db.pool(), &i.id)
-            .await
-            .map_err(|_| Failure::Unavailable)?,
-        None => None,
-    };
     let ok = state.hasher.verify(password, stored).await;
     let Some(identity) = identity.filter(|_| ok) else {
         let reason = if id.is_some() {
@@ -456,10 +453,7 @@ async fn check_password(
             .await;
         return Err(Failure::Disabled);
     }
-    throttle::success(&state.db, &identity.id)
-        .await
-        .map_err(|_| Failure::Unavailable)?;
-    let _ = identities::touch_password(state.db.pool(), &identity.id, now).await;
+    // The run of failures ends and the password's last use is recorded with the session.
     Ok(identity.id)
 }
 
