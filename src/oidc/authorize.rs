@@ -189,10 +189,7 @@ async fn handle(
             let Some(s) = current else {
                 return server_error(req);
             };
-            if let Some(f) = &flow {
-                let _ = flows::delete(state.db.pool(), &f.id).await;
-            }
-            match issue_code(state, &ar, &s, &ctx).await {
+            match issue_code(state, &ar, &s, flow.as_ref(), &ctx).await {
                 Ok(code) => reply_code(req, state, &ar, &code),
                 Err(e) => {
                     tracing::error!(error = ?e, "cannot issue an authorization code");
@@ -316,12 +313,15 @@ async fn issue_code(
     state: &AppState,
     ar: &AuthRequest,
     s: &Session,
+    flow: Option<&FlowRecord>,
     ctx: &RequestContext,
 ) -> anyhow::Result<String> {
     let now = state.clock.now();
     let code = random_token(32);
+    // One transaction: the code, the session's client list and activity, the finished flow.
+    let mut tx = state.db.begin().await?;
     codes::insert(
-        state.db.pool(),
+        &mut *tx,
         &CodeRecord {
             code_hash: hash_secret(&code),
             client_id: ar.client.id.clone(),
@@ -338,8 +338,12 @@ async fn issue_code(
         },
     )
     .await?;
-    sessions::add_client(state.db.pool(), &s.id, &ar.client.id, now).await?;
-    session::touch(state, &s.id).await?;
+    sessions::add_client(&mut *tx, &s.id, &ar.client.id, now).await?;
+    sessions::touch(&mut *tx, &s.id, now).await?;
+    if let Some(f) = flow {
+        flows::delete(&mut *tx, &f.id).await?;
+    }
+    tx.commit().await?;
     state
         .audit
         .record(

@@ -18,7 +18,10 @@ pub struct CodeRecord {
     pub family_id: Option<String>,
 }
 
-pub async fn insert(pool: &AnyPool, r: &CodeRecord) -> Result<(), sqlx::Error> {
+pub async fn insert<'e, E>(pool: E, r: &CodeRecord) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query(
         "INSERT INTO auth_codes (code_hash, client_id, identity_id, session_id, redirect_uri, scope, \
          nonce, code_challenge, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",

@@ -34,7 +34,10 @@ pub async fn get(pool: &AnyPool, id: &str) -> Result<Option<FlowRecord>, sqlx::E
         .await
 }
 
-pub async fn delete(pool: &AnyPool, id: &str) -> Result<(), sqlx::Error> {
+pub async fn delete<'e, E>(pool: E, id: &str) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query("DELETE FROM auth_flows WHERE id = $1")
         .bind(id)
         .execute(pool)

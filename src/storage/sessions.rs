@@ -82,7 +82,10 @@ pub async fn open_of_identity(
     .await
 }
 
-pub async fn touch(pool: &AnyPool, id: &str, now: i64) -> Result<(), sqlx::Error> {
+pub async fn touch<'e, E>(pool: E, id: &str, now: i64) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query("UPDATE sso_sessions SET last_active_at = $1 WHERE id = $2 AND last_active_at < $1")
         .bind(now)
         .bind(id)
@@ -138,12 +141,15 @@ pub async fn end(tx: &mut Tx, id: &str, now: i64, reason: &str) -> Result<bool, 
     Ok(done.rows_affected() == 1)
 }
 
-pub async fn add_client(
-    pool: &AnyPool,
+pub async fn add_client<'e, E>(
+    pool: E,
     session_id: &str,
     client_id: &str,
     now: i64,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query(
         "INSERT INTO session_clients (session_id, client_id, first_at) VALUES ($1, $2, $3) \
          ON CONFLICT (session_id, client_id) DO NOTHING",
