@@ -206,21 +206,6 @@ pub async fn password_hash(
     Ok(row.and_then(|r| r.0))
 }
 
-pub async fn touch_password(
-    pool: &AnyPool,
-    identity_id: &str,
-    now: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE credentials SET last_used_at = $1 WHERE identity_id = $2 AND kind = 'password'",
-    )
-    .bind(now)
-    .bind(identity_id)
-    .execute(pool)
-    .await
-    .map(|_| ())
-}
-
 /// Records the use of the local password inside the login's transaction.
 pub async fn touch_password_in(
     tx: &mut Tx,
