@@ -17,7 +17,7 @@ use crate::authn::ldap::{DirEntry, Directory, requested};
 use crate::config::{DirectoryKind, LdapSettings, LinkBy};
 use crate::identity::Status;
 use crate::storage::directory::{self as store, AccountRecord, IdentityKey, NewIdentity, SyncRun};
-use crate::storage::identities;
+use crate::storage::{identities, to_json_list};
 
 /// The actor name of changes made by the sync.
 pub const ACTOR: &str = "ldap-sync";
@@ -741,8 +741,8 @@ fn record(
         upn: e.upn.clone(),
         enabled: i64::from(!e.disabled()),
         deleted: 0,
-        group_dns: store::list(&e.member_of),
-        roles: store::list(roles),
+        group_dns: to_json_list(&e.member_of),
+        roles: to_json_list(roles),
         fingerprint,
         seen_at: now,
         created_at: now,

@@ -91,18 +91,14 @@ pub async fn resume(
 }
 
 /// Continues a flow right after a login, with the session just recorded (its cookie is not in
-/// the request yet): one round trip less than redirecting to `/authorize/resume`.
+/// the request yet) and the flow the login page already read: one round trip less than
+/// redirecting to `/authorize/resume`.
 pub async fn continue_after_login(
     req: &HttpRequest,
     state: &AppState,
-    flow_id: &str,
+    flow: FlowRecord,
     session: Session,
 ) -> HttpResponse {
-    let flow = match load_flow(state, flow_id).await {
-        Ok(Some(f)) => f,
-        Ok(None) => return page(req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(req),
-    };
     let Some(params) = Params::from_json(&flow.params) else {
         return server_error(req);
     };

@@ -2,7 +2,7 @@
 
 use sqlx::{AnyPool, AssertSqlSafe, FromRow};
 
-use super::{Backend, Tx, from_json_list, insert_sql, placeholders, to_json_list};
+use super::{Backend, Tx, from_json_list, insert_sql, placeholders};
 
 /// One directory account.
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -441,9 +441,4 @@ pub async fn runs(pool: &AnyPool, limit: i64) -> Result<Vec<SyncRun>, sqlx::Erro
     .bind(limit)
     .fetch_all(pool)
     .await
-}
-
-/// A fresh JSON list column.
-pub fn list(items: &[String]) -> String {
-    to_json_list(items)
 }

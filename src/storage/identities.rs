@@ -192,20 +192,6 @@ pub async fn set_password(
     .map(|_| ())
 }
 
-/// The active local password hash of an identity, if any.
-pub async fn password_hash(
-    pool: &AnyPool,
-    identity_id: &str,
-) -> Result<Option<String>, sqlx::Error> {
-    let row: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT secret FROM credentials WHERE identity_id = $1 AND kind = 'password' AND disabled = 0",
-    )
-    .bind(identity_id)
-    .fetch_optional(pool)
-    .await?;
-    Ok(row.and_then(|r| r.0))
-}
-
 /// Records the use of the local password inside the login's transaction.
 pub async fn touch_password_in(
     tx: &mut Tx,

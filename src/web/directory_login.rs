@@ -114,8 +114,8 @@ pub(super) async fn check(
         .authenticate(username, &password, known_dn.as_deref())
         .await
     {
-        Ok(auth) => {
-            let identity_id = match provision(state, &auth.entry, ctx).await {
+        Ok(entry) => {
+            let identity_id = match provision(state, &entry, ctx).await {
                 Ok(Some(id)) => id,
                 Ok(None) => {
                     state.audit.record(fail(Failure::Conflict, None)).await;
@@ -448,7 +448,7 @@ pub async fn change_post(
     match check(&state, &dir, &c.login, &c.login, account, Some(new), &ctx).await {
         Ok(Checked::Identity(id, method)) => {
             state.metrics.login(method.as_str(), "success");
-            logged_in(&req, &state, session, &id, method, &c.flow_id, &ctx).await
+            logged_in(&req, &state, session, &id, method, p.flow.clone(), &ctx).await
         }
         Ok(Checked::ChangePassword(..)) => render_error(StatusCode::BAD_REQUEST, t.pw_change_must),
         Err(f) => render_error(f.status(), f.message(t)),

@@ -22,8 +22,9 @@ use crate::oidc::authorize::{continue_after_login, load_flow};
 use crate::oidc::end_session::origin;
 use crate::oidc::params::Params;
 use crate::session::{self, Session};
+use crate::storage::directory;
 use crate::storage::flows::FlowRecord;
-use crate::storage::{directory, identities};
+use crate::storage::identities::{self, IdentityRecord};
 
 #[derive(Template)]
 #[template(path = "login/password.html")]
@@ -227,32 +228,24 @@ async fn check_login(
     password: Option<SecretString>,
     ctx: &RequestContext,
 ) -> Result<Checked, Failure> {
+    // One lookup of the local identity and its password serves both decisions.
+    let local = identities::with_password(state.db.pool(), username)
+        .await
+        .map_err(|_| Failure::Unavailable)?;
     if let Some(dir) = &state.directory {
         let login = normalize_login(username).to_lowercase();
         let account = directory::by_login(state.db.pool(), &login)
             .await
             .map_err(|_| Failure::Unavailable)?;
-        let use_directory = match &account {
-            Some(_) => true,
-            None => match identities::by_username(state.db.pool(), username)
-                .await
-                .map_err(|_| Failure::Unavailable)?
-            {
-                Some(i) => identities::password_hash(state.db.pool(), &i.id)
-                    .await
-                    .map_err(|_| Failure::Unavailable)?
-                    .is_none(),
-                None => true,
-            },
-        };
-        if use_directory {
+        let has_local_password = matches!(&local, Some((_, Some(_))));
+        if account.is_some() || !has_local_password {
             return super::directory_login::check(
                 state, dir, username, &login, account, password, ctx,
             )
             .await;
         }
     }
-    check_password(state, username, password, ctx)
+    check_password(state, username, local, password, ctx)
         .await
         .map(|id| Checked::Identity(id, Method::Password))
 }
@@ -289,16 +282,7 @@ pub async fn login_post(
     match check_login(&state, &username, password, &ctx).await {
         Ok(Checked::Identity(identity_id, method)) => {
             state.metrics.login(method.as_str(), "success");
-            logged_in(
-                &req,
-                &state,
-                current,
-                &identity_id,
-                method,
-                &p.flow.id,
-                &ctx,
-            )
-            .await
+            logged_in(&req, &state, current, &identity_id, method, p.flow, &ctx).await
         }
         Ok(Checked::ChangePassword(dn, reason)) => {
             let login = normalize_login(&username).to_lowercase();
@@ -343,18 +327,19 @@ pub(super) async fn logged_in(
     current: Option<Session>,
     identity_id: &str,
     method: Method,
-    flow_id: &str,
+    mut flow: FlowRecord,
     ctx: &RequestContext,
 ) -> HttpResponse {
     let factor = AuthFactor {
         method,
         user_verified: false,
     };
-    match session::record_login(state, current, identity_id, factor, Some(flow_id), ctx).await {
+    match session::record_login(state, current, identity_id, factor, Some(&flow.id), ctx).await {
         Ok(done) => {
+            flow.login_done = 1;
             // Straight on with the authorization request (code, consent or step-up), the new
             // session cookie set on that answer.
-            let mut resp = continue_after_login(req, state, flow_id, done.session).await;
+            let mut resp = continue_after_login(req, state, flow, done.session).await;
             if let Some(token) = done.new_token
                 && let Err(e) = resp.add_cookie(&cookies::session(token))
             {
@@ -374,6 +359,7 @@ pub(super) async fn logged_in(
 async fn check_password(
     state: &AppState,
     username: &str,
+    local: Option<(IdentityRecord, Option<String>)>,
     password: Option<SecretString>,
     ctx: &RequestContext,
 ) -> Result<String, Failure> {
@@ -392,10 +378,7 @@ async fn check_password(
     };
     let now = state.clock.now();
     let ip = ctx.source_ip.as_deref();
-    let (identity, stored) = match identities::with_password(state.db.pool(), username)
-        .await
-        .map_err(|_| Failure::Unavailable)?
-    {
+    let (identity, stored) = match local {
         Some((i, hash)) => (Some(i), hash),
         None => (None, None),
     };

@@ -324,6 +324,10 @@ async fn a_reset_password_must_be_changed_in_the_same_flow() {
         .add_user("dmoreau", "Secret-7", "Denis", "Moreau", None)
         .await;
     if !s.force_password_change(&dn).await {
+        assert!(
+            std::env::var("TROUSSEAU_REQUIRE_PEERS").as_deref() != Ok("1"),
+            "slapd has no ppolicy overlay: the password change cannot be tested"
+        );
         eprintln!("slapd has no ppolicy overlay here: password change test skipped");
         return;
     }
@@ -406,7 +410,8 @@ async fn sync_links_creates_resolves_nesting_and_withdraws_disabled_and_deleted_
     let inc = sync(&app.state, SyncOptions::default()).await.unwrap();
     assert_eq!(inc.mode, "incremental");
     assert_eq!(inc.disabled, 1, "{inc:?}");
-    assert!(inc.seen < 2 || inc.unchanged >= 1, "{inc:?}");
+    // Only Emma changed (others read again by the look-back are unchanged).
+    assert_eq!((inc.updated, inc.created), (1, 0), "{inc:?}");
     let refresh = app
         .post_form(
             "/token",

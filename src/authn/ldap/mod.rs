@@ -46,12 +46,6 @@ impl std::fmt::Debug for Directory {
     }
 }
 
-/// A user whose bind succeeded.
-#[derive(Debug, Clone)]
-pub struct Authenticated {
-    pub entry: DirEntry,
-}
-
 /// A page of the sync's user or group search.
 pub type Entries = Vec<SearchEntry>;
 
@@ -311,7 +305,7 @@ impl Directory {
         login: &str,
         password: &SecretString,
         known_dn: Option<&str>,
-    ) -> Result<Authenticated, DirError> {
+    ) -> Result<DirEntry, DirError> {
         if password.expose_secret().is_empty() {
             // An empty password would be an anonymous bind, which "succeeds".
             return Err(DirError::Refused(Refusal::WrongPassword));
@@ -376,7 +370,7 @@ impl Directory {
                 found
             }
         };
-        Ok(Authenticated { entry })
+        Ok(entry)
     }
 
     /// AD's `badPwdCount` (counted only within the observation window) at the threshold: the

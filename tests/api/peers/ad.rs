@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Mod, Scope, SearchEntry};
+use ldap3::{Ldap, LdapError, Mod, Scope, SearchEntry};
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 
@@ -143,33 +143,18 @@ impl Ad {
 
     /// A rustls client configuration (ring provider) trusting only the test CA.
     pub fn tls_config(&self) -> Arc<rustls::ClientConfig> {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_file_iter(&self.ca_file)
+        let ca = CertificateDer::pem_file_iter(&self.ca_file)
             .unwrap_or_else(|e| panic!("cannot read {}: {e}", self.ca_file.display()))
-        {
-            roots
-                .add(cert.expect("a PEM certificate"))
-                .expect("a valid CA certificate");
-        }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .expect("TLS versions")
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        Arc::new(config)
+            .next()
+            .expect("a PEM certificate")
+            .expect("a valid PEM certificate");
+        super::slapd::tls_config_for(&ca)
     }
 
     /// Opens a connection to `url` (TLS verified against the test CA; StartTLS when
     /// `starttls`), without binding, and spawns its driver on the current runtime.
     pub async fn connect(&self, url: &str, starttls: bool) -> Result<Ldap, LdapError> {
-        let settings = LdapConnSettings::new()
-            .set_config(self.tls_config())
-            .set_starttls(starttls)
-            .set_conn_timeout(Duration::from_secs(10));
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url).await?;
-        ldap3::drive!(conn);
+        let mut ldap = super::slapd::connect_with(url, self.tls_config(), starttls).await?;
         ldap.with_timeout(Duration::from_secs(30));
         Ok(ldap)
     }
