@@ -32,6 +32,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     /// The hospital's directory, when `[ldap]` names servers.
     pub directory: Option<Arc<crate::authn::ldap::Directory>>,
+    /// The WebAuthn relying party, when an RP ID is known (`[webauthn]`).
+    pub security_keys: Option<Arc<crate::authn::webauthn::Verifier>>,
     pub metrics: Metrics,
     pub logout_wakeup: Arc<Notify>,
     pub http: reqwest::Client,
@@ -61,6 +63,7 @@ impl AppState {
             clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
             hasher: PasswordHasher::new(&settings.password)?,
             directory: crate::authn::ldap::Directory::new(&settings.ldap)?,
+            security_keys: crate::authn::webauthn::Verifier::new(&settings)?.map(Arc::new),
             settings: Arc::new(settings),
             db,
             clock,
@@ -204,6 +207,19 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/consent", web::get().to(pages::consent::consent_get))
     .route("/consent", web::post().to(pages::consent::consent_post))
     .route("/switch-user", web::post().to(pages::login::switch_user))
+    .route("/login/key", web::post().to(pages::key_login::login_key))
+    .route(
+        "/webauthn/login/options",
+        web::post().to(pages::key_login::login_options),
+    )
+    .route(
+        "/webauthn/enrol/options",
+        web::post().to(pages::keys::enrol_options),
+    )
+    .route("/keys/enrol", web::get().to(pages::keys::enrol_get))
+    .route("/keys/enrol", web::post().to(pages::keys::enrol_post))
+    .route("/keys", web::get().to(pages::keys::keys_get))
+    .route("/keys/{action}", web::post().to(pages::keys::keys_post))
     .route(
         "/password/change",
         web::get().to(pages::directory_login::change_get),

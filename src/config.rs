@@ -30,6 +30,7 @@ pub struct Settings {
     pub reconcile: ReconcileSettings,
     pub sync: SyncSettings,
     pub ldap: LdapSettings,
+    pub webauthn: WebauthnSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +177,35 @@ pub struct LdapSyncSettings {
     pub interval_secs: u64,
     /// Every n-th scheduled run is a full one.
     pub full_every: u32,
+}
+
+/// FIDO2 security keys (`[webauthn]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebauthnSettings {
+    /// The domain keys are bound to; "" means the host of `http.public_url`.
+    pub rp_id: String,
+    pub rp_name: String,
+    /// Origins allowed in ceremonies; empty means the origin of `http.public_url`.
+    pub origins: Vec<Url>,
+    pub timeout_secs: u64,
+    /// How long an enrolment code issued by an admin stays valid.
+    pub enrolment_code_ttl_secs: i64,
+    /// Accept keys whose model is not proven by attestation (any model).
+    pub allow_unattested: bool,
+    /// The authenticator models the establishment accepts, proven by attestation.
+    #[serde(default)]
+    pub models: Vec<KeyModelSettings>,
+}
+
+/// One accepted authenticator model: its AAGUID and its maker's attestation root.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyModelSettings {
+    pub name: String,
+    pub aaguid: String,
+    /// PEM file of the maker's attestation root certificate.
+    pub root: PathBuf,
 }
 
 /// The hospital's directory: password login and synchronisation (`[ldap]`).
@@ -413,11 +443,47 @@ impl Settings {
             return Err(key("sync.hr.interval_secs", "must be a positive number"));
         }
         self.validate_ldap()?;
+        self.validate_webauthn()?;
         if self.password.memory_kib < 8 * 1024 || self.password.iterations == 0 {
             return Err(key(
                 "password.memory_kib",
                 "argon2 needs at least 8192 KiB and one iteration",
             ));
+        }
+        Ok(())
+    }
+
+    fn validate_webauthn(&self) -> Result<(), ConfigError> {
+        let key = |key: &str, message: String| ConfigError::Key {
+            key: key.to_owned(),
+            message,
+        };
+        let w = &self.webauthn;
+        if w.timeout_secs == 0 || w.timeout_secs > 600 {
+            return Err(key(
+                "webauthn.timeout_secs",
+                "must be between 1 and 600".into(),
+            ));
+        }
+        if w.enrolment_code_ttl_secs <= 0 {
+            return Err(key(
+                "webauthn.enrolment_code_ttl_secs",
+                "must be a positive number".into(),
+            ));
+        }
+        for (i, m) in w.models.iter().enumerate() {
+            if uuid::Uuid::parse_str(&m.aaguid).is_err() {
+                return Err(key(
+                    &format!("webauthn.models[{i}].aaguid"),
+                    format!("{:?} is not an AAGUID (a UUID)", m.aaguid),
+                ));
+            }
+            if !m.root.is_file() {
+                return Err(key(
+                    &format!("webauthn.models[{i}].root"),
+                    format!("the file {} does not exist", m.root.display()),
+                ));
+            }
         }
         Ok(())
     }

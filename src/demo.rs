@@ -41,7 +41,7 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
     std::fs::create_dir_all(&dir)?;
     let base = format!("http://localhost:{port}");
     let overrides = format!(
-        "[http]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n[database]\nurl = \"sqlite://{db}\"\n[secrets]\nmaster_key_file = \"{key}\"\n",
+        "[http]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n[database]\nurl = \"sqlite://{db}\"\n[secrets]\nmaster_key_file = \"{key}\"\n[webauthn]\nallow_unattested = true\n",
         db = dir.join("trousseau.db").display(),
         key = dir.join("master.key").display(),
     );
@@ -81,6 +81,7 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         min_acr: None,
         max_auth_age: None,
     };
+    let enrolment = crate::admin::keys::enrolment_code(&state, "demo", None, "demo").await?;
     let secret = clients::create(&state, &spec, "demo")
         .await?
         .unwrap_or_default();
@@ -100,6 +101,10 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
     println!("  Open   {base}/demo");
     println!("  Sign in as   demo   with the password   {PASSWORD}");
     println!();
+    println!(
+        "  Enrol a security key at {base}/keys/enrol with the code   {}",
+        enrolment.code
+    );
     println!("  Discovery: {base}/.well-known/openid-configuration");
     println!("  Press Ctrl+C to stop.");
     println!();

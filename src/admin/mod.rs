@@ -1,6 +1,7 @@
 //! Administration of identities and clients, shared by the CLI (and later the console).
 
 pub mod clients;
+pub mod keys;
 pub mod users;
 
 /// A refused administrative action, worded for the person who asked.

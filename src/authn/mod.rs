@@ -4,5 +4,6 @@ pub mod ldap;
 pub mod level;
 pub mod password;
 pub mod throttle;
+pub mod webauthn;
 
 pub use level::{AuthFactor, Level, Method, evaluate};

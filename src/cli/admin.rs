@@ -361,6 +361,16 @@ pub enum UserCommand {
     },
     /// Remove the RPPS link of an identity.
     UnlinkRpps { user: String },
+    /// Issue a one-time code that lets the person enrol a security key (hand it over after
+    /// checking their identity in person); prints the code and its expiry.
+    EnrolmentCode {
+        user: String,
+        /// Lifetime in hours (default: webauthn.enrolment_code_ttl_secs, 24 h).
+        #[arg(long)]
+        ttl_hours: Option<i64>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn read_password() -> anyhow::Result<SecretString> {
@@ -496,6 +506,31 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
             let password = read_password()?;
             users::set_password(state, &user, password, ACTOR).await?;
             println!("{}", json!({ "user": user, "password_set": true }));
+        }
+        UserCommand::EnrolmentCode {
+            user,
+            ttl_hours,
+            json,
+        } => {
+            let issued = crate::admin::keys::enrolment_code(
+                state,
+                &user,
+                ttl_hours.map(|h| h * 3600),
+                ACTOR,
+            )
+            .await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({ "user": user, "code": issued.code, "expires_at": issued.expires_at })
+                );
+            } else {
+                println!("Enrolment code for {user}: {}", issued.code);
+                println!(
+                    "Valid once, until {} (UTC). Enrol at /keys/enrol.",
+                    super::output::time(issued.expires_at)
+                );
+            }
         }
         UserCommand::Unlock { user } => {
             let lifted = users::unlock(state, &user, ACTOR).await?;

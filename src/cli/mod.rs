@@ -7,6 +7,7 @@ mod ldap;
 mod output;
 mod reconcile;
 mod rpps;
+mod security_key;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -51,6 +52,9 @@ enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
+    /// People's FIDO2 security keys: list, revoke, review flagged keys.
+    #[command(subcommand)]
+    SecurityKey(security_key::SecurityKeyCommand),
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
@@ -125,6 +129,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keys(c) => {
             with_state(settings, |s| {
                 Box::pin(async move { admin::keys(&s, c).await })
+            })
+            .await
+        }
+        Command::SecurityKey(c) => {
+            with_state(settings, |s| {
+                Box::pin(async move { security_key::run(&s, c).await })
             })
             .await
         }

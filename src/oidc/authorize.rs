@@ -90,6 +90,39 @@ pub async fn resume(
     handle(&req, &state, params, Some(flow), None).await
 }
 
+/// The client id of flows opened by Trousseau's own pages (security-key self-service) rather
+/// than by a relying party: after the login they go back to that page.
+pub const ACCOUNT_FLOW_CLIENT: &str = "trousseau:account";
+
+/// Opens a login flow for Trousseau's own page `return_to` (a local path).
+pub async fn new_account_flow(state: &AppState, return_to: &str) -> Result<String, sqlx::Error> {
+    let now = state.clock.now();
+    let record = FlowRecord {
+        id: random_token(24),
+        client_id: ACCOUNT_FLOW_CLIENT.to_owned(),
+        params: serde_json::json!({ "return_to": return_to }).to_string(),
+        created_at: now,
+        expires_at: now + FLOW_TTL,
+        login_done: 0,
+        consent_done: 0,
+    };
+    flows::insert(state.db.pool(), &record).await?;
+    Ok(record.id)
+}
+
+/// Where an account flow returns: its local path, never another site.
+fn account_return(flow: &FlowRecord) -> String {
+    serde_json::from_str::<serde_json::Value>(&flow.params)
+        .ok()
+        .and_then(|v| {
+            v.get("return_to")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned)
+        })
+        .filter(|r| r.starts_with('/') && !r.starts_with("//"))
+        .unwrap_or_else(|| "/".to_owned())
+}
+
 /// Continues a flow right after a login, with the session just recorded (its cookie is not in
 /// the request yet) and the flow the login page already read: one round trip less than
 /// redirecting to `/authorize/resume`.
@@ -99,6 +132,12 @@ pub async fn continue_after_login(
     flow: FlowRecord,
     session: Session,
 ) -> HttpResponse {
+    if flow.client_id == ACCOUNT_FLOW_CLIENT {
+        let _ = flows::delete(state.db.pool(), &flow.id).await;
+        return HttpResponse::SeeOther()
+            .insert_header((LOCATION, account_return(&flow)))
+            .finish();
+    }
     let Some(params) = Params::from_json(&flow.params) else {
         return server_error(req);
     };

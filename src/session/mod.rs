@@ -122,6 +122,40 @@ pub async fn record_login(
     flow_id: Option<&str>,
     ctx: &RequestContext,
 ) -> anyhow::Result<LoggedIn> {
+    record(state, current, identity_id, factor, None, flow_id, ctx).await
+}
+
+/// A verified security-key assertion: the key and its new verifier state.
+#[derive(Debug)]
+pub struct KeyUse<'a> {
+    pub key_id: &'a str,
+    pub credential: &'a str,
+    pub counter: i64,
+}
+
+/// Like [`record_login`] for a security key: the event names the key, and the key's counter
+/// and last use are written in the same transaction.
+pub async fn record_key_login(
+    state: &AppState,
+    current: Option<Session>,
+    identity_id: &str,
+    factor: AuthFactor,
+    key: &KeyUse<'_>,
+    flow_id: Option<&str>,
+    ctx: &RequestContext,
+) -> anyhow::Result<LoggedIn> {
+    record(state, current, identity_id, factor, Some(key), flow_id, ctx).await
+}
+
+async fn record(
+    state: &AppState,
+    current: Option<Session>,
+    identity_id: &str,
+    factor: AuthFactor,
+    key: Option<&KeyUse<'_>>,
+    flow_id: Option<&str>,
+    ctx: &RequestContext,
+) -> anyhow::Result<LoggedIn> {
     let now = state.clock.now();
     let mut reuse = None;
     if let Some(s) = current {
@@ -164,9 +198,14 @@ pub async fn record_login(
             phishing_resistant: i64::from(factor.method.phishing_resistant()),
             at: now,
             source_ip: ctx.source_ip.clone(),
+            credential_ref: key.map(|k| k.key_id.to_owned()),
         },
     )
     .await?;
+    if let Some(k) = key {
+        crate::storage::security_keys::record_use(&mut tx, k.key_id, k.credential, k.counter, now)
+            .await?;
+    }
     state
         .audit
         .in_tx(
@@ -174,7 +213,7 @@ pub async fn record_login(
             AuditEvent::success("login")
                 .subject(identity_id)
                 .context(ctx)
-                .details(json!({ "method": factor.method.as_str(), "amr": amr, "session": session_id, "new_session": new_token.is_some() })),
+                .details(json!({ "method": factor.method.as_str(), "amr": amr, "user_verified": factor.user_verified, "key": key.map(|k| k.key_id), "session": session_id, "new_session": new_token.is_some() })),
         )
         .await?;
     if let Some(flow) = flow_id {

@@ -17,6 +17,7 @@ pub mod misc;
 pub mod refresh;
 pub mod rpps;
 pub mod rpps_scope;
+pub mod security_keys;
 pub mod sessions;
 pub mod throttle;
 

@@ -28,6 +28,8 @@ pub struct EventRecord {
     pub phishing_resistant: i64,
     pub at: i64,
     pub source_ip: Option<String>,
+    /// The credential used (a security key's id), when the method has several.
+    pub credential_ref: Option<String>,
 }
 
 const SELECT: &str = "SELECT id, token_hash, identity_id, created_at, last_active_at, expires_at, \
@@ -97,7 +99,8 @@ where
 pub async fn add_event(tx: &mut Tx, e: &EventRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO auth_events (id, session_id, identity_id, method, amr, user_verified, \
-         phishing_resistant, at, source_ip) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+         phishing_resistant, at, source_ip, credential_ref) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(&e.id)
     .bind(&e.session_id)
@@ -108,6 +111,7 @@ pub async fn add_event(tx: &mut Tx, e: &EventRecord) -> Result<(), sqlx::Error> 
     .bind(e.phishing_resistant)
     .bind(e.at)
     .bind(&e.source_ip)
+    .bind(&e.credential_ref)
     .execute(&mut **tx)
     .await?;
     sqlx::query("UPDATE sso_sessions SET auth_time = $1, last_active_at = $1 WHERE id = $2")
@@ -121,7 +125,7 @@ pub async fn add_event(tx: &mut Tx, e: &EventRecord) -> Result<(), sqlx::Error> 
 pub async fn events(pool: &AnyPool, session_id: &str) -> Result<Vec<EventRecord>, sqlx::Error> {
     sqlx::query_as(
         "SELECT id, session_id, identity_id, method, amr, user_verified, phishing_resistant, at, \
-         source_ip FROM auth_events WHERE session_id = $1 ORDER BY at, id",
+         source_ip, credential_ref FROM auth_events WHERE session_id = $1 ORDER BY at, id",
     )
     .bind(session_id)
     .fetch_all(pool)

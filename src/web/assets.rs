@@ -10,6 +10,11 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../static/style.css"),
     ),
     (
+        "webauthn.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/webauthn.js"),
+    ),
+    (
         "form_post.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/form_post.js"),

@@ -12,6 +12,7 @@ use super::context::context_of;
 use super::cookies;
 use super::error::{page, req_lang, server_error};
 use super::i18n::{Lang, Texts};
+use super::key_texts::KeyTexts;
 use super::page::{Chrome, render_with};
 use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
@@ -28,8 +29,9 @@ use crate::storage::identities::{self, IdentityRecord};
 
 #[derive(Template)]
 #[template(path = "login/password.html")]
-struct LoginPage {
+pub(super) struct LoginPage {
     chrome: Chrome,
+    k: &'static KeyTexts,
     flow_id: String,
     csrf: String,
     username: String,
@@ -39,6 +41,91 @@ struct LoginPage {
     show_form: bool,
     cancel_href: Option<String>,
     signed_in_as: Option<String>,
+    /// Security keys are configured: passwordless button and conditional UI.
+    keys_on: bool,
+    /// `passwordless` or `second_factor` (step-up with the session's keys).
+    key_mode: &'static str,
+    /// The security-key form is shown.
+    show_key: bool,
+}
+
+impl LoginPage {
+    /// The login page of a pending request for the person behind `current`, if any.
+    pub(super) async fn build(
+        req: &HttpRequest,
+        state: &AppState,
+        p: Pending,
+        lang: Lang,
+        current: Option<&Session>,
+        reason: Option<&str>,
+        csrf: String,
+    ) -> LoginPage {
+        let signed_in_as = who(state, current).await;
+        let t = lang.t();
+        let keys_on = state.security_keys.is_some();
+        let mut key_mode = "passwordless";
+        let mut show_key = keys_on;
+        let (notice, error, show_form) = match reason {
+            Some("stepup") => {
+                let usable = match current {
+                    Some(s) if keys_on => has_usable_key(state, &s.identity_id).await,
+                    _ => false,
+                };
+                key_mode = "second_factor";
+                show_key = usable;
+                if usable {
+                    (Some(lang.keys().stepup_intro), None, false)
+                } else {
+                    (Some(t.stepup_needed), Some(t.err_level), false)
+                }
+            }
+            Some("reauth") => (Some(t.reauth_needed), None, true),
+            _ => (None, None, true),
+        };
+        let username = match (current, p.params.get("login_hint")) {
+            (Some(s), _) => identities::by_id(state.db.pool(), &s.identity_id)
+                .await
+                .ok()
+                .flatten()
+                .map(|i| i.username)
+                .unwrap_or_default(),
+            (None, Some(hint)) => hint.to_owned(),
+            (None, None) => String::new(),
+        };
+        let cancel_href =
+            (!show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
+        LoginPage {
+            chrome: Chrome::new(req, lang),
+            k: lang.keys(),
+            flow_id: p.flow.id,
+            csrf,
+            username,
+            error,
+            notice,
+            client_name: p.client_name,
+            show_form,
+            cancel_href,
+            signed_in_as,
+            keys_on,
+            key_mode,
+            show_key,
+        }
+    }
+
+    /// The same page showing a failure (no language switch: it answers a POST).
+    pub(super) fn failed(mut self, message: &'static str) -> LoginPage {
+        self.chrome.switch_href.clear();
+        self.error = Some(message);
+        self.notice = None;
+        self
+    }
+}
+
+async fn has_usable_key(state: &AppState, identity_id: &str) -> bool {
+    crate::storage::security_keys::of_identity(state.db.pool(), identity_id)
+        .await
+        .map(|keys| keys.iter().any(|k| k.usable()))
+        .unwrap_or(false)
 }
 
 /// What the page needs to know about the pending request.
@@ -102,23 +189,6 @@ pub async fn login_get(
         .await
         .ok()
         .flatten();
-    let signed_in_as = who(&state, current.as_ref()).await;
-    let t = lang.t();
-    let (notice, error, show_form) = match q.reason.as_deref() {
-        Some("stepup") => (Some(t.stepup_needed), Some(t.err_level), false),
-        Some("reauth") => (Some(t.reauth_needed), None, true),
-        _ => (None, None, true),
-    };
-    let username = match (&current, p.params.get("login_hint")) {
-        (Some(s), _) => identities::by_id(state.db.pool(), &s.identity_id)
-            .await
-            .ok()
-            .flatten()
-            .map(|i| i.username)
-            .unwrap_or_default(),
-        (None, Some(hint)) => hint.to_owned(),
-        (None, None) => String::new(),
-    };
     let (csrf, csrf_cookie) = cookies::csrf(&req);
     let mut b = HttpResponse::Ok();
     if let Some(c) = csrf_cookie {
@@ -127,23 +197,17 @@ pub async fn login_get(
     if let Some(l) = explicit.as_deref() {
         b.cookie(cookies::lang(if l == "en" { "en" } else { "fr" }));
     }
-    let cancel_href =
-        (!show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
-    render_with(
-        b,
-        &LoginPage {
-            chrome: Chrome::new(&req, lang),
-            flow_id: p.flow.id,
-            csrf,
-            username,
-            error,
-            notice,
-            client_name: p.client_name,
-            show_form,
-            cancel_href,
-            signed_in_as,
-        },
+    let page = LoginPage::build(
+        &req,
+        &state,
+        p,
+        lang,
+        current.as_ref(),
+        q.reason.as_deref(),
+        csrf,
     )
+    .await;
+    render_with(b, &page)
 }
 
 /// Why a password login failed, with its audit reason, status and message.
@@ -297,25 +361,12 @@ pub async fn login_post(
         Err(failure) => {
             state.metrics.login("password", "failure");
             let (csrf, _) = cookies::csrf(&req);
-            let signed_in_as = who(&state, current.as_ref()).await;
-            render_with(
-                HttpResponse::build(failure.status()),
-                &LoginPage {
-                    chrome: Chrome {
-                        switch_href: String::new(),
-                        ..Chrome::new(&req, lang)
-                    },
-                    flow_id: p.flow.id,
-                    csrf,
-                    username,
-                    error: Some(failure.message(lang.t())),
-                    notice: None,
-                    client_name: p.client_name,
-                    show_form: true,
-                    cancel_href: None,
-                    signed_in_as,
-                },
-            )
+            let page = LoginPage::build(&req, &state, p, lang, current.as_ref(), None, csrf).await;
+            let page = LoginPage {
+                username,
+                ..page.failed(failure.message(lang.t()))
+            };
+            render_with(HttpResponse::build(failure.status()), &page)
         }
     }
 }
@@ -327,14 +378,27 @@ pub(super) async fn logged_in(
     current: Option<Session>,
     identity_id: &str,
     method: Method,
-    mut flow: FlowRecord,
+    flow: FlowRecord,
     ctx: &RequestContext,
 ) -> HttpResponse {
     let factor = AuthFactor {
         method,
         user_verified: false,
     };
-    match session::record_login(state, current, identity_id, factor, Some(&flow.id), ctx).await {
+    let recorded =
+        session::record_login(state, current, identity_id, factor, Some(&flow.id), ctx).await;
+    after_login(req, state, recorded, flow).await
+}
+
+/// Goes back to the authorization request after a recorded login, setting a new session's
+/// cookie on that answer.
+pub(super) async fn after_login(
+    req: &HttpRequest,
+    state: &AppState,
+    recorded: anyhow::Result<session::LoggedIn>,
+    mut flow: FlowRecord,
+) -> HttpResponse {
+    match recorded {
         Ok(done) => {
             flow.login_done = 1;
             // Straight on with the authorization request (code, consent or step-up), the new

@@ -18,6 +18,7 @@ mod logout;
 mod negative;
 mod par;
 mod rpps;
+mod security_keys;
 mod sessions;
 mod throttle;
 mod tokens;
