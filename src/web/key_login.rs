@@ -82,7 +82,11 @@ pub async fn login_options(
                 },
                 Ok(None) => return json_error(StatusCode::FORBIDDEN, KeyError::NoKey, lang),
                 Err(_) => {
-                    return json_error(StatusCode::SERVICE_UNAVAILABLE, KeyError::Unavailable, lang);
+                    return json_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        KeyError::Unavailable,
+                        lang,
+                    );
                 }
             }
         }

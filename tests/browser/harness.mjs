@@ -9,7 +9,7 @@
 
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
@@ -96,7 +96,7 @@ process.on('exit', () => {
  * encrypted with it): $BROWSER_TEST_MASTER_KEY_FILE, or a file in a temporary directory named
  * after the database URL.
  */
-export async function startTrousseau() {
+export async function startTrousseau(options = {}) {
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'trousseau-browser-'));
   const pgUrl = process.env.BROWSER_TEST_DATABASE_URL;
@@ -127,13 +127,21 @@ export async function startTrousseau() {
     TROUSSEAU__HTTP__PUBLIC_URL: issuer,
     TROUSSEAU__DATABASE__URL: databaseUrl,
     TROUSSEAU__SECRETS__MASTER_KEY_FILE: masterKeyFile,
+    ...(options.env ?? {}),
   };
   const bin = trousseauBin();
   const logFile = path.join(dir, 'server.log');
   const log = createWriteStream(logFile);
   const tail = new Tail();
 
-  const child = spawn(bin, ['serve'], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // An optional configuration file layered over the defaults (the CLI gets it too).
+  const configArgs = [];
+  if (options.configToml) {
+    const configFile = path.join(dir, 'trousseau.toml');
+    writeFileSync(configFile, options.configToml);
+    configArgs.push('--config', configFile);
+  }
+  const child = spawn(bin, [...configArgs, 'serve'], { env, cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   running.add(child);
   let exited = null;
   const exitPromise = new Promise((resolve) => {
@@ -166,7 +174,7 @@ export async function startTrousseau() {
     /** The last lines the server printed, for error messages. */
     logTail: () => tail.text,
     /** Runs a `trousseau` CLI command against the same configuration and database. */
-    cli: (args, stdin) => runCli(bin, args, env, dir, stdin),
+    cli: (args, stdin) => runCli(bin, [...configArgs, ...args], env, dir, stdin),
     createUser: (opts) => createUser(server, opts),
     createClient: (opts) => createClient(server, opts),
     async stop() {
@@ -316,6 +324,7 @@ async function createClient(server, opts) {
   if (opts.firstParty) args.push('--first-party');
   if (opts.backchannelLogoutUri) args.push('--backchannel-logout-uri', opts.backchannelLogoutUri);
   if (opts.signingAlg) args.push('--signing-alg', opts.signingAlg);
+  if (opts.minAcr) args.push('--min-acr', opts.minAcr);
   for (const s of opts.scopes ?? []) args.push('--scope', s);
   for (const g of opts.grants ?? []) args.push('--grant', g);
   const { stdout } = await server.cli(args);
@@ -492,8 +501,8 @@ export async function waitForRp(page, rp, pathname = '/cb', timeout = 10_000) {
  * Everything one test file needs: a Trousseau server, an RP callback server and a browser.
  * `diagnose(error, pages)` adds the server output and what the pages showed to an error.
  */
-export async function setup() {
-  const server = await startTrousseau();
+export async function setup(options = {}) {
+  const server = await startTrousseau(options);
   let rp;
   let browser;
   try {

@@ -173,6 +173,18 @@ pub async fn start_enrolment(
         sel.insert("requireResidentKey".into(), json!(false));
         sel.insert("userVerification".into(), json!("preferred"));
     }
+    // The credential stays usable without the PIN when its id is given (second factor after a
+    // password), and is not listed to anyone without the PIN (passwordless).
+    if let Some(ext) = options
+        .pointer_mut("/publicKey/extensions")
+        .and_then(Value::as_object_mut)
+    {
+        ext.insert(
+            "credentialProtectionPolicy".into(),
+            json!("userVerificationOptionalWithCredentialIDList"),
+        );
+        ext.insert("enforceCredentialProtectionPolicy".into(), json!(false));
+    }
     let code = match auth {
         Authorisation::Code(h) => Some(h.as_str()),
         Authorisation::StrongSession => None,
