@@ -8,6 +8,12 @@
 //! `ldap-bind` measures the raw simple-bind rate of an LDAP server (scripts/bench-ldap): it
 //! opens `--concurrency` connections to `--ldap-url` and binds as `--bind-dn` with `--password`
 //! for `--seconds`; a `{n}` in `--bind-dn` is replaced by 000001..`--users`, in turn.
+//! `key-login` measures passwordless security-key logins end to end (login page, ceremony
+//! options, assertion verification, session, redirect with a code) against a server whose
+//! `webauthn.allow_unattested` is on: it enrols a software key for `--user` with the enrolment
+//! code `--code` (from `trousseau user enrolment-code`), signing as a browser on `--origin` with
+//! RP ID `--rp-id`, then logs in for `--seconds`; it also measures the raw ES256 verification
+//! rate of the same assertions with OpenSSL, in the same run.
 //! Every scenario is bounded in time and stops by itself; it prints one `RESULT` line.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -35,6 +41,9 @@ struct Opts {
     ldap_url: String,
     bind_dn: String,
     users: u64,
+    code: String,
+    origin: String,
+    rp_id: String,
 }
 
 fn opts(args: &[String]) -> Opts {
@@ -58,6 +67,9 @@ fn opts(args: &[String]) -> Opts {
         ldap_url: get("ldap-url", "ldap://127.0.0.1:389"),
         bind_dn: get("bind-dn", "uid=u000001,ou=people,dc=chu,dc=local"),
         users: get("users", "1").parse().unwrap_or(1),
+        code: get("code", ""),
+        origin: get("origin", "http://localhost:8080"),
+        rp_id: get("rp-id", "localhost"),
     }
 }
 
@@ -78,7 +90,10 @@ fn main() {
         "code" => rt.block_on(http_scenario("code", o)),
         "login" => rt.block_on(http_scenario("login", o)),
         "ldap-bind" => rt.block_on(ldap_bind(o)),
-        other => eprintln!("unknown scenario {other}: use raw, refresh, code, login or ldap-bind"),
+        "key-login" => rt.block_on(key_login(o)),
+        other => eprintln!(
+            "unknown scenario {other}: use raw, refresh, code, login, key-login or ldap-bind"
+        ),
     }
 }
 
@@ -439,4 +454,309 @@ async fn ldap_bind(o: Opts) {
         o.concurrency,
         o.bind_dn.contains("{n}"),
     );
+}
+
+/// A software security key: a P-256 key pair and a credential id; its signature counter stays
+/// at zero (keys without a counter), so concurrent logins never look like a clone.
+struct SoftKey {
+    key: openssl::ec::EcKey<openssl::pkey::Private>,
+    cred_id: Vec<u8>,
+    user_handle: String,
+}
+
+fn b64u(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn sha256(bytes: &[u8]) -> Vec<u8> {
+    openssl::sha::sha256(bytes).to_vec()
+}
+
+/// CBOR byte string header for `len` bytes (len < 65536).
+fn cbor_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    match bytes.len() {
+        n if n < 24 => out.push(0x40 | n as u8),
+        n if n < 256 => out.extend([0x58, n as u8]),
+        n => out.extend([0x59, (n >> 8) as u8, n as u8]),
+    }
+    out.extend_from_slice(bytes);
+}
+
+fn cbor_text(out: &mut Vec<u8>, text: &str) {
+    out.push(0x60 | text.len() as u8);
+    out.extend_from_slice(text.as_bytes());
+}
+
+impl SoftKey {
+    fn new() -> SoftKey {
+        let group = openssl::ec::EcGroup::from_curve_name(openssl::nid::Nid::X9_62_PRIME256V1)
+            .expect("P-256");
+        SoftKey {
+            key: openssl::ec::EcKey::generate(&group).expect("key"),
+            cred_id: trousseau::crypto::random_bytes(16),
+            user_handle: String::new(),
+        }
+    }
+
+    fn cose_public_key(&self) -> Vec<u8> {
+        let mut ctx = openssl::bn::BigNumContext::new().expect("bn");
+        let (mut x, mut y) = (
+            openssl::bn::BigNum::new().expect("bn"),
+            openssl::bn::BigNum::new().expect("bn"),
+        );
+        self.key
+            .public_key()
+            .affine_coordinates(self.key.group(), &mut x, &mut y, &mut ctx)
+            .expect("coordinates");
+        let (x, y) = (
+            x.to_vec_padded(32).expect("x"),
+            y.to_vec_padded(32).expect("y"),
+        );
+        // {1: 2 (EC2), 3: -7 (ES256), -1: 1 (P-256), -2: x, -3: y}
+        let mut out = vec![0xa5, 0x01, 0x02, 0x03, 0x26, 0x20, 0x01, 0x21];
+        cbor_bytes(&mut out, &x);
+        out.push(0x22);
+        cbor_bytes(&mut out, &y);
+        out
+    }
+
+    /// The browser's answer to a registration: "none" attestation, UP + UV + attested data.
+    fn registration(&self, rp_id: &str, origin: &str, challenge: &str) -> serde_json::Value {
+        let client_data = format!(
+            r#"{{"type":"webauthn.create","challenge":"{challenge}","origin":"{origin}","crossOrigin":false}}"#
+        );
+        let mut auth_data = sha256(rp_id.as_bytes());
+        auth_data.push(0x45);
+        auth_data.extend([0u8; 4]);
+        auth_data.extend([0u8; 16]);
+        auth_data.extend([0, self.cred_id.len() as u8]);
+        auth_data.extend(&self.cred_id);
+        auth_data.extend(self.cose_public_key());
+        let mut att = vec![0xa3];
+        cbor_text(&mut att, "fmt");
+        cbor_text(&mut att, "none");
+        cbor_text(&mut att, "attStmt");
+        att.push(0xa0);
+        cbor_text(&mut att, "authData");
+        cbor_bytes(&mut att, &auth_data);
+        serde_json::json!({
+            "id": b64u(&self.cred_id),
+            "rawId": b64u(&self.cred_id),
+            "type": "public-key",
+            "response": {
+                "attestationObject": b64u(&att),
+                "clientDataJSON": b64u(client_data.as_bytes()),
+                "transports": ["usb"],
+            },
+            "extensions": {},
+        })
+    }
+
+    /// The signed part of an assertion: authenticator data (UP + UV, counter 0) and client data.
+    fn assertion_parts(&self, rp_id: &str, origin: &str, challenge: &str) -> (Vec<u8>, Vec<u8>) {
+        let client_data = format!(
+            r#"{{"type":"webauthn.get","challenge":"{challenge}","origin":"{origin}","crossOrigin":false}}"#
+        );
+        let mut auth_data = sha256(rp_id.as_bytes());
+        auth_data.push(0x05);
+        auth_data.extend([0u8; 4]);
+        (auth_data, client_data.into_bytes())
+    }
+
+    fn sign(&self, auth_data: &[u8], client_data: &[u8]) -> Vec<u8> {
+        let pkey = openssl::pkey::PKey::from_ec_key(self.key.clone()).expect("pkey");
+        let mut signer = openssl::sign::Signer::new(openssl::hash::MessageDigest::sha256(), &pkey)
+            .expect("signer");
+        signer.update(auth_data).expect("sign");
+        signer.update(&sha256(client_data)).expect("sign");
+        signer.sign_to_vec().expect("sign")
+    }
+
+    fn assertion(&self, rp_id: &str, origin: &str, challenge: &str) -> serde_json::Value {
+        let (auth_data, client_data) = self.assertion_parts(rp_id, origin, challenge);
+        let signature = self.sign(&auth_data, &client_data);
+        serde_json::json!({
+            "id": b64u(&self.cred_id),
+            "rawId": b64u(&self.cred_id),
+            "type": "public-key",
+            "response": {
+                "authenticatorData": b64u(&auth_data),
+                "clientDataJSON": b64u(&client_data),
+                "signature": b64u(&signature),
+                "userHandle": self.user_handle,
+            },
+            "extensions": {},
+        })
+    }
+}
+
+impl Browser {
+    /// Posts a form and returns the status and body.
+    async fn post_body(&mut self, url: &str, form: &[(&str, &str)]) -> Option<(u16, String)> {
+        let r = self
+            .http
+            .post(url)
+            .header(reqwest::header::COOKIE, self.jar())
+            .form(form)
+            .send()
+            .await
+            .ok()?;
+        self.keep(&r);
+        let status = r.status().as_u16();
+        Some((status, r.text().await.ok()?))
+    }
+}
+
+async fn enrol_soft_key(b: &mut Browser, o: &Opts, key: &mut SoftKey) -> Result<(), String> {
+    b.get(&format!("{}/keys/enrol", o.url)).await;
+    let csrf = b
+        .cookies
+        .get("__Host-trousseau_csrf")
+        .cloned()
+        .ok_or("no csrf cookie")?;
+    let (status, body) = b
+        .post_body(
+            &format!("{}/webauthn/enrol/options", o.url),
+            &[("csrf", &csrf), ("username", &o.user), ("code", &o.code)],
+        )
+        .await
+        .ok_or("options request failed")?;
+    if status != 200 {
+        return Err(format!("enrolment options refused ({status}): {body}"));
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
+    let pk = &v["options"]["publicKey"];
+    key.user_handle = pk["user"]["id"].as_str().unwrap_or_default().to_owned();
+    let rsp = key.registration(
+        &o.rp_id,
+        &o.origin,
+        pk["challenge"].as_str().unwrap_or_default(),
+    );
+    let (status, body) = b
+        .post_body(
+            &format!("{}/keys/enrol", o.url),
+            &[
+                ("csrf", &csrf),
+                ("ceremony", v["ceremony"].as_str().unwrap_or_default()),
+                ("credential", &rsp.to_string()),
+                ("name", "Clé de mesure"),
+            ],
+        )
+        .await
+        .ok_or("enrolment request failed")?;
+    if status != 200 {
+        return Err(format!("enrolment refused ({status}): {body}"));
+    }
+    Ok(())
+}
+
+/// One passwordless login through the login page; true when the client got a code.
+async fn key_login_once(b: &mut Browser, o: &Opts, key: &SoftKey) -> Option<()> {
+    let verifier = random_token(32);
+    let mut url = url::Url::parse(&format!("{}/authorize", o.url)).ok()?;
+    url.query_pairs_mut()
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &o.client_id)
+        .append_pair("redirect_uri", &o.redirect_uri)
+        .append_pair("scope", "openid profile")
+        .append_pair("state", "s")
+        .append_pair("code_challenge", &s256(&verifier))
+        .append_pair("code_challenge_method", "S256");
+    let login = format!("{}{}", o.url, b.get(url.as_str()).await?);
+    b.get(&login).await;
+    let flow = param(&login, "flow")?;
+    let csrf = b.cookies.get("__Host-trousseau_csrf")?.clone();
+    let (status, body) = b
+        .post_body(
+            &format!("{}/webauthn/login/options", o.url),
+            &[("flow", &flow), ("csrf", &csrf), ("mode", "passwordless")],
+        )
+        .await?;
+    if status != 200 {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let challenge = v["options"]["publicKey"]["challenge"].as_str()?;
+    let assertion = key.assertion(&o.rp_id, &o.origin, challenge);
+    let next = b
+        .post(
+            &format!("{}/login/key", o.url),
+            &[
+                ("flow", &flow),
+                ("csrf", &csrf),
+                ("mode", "passwordless"),
+                ("ceremony", v["ceremony"].as_str()?),
+                ("credential", &assertion.to_string()),
+            ],
+        )
+        .await?;
+    param(&next, "code").map(|_| ())
+}
+
+async fn key_login(o: Opts) {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("client");
+    let mut key = SoftKey::new();
+    if let Err(e) = enrol_soft_key(&mut Browser::new(http.clone()), &o, &mut key).await {
+        eprintln!("key-login: cannot enrol the software key: {e}");
+        return;
+    }
+    let key = Arc::new(key);
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + Duration::from_secs(o.seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..o.concurrency {
+        let (o, http, ok, failed, key) = (
+            o.clone(),
+            http.clone(),
+            ok.clone(),
+            failed.clone(),
+            key.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let mut b = Browser::new(http.clone());
+                match key_login_once(&mut b, &o, &key).await {
+                    Some(()) => ok.fetch_add(1, Ordering::Relaxed),
+                    None => failed.fetch_add(1, Ordering::Relaxed),
+                };
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let n = ok.load(Ordering::Relaxed);
+    println!(
+        "RESULT scenario=key-login ok={n} failed={} seconds={secs:.2} per_s={:.1} concurrency={}",
+        failed.load(Ordering::Relaxed),
+        n as f64 / secs,
+        o.concurrency
+    );
+    // The raw rate of the same verification: ES256 (ECDSA P-256, SHA-256) of one assertion.
+    let (auth_data, client_data) = key.assertion_parts(&o.rp_id, &o.origin, "AAAA");
+    let signature = key.sign(&auth_data, &client_data);
+    let mut signed = auth_data.clone();
+    signed.extend(sha256(&client_data));
+    let public = openssl::ec::EcKey::from_public_key(key.key.group(), key.key.public_key())
+        .expect("public key");
+    let pkey = Arc::new(openssl::pkey::PKey::from_ec_key(public).expect("pkey"));
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let secs = o.seconds.clamp(1, 5);
+    let r = rate(threads, secs, move || {
+        let mut v = openssl::sign::Verifier::new(openssl::hash::MessageDigest::sha256(), &pkey)
+            .expect("verifier");
+        v.update(&signed).expect("verify");
+        assert!(v.verify(&signature).expect("verify"));
+    });
+    println!("RESULT raw_es256_assertion_verifications_per_s={r:.1} threads={threads}");
 }

@@ -167,4 +167,18 @@ describe('accessibility of every page (axe-core, WCAG 2.1 A/AA, serious and crit
       await assertAccessible(page, 'logged-out page');
     })(t),
   );
+
+  test('security-key enrolment page, and the key list of a signed-in person', { timeout: 30_000 }, (t) =>
+    withDiagnostics(env, async (_t, track) => {
+      const { rp } = env;
+      const page = await newPage(track);
+      await page.goto(`${env.issuer}/keys/enrol`);
+      await page.locator('#code').waitFor({ timeout: 10_000 });
+      await assertAccessible(page, 'security-key enrolment page');
+      await signIn(page, await config(firstParty), rp, user);
+      await page.goto(`${env.issuer}/keys`);
+      await page.getByRole('heading', { name: 'Mes clés de sécurité' }).waitFor({ timeout: 10_000 });
+      await assertAccessible(page, 'security-key list');
+    })(t),
+  );
 });
