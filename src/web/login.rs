@@ -75,6 +75,9 @@ impl LoginPage {
                 show_key = usable;
                 if usable {
                     (Some(lang.keys().stepup_intro), None, false)
+                } else if keys_on && current.is_some() {
+                    // Keys exist on this service, just not for this person yet: say how to get one.
+                    (Some(t.stepup_needed), Some(lang.keys().stepup_none), false)
                 } else {
                     (Some(t.stepup_needed), Some(t.err_level), false)
                 }
