@@ -96,10 +96,13 @@ describe('Security keys in Chromium (virtual authenticator)', { timeout: 180_000
         assert.equal(creds.length, 1, 'one credential on the key');
         assert.equal(creds[0].isResidentCredential, true, 'a discoverable credential (passwordless)');
 
-        // The code was spent: a second enrolment with it is refused with a message.
         const config = await client();
         const request = await authorizationRequest(config, rp.redirectUri);
         await page.goto(request.url.href);
+        // Conditional UI: the username field offers the person's keys where the browser can.
+        assert.equal(await page.locator('#username').getAttribute('autocomplete'), 'username webauthn');
+        // (Headless Chromium reports conditional mediation unavailable: the script then leaves
+        // the field alone, and the button below is the way in.)
         await page.getByRole('button', { name: 'Se connecter avec une clé de sécurité' }).click();
         const callback = await waitForRp(page, rp);
         const tokens = await exchangeCode(config, callback, request);
