@@ -248,9 +248,8 @@ fn param(url: &str, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-/// One authorization request; logs in when the login page shows. Returns (code, verifier).
-async fn authorize(b: &mut Browser, o: &Opts) -> Option<(String, String)> {
-    let verifier = random_token(32);
+/// An authorization request of the bench client with PKCE.
+fn authorize_url(o: &Opts, verifier: &str) -> Option<url::Url> {
     let mut url = url::Url::parse(&format!("{}/authorize", o.url)).ok()?;
     url.query_pairs_mut()
         .append_pair("response_type", "code")
@@ -258,8 +257,15 @@ async fn authorize(b: &mut Browser, o: &Opts) -> Option<(String, String)> {
         .append_pair("redirect_uri", &o.redirect_uri)
         .append_pair("scope", "openid profile")
         .append_pair("state", "s")
-        .append_pair("code_challenge", &s256(&verifier))
+        .append_pair("code_challenge", &s256(verifier))
         .append_pair("code_challenge_method", "S256");
+    Some(url)
+}
+
+/// One authorization request; logs in when the login page shows. Returns (code, verifier).
+async fn authorize(b: &mut Browser, o: &Opts) -> Option<(String, String)> {
+    let verifier = random_token(32);
+    let url = authorize_url(o, &verifier)?;
     let mut next = b.get(url.as_str()).await?;
     if next.starts_with("/login") {
         let login = format!("{}{}", o.url, next);
@@ -654,15 +660,7 @@ async fn enrol_soft_key(b: &mut Browser, o: &Opts, key: &mut SoftKey) -> Result<
 /// One passwordless login through the login page; true when the client got a code.
 async fn key_login_once(b: &mut Browser, o: &Opts, key: &SoftKey) -> Option<()> {
     let verifier = random_token(32);
-    let mut url = url::Url::parse(&format!("{}/authorize", o.url)).ok()?;
-    url.query_pairs_mut()
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &o.client_id)
-        .append_pair("redirect_uri", &o.redirect_uri)
-        .append_pair("scope", "openid profile")
-        .append_pair("state", "s")
-        .append_pair("code_challenge", &s256(&verifier))
-        .append_pair("code_challenge_method", "S256");
+    let url = authorize_url(o, &verifier)?;
     let login = format!("{}{}", o.url, b.get(url.as_str()).await?);
     b.get(&login).await;
     let flow = param(&login, "flow")?;

@@ -14,7 +14,6 @@ use super::page::{Chrome, render_with};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::oidc::authorize::load_flow;
-use crate::oidc::end_session::origin;
 use crate::oidc::params::Params;
 use crate::session;
 use crate::storage::flows::{self, FlowStep};
@@ -106,16 +105,10 @@ pub async fn consent_post(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let Ok(form) = Params::parse(&body) else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
+    let form = match super::form::checked(&req, &state, &body, "consent").await {
+        Ok(f) => f,
+        Err(refused) => return refused,
     };
-    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
-        state
-            .audit
-            .record(AuditEvent::failure("consent", "csrf").context(&ctx))
-            .await;
-        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
-    }
     let flow = match load_flow(&state, form.get("flow").unwrap_or_default()).await {
         Ok(Some(f)) => f,
         Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),

@@ -9,11 +9,11 @@ use serde_json::json;
 use super::context::context_of;
 use super::cookies;
 use super::error::{page, server_error};
+use super::form::checked;
 use super::i18n::Lang;
 use super::login::{LoginPage, after_login, pending};
 use super::page::render_with;
 use crate::app::AppState;
-use crate::audit::AuditEvent;
 use crate::authn::webauthn::{Assertion, KeyError, ceremony};
 use crate::authn::{AuthFactor, Method};
 use crate::oidc::end_session::origin;
@@ -108,8 +108,9 @@ pub async fn login_key(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let Ok(form) = Params::parse(&body) else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
+    let form = match checked(&req, &state, &body, "login").await {
+        Ok(f) => f,
+        Err(refused) => return refused,
     };
     let flow_id = form.get("flow").unwrap_or_default().to_owned();
     let p = match pending(&state, &flow_id).await {
@@ -118,13 +119,6 @@ pub async fn login_key(
         Err(_) => return server_error(&req),
     };
     let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
-    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
-        state
-            .audit
-            .record(AuditEvent::failure("login", "csrf").context(&ctx))
-            .await;
-        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
-    }
     let current = session::from_cookie(&state, cookies::session_token(&req).as_deref())
         .await
         .ok()

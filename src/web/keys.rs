@@ -10,6 +10,7 @@ use serde_json::json;
 use super::context::context_of;
 use super::cookies;
 use super::error::{page, req_lang, server_error};
+use super::form::checked;
 use super::i18n::Lang;
 use super::key_login::{json_error, status_of};
 use super::key_texts::KeyTexts;
@@ -176,16 +177,10 @@ pub async fn enrol_post(
 ) -> HttpResponse {
     let ctx = context_of(&req);
     let lang = Lang::negotiate(&req, None, None);
-    let Ok(form) = Params::parse(&body) else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
+    let form = match checked(&req, &state, &body, "security_key_enrolled").await {
+        Ok(f) => f,
+        Err(refused) => return refused,
     };
-    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
-        state
-            .audit
-            .record(AuditEvent::failure("security_key_enrolled", "csrf").context(&ctx))
-            .await;
-        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
-    }
     let flow = clean_flow(form.get("flow"));
     let name = form.get("name").unwrap_or_default();
     let credential = form.get("credential").unwrap_or_default();
@@ -356,16 +351,10 @@ pub async fn keys_post(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let Ok(form) = Params::parse(&body) else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
+    let form = match checked(&req, &state, &body, "security_key_changed").await {
+        Ok(f) => f,
+        Err(refused) => return refused,
     };
-    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
-        state
-            .audit
-            .record(AuditEvent::failure("security_key_changed", "csrf").context(&ctx))
-            .await;
-        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
-    }
     let Some(s) = current(&state, &req).await else {
         return HttpResponse::SeeOther()
             .insert_header((LOCATION, "/keys"))

@@ -514,16 +514,10 @@ pub async fn switch_user(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let Ok(form) = Params::parse(&body) else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
+    let form = match super::form::checked(&req, &state, &body, "logout").await {
+        Ok(f) => f,
+        Err(refused) => return refused,
     };
-    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
-        state
-            .audit
-            .record(AuditEvent::failure("logout", "csrf").context(&ctx))
-            .await;
-        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
-    }
     if let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
         && let Err(e) = session::end(&state, &s.id, "switch_user", &ctx).await
     {
