@@ -123,6 +123,8 @@ pub struct AuditWriter {
 }
 
 const BATCH: usize = 512;
+/// How long the writer waits after the first event of a batch for others to join it.
+const LINGER: Duration = Duration::from_millis(20);
 
 impl Audit {
     /// Starts the batched writer.
@@ -132,13 +134,23 @@ impl Audit {
         let join = tokio::spawn(async move {
             let mut batch: Vec<AuditRecord> = Vec::with_capacity(BATCH);
             let mut waiting: Vec<oneshot::Sender<()>> = Vec::new();
+            let mut closing = false;
             loop {
                 let msg = tokio::select! {
                     m = rx.recv() => m,
-                    _ = &mut closed => { rx.close(); rx.recv().await }
+                    _ = &mut closed, if !closing => { closing = true; rx.close(); rx.recv().await }
                 };
                 let Some(msg) = msg else { break };
+                let flush = matches!(msg, Message::Flush(_));
                 push(msg, &mut batch, &mut waiting);
+                // Let a burst gather: under load the writer wakes and inserts once per LINGER
+                // rather than once per event (each wake is a thread switch on the hot path).
+                if !flush && !closing {
+                    tokio::select! {
+                        _ = tokio::time::sleep(LINGER) => {}
+                        _ = &mut closed => { closing = true; rx.close(); }
+                    }
+                }
                 // Gather whatever else is already queued, up to a batch.
                 while batch.len() < BATCH {
                     match rx.try_recv() {
