@@ -39,6 +39,8 @@ struct LoginPage {
     show_form: bool,
     cancel_href: Option<String>,
     signed_in_as: Option<String>,
+    /// The CPS card login link, when card login is on.
+    card_href: Option<String>,
 }
 
 /// What the page needs to know about the pending request.
@@ -129,6 +131,7 @@ pub async fn login_get(
     }
     let cancel_href =
         (!show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
+    let card_href = card_href(&state, &p.flow.id);
     render_with(
         b,
         &LoginPage {
@@ -142,6 +145,7 @@ pub async fn login_get(
             show_form,
             cancel_href,
             signed_in_as,
+            card_href,
         },
     )
 }
@@ -298,6 +302,7 @@ pub async fn login_post(
             state.metrics.login("password", "failure");
             let (csrf, _) = cookies::csrf(&req);
             let signed_in_as = who(&state, current.as_ref()).await;
+            let card_href = card_href(&state, &p.flow.id);
             render_with(
                 HttpResponse::build(failure.status()),
                 &LoginPage {
@@ -314,6 +319,7 @@ pub async fn login_post(
                     show_form: true,
                     cancel_href: None,
                     signed_in_as,
+                    card_href,
                 },
             )
         }
@@ -471,4 +477,11 @@ pub async fn switch_user(
         .cookie(cookies::clear_session())
         .insert_header((LOCATION, target))
         .finish()
+}
+
+/// Where the card login of this flow starts: this site, or the card listener's own URL.
+fn card_href(state: &AppState, flow_id: &str) -> Option<String> {
+    state.cps.as_ref()?;
+    let base = state.settings.cps.tls.public_url.trim_end_matches('/');
+    Some(format!("{base}/login/card?flow={flow_id}"))
 }
