@@ -3,7 +3,7 @@
 //! goes on, or the user reads why the card was refused.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use rustls::pki_types::CertificateDer;
 use serde_json::json;
@@ -123,7 +123,7 @@ async fn presented(
     state: &AppState,
     ctx: &RequestContext,
 ) -> Result<Vec<CertificateDer<'static>>, Refusal> {
-    if let Some(chain) = req.extensions().get::<PeerChain>() {
+    if let Some(chain) = req.conn_data::<PeerChain>() {
         return Ok(chain.0.clone());
     }
     let proxy = &state.settings.cps.proxy;

@@ -10,6 +10,8 @@ mod cli;
 mod client_auth;
 mod cluster;
 mod code_flow;
+mod cps;
+mod cps_pki;
 mod discovery;
 mod hr;
 mod identity;

@@ -20,7 +20,8 @@ use x509_parser::prelude::{FromDer, X509Certificate};
 use super::check::{CardVerifier, read_pem_certs};
 use crate::config::CpsTlsSettings;
 
-/// The chain a TLS client presented, put in the request's extensions by [`on_connect`].
+/// The chain a TLS client presented (empty: none), put in the connection data by
+/// [`on_connect`].
 #[derive(Debug, Clone)]
 pub struct PeerChain(pub Vec<CertificateDer<'static>>);
 
@@ -113,11 +114,15 @@ pub fn server_config(
 /// Puts the client's certificate chain of a TLS connection in the request's extensions.
 pub fn on_connect(conn: &dyn Any, ext: &mut Extensions) {
     type Tls = actix_tls::accept::rustls_0_23::TlsStream<actix_web::rt::net::TcpStream>;
-    if let Some(tls) = conn.downcast_ref::<Tls>()
-        && let Some(chain) = tls.get_ref().1.peer_certificates()
-    {
-        ext.insert(PeerChain(
-            chain.iter().map(|c| c.clone().into_owned()).collect(),
-        ));
+    // Every TLS connection gets one (empty without a certificate): on a connection Trousseau
+    // terminated itself, a proxy's certificate header is never read.
+    if let Some(tls) = conn.downcast_ref::<Tls>() {
+        let chain = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .map(|c| c.iter().map(|c| c.clone().into_owned()).collect())
+            .unwrap_or_default();
+        ext.insert(PeerChain(chain));
     }
 }
