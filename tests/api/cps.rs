@@ -757,3 +757,67 @@ async fn cps_check_prints_the_verdict() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn behind_a_real_nginx_the_forwarded_card_signs_in() {
+    let pki = Pki::shared();
+    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
+    let revoked = pki.personal("810002813847", "DURAND", "PAUL", "Médecin");
+    let foreign = pki.personal_with(
+        "810002813839",
+        "DUPONT",
+        "ISABELLE",
+        "Médecin",
+        Shape {
+            foreign: true,
+            ..Shape::default()
+        },
+    );
+    let s = card_server(pki, &[&revoked], Options::default()).await;
+    let app = &s.app;
+    let upstream = app.issuer.trim_start_matches("http://").to_owned();
+    let cas = format!("{}{}", pki.anchors_pem(), pki.intermediates_pem());
+    let Some(nginx) = crate::peers::nginx::Nginx::start(&upstream, &cas, HEADER) else {
+        return;
+    };
+    let id = linked_user(app, "idupont", "810002813839").await;
+    linked_user(app, "pdurand", "810002813847").await;
+    let client = |card: Option<&Card>| {
+        let mut c = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(nginx.server_pem.as_bytes()).unwrap(),
+            );
+        if let Some(card) = card {
+            c = c.identity(reqwest::Identity::from_pem(card.identity_pem().as_bytes()).unwrap());
+        }
+        c.build().unwrap()
+    };
+    let card_url = |flow: &str| format!("https://127.0.0.1:{}/login/card?flow={flow}", nginx.port);
+    let rp = app.rp("dpi").await;
+    let mut b = app.browser();
+    let (flow, verifier) = start(app, &mut b, &rp).await;
+    let resp = b.send(client(Some(&card)).get(card_url(&flow))).await;
+    assert_card_claims(&finish(app, &mut b, &rp, resp, &verifier).await, &id);
+    // nginx passes a revoked card on (it has no CRL): Trousseau refuses it.
+    let mut b = app.browser();
+    let (flow, _) = start(app, &mut b, &rp).await;
+    let resp = b.send(client(Some(&revoked)).get(card_url(&flow))).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(resp.text().await.unwrap().contains("révoquée"));
+    // Without a card nginx forwards an empty header: no card.
+    let resp = b.send(client(None).get(card_url(&flow))).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    // A card from an unknown CA: nginx ("optional") answers 400 itself; nothing reaches
+    // Trousseau as a login.
+    let resp = b.send(client(Some(&foreign)).get(card_url(&flow))).await;
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    // The same header sent straight to Trousseau from a non-proxy address would be refused:
+    // see the_header_from_an_untrusted_address_is_ignored_and_audited.
+    let logins = app.audit("login").await;
+    assert_eq!(
+        logins.iter().filter(|e| e.outcome == "success").count(),
+        1,
+        "one card login"
+    );
+}
