@@ -684,6 +684,18 @@ mod tests {
     }
 
     #[test]
+    fn cps_settings_are_checked() {
+        let err = Settings::from_overrides("[cps.proxy]\ntrusted = [\"10.0.0.0/40\"]").unwrap_err();
+        assert!(err.to_string().contains("cps.proxy.trusted"), "{err}");
+        let err = Settings::from_overrides("[cps]\nenabled = true").unwrap_err();
+        assert!(err.to_string().contains("cps.anchors"), "{err}");
+        let err = Settings::from_overrides("[cps]\ncrl_stale = \"maybe\"").unwrap_err();
+        assert!(err.to_string().contains("cps.crl_stale"), "{err}");
+        let ok = Settings::from_overrides("").unwrap();
+        assert!(!ok.cps.enabled);
+    }
+
+    #[test]
     fn bad_value_is_named() {
         let err = Settings::from_overrides("[session]\nidle_secs = -1").unwrap_err();
         assert!(err.to_string().contains("session.idle_secs"), "{err}");

@@ -77,7 +77,12 @@ pub async fn authenticate(
         CardHolder::Personal { .. } => match links::by_idnat(pool, &idnat).await {
             Ok(Some(l)) => Some(Found::Identity(l.identity_id)),
             Ok(None) => match cards::expectation(pool, &idnat).await {
-                Ok(Some(id)) => Some(Found::Expected(id)),
+                // Only an identity still without a link may take the expected IdNat.
+                Ok(Some(id)) => match links::of_identity(pool, &id).await {
+                    Ok(None) => Some(Found::Expected(id)),
+                    Ok(Some(_)) => None,
+                    Err(_) => return Err(Refusal::Unavailable),
+                },
                 Ok(None) if state.settings.cps.create_identities => {
                     match works_here(state, &idnat).await {
                         Ok(true) => Some(Found::Create),
@@ -105,17 +110,16 @@ pub async fn authenticate(
         remember(state, &card, None).await;
         return Err(refuse(Refusal::NotLinked, None).await);
     };
-    let identity_id = match found {
-        Found::Identity(id) | Found::Expected(id) => id,
-        Found::Create => String::new(),
-    };
-    let identity = if identity_id.is_empty() {
-        None
-    } else {
-        match identities::by_id(pool, &identity_id).await {
-            Ok(i) => i,
-            Err(_) => return Err(Refusal::Unavailable),
+    let link_now = matches!(found, Found::Expected(_));
+    let identity = match found {
+        Found::Identity(id) | Found::Expected(id) => {
+            match identities::by_id(pool, &id).await {
+                Ok(Some(i)) => Some(i),
+                // A link or binding always names an existing identity (foreign keys).
+                Ok(None) | Err(_) => return Err(Refusal::Unavailable),
+            }
         }
+        Found::Create => None,
     };
     if let Some(i) = &identity
         && i.status != Status::Active.as_str()
@@ -123,7 +127,7 @@ pub async fn authenticate(
         remember(state, &card, None).await;
         return Err(refuse(Refusal::Suspended, Some(&i.id)).await);
     }
-    let identity_id = match settle(state, &card, identity, now, ctx).await {
+    let identity_id = match settle(state, &card, identity, link_now, now, ctx).await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = ?e, "cannot record the card login");
@@ -151,6 +155,7 @@ async fn settle(
     state: &AppState,
     card: &CheckedCard,
     identity: Option<IdentityRecord>,
+    link_now: bool,
     now: i64,
     ctx: &RequestContext,
 ) -> anyhow::Result<String> {
@@ -158,9 +163,7 @@ async fn settle(
     let mut tx = state.db.begin().await?;
     let id = match identity {
         Some(i) => {
-            if matches!(card.holder, CardHolder::Personal { .. })
-                && links::of_identity(state.db.pool(), &i.id).await?.is_none()
-            {
+            if link_now {
                 link(state, &mut tx, &i.id, idnat, now, ctx).await?;
                 cards::fulfil_expectation(&mut tx, idnat).await?;
             }
