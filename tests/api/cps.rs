@@ -935,3 +935,95 @@ async fn chromium_presents_the_card_selected_by_policy() {
             .collect::<String>()
     );
 }
+
+/// Serves `body` to every HTTP request on a loopback port until the task is dropped; the
+/// number of requests served so far.
+async fn serve_bytes(
+    body: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = served.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await;
+            let bytes = body.lock().unwrap().clone();
+            let status = if bytes.is_empty() {
+                "503 Unavailable"
+            } else {
+                "200 OK"
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                bytes.len()
+            );
+            let _ = sock.write_all(head.as_bytes()).await;
+            let _ = sock.write_all(&bytes).await;
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    (port, served)
+}
+
+#[tokio::test]
+async fn lists_fetched_from_urls_are_refreshed_and_a_failing_source_keeps_the_last_list() {
+    let pki = Pki::shared();
+    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
+    let body = std::sync::Arc::new(std::sync::Mutex::new(pki.crl(&[])));
+    let (port, served) = serve_bytes(body.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = write(dir.path(), "anchors.pem", &pki.anchors_pem());
+    let inter = write(dir.path(), "intermediates.pem", &pki.intermediates_pem());
+    let app = spawn_app_with(&format!(
+        "[cps]\nenabled = true\nanchors = [\"{anchors}\"]\nintermediates = [\"{inter}\"]\n\
+         allow_test_anchors = true\ncrl_urls = [\"http://127.0.0.1:{port}/CRL/ACI-FO-PP.crl\"]\n\
+         crl_refresh_secs = 1\n\
+         [cps.proxy]\nheader = \"{HEADER}\"\ntrusted = [\"127.0.0.1\"]\n"
+    ))
+    .await;
+    let id = linked_user(&app, "idupont", "810002813839").await;
+    let cps = app.state.cps.clone().unwrap();
+    let wait_for = async |n: usize| {
+        for _ in 0..100 {
+            if served.load(std::sync::atomic::Ordering::SeqCst) >= n {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the list was not fetched {n} times");
+    };
+    wait_for(1).await;
+    assert!(cps.verifier.crls.get(&pki.personal.subject).is_some());
+    let rp = app.rp("dpi").await;
+    let mut b = app.browser();
+    let (flow, verifier) = start(&app, &mut b, &rp).await;
+    let resp = via_header(&app, &mut b, &flow, Some(&card)).await;
+    assert_card_claims(&finish(&app, &mut b, &rp, resp, &verifier).await, &id);
+    // The CA revokes the card: the next refresh sees it.
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    *body.lock().unwrap() = pki.crl(&[&card]);
+    let before = served.load(std::sync::atomic::Ordering::SeqCst);
+    wait_for(before + 1).await;
+    let (status, html) = refused(&app, Some(&card)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("révoquée"));
+    // The source fails: the last list stays in force, and the failure is audited.
+    *body.lock().unwrap() = Vec::new();
+    let before = served.load(std::sync::atomic::Ordering::SeqCst);
+    wait_for(before + 1).await;
+    let (_, html) = refused(&app, Some(&card)).await;
+    assert!(html.contains("révoquée"));
+    assert!(
+        app.audit("crl_refresh")
+            .await
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("crl_unavailable"))
+    );
+}

@@ -117,25 +117,32 @@ pub fn spawn_refresh(state: Arc<AppState>) {
     }
     tokio::spawn(async move {
         let every = std::time::Duration::from_secs(state.settings.cps.crl_refresh_secs);
-        // Lists from files are already loaded; URLs are fetched at once.
-        let mut tick = tokio::time::interval(every);
+        // Lists from files are loaded already; URLs are fetched at once, then everything on
+        // schedule.
+        if !state.settings.cps.crl_urls.is_empty() {
+            report(&state, cps.refresh(&state.settings.cps, &state.http).await).await;
+        }
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tick.tick().await;
-            let report = cps.refresh(&state.settings.cps, &state.http).await;
-            for line in &report {
-                if line.starts_with("failed") {
-                    tracing::warn!(%line, "card revocation list not reloaded");
-                    state
-                        .audit
-                        .record(
-                            AuditEvent::failure("crl_refresh", "crl_unavailable")
-                                .details(json!({ "error": line })),
-                        )
-                        .await;
-                } else {
-                    tracing::info!(%line, "card revocation list loaded");
-                }
-            }
+            report(&state, cps.refresh(&state.settings.cps, &state.http).await).await;
         }
     });
+}
+
+async fn report(state: &AppState, lines: Vec<String>) {
+    for line in &lines {
+        if line.starts_with("failed") {
+            tracing::warn!(%line, "card revocation list not reloaded");
+            state
+                .audit
+                .record(
+                    AuditEvent::failure("crl_refresh", "crl_unavailable")
+                        .details(json!({ "error": line })),
+                )
+                .await;
+        } else {
+            tracing::info!(%line, "card revocation list loaded");
+        }
+    }
 }
