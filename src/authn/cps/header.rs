@@ -201,4 +201,25 @@ mod tests {
         assert!(Network::parse("10.0.0.0/33").is_err());
         assert!(Network::parse("nope").is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_value_decodes_or_is_refused(value in ".{0,300}") {
+            for e in [CertEncoding::UrlPem, CertEncoding::Pem, CertEncoding::Base64Der] {
+                let _ = decode(&value, e);
+            }
+        }
+
+        #[test]
+        fn a_network_contains_exactly_the_addresses_sharing_its_prefix(
+            net in proptest::prelude::any::<u32>(),
+            ip in proptest::prelude::any::<u32>(),
+            prefix in 0u8..=32,
+        ) {
+            let n = Network::parse(&format!("{}/{prefix}", std::net::Ipv4Addr::from(net))).unwrap();
+            let shift = 32 - u32::from(prefix);
+            let same = prefix == 0 || (net >> shift) == (ip >> shift);
+            proptest::prop_assert_eq!(n.contains(std::net::Ipv4Addr::from(ip).into()), same);
+        }
+    }
 }
