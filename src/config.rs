@@ -294,6 +294,9 @@ pub struct CpsSettings {
     /// Create the identity of an unknown card holder when the RPPS index shows an activity at
     /// one of `establishment.finess`.
     pub create_identities: bool,
+    /// OCSP responder: "" (off), "aia" (the one the card names) or a URL.
+    pub ocsp: String,
+    pub ocsp_timeout_ms: u64,
     pub proxy: CpsProxySettings,
     pub tls: CpsTlsSettings,
 }

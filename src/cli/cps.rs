@@ -78,7 +78,7 @@ pub async fn check(
     }
     let chain = read_pem_certs(file)?;
     let now = at.unwrap_or_else(|| SystemClock.now());
-    match cps.verifier.check(&chain, now) {
+    match cps.verdict(&cps_settings, &http, &chain, now).await {
         Ok(card) => {
             let mut items = vec![("verdict", "accepted".to_owned())];
             match &card.holder {

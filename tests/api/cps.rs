@@ -10,7 +10,7 @@ use trousseau::admin::{cards as admin_cards, users};
 use trousseau::identity::{IdNat, LinkMethod};
 use trousseau::storage::{cards, links};
 
-use crate::cps_pki::{Card, Pki, Shape, now};
+use crate::cps_pki::{Card, OcspStatus, Pki, Shape, now};
 use crate::helpers::{
     Browser, Rp, TestApp, authorize_url, claims, exchange, query_param, spawn_app_with,
 };
@@ -1025,5 +1025,66 @@ async fn lists_fetched_from_urls_are_refreshed_and_a_failing_source_keeps_the_la
             .await
             .iter()
             .any(|e| e.reason.as_deref() == Some("crl_unavailable"))
+    );
+}
+
+#[tokio::test]
+async fn an_ocsp_answer_vouches_for_a_card_without_a_current_list_or_revokes_it() {
+    let pki = Pki::shared();
+    let good = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
+    let revoked = pki.personal("810002813847", "DURAND", "PAUL", "Médecin");
+    let unknown = pki.personal("810002813854", "MARTIN", "JEAN", "Médecin");
+    let answer = pki.ocsp_response(
+        &[(&good, OcspStatus::Good), (&revoked, OcspStatus::Revoked)],
+        now() - 60,
+        now() + 3600,
+    );
+    let body = std::sync::Arc::new(std::sync::Mutex::new(answer));
+    let (port, served) = serve_bytes(body.clone()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let anchors = write(dir.path(), "anchors.pem", &pki.anchors_pem());
+    let inter = write(dir.path(), "intermediates.pem", &pki.intermediates_pem());
+    // No CRL at all: without OCSP every card would be refused (crl_missing).
+    let app = spawn_app_with(&format!(
+        "[cps]\nenabled = true\nanchors = [\"{anchors}\"]\nintermediates = [\"{inter}\"]\n\
+         allow_test_anchors = true\nocsp = \"http://127.0.0.1:{port}/ocsp\"\n\
+         [cps.proxy]\nheader = \"{HEADER}\"\ntrusted = [\"127.0.0.1\"]\n"
+    ))
+    .await;
+    let id = linked_user(&app, "idupont", "810002813839").await;
+    linked_user(&app, "pdurand", "810002813847").await;
+    linked_user(&app, "jmartin", "810002813854").await;
+    let rp = app.rp("dpi").await;
+    let mut b = app.browser();
+    let (flow, verifier) = start(&app, &mut b, &rp).await;
+    let resp = via_header(&app, &mut b, &flow, Some(&good)).await;
+    assert_card_claims(&finish(&app, &mut b, &rp, resp, &verifier).await, &id);
+    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+    let (status, html) = refused(&app, Some(&revoked)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(html.contains("révoquée"));
+    // A card the answer does not cover: the CRLs decide (none here: refused).
+    let (status, _) = refused(&app, Some(&unknown)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    // An answer past its nextUpdate (the injected clock moved) is not used either.
+    app.clock.advance(2 * 3600);
+    let (status, _) = refused(&app, Some(&good)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    // An answer signed by another key (same CA name) is not believed.
+    app.clock.advance(-2 * 3600);
+    *body.lock().unwrap() =
+        Pki::new().ocsp_response(&[(&good, OcspStatus::Good)], now() - 60, now() + 3600);
+    let (status, _) = refused(&app, Some(&good)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let details: Vec<String> = app
+        .audit("card_login")
+        .await
+        .into_iter()
+        .filter_map(|e| e.details)
+        .collect();
+    assert!(
+        details.iter().any(|d| d.contains("\"ocsp\"")),
+        "{details:?}"
     );
 }

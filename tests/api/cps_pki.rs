@@ -422,3 +422,81 @@ pub fn big_crl(ca: &Ca, count: u64, this_update: i64, next_update: i64) -> Vec<u
     }
     crl_der(ca, &entries, this_update, next_update)
 }
+
+fn generalized_time(unix: i64) -> Vec<u8> {
+    let t = time::OffsetDateTime::from_unix_timestamp(unix).unwrap();
+    let text = format!(
+        "{:04}{:02}{:02}{:02}{:02}{:02}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
+    tlv(0x18, text.as_bytes())
+}
+
+/// The status an OCSP answer gives a card.
+#[derive(Debug, Clone, Copy)]
+pub enum OcspStatus {
+    Good,
+    Revoked,
+    Unknown,
+}
+
+impl Pki {
+    /// An OCSP response (RFC 6960) signed by the card CA itself, with one SingleResponse per
+    /// card, valid from `this_update` to `next_update`.
+    pub fn ocsp_response(
+        &self,
+        cards: &[(&Card, OcspStatus)],
+        this_update: i64,
+        next_update: i64,
+    ) -> Vec<u8> {
+        use openssl::sha::sha1;
+        let ca = &self.personal;
+        let sha1_alg: &[u8] = &[
+            0x30, 0x09, 0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a, 0x05, 0x00,
+        ];
+        let name_hash = sha1(&ca.subject);
+        let (_, parsed) =
+            <x509_parser::certificate::X509Certificate as x509_parser::prelude::FromDer<_>>::from_der(&ca.der).unwrap();
+        let key_hash = sha1(&parsed.public_key().subject_public_key.data);
+        let mut singles = Vec::new();
+        for (card, status) in cards {
+            let cert_id = seq(&[
+                sha1_alg,
+                &tlv(0x04, &name_hash),
+                &tlv(0x04, &key_hash),
+                &integer(&card.serial),
+            ]);
+            let status = match status {
+                OcspStatus::Good => vec![0x80, 0x00],
+                OcspStatus::Revoked => tlv(0xa1, &generalized_time(this_update - 60)),
+                OcspStatus::Unknown => vec![0x82, 0x00],
+            };
+            singles.extend(seq(&[
+                &cert_id,
+                &status,
+                &generalized_time(this_update),
+                &tlv(0xa0, &generalized_time(next_update)),
+            ]));
+        }
+        let tbs = seq(&[
+            &tlv(0xa1, &ca.subject),
+            &generalized_time(this_update),
+            &tlv(0x30, &singles),
+        ]);
+        let mut signer = Signer::new(MessageDigest::sha256(), &ca.key).unwrap();
+        let sig = signer.sign_oneshot_to_vec(&tbs).unwrap();
+        let mut bits = vec![0u8];
+        bits.extend(sig);
+        let basic = seq(&[&tbs, RSA_SHA256, &tlv(0x03, &bits)]);
+        let basic_oid: &[u8] = &[
+            0x06, 0x09, 0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x01, 0x01,
+        ];
+        let bytes = seq(&[basic_oid, &tlv(0x04, &basic)]);
+        seq(&[&[0x0a, 0x01, 0x00], &tlv(0xa0, &bytes)])
+    }
+}

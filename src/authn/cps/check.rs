@@ -11,6 +11,7 @@ use webpki::{EndEntityCert, KeyUsage};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 use super::crl::{CrlStore, Revocation, trim_serial};
+use super::ocsp::OcspVerdict;
 use super::subject::{CardHolder, holder};
 use crate::config::{CpsSettings, CrlStalePolicy};
 
@@ -201,6 +202,11 @@ impl CardVerifier {
 
     /// Runs every check on the chain a client presented (card certificate first) at `now`.
     pub fn check(&self, chain: &[CertificateDer<'_>], now: i64) -> Result<CheckedCard, Refused> {
+        self.decide(self.inspect(chain, now)?, None)
+    }
+
+    /// Every check but the decision on a missing or stale CRL, which may wait for OCSP.
+    pub fn inspect(&self, chain: &[CertificateDer<'_>], now: i64) -> Result<Inspected, Refused> {
         let Some(end) = chain.first() else {
             return Err(Refused::bare(Refusal::NoCard));
         };
@@ -259,23 +265,9 @@ impl CardVerifier {
         }
         // The card itself needs a current list of its CA; an intermediate CA is checked
         // when its issuer's list (ARL) is loaded.
-        let mut note = None;
-        match self.crls.status(cert.issuer().as_raw(), serial_bytes, now) {
-            Revocation::Good => {}
-            Revocation::Revoked => return Err(refused(Refusal::Revoked, None)),
-            status @ (Revocation::Missing | Revocation::Stale) => {
-                let code = if status == Revocation::Missing {
-                    "crl_missing"
-                } else {
-                    "crl_stale"
-                };
-                match self.stale {
-                    CrlStalePolicy::Refuse => {
-                        return Err(refused(Refusal::RevocationUnknown, Some(code.into())));
-                    }
-                    CrlStalePolicy::Accept => note = Some(code),
-                }
-            }
+        let crl = self.crls.status(cert.issuer().as_raw(), serial_bytes, now);
+        if crl == Revocation::Revoked {
+            return Err(refused(Refusal::Revoked, None));
         }
         for ca in path.intermediate_certificates() {
             if self.crls.status(ca.issuer(), ca.serial(), now) == Revocation::Revoked {
@@ -287,15 +279,75 @@ impl CardVerifier {
         }
         let holder = holder(cert.subject())
             .map_err(|e| refused(Refusal::Unrecognised, Some(e.to_string())))?;
-        Ok(CheckedCard {
-            holder,
-            issuer,
-            serial,
-            not_before,
-            not_after,
-            revocation_note: note,
+        let issuer_raw = cert.issuer().as_raw();
+        let issuer_der = self
+            .cas
+            .iter()
+            .map(Vec::as_slice)
+            .chain(chain[1..].iter().map(|c| c.as_ref()))
+            .find(|der| {
+                X509Certificate::from_der(der)
+                    .is_ok_and(|(_, c)| c.subject().as_raw() == issuer_raw)
+            })
+            .map(<[u8]>::to_vec);
+        Ok(Inspected {
+            card: CheckedCard {
+                holder,
+                issuer,
+                serial,
+                not_before,
+                not_after,
+                revocation_note: None,
+            },
+            crl,
+            end_der: end.as_ref().to_vec(),
+            issuer_der,
         })
     }
+
+    /// The revocation decision: a current OCSP answer first, then the CRL and its policy.
+    pub fn decide(
+        &self,
+        inspected: Inspected,
+        ocsp: Option<&OcspVerdict>,
+    ) -> Result<CheckedCard, Refused> {
+        let Inspected { mut card, crl, .. } = inspected;
+        let refused = |refusal: Refusal, detail: &str| Refused {
+            refusal,
+            issuer: Some(card.issuer.clone()),
+            serial: Some(card.serial.clone()),
+            detail: Some(detail.to_owned()),
+        };
+        match (ocsp, crl) {
+            (Some(OcspVerdict::Revoked), _) => Err(refused(Refusal::Revoked, "ocsp")),
+            (_, Revocation::Revoked) => Err(refused(Refusal::Revoked, "crl")),
+            (Some(OcspVerdict::Good), _) | (_, Revocation::Good) => Ok(card),
+            (_, status @ (Revocation::Missing | Revocation::Stale)) => {
+                let code = if status == Revocation::Missing {
+                    "crl_missing"
+                } else {
+                    "crl_stale"
+                };
+                match self.stale {
+                    CrlStalePolicy::Refuse => Err(refused(Refusal::RevocationUnknown, code)),
+                    CrlStalePolicy::Accept => {
+                        card.revocation_note = Some(code);
+                        Ok(card)
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A card certificate that passed the checks that need no network, with its CRL status.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    pub card: CheckedCard,
+    pub crl: Revocation,
+    pub end_der: Vec<u8>,
+    /// The issuing CA's certificate, when configured or sent by the client (for OCSP).
+    pub issuer_der: Option<Vec<u8>>,
 }
 
 pub fn hex_upper(bytes: &[u8]) -> String {

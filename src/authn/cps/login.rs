@@ -45,7 +45,10 @@ pub async fn authenticate(
         return Err(Refusal::NoCard);
     };
     let now = state.clock.now();
-    let card = match cps.verifier.check(chain, now) {
+    let card = match cps
+        .verdict(&state.settings.cps, &state.http, chain, now)
+        .await
+    {
         Ok(c) => c,
         Err(r) => {
             audit_refusal(state, &r, None, None, ctx).await;

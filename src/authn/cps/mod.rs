@@ -6,6 +6,7 @@ pub mod check;
 pub mod crl;
 pub mod header;
 pub mod login;
+pub mod ocsp;
 pub mod service;
 pub mod subject;
 pub mod tls;

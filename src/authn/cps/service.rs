@@ -5,9 +5,13 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::check::CardVerifier;
+use rustls::pki_types::CertificateDer;
+
+use super::check::{CardVerifier, CheckedCard, Refused};
 use super::crl;
+use super::crl::Revocation;
 use super::header::Network;
+use super::ocsp;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::authn::Method;
@@ -98,6 +102,46 @@ impl Cps {
             }
             Err(e) => format!("failed: {e}"),
         }
+    }
+}
+
+impl Cps {
+    /// Every check of a card, OCSP included when configured (`cps.ocsp`).
+    pub async fn verdict(
+        &self,
+        settings: &CpsSettings,
+        http: &reqwest::Client,
+        chain: &[CertificateDer<'_>],
+        now: i64,
+    ) -> Result<CheckedCard, Refused> {
+        let inspected = self.verifier.inspect(chain, now)?;
+        let url = match settings.ocsp.as_str() {
+            "" => None,
+            "aia" => ocsp::responder_of(&inspected.end_der),
+            url => Some(url.to_owned()),
+        };
+        let answer = match (url, &inspected.issuer_der, inspected.crl) {
+            // A revoked card needs no second opinion.
+            (_, _, Revocation::Revoked) | (None, _, _) | (_, None, _) => None,
+            (Some(url), Some(issuer), _) => {
+                let timeout = std::time::Duration::from_millis(settings.ocsp_timeout_ms);
+                let v = ocsp::ask(
+                    http,
+                    &url,
+                    &inspected.end_der,
+                    issuer,
+                    self.verifier.cas(),
+                    now,
+                    timeout,
+                )
+                .await;
+                if let ocsp::OcspVerdict::Unusable(why) = &v {
+                    tracing::warn!(%url, %why, "no usable OCSP answer: the CRLs decide");
+                }
+                Some(v)
+            }
+        };
+        self.verifier.decide(inspected, answer.as_ref())
     }
 }
 
