@@ -98,6 +98,8 @@ pub struct CardVerifier {
     intermediates: Vec<CertificateDer<'static>>,
     /// Anchors and intermediates (DER): the possible issuers of revocation lists.
     cas: Vec<Vec<u8>>,
+    /// The subject (DER Name) of each of `cas`, in the same order.
+    ca_subjects: Vec<Vec<u8>>,
     anchor_subjects: Vec<Vec<u8>>,
     stale: CrlStalePolicy,
     pub crls: CrlStore,
@@ -175,15 +177,24 @@ impl CardVerifier {
             anchor_subjects.push(anchor.subject.as_ref().to_vec());
             anchors.push(anchor);
         }
-        let cas = anchor_ders
+        let cas: Vec<Vec<u8>> = anchor_ders
             .iter()
             .chain(intermediates.iter())
             .map(|c| c.as_ref().to_vec())
             .collect();
+        let ca_subjects = cas
+            .iter()
+            .map(|der| {
+                X509Certificate::from_der(der)
+                    .map(|(_, c)| c.subject().as_raw().to_vec())
+                    .map_err(|e| anyhow::anyhow!("cps: unreadable CA certificate: {e}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(CardVerifier {
             anchors,
             intermediates,
             cas,
+            ca_subjects,
             anchor_subjects,
             stale: settings.crl_stale,
             crls: CrlStore::default(),
@@ -283,13 +294,18 @@ impl CardVerifier {
         let issuer_der = self
             .cas
             .iter()
-            .map(Vec::as_slice)
-            .chain(chain[1..].iter().map(|c| c.as_ref()))
-            .find(|der| {
-                X509Certificate::from_der(der)
-                    .is_ok_and(|(_, c)| c.subject().as_raw() == issuer_raw)
-            })
-            .map(<[u8]>::to_vec);
+            .zip(&self.ca_subjects)
+            .find(|(_, subject)| subject.as_slice() == issuer_raw)
+            .map(|(der, _)| der.clone())
+            .or_else(|| {
+                chain[1..]
+                    .iter()
+                    .find(|der| {
+                        X509Certificate::from_der(der)
+                            .is_ok_and(|(_, c)| c.subject().as_raw() == issuer_raw)
+                    })
+                    .map(|der| der.as_ref().to_vec())
+            });
         Ok(Inspected {
             card: CheckedCard {
                 holder,
