@@ -209,6 +209,7 @@ fn card_listener(
     let config = crate::authn::cps::tls::server_config(tls, &cps.verifier)?;
     let listener = TcpListener::bind(&tls.listen)
         .with_context(|| format!("cannot listen on {} (cps.tls.listen)", tls.listen))?;
+    tracing::info!(listen = %tls.listen, "card login TLS listener (client certificates requested)");
     Ok(Some((listener, config)))
 }
 
