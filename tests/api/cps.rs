@@ -1088,3 +1088,80 @@ async fn an_ocsp_answer_vouches_for_a_card_without_a_current_list_or_revokes_it(
         "{details:?}"
     );
 }
+
+#[tokio::test]
+async fn the_cps_commands_list_block_and_unblock_a_card_and_pre_register_an_idnat() {
+    let pki = Pki::shared();
+    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
+    let newcomer = pki.personal("810002813847", "DURAND", "PAUL", "Médecin");
+    let s = card_server(pki, &[], Options::default()).await;
+    let app = &s.app;
+    let id = linked_user(app, "idupont", "810002813839").await;
+    app.create_user("pdurand", "correct horse battery").await;
+    let rp = app.rp("dpi").await;
+    let mut b = app.browser();
+    let (flow, verifier) = start(app, &mut b, &rp).await;
+    let resp = via_header(app, &mut b, &flow, Some(&card)).await;
+    assert_card_claims(&finish(app, &mut b, &rp, resp, &verifier).await, &id);
+
+    let config = write(
+        s.dir.path(),
+        "cli.toml",
+        &format!(
+            "[database]\nurl = \"{}\"\n[secrets]\nmaster_key_file = \"{}\"\n\
+             [password]\nmemory_kib = 8192\niterations = 1\nparallelism = 1\n",
+            app.database_url,
+            app.state.settings.secrets.master_key_file.display()
+        ),
+    );
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trousseau"))
+            .args(["--config", &config, "cps"])
+            .args(args)
+            .current_dir(s.dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "cps {args:?}: {text} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let list = cli(&["list"]);
+    assert!(
+        list.contains(&card.serial_hex()) && list.contains("ISABELLE DUPONT"),
+        "{list}"
+    );
+    let issuer = cards_issuer(app).await;
+    assert!(list.contains(&issuer), "{list}");
+    let out = cli(&[
+        "block",
+        &issuer,
+        &card.serial_hex(),
+        "--reason",
+        "carte perdue",
+    ]);
+    assert!(out.contains("blocked"), "{out}");
+    assert!(cli(&["list"]).contains("blocked"));
+    let (status, _) = refused(app, Some(&card)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(reasons(app).await.contains(&"card_blocked".to_owned()));
+    cli(&["unblock", &issuer, &card.serial_hex()]);
+    let mut b = app.browser();
+    let (flow, verifier) = start(app, &mut b, &rp).await;
+    let resp = via_header(app, &mut b, &flow, Some(&card)).await;
+    finish(app, &mut b, &rp, resp, &verifier).await;
+    // Pre-registration from the command line, then the first card login links.
+    cli(&["expect", "pdurand", "810002813847"]);
+    let mut b = app.browser();
+    let (flow, verifier) = start(app, &mut b, &rp).await;
+    let resp = via_header(app, &mut b, &flow, Some(&newcomer)).await;
+    let c = finish(app, &mut b, &rp, resp, &verifier).await;
+    let link = links::by_idnat(app.state.db.pool(), "810002813847")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c["sub"], link.identity_id.as_str());
+}
