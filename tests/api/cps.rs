@@ -1,7 +1,7 @@
 //! CPS smartcard login (issue 6): full OIDC logins with a card certificate forwarded by a
-//! trusted proxy and presented to Trousseau's own TLS listener; every refusal with its reason
-//! and French message; blocks, structure cards, pre-registered IdNats, identities created
-//! from the RPPS index; `trousseau cps check`.
+//! trusted proxy; every refusal with its reason and French message; blocks, structure cards,
+//! pre-registered IdNats, identities created from the RPPS index; the `cps` commands. The
+//! transports are in `cps_transport`, revocation sources in `cps_revocation`.
 
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
@@ -10,7 +10,7 @@ use trousseau::admin::{cards as admin_cards, users};
 use trousseau::identity::{IdNat, LinkMethod};
 use trousseau::storage::{cards, links};
 
-use crate::cps_pki::{Card, OcspStatus, Pki, Shape, now};
+use crate::cps_pki::{Card, Pki, Shape, now};
 use crate::helpers::{
     Browser, Rp, TestApp, authorize_url, claims, exchange, query_param, spawn_app_with,
 };
@@ -141,7 +141,7 @@ pub async fn start(app: &TestApp, b: &mut Browser, rp: &Rp) -> (String, String) 
 }
 
 /// The card login of a flow through the proxy header (None: no header).
-async fn via_header(
+pub async fn via_header(
     app: &TestApp,
     b: &mut Browser,
     flow: &str,
@@ -176,13 +176,13 @@ pub async fn finish(
     claims(tokens["id_token"].as_str().unwrap())
 }
 
-fn assert_card_claims(c: &serde_json::Value, identity_id: &str) {
+pub fn assert_card_claims(c: &serde_json::Value, identity_id: &str) {
     assert_eq!(c["sub"], identity_id);
     assert_eq!(c["acr"], "loa3");
     assert_eq!(c["amr"], serde_json::json!(["sc", "pin", "hwk", "mfa"]));
 }
 
-async fn refused(app: &TestApp, card: Option<&Card>) -> (StatusCode, String) {
+pub async fn refused(app: &TestApp, card: Option<&Card>) -> (StatusCode, String) {
     let rp = app
         .rp(&format!("rp{}", uuid::Uuid::new_v4().simple()))
         .await;
@@ -199,7 +199,7 @@ async fn refused(app: &TestApp, card: Option<&Card>) -> (StatusCode, String) {
     (status, html)
 }
 
-async fn reasons(app: &TestApp) -> Vec<String> {
+pub async fn reasons(app: &TestApp) -> Vec<String> {
     app.audit("card_login")
         .await
         .into_iter()
@@ -261,7 +261,7 @@ impl TestApp {
 }
 
 /// The issuer text of the test PKI's personal CA, as recorded.
-async fn cards_issuer(app: &TestApp) -> String {
+pub async fn cards_issuer(app: &TestApp) -> String {
     cards::list(app.state.db.pool(), 10)
         .await
         .unwrap()
@@ -617,106 +617,6 @@ async fn an_unknown_card_holder_working_here_gets_an_identity_when_the_policy_sa
 }
 
 #[tokio::test]
-async fn a_stale_list_refuses_by_default_and_is_audited_when_accepted() {
-    let pki = Pki::shared();
-    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
-    let s = card_server(pki, &[], Options::default()).await;
-    let app = &s.app;
-    linked_user(app, "idupont", "810002813839").await;
-    // Eight days later the week-long list is stale.
-    app.clock.advance(8 * 86_400);
-    let (status, html) = refused(app, Some(&card)).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(html.contains("ne peut pas être vérifié"), "{html}");
-    let s = card_server(
-        pki,
-        &[],
-        Options {
-            crl_stale: "accept",
-            ..Options::default()
-        },
-    )
-    .await;
-    let app = &s.app;
-    let id = linked_user(app, "idupont", "810002813839").await;
-    app.clock.advance(8 * 86_400);
-    let rp = app.rp("dpi").await;
-    let mut b = app.browser();
-    let (flow, verifier) = start(app, &mut b, &rp).await;
-    let resp = via_header(app, &mut b, &flow, Some(&card)).await;
-    assert_card_claims(&finish(app, &mut b, &rp, resp, &verifier).await, &id);
-    let notes = app.audit("card_revocation_unchecked").await;
-    assert_eq!(notes.len(), 1);
-    assert_eq!(notes[0].reason.as_deref(), Some("crl_stale"));
-}
-
-#[tokio::test]
-async fn trousseau_terminates_tls_and_reads_the_client_certificate() {
-    let pki = Pki::shared();
-    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
-    let revoked = pki.personal("810002813847", "DURAND", "PAUL", "Médecin");
-    let s = card_server(
-        pki,
-        &[&revoked],
-        Options {
-            tls: true,
-            ..Options::default()
-        },
-    )
-    .await;
-    let app = &s.app;
-    let (port, server_pem) = s.tls.clone().expect("a card listener");
-    let id = linked_user(app, "idupont", "810002813839").await;
-    linked_user(app, "pdurand", "810002813847").await;
-    let client = |card: Option<&Card>| {
-        let mut c = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .add_root_certificate(reqwest::Certificate::from_pem(server_pem.as_bytes()).unwrap());
-        if let Some(card) = card {
-            c = c.identity(reqwest::Identity::from_pem(card.identity_pem().as_bytes()).unwrap());
-        }
-        c.build().unwrap()
-    };
-    let card_url = |flow: &str| format!("https://127.0.0.1:{port}/login/card?flow={flow}");
-    let rp = app.rp("dpi").await;
-    let mut b = app.browser();
-    let (flow, verifier) = start(app, &mut b, &rp).await;
-    let resp = b.send(client(Some(&card)).get(card_url(&flow))).await;
-    assert_card_claims(&finish(app, &mut b, &rp, resp, &verifier).await, &id);
-    // The other pages are served on the same listener without a certificate.
-    let plain = client(None);
-    let resp = plain
-        .get(format!(
-            "https://127.0.0.1:{port}/.well-known/openid-configuration"
-        ))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    // Without a certificate, and with a revoked card: refused with the message.
-    let mut b = app.browser();
-    let (flow, _) = start(app, &mut b, &rp).await;
-    let resp = b.send(plain.get(card_url(&flow))).await;
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = b.send(client(Some(&revoked)).get(card_url(&flow))).await;
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    assert!(resp.text().await.unwrap().contains("révoquée"));
-    // On the TLS listener a header is never believed in place of the handshake.
-    let resp = b
-        .send(
-            plain
-                .get(card_url(&flow))
-                .header(HEADER, escaped(&card.pem)),
-        )
-        .await;
-    assert_eq!(
-        resp.status(),
-        StatusCode::UNAUTHORIZED,
-        "the header is not a handshake"
-    );
-}
-
-#[tokio::test]
 async fn cps_check_prints_the_verdict() {
     let pki = Pki::shared();
     let good = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
@@ -755,337 +655,6 @@ async fn cps_check_prints_the_verdict() {
     assert!(
         text.contains("card_revoked") && text.contains("révoquée"),
         "{text}"
-    );
-}
-
-#[tokio::test]
-async fn behind_a_real_nginx_the_forwarded_card_signs_in() {
-    let pki = Pki::shared();
-    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
-    let revoked = pki.personal("810002813847", "DURAND", "PAUL", "Médecin");
-    let foreign = pki.personal_with(
-        "810002813839",
-        "DUPONT",
-        "ISABELLE",
-        "Médecin",
-        Shape {
-            foreign: true,
-            ..Shape::default()
-        },
-    );
-    let s = card_server(pki, &[&revoked], Options::default()).await;
-    let app = &s.app;
-    let upstream = app.issuer.trim_start_matches("http://").to_owned();
-    let cas = format!("{}{}", pki.anchors_pem(), pki.intermediates_pem());
-    let Some(nginx) = crate::peers::nginx::Nginx::start(&upstream, &cas, HEADER) else {
-        return;
-    };
-    let id = linked_user(app, "idupont", "810002813839").await;
-    linked_user(app, "pdurand", "810002813847").await;
-    let client = |card: Option<&Card>| {
-        let mut c = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .add_root_certificate(
-                reqwest::Certificate::from_pem(nginx.server_pem.as_bytes()).unwrap(),
-            );
-        if let Some(card) = card {
-            c = c.identity(reqwest::Identity::from_pem(card.identity_pem().as_bytes()).unwrap());
-        }
-        c.build().unwrap()
-    };
-    let card_url = |flow: &str| format!("https://127.0.0.1:{}/login/card?flow={flow}", nginx.port);
-    let rp = app.rp("dpi").await;
-    let mut b = app.browser();
-    let (flow, verifier) = start(app, &mut b, &rp).await;
-    let resp = b.send(client(Some(&card)).get(card_url(&flow))).await;
-    assert_card_claims(&finish(app, &mut b, &rp, resp, &verifier).await, &id);
-    // nginx passes a revoked card on (it has no CRL): Trousseau refuses it.
-    let mut b = app.browser();
-    let (flow, _) = start(app, &mut b, &rp).await;
-    let resp = b.send(client(Some(&revoked)).get(card_url(&flow))).await;
-    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
-    assert!(resp.text().await.unwrap().contains("révoquée"));
-    // Without a card nginx forwards an empty header: no card.
-    let resp = b.send(client(None).get(card_url(&flow))).await;
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    // A card from an unknown CA: nginx ("optional") answers 400 itself; nothing reaches
-    // Trousseau as a login.
-    let resp = b.send(client(Some(&foreign)).get(card_url(&flow))).await;
-    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
-    // The same header sent straight to Trousseau from a non-proxy address would be refused:
-    // see the_header_from_an_untrusted_address_is_ignored_and_audited.
-    let logins = app.audit("login").await;
-    assert_eq!(
-        logins.iter().filter(|e| e.outcome == "success").count(),
-        1,
-        "one card login"
-    );
-}
-
-/// Real Chromium presenting the card from its NSS database, the certificate chosen by the
-/// `AutoSelectCertificateForUrls` policy. Ignored by default: the policy is a system file
-/// (`/etc/chromium/policies/managed/`), written and removed by the test.
-/// `cargo test --test api cps::chromium -- --ignored`
-#[tokio::test]
-#[ignore]
-async fn chromium_presents_the_card_selected_by_policy() {
-    let tools = [
-        "/usr/bin/chromium",
-        "/usr/bin/pk12util",
-        "/usr/bin/certutil",
-    ];
-    if let Some(missing) = tools.iter().find(|t| !Path::new(t).exists()) {
-        eprintln!("\n!!! skipped: {missing} is missing (apt-get install chromium libnss3-tools)\n");
-        return;
-    }
-    let pki = Pki::shared();
-    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
-    let s = card_server(
-        pki,
-        &[],
-        Options {
-            tls: true,
-            ..Options::default()
-        },
-    )
-    .await;
-    let app = &s.app;
-    let (port, _) = s.tls.clone().unwrap();
-    let id = linked_user(app, "idupont", "810002813839").await;
-    let rp = app.rp("dpi").await;
-    let mut b = app.browser();
-    let (flow, _) = start(app, &mut b, &rp).await;
-
-    // The card in an NSS database under a fresh HOME.
-    let home = tempfile::tempdir().unwrap();
-    let nss = home.path().join(".pki/nssdb");
-    std::fs::create_dir_all(&nss).unwrap();
-    let db = format!("sql:{}", nss.display());
-    let run = |cmd: &str, args: &[&str]| {
-        let out = std::process::Command::new(cmd)
-            .args(args)
-            .env("HOME", home.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{cmd} {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run("/usr/bin/certutil", &["-N", "-d", &db, "--empty-password"]);
-    let key = openssl::pkey::PKey::private_key_from_pem(card.key_pem.as_bytes()).unwrap();
-    let cert = openssl::x509::X509::from_der(&card.der).unwrap();
-    let p12 = openssl::pkcs12::Pkcs12::builder()
-        .name("CPS")
-        .pkey(&key)
-        .cert(&cert)
-        .build2("p")
-        .unwrap();
-    let p12_file = home.path().join("card.p12");
-    std::fs::write(&p12_file, p12.to_der().unwrap()).unwrap();
-    run(
-        "/usr/bin/pk12util",
-        &["-i", &p12_file.display().to_string(), "-d", &db, "-W", "p"],
-    );
-    // Chromium picks it without asking when the policy names the site.
-    let policy_dir = Path::new("/etc/chromium/policies/managed");
-    std::fs::create_dir_all(policy_dir).unwrap();
-    let policy = policy_dir.join(format!("trousseau-test-{port}.json"));
-    let pattern = format!("{{\"pattern\":\"https://127.0.0.1:{port}\",\"filter\":{{}}}}");
-    std::fs::write(
-        &policy,
-        serde_json::json!({ "AutoSelectCertificateForUrls": [pattern] }).to_string(),
-    )
-    .unwrap();
-    let url = format!("https://127.0.0.1:{port}/login/card?flow={flow}");
-    let out = tokio::process::Command::new("/usr/bin/chromium")
-        .args([
-            "--headless=new",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--ignore-certificate-errors",
-            &format!("--user-data-dir={}", home.path().join("profile").display()),
-            "--virtual-time-budget=5000",
-            "--dump-dom",
-            &url,
-        ])
-        .env("HOME", home.path())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(std::time::Duration::from_secs(60), out).await;
-    let _ = std::fs::remove_file(&policy);
-    let out = out.expect("chromium finished within a minute").unwrap();
-    let dom = String::from_utf8_lossy(&out.stdout);
-    let logins: Vec<_> = app
-        .audit("login")
-        .await
-        .into_iter()
-        .filter(|e| e.outcome == "success" && e.subject.as_deref() == Some(id.as_str()))
-        .collect();
-    let refusals = reasons(app).await;
-    assert_eq!(
-        logins.len(),
-        1,
-        "refusals {refusals:?}; DOM: {}; stderr: {}",
-        &dom.chars().take(2000).collect::<String>(),
-        String::from_utf8_lossy(&out.stderr)
-            .chars()
-            .take(3000)
-            .collect::<String>()
-    );
-}
-
-/// Serves `body` to every HTTP request on a loopback port until the task is dropped; the
-/// number of requests served so far.
-async fn serve_bytes(
-    body: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = served.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = [0u8; 4096];
-            let _ = sock.read(&mut buf).await;
-            let bytes = body.lock().unwrap().clone();
-            let status = if bytes.is_empty() {
-                "503 Unavailable"
-            } else {
-                "200 OK"
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                bytes.len()
-            );
-            let _ = sock.write_all(head.as_bytes()).await;
-            let _ = sock.write_all(&bytes).await;
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
-    (port, served)
-}
-
-#[tokio::test]
-async fn lists_fetched_from_urls_are_refreshed_and_a_failing_source_keeps_the_last_list() {
-    let pki = Pki::shared();
-    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
-    let body = std::sync::Arc::new(std::sync::Mutex::new(pki.crl(&[])));
-    let (port, served) = serve_bytes(body.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let anchors = write(dir.path(), "anchors.pem", &pki.anchors_pem());
-    let inter = write(dir.path(), "intermediates.pem", &pki.intermediates_pem());
-    let app = spawn_app_with(&format!(
-        "[cps]\nenabled = true\nanchors = [\"{anchors}\"]\nintermediates = [\"{inter}\"]\n\
-         allow_test_anchors = true\ncrl_urls = [\"http://127.0.0.1:{port}/CRL/ACI-FO-PP.crl\"]\n\
-         crl_refresh_secs = 1\n\
-         [cps.proxy]\nheader = \"{HEADER}\"\ntrusted = [\"127.0.0.1\"]\n"
-    ))
-    .await;
-    let id = linked_user(&app, "idupont", "810002813839").await;
-    let cps = app.state.cps.clone().unwrap();
-    let wait_for = async |n: usize| {
-        for _ in 0..100 {
-            if served.load(std::sync::atomic::Ordering::SeqCst) >= n {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the list was not fetched {n} times");
-    };
-    wait_for(1).await;
-    assert!(cps.verifier.crls.get(&pki.personal.subject).is_some());
-    let rp = app.rp("dpi").await;
-    let mut b = app.browser();
-    let (flow, verifier) = start(&app, &mut b, &rp).await;
-    let resp = via_header(&app, &mut b, &flow, Some(&card)).await;
-    assert_card_claims(&finish(&app, &mut b, &rp, resp, &verifier).await, &id);
-    // The CA revokes the card: the next refresh sees it.
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    *body.lock().unwrap() = pki.crl(&[&card]);
-    let before = served.load(std::sync::atomic::Ordering::SeqCst);
-    wait_for(before + 1).await;
-    let (status, html) = refused(&app, Some(&card)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(html.contains("révoquée"));
-    // The source fails: the last list stays in force, and the failure is audited.
-    *body.lock().unwrap() = Vec::new();
-    let before = served.load(std::sync::atomic::Ordering::SeqCst);
-    wait_for(before + 1).await;
-    let (_, html) = refused(&app, Some(&card)).await;
-    assert!(html.contains("révoquée"));
-    assert!(
-        app.audit("crl_refresh")
-            .await
-            .iter()
-            .any(|e| e.reason.as_deref() == Some("crl_unavailable"))
-    );
-}
-
-#[tokio::test]
-async fn an_ocsp_answer_vouches_for_a_card_without_a_current_list_or_revokes_it() {
-    let pki = Pki::shared();
-    let good = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
-    let revoked = pki.personal("810002813847", "DURAND", "PAUL", "Médecin");
-    let unknown = pki.personal("810002813854", "MARTIN", "JEAN", "Médecin");
-    let answer = pki.ocsp_response(
-        &[(&good, OcspStatus::Good), (&revoked, OcspStatus::Revoked)],
-        now() - 60,
-        now() + 3600,
-    );
-    let body = std::sync::Arc::new(std::sync::Mutex::new(answer));
-    let (port, served) = serve_bytes(body.clone()).await;
-    let dir = tempfile::tempdir().unwrap();
-    let anchors = write(dir.path(), "anchors.pem", &pki.anchors_pem());
-    let inter = write(dir.path(), "intermediates.pem", &pki.intermediates_pem());
-    // No CRL at all: without OCSP every card would be refused (crl_missing).
-    let app = spawn_app_with(&format!(
-        "[cps]\nenabled = true\nanchors = [\"{anchors}\"]\nintermediates = [\"{inter}\"]\n\
-         allow_test_anchors = true\nocsp = \"http://127.0.0.1:{port}/ocsp\"\n\
-         [cps.proxy]\nheader = \"{HEADER}\"\ntrusted = [\"127.0.0.1\"]\n"
-    ))
-    .await;
-    let id = linked_user(&app, "idupont", "810002813839").await;
-    linked_user(&app, "pdurand", "810002813847").await;
-    linked_user(&app, "jmartin", "810002813854").await;
-    let rp = app.rp("dpi").await;
-    let mut b = app.browser();
-    let (flow, verifier) = start(&app, &mut b, &rp).await;
-    let resp = via_header(&app, &mut b, &flow, Some(&good)).await;
-    assert_card_claims(&finish(&app, &mut b, &rp, resp, &verifier).await, &id);
-    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
-
-    let (status, html) = refused(&app, Some(&revoked)).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    assert!(html.contains("révoquée"));
-    // A card the answer does not cover: the CRLs decide (none here: refused).
-    let (status, _) = refused(&app, Some(&unknown)).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    // An answer past its nextUpdate (the injected clock moved) is not used either.
-    app.clock.advance(2 * 3600);
-    let (status, _) = refused(&app, Some(&good)).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    // An answer signed by another key (same CA name) is not believed.
-    app.clock.advance(-2 * 3600);
-    *body.lock().unwrap() =
-        Pki::new().ocsp_response(&[(&good, OcspStatus::Good)], now() - 60, now() + 3600);
-    let (status, _) = refused(&app, Some(&good)).await;
-    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    let details: Vec<String> = app
-        .audit("card_login")
-        .await
-        .into_iter()
-        .filter_map(|e| e.details)
-        .collect();
-    assert!(
-        details.iter().any(|d| d.contains("\"ocsp\"")),
-        "{details:?}"
     );
 }
 

@@ -12,6 +12,8 @@ mod cluster;
 mod code_flow;
 mod cps;
 mod cps_pki;
+mod cps_revocation;
+mod cps_transport;
 mod discovery;
 mod hr;
 mod identity;
