@@ -39,6 +39,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// The demo relying party served under /demo, when running `trousseau demo`.
     pub demo: Option<crate::demo::DemoRp>,
+    /// CPS card login, when `[cps]` is enabled.
+    pub cps: Option<Arc<crate::authn::cps::Cps>>,
 }
 
 impl AppState {
@@ -59,6 +61,7 @@ impl AppState {
             .timeout(std::time::Duration::from_secs(settings.logout.timeout_secs))
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
+        let cps = crate::authn::cps::Cps::new(&settings.cps)?;
         let state = AppState {
             clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
             hasher: PasswordHasher::new(&settings.password)?,
@@ -73,6 +76,7 @@ impl AppState {
             logout_wakeup: Arc::new(Notify::new()),
             http,
             demo,
+            cps,
         };
         Ok((state, audit_writer))
     }
@@ -102,6 +106,8 @@ pub async fn open(settings: &Settings) -> anyhow::Result<(Db, Arc<MasterKey>)> {
 pub struct Application {
     pub port: u16,
     pub state: web::Data<AppState>,
+    /// The port of the card-login TLS listener (`[cps.tls]`), when there is one.
+    pub card_port: Option<u16>,
     server: Server,
     audit_writer: AuditWriter,
 }
@@ -135,6 +141,12 @@ impl Application {
             state.clone().into_inner(),
             crate::directory::sync::rpps_importer(),
         );
+        crate::authn::cps::service::spawn_refresh(state.clone().into_inner());
+        let card_tls = card_listener(&state)?;
+        let card_port = match &card_tls {
+            Some((l, _)) => Some(l.local_addr()?.port()),
+            None => None,
+        };
         let workers = match state.settings.http.workers {
             0 => std::thread::available_parallelism()
                 .map(|n| n.get())
@@ -153,12 +165,18 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .configure(routes)
         })
+        .on_connect(crate::authn::cps::tls::on_connect)
         .workers(workers)
         .shutdown_timeout(10)
-        .listen(listener)?
+        .listen(listener)?;
+        let server = match card_tls {
+            Some((l, config)) => server.listen_rustls_0_23(l, config)?,
+            None => server,
+        }
         .run();
         Ok(Application {
             port,
+            card_port,
             state,
             server,
             audit_writer,
@@ -176,6 +194,26 @@ impl Application {
         self.audit_writer.shutdown().await;
         Ok(())
     }
+}
+
+/// The card-login TLS listener of `[cps.tls]`, bound, with its configuration.
+fn card_listener(
+    state: &AppState,
+) -> anyhow::Result<
+    Option<(
+        TcpListener,
+        actix_tls::accept::rustls_0_23::reexports::ServerConfig,
+    )>,
+> {
+    let tls = &state.settings.cps.tls;
+    let (Some(cps), false) = (&state.cps, tls.listen.is_empty()) else {
+        return Ok(None);
+    };
+    let config = crate::authn::cps::tls::server_config(tls, &cps.verifier)?;
+    let listener = TcpListener::bind(&tls.listen)
+        .with_context(|| format!("cannot listen on {} (cps.tls.listen)", tls.listen))?;
+    tracing::info!(listen = %tls.listen, "card login TLS listener (client certificates requested)");
+    Ok(Some((listener, config)))
 }
 
 /// Every route of the server.
@@ -220,6 +258,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     .route("/keys/enrol", web::post().to(pages::keys::enrol_post))
     .route("/keys", web::get().to(pages::keys::keys_get))
     .route("/keys/{action}", web::post().to(pages::keys::keys_post))
+    .route("/login/card", web::get().to(pages::card_login::card_login))
     .route(
         "/password/change",
         web::get().to(pages::directory_login::change_get),

@@ -31,6 +31,7 @@ pub struct Settings {
     pub sync: SyncSettings,
     pub ldap: LdapSettings,
     pub webauthn: WebauthnSettings,
+    pub cps: CpsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -304,6 +305,73 @@ pub struct HrSyncSettings {
     pub interval_secs: u64,
 }
 
+/// CPS smartcard login (`[cps]`, docs/cps.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpsSettings {
+    pub enabled: bool,
+    /// PEM files of the trusted root CAs.
+    pub anchors: Vec<PathBuf>,
+    /// PEM files of the intermediate CAs (the `AC IGC-SANTE … PERSONNES` family).
+    pub intermediates: Vec<PathBuf>,
+    /// Accept CAs of the IGC-Santé test PKI (`TEST AC …`). Never in production.
+    pub allow_test_anchors: bool,
+    pub crl_files: Vec<PathBuf>,
+    pub crl_urls: Vec<Url>,
+    pub crl_refresh_secs: u64,
+    pub crl_stale: CrlStalePolicy,
+    pub structure_cards: StructureCardPolicy,
+    /// Create the identity of an unknown card holder when the RPPS index shows an activity at
+    /// one of `establishment.finess`.
+    pub create_identities: bool,
+    /// OCSP responder: "" (off), "aia" (the one the card names) or a URL.
+    pub ocsp: String,
+    pub ocsp_timeout_ms: u64,
+    pub proxy: CpsProxySettings,
+    pub tls: CpsTlsSettings,
+}
+
+/// What a card login does when its CA's revocation list is missing or past its nextUpdate.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CrlStalePolicy {
+    Refuse,
+    /// Accept, and audit the login with `crl_stale` / `crl_missing`.
+    Accept,
+}
+
+/// Structure cards (CPE/CPA): refused, or accepted when an administrator bound the card.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum StructureCardPolicy {
+    Refuse,
+    Bound,
+}
+
+/// A reverse proxy that terminates TLS and forwards the card certificate in a header.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpsProxySettings {
+    /// Header name; "" turns the proxy path off.
+    pub header: String,
+    pub encoding: crate::authn::cps::header::CertEncoding,
+    /// Addresses or networks (`10.0.0.0/8`) of the proxies whose header is believed.
+    pub trusted: Vec<String>,
+}
+
+/// Trousseau's own TLS listener that requests a client certificate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CpsTlsSettings {
+    /// `address:port`; "" turns the listener off.
+    pub listen: String,
+    pub cert_file: String,
+    pub key_file: String,
+    /// Base URL of this listener for the login page's card link (e.g.
+    /// `https://carte.chu.example:8443`); "" when it serves the public URL itself.
+    pub public_url: String,
+}
+
 /// A configuration that cannot be used, with the key at fault when known.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -444,6 +512,7 @@ impl Settings {
         }
         self.validate_ldap()?;
         self.validate_webauthn()?;
+        self.validate_cps()?;
         if self.password.memory_kib < 8 * 1024 || self.password.iterations == 0 {
             return Err(key(
                 "password.memory_kib",
@@ -579,6 +648,68 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_cps(&self) -> Result<(), ConfigError> {
+        let key = |key: &str, message: String| ConfigError::Key {
+            key: key.to_owned(),
+            message,
+        };
+        let c = &self.cps;
+        if c.crl_refresh_secs == 0 {
+            return Err(key(
+                "cps.crl_refresh_secs",
+                "must be a positive number".into(),
+            ));
+        }
+        for t in &c.proxy.trusted {
+            crate::authn::cps::header::Network::parse(t)
+                .map_err(|m| key("cps.proxy.trusted", m))?;
+        }
+        if !c.enabled {
+            return Ok(());
+        }
+        if c.anchors.is_empty() {
+            return Err(key(
+                "cps.anchors",
+                "name the PEM file(s) of the card CAs' roots".into(),
+            ));
+        }
+        for (name, files) in [
+            ("cps.anchors", &c.anchors),
+            ("cps.intermediates", &c.intermediates),
+            ("cps.crl_files", &c.crl_files),
+        ] {
+            if let Some(missing) = files.iter().find(|f| !f.is_file()) {
+                return Err(key(
+                    name,
+                    format!("the file {} does not exist", missing.display()),
+                ));
+            }
+        }
+        if !c.proxy.header.is_empty() && c.proxy.trusted.is_empty() {
+            return Err(key(
+                "cps.proxy.trusted",
+                "a certificate header is believed only from listed proxies: name them".into(),
+            ));
+        }
+        if !c.tls.listen.is_empty() {
+            if c.tls.listen.parse::<std::net::SocketAddr>().is_err() {
+                return Err(key(
+                    "cps.tls.listen",
+                    "must be an address:port such as 0.0.0.0:8443".into(),
+                ));
+            }
+            for (name, f) in [
+                ("cps.tls.cert_file", &c.tls.cert_file),
+                ("cps.tls.key_file", &c.tls.key_file),
+            ] {
+                if !Path::new(f).is_file() {
+                    return Err(key(name, format!("the file {f:?} does not exist")));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The issuer identifier: the public URL without a trailing slash.
     pub fn issuer(&self) -> String {
         self.http
@@ -619,6 +750,18 @@ mod tests {
         assert!(err.to_string().contains("establishment.finess"), "{err}");
         let ok = Settings::from_overrides("[establishment]\nfiness = [\"750712184\"]").unwrap();
         assert_eq!(ok.establishment.finess[0].as_str(), "750712184");
+    }
+
+    #[test]
+    fn cps_settings_are_checked() {
+        let err = Settings::from_overrides("[cps.proxy]\ntrusted = [\"10.0.0.0/40\"]").unwrap_err();
+        assert!(err.to_string().contains("cps.proxy.trusted"), "{err}");
+        let err = Settings::from_overrides("[cps]\nenabled = true").unwrap_err();
+        assert!(err.to_string().contains("cps.anchors"), "{err}");
+        let err = Settings::from_overrides("[cps]\ncrl_stale = \"maybe\"").unwrap_err();
+        assert!(err.to_string().contains("cps.crl_stale"), "{err}");
+        let ok = Settings::from_overrides("").unwrap();
+        assert!(!ok.cps.enabled);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! standard error in one sentence that says what to do; the exit status is then non-zero.
 
 mod admin;
+mod cps;
 mod hr;
 mod ldap;
 mod output;
@@ -67,6 +68,10 @@ enum Command {
     /// The hospital's directory (AD/LDAP): check the configuration, synchronise, list runs.
     #[command(subcommand)]
     Ldap(ldap::LdapCommand),
+    /// CPS smartcards: check a certificate, list, block and unblock cards, bind structure
+    /// cards, pre-register an expected IdNat.
+    #[command(subcommand)]
+    Cps(cps::CpsCommand),
 }
 
 /// Entry point of the binary.
@@ -158,6 +163,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Box::pin(async move { ldap::run(&s, c).await })
             })
             .await
+        }
+        Command::Cps(c) if !cps::needs_database(&c) => match c {
+            cps::CpsCommand::Check { file, at } => cps::check(&settings, &file, at).await,
+            _ => Ok(()),
+        },
+        Command::Cps(c) => {
+            with_state(settings, |s| Box::pin(async move { cps::run(&s, c).await })).await
         }
         Command::Demo { .. } => Ok(()),
     }

@@ -2,6 +2,7 @@
 //! (portable schema: TEXT ids, BIGINT unix seconds, 0/1 integers, JSON as TEXT).
 
 pub mod audit;
+pub mod cards;
 pub mod clients;
 pub mod codes;
 pub mod directory;

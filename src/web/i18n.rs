@@ -135,6 +135,22 @@ pub struct Texts {
     pub home_until: &'static str,
     pub continue_label: &'static str,
     pub form_post_text: &'static str,
+    pub card_login_link: &'static str,
+    pub card_refused_title: &'static str,
+    pub card_retry: &'static str,
+    pub card_no_card: &'static str,
+    pub card_malformed: &'static str,
+    pub card_not_yet_valid: &'static str,
+    pub card_expired: &'static str,
+    pub card_untrusted: &'static str,
+    pub card_wrong_usage: &'static str,
+    pub card_revoked: &'static str,
+    pub card_revocation_unknown: &'static str,
+    pub card_unrecognised: &'static str,
+    pub card_blocked: &'static str,
+    pub card_not_linked: &'static str,
+    pub card_structure_refused: &'static str,
+    pub card_suspended: &'static str,
 }
 
 pub static FR: Texts = Texts {
@@ -204,6 +220,22 @@ pub static FR: Texts = Texts {
     home_until: "Session valable jusqu'à",
     continue_label: "Continuer",
     form_post_text: "Retour à l'application…",
+    card_login_link: "Se connecter avec la carte CPS",
+    card_refused_title: "Connexion par carte CPS refusée",
+    card_retry: "Retour à l'écran de connexion",
+    card_no_card: "Aucune carte CPS n'a été présentée. Insérez votre carte dans le lecteur, vérifiez que le logiciel de la carte (Cryptolib CPS) est installé, puis réessayez en choisissant le certificat de la carte.",
+    card_malformed: "Le certificat présenté n'est pas lisible. Réessayez avec votre carte CPS.",
+    card_not_yet_valid: "Votre carte CPS n'est pas encore valide. Réessayez plus tard ou contactez le support informatique.",
+    card_expired: "Votre carte CPS a expiré. Commandez son renouvellement auprès de l'ANS et utilisez un autre moyen de connexion en attendant.",
+    card_untrusted: "Cette carte n'a pas été émise par une autorité de confiance (IGC-Santé). Utilisez votre carte CPS.",
+    card_wrong_usage: "Le certificat présenté ne permet pas de s'authentifier. Choisissez le certificat d'authentification de votre carte CPS.",
+    card_revoked: "Votre carte CPS a été révoquée (mise en opposition). Contactez l'ANS ou le support informatique.",
+    card_revocation_unknown: "L'état de votre carte CPS ne peut pas être vérifié pour le moment (liste de révocation indisponible). Utilisez un autre moyen de connexion ou réessayez plus tard.",
+    card_unrecognised: "Cette carte n'est pas reconnue comme une carte CPS de professionnel de santé.",
+    card_blocked: "Cette carte a été bloquée par l'établissement. Contactez le support informatique.",
+    card_not_linked: "Cette carte CPS n'est rattachée à aucun compte de l'établissement. Contactez le support informatique pour faire rattacher votre numéro RPPS à votre compte.",
+    card_structure_refused: "Les cartes d'établissement (CPE, CPA) ne permettent pas de se connecter ici. Utilisez votre carte CPS personnelle ou votre compte.",
+    card_suspended: "Le compte rattaché à cette carte est suspendu. Contactez le support informatique.",
 };
 
 pub static EN: Texts = Texts {
@@ -273,4 +305,41 @@ pub static EN: Texts = Texts {
     home_until: "Session valid until",
     continue_label: "Continue",
     form_post_text: "Returning to the application…",
+    card_login_link: "Sign in with a CPS card",
+    card_refused_title: "CPS card sign-in refused",
+    card_retry: "Back to the sign-in page",
+    card_no_card: "No CPS card was presented. Insert your card in the reader, check that the card software (Cryptolib CPS) is installed, then try again and choose the card's certificate.",
+    card_malformed: "The certificate presented cannot be read. Try again with your CPS card.",
+    card_not_yet_valid: "Your CPS card is not valid yet. Try again later or call the IT helpdesk.",
+    card_expired: "Your CPS card has expired. Order its renewal from the ANS and use another sign-in method meanwhile.",
+    card_untrusted: "This card was not issued by a trusted authority (IGC-Santé). Use your CPS card.",
+    card_wrong_usage: "The certificate presented cannot be used to sign in. Choose your CPS card's authentication certificate.",
+    card_revoked: "Your CPS card has been revoked. Contact the ANS or the IT helpdesk.",
+    card_revocation_unknown: "Your CPS card's status cannot be checked right now (revocation list unavailable). Use another sign-in method or try again later.",
+    card_unrecognised: "This card is not recognised as a health professional's CPS card.",
+    card_blocked: "This card has been blocked by the hospital. Call the IT helpdesk.",
+    card_not_linked: "This CPS card is not linked to any hospital account. Call the IT helpdesk to have your RPPS number linked to your account.",
+    card_structure_refused: "Establishment cards (CPE, CPA) cannot be used to sign in here. Use your personal CPS card or your account.",
+    card_suspended: "The account linked to this card is suspended. Call the IT helpdesk.",
 };
+
+/// The message of a card-login refusal.
+pub fn card_refusal(t: &Texts, r: crate::authn::cps::Refusal) -> &'static str {
+    use crate::authn::cps::Refusal;
+    match r {
+        Refusal::NoCard => t.card_no_card,
+        Refusal::Malformed => t.card_malformed,
+        Refusal::NotYetValid => t.card_not_yet_valid,
+        Refusal::Expired => t.card_expired,
+        Refusal::Untrusted => t.card_untrusted,
+        Refusal::WrongUsage => t.card_wrong_usage,
+        Refusal::Revoked => t.card_revoked,
+        Refusal::RevocationUnknown => t.card_revocation_unknown,
+        Refusal::Unrecognised => t.card_unrecognised,
+        Refusal::Blocked => t.card_blocked,
+        Refusal::NotLinked => t.card_not_linked,
+        Refusal::StructureRefused => t.card_structure_refused,
+        Refusal::Suspended => t.card_suspended,
+        Refusal::Unavailable => t.err_unavailable,
+    }
+}

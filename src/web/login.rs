@@ -47,6 +47,8 @@ pub(super) struct LoginPage {
     key_mode: &'static str,
     /// The security-key form is shown.
     show_key: bool,
+    /// The CPS card login link, when card login is on.
+    card_href: Option<String>,
 }
 
 impl LoginPage {
@@ -97,6 +99,7 @@ impl LoginPage {
         };
         let cancel_href =
             (!show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
+        let card_href = card_href(state, &p.flow.id);
         LoginPage {
             chrome: Chrome::new(req, lang),
             k: lang.keys(),
@@ -112,6 +115,7 @@ impl LoginPage {
             keys_on,
             key_mode,
             show_key,
+            card_href,
         }
     }
 
@@ -532,4 +536,11 @@ pub async fn switch_user(
         .cookie(cookies::clear_session())
         .insert_header((LOCATION, target))
         .finish()
+}
+
+/// Where the card login of this flow starts: this site, or the card listener's own URL.
+fn card_href(state: &AppState, flow_id: &str) -> Option<String> {
+    state.cps.as_ref()?;
+    let base = state.settings.cps.tls.public_url.trim_end_matches('/');
+    Some(format!("{base}/login/card?flow={flow_id}"))
 }

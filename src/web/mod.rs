@@ -1,6 +1,7 @@
 //! The browser side: extractors, cookies, CSRF, languages, security headers and pages.
 
 pub mod assets;
+pub mod card_login;
 pub mod consent;
 pub mod context;
 pub mod cookies;

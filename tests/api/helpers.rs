@@ -25,6 +25,8 @@ pub struct TestApp {
     /// A plain HTTP client: no redirects followed, no cookies kept.
     pub http: reqwest::Client,
     pub database_url: String,
+    /// The card-login TLS listener's port, when `[cps.tls]` has one.
+    pub card_port: Option<u16>,
     _dir: tempfile::TempDir,
 }
 
@@ -82,6 +84,7 @@ pub async fn spawn_app_with(extra: &str) -> TestApp {
         .await
         .expect("app builds");
     let state = app.state.clone();
+    let card_port = app.card_port;
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -93,6 +96,7 @@ pub async fn spawn_app_with(extra: &str) -> TestApp {
         clock,
         http,
         database_url,
+        card_port,
         _dir: dir,
     }
 }
@@ -255,6 +259,18 @@ impl Browser {
             .send()
             .await
             .expect("POST");
+        self.keep(&resp);
+        resp
+    }
+
+    /// Sends a request built on any client (another port, a TLS client identity, extra
+    /// headers) with this browser's cookies, and keeps the cookies it sets.
+    pub async fn send(&mut self, req: reqwest::RequestBuilder) -> Response {
+        let resp = req
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .expect("request sent");
         self.keep(&resp);
         resp
     }

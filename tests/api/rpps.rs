@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_trousseau");
 const GEN: &str = env!("CARGO_BIN_EXE_trousseau-rpps-gen");
 
 /// A data line of the 56-column layout.
-fn line(idnat: &str, last: &str, first: &str, profession: &str, finess: &str) -> String {
+pub(crate) fn line(idnat: &str, last: &str, first: &str, profession: &str, finess: &str) -> String {
     let mut f = vec![String::new(); 56];
     f[0] = idnat[..1].to_owned();
     f[1] = idnat[1..].to_owned();
@@ -32,7 +32,7 @@ fn line(idnat: &str, last: &str, first: &str, profession: &str, finess: &str) ->
     format!("{}|", f.join("|"))
 }
 
-fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+pub(crate) fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     let path = dir.join(name);
     let mut text = format!("{HEADER_56}\n");
     for l in lines {
@@ -43,7 +43,7 @@ fn write(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
     path
 }
 
-async fn import(app: &TestApp, path: &Path) -> Result<ImportReport, ImportError> {
+pub(crate) async fn import(app: &TestApp, path: &Path) -> Result<ImportReport, ImportError> {
     let options = ImportOptions {
         batch: 7,
         ..ImportOptions::default()

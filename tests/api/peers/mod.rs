@@ -2,4 +2,5 @@
 //! Active Directory domain controller that `scripts/peers/samba-ad` starts once per machine.
 
 pub mod ad;
+pub mod nginx;
 pub mod slapd;

@@ -1,0 +1,124 @@
+//! A real nginx (Debian's package) started per test on a free loopback port: it terminates
+//! TLS with `ssl_verify_client optional` against the test PKI's CAs and forwards the card
+//! certificate to Trousseau in a header (`$ssl_client_escaped_cert`), as a hospital's reverse
+//! proxy does (docs/cps.md).
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NGINX: &str = "/usr/sbin/nginx";
+
+pub struct Nginx {
+    pub port: u16,
+    /// The PEM of nginx's server certificate (for the client's roots).
+    pub server_pem: String,
+    child: Option<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl Nginx {
+    /// Starts nginx in front of `upstream` (`127.0.0.1:port`), with `client_cas` (PEM bundle)
+    /// as the CAs it asks client certificates from, forwarding them in `header`.
+    ///
+    /// `None` when nginx is missing, unless `TROUSSEAU_REQUIRE_PEERS=1` (then it panics).
+    pub fn start(upstream: &str, client_cas: &str, header: &str) -> Option<Nginx> {
+        if !Path::new(NGINX).exists() {
+            if std::env::var("TROUSSEAU_REQUIRE_PEERS").as_deref() == Ok("1") {
+                panic!(
+                    "{NGINX} is missing and TROUSSEAU_REQUIRE_PEERS=1: install it with \
+                     `apt-get install nginx` (scripts/test-all does it)"
+                );
+            }
+            eprintln!(
+                "\n!!! skipped: {NGINX} is missing: the reverse-proxy card login is NOT tested \
+                 (apt-get install nginx)\n"
+            );
+            return None;
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("trousseau-nginx-")
+            .tempdir()
+            .expect("temp dir");
+        let d = dir.path();
+        let server =
+            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+                .expect("server certificate");
+        let server_pem = server.cert.pem();
+        std::fs::write(d.join("server.pem"), &server_pem).expect("write");
+        std::fs::write(d.join("server.key"), server.signing_key.serialize_pem()).expect("write");
+        std::fs::write(d.join("client_cas.pem"), client_cas).expect("write");
+        for sub in ["body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"] {
+            std::fs::create_dir_all(d.join(sub)).expect("dir");
+        }
+        for _attempt in 0..5 {
+            let port = TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("free port")
+                .port();
+            let conf = format!(
+                "daemon off;\nmaster_process off;\nworker_processes 1;\npid {d}/nginx.pid;\n\
+                 error_log {d}/logs/error.log info;\nevents {{ worker_connections 64; }}\n\
+                 http {{\n  access_log {d}/logs/access.log;\n\
+                 client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+                 fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n\
+                 scgi_temp_path {d}/scgi;\n\
+                 server {{\n    listen 127.0.0.1:{port} ssl;\n\
+                 ssl_certificate {d}/server.pem;\n    ssl_certificate_key {d}/server.key;\n\
+                 ssl_client_certificate {d}/client_cas.pem;\n    ssl_verify_client optional;\n\
+                 ssl_verify_depth 3;\n\
+                 location / {{\n      proxy_pass http://{upstream};\n\
+                 proxy_set_header Host $host;\n\
+                 proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n\
+                 proxy_set_header {header} $ssl_client_escaped_cert;\n    }}\n  }}\n}}\n",
+                d = d.display()
+            );
+            let conf_file = d.join("nginx.conf");
+            std::fs::write(&conf_file, conf).expect("write conf");
+            let mut child = Command::new(NGINX)
+                .arg("-p")
+                .arg(d)
+                .arg("-c")
+                .arg(&conf_file)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("nginx starts");
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let mut up = false;
+            while Instant::now() < deadline {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    break;
+                }
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    up = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if up {
+                return Some(Nginx {
+                    port,
+                    server_pem,
+                    child: Some(child),
+                    _dir: dir,
+                });
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let log = std::fs::read_to_string(d.join("logs/error.log")).unwrap_or_default();
+        panic!("nginx did not start: {log}");
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
