@@ -555,3 +555,59 @@ async fn the_attestation_policy_accepts_listed_models_only() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(o["error"], "model_not_allowed");
 }
+
+#[tokio::test]
+async fn a_cps_card_session_authorises_enrolling_a_key_without_a_code() {
+    use crate::cps::{Options, card_server, linked_user, start, via_header};
+    let pki = crate::cps_pki::Pki::shared();
+    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
+    let s = card_server(
+        pki,
+        &[],
+        Options {
+            extra: "[webauthn]\nrp_id = \"localhost\"\norigins = [\"http://localhost:8443\"]\nallow_unattested = true\n",
+            ..Options::default()
+        },
+    )
+    .await;
+    let app = &s.app;
+    linked_user(app, "idupont", "810002813839").await;
+    let rp = app.rp("dpi").await;
+
+    // Without a strong session, enrolment needs a code.
+    let mut b = app.browser();
+    b.get("/keys/enrol").await;
+    let c = csrf(&b);
+    let resp = b.post("/webauthn/enrol/options", &[("csrf", &c)]).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    // After a card login (card + PIN), the page asks only for a name, and the key is enrolled.
+    let (flow, _) = start(app, &mut b, &rp).await;
+    let resp = via_header(app, &mut b, &flow, Some(&card)).await;
+    b.follow(resp).await;
+    let page = b.get("/keys/enrol").await.text().await.unwrap();
+    assert!(!page.contains("name=\"code\""), "{page}");
+    let c = csrf(&b);
+    let resp = b.post("/webauthn/enrol/options", &[("csrf", &c)]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let o: Value = resp.json().await.unwrap();
+    let ccr: CreationChallengeResponse = serde_json::from_value(o["options"].clone()).unwrap();
+    let rsp = token(false).do_registration(origin(), ccr).unwrap();
+    let resp = b
+        .post(
+            "/keys/enrol",
+            &[
+                ("csrf", &c),
+                ("ceremony", o["ceremony"].as_str().unwrap()),
+                ("credential", &serde_json::to_string(&rsp).unwrap()),
+                ("name", "Clé du bloc"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let keys = trousseau::admin::keys::list(&app.state, Some("idupont"), false)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].created_via, "strong_session");
+}
