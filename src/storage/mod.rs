@@ -118,8 +118,15 @@ impl Db {
         self.backend
     }
 
+    /// A transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`, waiting up
+    /// to the busy timeout): a deferred transaction that read first and writes second fails at
+    /// once with "database is locked" when another process (the CLI, another node's writer)
+    /// committed in between.
     pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
-        self.pool.begin().await
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     /// Cheap liveness probe for `/readyz`.
