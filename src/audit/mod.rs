@@ -141,22 +141,18 @@ impl Audit {
                     _ = &mut closed, if !closing => { closing = true; rx.close(); rx.recv().await }
                 };
                 let Some(msg) = msg else { break };
-                let flush = matches!(msg, Message::Flush(_));
                 push(msg, &mut batch, &mut waiting);
-                // Let a burst gather: under load the writer wakes and inserts once per LINGER
-                // rather than once per event (each wake is a thread switch on the hot path).
-                if !flush && !closing {
+                drain(&mut rx, &mut batch, &mut waiting);
+                // A small batch and nobody waiting for a flush: let the burst gather, so that
+                // under moderate load the writer wakes and inserts once per LINGER rather than
+                // once per event (each wake is a thread switch on the hot path). A full batch is
+                // written at once: under heavy load the writer never sleeps.
+                if batch.len() < BATCH && waiting.is_empty() && !closing {
                     tokio::select! {
                         _ = tokio::time::sleep(LINGER) => {}
                         _ = &mut closed => { closing = true; rx.close(); }
                     }
-                }
-                // Gather whatever else is already queued, up to a batch.
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(m) => push(m, &mut batch, &mut waiting),
-                        Err(_) => break,
-                    }
+                    drain(&mut rx, &mut batch, &mut waiting);
                 }
                 write(&db, &mut batch).await;
                 for w in waiting.drain(..) {
@@ -201,6 +197,20 @@ impl AuditWriter {
             .is_err()
         {
             tracing::error!("audit writer did not drain within 30 s");
+        }
+    }
+}
+
+/// Takes whatever is already queued, up to a batch.
+fn drain(
+    rx: &mut mpsc::Receiver<Message>,
+    batch: &mut Vec<AuditRecord>,
+    waiting: &mut Vec<oneshot::Sender<()>>,
+) {
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(m) => push(m, batch, waiting),
+            Err(_) => break,
         }
     }
 }
