@@ -388,13 +388,17 @@ async fn http_scenario(name: &'static str, o: Opts) {
     for t in tasks {
         let _ = t.await;
     }
+    report(name, &ok, &failed, start, o.concurrency);
+}
+
+/// Prints a scenario's `RESULT` line.
+fn report(name: &str, ok: &AtomicU64, failed: &AtomicU64, start: Instant, concurrency: usize) {
     let secs = start.elapsed().as_secs_f64();
     let n = ok.load(Ordering::Relaxed);
     println!(
-        "RESULT scenario={name} ok={n} failed={} seconds={secs:.2} per_s={:.1} concurrency={}",
+        "RESULT scenario={name} ok={n} failed={} seconds={secs:.2} per_s={:.1} concurrency={concurrency}",
         failed.load(Ordering::Relaxed),
         n as f64 / secs,
-        o.concurrency
     );
 }
 
@@ -730,14 +734,7 @@ async fn key_login(o: Opts) {
     for t in tasks {
         let _ = t.await;
     }
-    let secs = start.elapsed().as_secs_f64();
-    let n = ok.load(Ordering::Relaxed);
-    println!(
-        "RESULT scenario=key-login ok={n} failed={} seconds={secs:.2} per_s={:.1} concurrency={}",
-        failed.load(Ordering::Relaxed),
-        n as f64 / secs,
-        o.concurrency
-    );
+    report("key-login", &ok, &failed, start, o.concurrency);
     // The raw rate of the same verification: ES256 (ECDSA P-256, SHA-256) of one assertion.
     let (auth_data, client_data) = key.assertion_parts(&o.rp_id, &o.origin, "AAAA");
     let signature = key.sign(&auth_data, &client_data);
