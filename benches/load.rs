@@ -219,7 +219,8 @@ impl Browser {
         self.keep(&r);
         location(&r)
     }
-    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Option<String> {
+    /// Posts a form with the jar's cookies and keeps the answer's cookies.
+    async fn submit(&mut self, url: &str, form: &[(&str, &str)]) -> Option<reqwest::Response> {
         let r = self
             .http
             .post(url)
@@ -229,7 +230,10 @@ impl Browser {
             .await
             .ok()?;
         self.keep(&r);
-        location(&r)
+        Some(r)
+    }
+    async fn post(&mut self, url: &str, form: &[(&str, &str)]) -> Option<String> {
+        location(&self.submit(url, form).await?)
     }
 }
 
@@ -604,15 +608,7 @@ impl SoftKey {
 impl Browser {
     /// Posts a form and returns the status and body.
     async fn post_body(&mut self, url: &str, form: &[(&str, &str)]) -> Option<(u16, String)> {
-        let r = self
-            .http
-            .post(url)
-            .header(reqwest::header::COOKIE, self.jar())
-            .form(form)
-            .send()
-            .await
-            .ok()?;
-        self.keep(&r);
+        let r = self.submit(url, form).await?;
         let status = r.status().as_u16();
         Some((status, r.text().await.ok()?))
     }

@@ -306,7 +306,7 @@ pub async fn insert_ceremony(pool: &AnyPool, c: &CeremonyRecord) -> Result<(), s
 }
 
 /// Takes a ceremony out (single use: a replayed answer finds nothing). Expired ones are
-/// returned too, for the caller to refuse with the right reason.
+/// returned too (the minute purge removes them), for the caller to refuse.
 pub async fn take_ceremony(
     pool: &AnyPool,
     id: &str,
@@ -318,13 +318,4 @@ pub async fn take_ceremony(
     .bind(id)
     .fetch_optional(pool)
     .await
-}
-
-/// Removes ceremonies nobody finished.
-pub async fn purge_ceremonies(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
-    let r = sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_at <= $1")
-        .bind(now)
-        .execute(pool)
-        .await?;
-    Ok(r.rows_affected())
 }

@@ -190,6 +190,7 @@ pub async fn enrol_post(
         ceremony::finish_enrolment(
             &state,
             form.get("ceremony").unwrap_or_default(),
+            flow.as_deref(),
             credential,
             name,
             &ctx,

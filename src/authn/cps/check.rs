@@ -428,50 +428,29 @@ mod tests {
         let reason =
             |c: &crate::authn::cps::testpki::Card| v.check(&chain(c), now()).unwrap_err().refusal;
         assert_eq!(reason(&revoked), Refusal::Revoked);
-        let expired = pki.personal_with(
-            "810002813854",
-            "MARTIN",
-            "JEAN",
-            "Médecin",
-            Shape {
-                not_before: Some(now() - 800 * 86_400),
-                not_after: Some(now() - 86_400),
-                ..Shape::default()
-            },
-        );
+        // The same holder's card, misshapen in one way each time.
+        let card =
+            |shape: Shape| pki.personal_with("810002813854", "MARTIN", "JEAN", "Médecin", shape);
+        let expired = card(Shape {
+            not_before: Some(now() - 800 * 86_400),
+            not_after: Some(now() - 86_400),
+            ..Shape::default()
+        });
         assert_eq!(reason(&expired), Refusal::Expired);
-        let future = pki.personal_with(
-            "810002813854",
-            "MARTIN",
-            "JEAN",
-            "Médecin",
-            Shape {
-                not_before: Some(now() + 86_400),
-                ..Shape::default()
-            },
-        );
+        let future = card(Shape {
+            not_before: Some(now() + 86_400),
+            ..Shape::default()
+        });
         assert_eq!(reason(&future), Refusal::NotYetValid);
-        let foreign = pki.personal_with(
-            "810002813854",
-            "MARTIN",
-            "JEAN",
-            "Médecin",
-            Shape {
-                foreign: true,
-                ..Shape::default()
-            },
-        );
+        let foreign = card(Shape {
+            foreign: true,
+            ..Shape::default()
+        });
         assert_eq!(reason(&foreign), Refusal::Untrusted);
-        let server = pki.personal_with(
-            "810002813854",
-            "MARTIN",
-            "JEAN",
-            "Médecin",
-            Shape {
-                server_eku: true,
-                ..Shape::default()
-            },
-        );
+        let server = card(Shape {
+            server_eku: true,
+            ..Shape::default()
+        });
         assert_eq!(reason(&server), Refusal::WrongUsage);
         assert_eq!(v.check(&[], now()).unwrap_err().refusal, Refusal::NoCard);
         assert_eq!(

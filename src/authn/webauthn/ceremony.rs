@@ -43,14 +43,9 @@ pub enum Authorisation {
     StrongSession,
 }
 
-impl Authorisation {
-    fn label(&self) -> &'static str {
-        match self {
-            Authorisation::Code(_) => "enrolment_code",
-            Authorisation::StrongSession => "strong_session",
-        }
-    }
-}
+/// How a key's enrolment was authorised, as stored (`created_via`).
+const VIA_CODE: &str = "enrolment_code";
+const VIA_SESSION: &str = "strong_session";
 
 /// Which assertion is asked.
 #[derive(Debug, Clone)]
@@ -99,7 +94,6 @@ async fn save_ceremony(
     let id = random_token(24);
     let now = state.clock.now();
     let ttl = i64::try_from(state.settings.webauthn.timeout_secs).unwrap_or(600) + GRACE_SECS;
-    let _ = store::purge_ceremonies(state.db.pool(), now).await;
     store::insert_ceremony(
         state.db.pool(),
         &CeremonyRecord {
@@ -116,15 +110,23 @@ async fn save_ceremony(
     Ok(id)
 }
 
-/// Takes a live ceremony of this kind out of storage.
-async fn take(state: &AppState, id: &str, kind: &str) -> Result<CeremonyRecord, KeyError> {
-    let c = store::take_ceremony(state.db.pool(), id)
-        .await?
-        .ok_or(KeyError::CeremonyUnknown)?;
-    if c.kind != kind || c.expires_at <= state.clock.now() {
-        return Err(KeyError::CeremonyUnknown);
+/// Takes a live ceremony out of storage: one of `kinds`, started in `flow_id`.
+async fn take(
+    state: &AppState,
+    id: &str,
+    kinds: &[&str],
+    flow_id: Option<&str>,
+) -> Result<CeremonyRecord, KeyError> {
+    match store::take_ceremony(state.db.pool(), id).await? {
+        Some(c)
+            if kinds.contains(&c.kind.as_str())
+                && c.expires_at > state.clock.now()
+                && c.flow_id.as_deref() == flow_id =>
+        {
+            Ok(c)
+        }
+        _ => Err(KeyError::CeremonyUnknown),
     }
-    Ok(c)
 }
 
 /// Starts enrolling a key for `identity`.
@@ -135,7 +137,7 @@ pub async fn start_enrolment(
     flow_id: Option<&str>,
 ) -> Result<Options, KeyError> {
     let v = verifier(state)?;
-    if !v.can_enrol(state.settings.webauthn.allow_unattested) {
+    if !v.can_enrol() {
         return Err(KeyError::ModelNotAllowed);
     }
     if identity.status != "active" {
@@ -199,11 +201,12 @@ pub async fn start_enrolment(
 pub async fn finish_enrolment(
     state: &AppState,
     ceremony_id: &str,
+    flow_id: Option<&str>,
     response: &str,
     name: &str,
     ctx: &RequestContext,
 ) -> Result<KeyRecord, KeyError> {
-    let result = finish_enrolment_inner(state, ceremony_id, response, name, ctx).await;
+    let result = finish_enrolment_inner(state, ceremony_id, flow_id, response, name, ctx).await;
     if let Err((e, identity)) = &result {
         let mut ev = AuditEvent::failure("security_key_enrolled", e.reason()).context(ctx);
         if let Some(id) = identity {
@@ -217,12 +220,13 @@ pub async fn finish_enrolment(
 async fn finish_enrolment_inner(
     state: &AppState,
     ceremony_id: &str,
+    flow_id: Option<&str>,
     response: &str,
     name: &str,
     ctx: &RequestContext,
 ) -> Result<KeyRecord, (KeyError, Option<String>)> {
     let v = verifier(state).map_err(|e| (e, None))?;
-    let c = take(state, ceremony_id, "register")
+    let c = take(state, ceremony_id, &["register"], flow_id)
         .await
         .map_err(|e| (e, None))?;
     let identity_id = c.identity_id.clone().unwrap_or_default();
@@ -274,10 +278,11 @@ async fn finish_enrolment_inner(
         counter: i64::from(credential.counter),
         created_at: now,
         created_via: if c.code_hash.is_some() {
-            Authorisation::Code(String::new()).label().to_owned()
+            VIA_CODE
         } else {
-            Authorisation::StrongSession.label().to_owned()
-        },
+            VIA_SESSION
+        }
+        .to_owned(),
         last_used_at: None,
         flagged_at: None,
         flag_reason: None,
@@ -445,10 +450,13 @@ async fn assertion_inner(
     let v = verifier(state)?;
     let rsp: PublicKeyCredential =
         serde_json::from_str(response).map_err(|_| KeyError::BadResponse)?;
-    let c = match store::take_ceremony(state.db.pool(), ceremony_id).await? {
-        Some(c) if c.expires_at > state.clock.now() && c.flow_id.as_deref() == flow_id => c,
-        _ => return Err(KeyError::CeremonyUnknown),
-    };
+    let c = take(
+        state,
+        ceremony_id,
+        &["second_factor", "passwordless"],
+        flow_id,
+    )
+    .await?;
     let credential_id = URL_SAFE_NO_PAD.encode(rsp.raw_id.as_ref() as &[u8]);
     let record = store::by_credential_id(state.db.pool(), &credential_id)
         .await?

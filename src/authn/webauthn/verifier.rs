@@ -25,6 +25,8 @@ pub struct Verifier {
     /// The roots and AAGUIDs of the accepted models; `None` when any model is accepted.
     pub(super) ca_list: Option<AttestationCaList>,
     pub(super) models: Vec<Model>,
+    /// Any key is accepted, attested or not (`webauthn.allow_unattested`).
+    accepts_any: bool,
     pub rp_id: String,
     pub origins: Vec<Url>,
 }
@@ -121,14 +123,15 @@ impl Verifier {
             webauthn,
             ca_list: if w.allow_unattested { None } else { ca_list },
             models,
+            accepts_any: w.allow_unattested,
             rp_id,
             origins,
         }))
     }
 
     /// Whether enrolment is possible at all under this policy.
-    pub fn can_enrol(&self, allow_unattested: bool) -> bool {
-        allow_unattested || self.ca_list.is_some()
+    pub fn can_enrol(&self) -> bool {
+        self.accepts_any || self.ca_list.is_some()
     }
 
     /// The configured name of a model.

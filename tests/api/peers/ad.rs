@@ -161,16 +161,11 @@ impl Ad {
 
     /// A connection bound as the domain Administrator over LDAPS.
     pub async fn admin(&self) -> Ldap {
-        let mut ldap = self
+        let ldap = self
             .connect(&self.url, false)
             .await
             .expect("LDAPS connection");
-        ldap.simple_bind(&self.admin_dn, &self.admin_password)
-            .await
-            .expect("bind request")
-            .success()
-            .expect("Administrator bind");
-        ldap
+        super::slapd::bind_admin(ldap, &self.admin_dn, &self.admin_password).await
     }
 
     /// A unique sAMAccountName: `prefix` + 10 random lowercase alphanumeric characters

@@ -131,6 +131,16 @@ pub async fn connect_with(
     Ok(ldap)
 }
 
+/// Binds `ldap` as an administrator (test set-up: any failure stops the test).
+pub async fn bind_admin(mut ldap: Ldap, dn: &str, password: &str) -> Ldap {
+    ldap.simple_bind(dn, password)
+        .await
+        .expect("admin bind request")
+        .success()
+        .unwrap_or_else(|e| panic!("admin bind as {dn}: {e}"));
+    ldap
+}
+
 /// Makes a CA and a server certificate for localhost / 127.0.0.1. Returns
 /// (CA PEM, CA DER, server certificate PEM, server key PEM).
 fn make_certificates(ca_name: &str) -> (String, Vec<u8>, String, String) {
@@ -348,16 +358,11 @@ impl Slapd {
 
     /// A connection bound as the rootdn (over `ldap://`; the rootdn ignores the ACLs).
     pub async fn admin(&self) -> Ldap {
-        let mut ldap = self
+        let ldap = self
             .connect(&self.ldap_url, false)
             .await
             .expect("connect to slapd");
-        ldap.simple_bind(&self.admin_dn, &self.admin_password)
-            .await
-            .expect("admin bind")
-            .success()
-            .expect("admin bind succeeds");
-        ldap
+        bind_admin(ldap, &self.admin_dn, &self.admin_password).await
     }
 
     /// Adds an `inetOrgPerson` + `trousseauADUser` under `people_dn` with `uid` and
