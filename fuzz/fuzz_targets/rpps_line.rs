@@ -19,8 +19,8 @@ fuzz_target!(|data: &[u8]| {
             match e {
                 Event::Professional(p) => {
                     pros += 1;
-                    activities += p.activities.len() as u64;
-                    let _ = p.search_name();
+                    activities += u64::from(p.activities);
+                    assert_eq!(p.activities().len(), p.activities as usize);
                 }
                 Event::Rejected { .. } => rejected += 1,
                 Event::Progress { .. } => {}

@@ -188,9 +188,39 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 /// JSON list column helpers.
 pub fn to_json_list(items: &[String]) -> String {
-    serde_json::to_string(items).unwrap_or_else(|_| "[]".to_owned())
+    let mut out = String::with_capacity(2 + items.iter().map(|s| s.len() + 3).sum::<usize>());
+    out.push('[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if item.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            out.push_str(&serde_json::to_string(item).unwrap_or_else(|_| "\"\"".to_owned()));
+        } else {
+            out.push('"');
+            out.push_str(item);
+            out.push('"');
+        }
+    }
+    out.push(']');
+    out
 }
 
 pub fn from_json_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn json_lists_match_serde(items in proptest::collection::vec("\\PC{0,12}|[\"\\\\\u{1}a]{0,4}", 0..5)) {
+            let ours = to_json_list(&items);
+            prop_assert_eq!(&ours, &serde_json::to_string(&items).unwrap());
+            prop_assert_eq!(from_json_list(&ours), items);
+        }
+    }
 }

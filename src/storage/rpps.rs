@@ -1,41 +1,37 @@
-//! The RPPS national index (rpps.md): professionals and activities as versioned rows, the
-//! snapshot pointer readers follow, and the import runs. One generation is visible at a time:
-//! rows with `valid_from <= generation` and no `valid_to` at or below it.
+//! The RPPS national index (rpps.md): professionals as versioned rows (their practice
+//! situations packed in the row), the snapshot pointer readers follow, and the import runs.
+//! One generation is visible at a time: rows with `valid_from <= generation` and no `valid_to`
+//! at or below it.
 
-use futures_util::TryStreamExt;
-use sqlx::{AnyPool, AssertSqlSafe, FromRow};
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, AssertSqlSafe, FromRow};
 use std::sync::Arc;
 
 use super::{Backend, Db, Tx, insert_sql, placeholders, to_json_list};
-use crate::directory::rpps::Professional;
+use crate::directory::rpps::{Professional, unpack};
+
+/// The index of name searches (dropped during an import into an empty table).
+const NAME_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS rpps_professionals_name ON rpps_professionals(search_name)";
 
 /// Rows per multi-row INSERT (well under both engines' bound-parameter limits).
 const CHUNK: usize = 400;
 
 const PRO_COLUMNS: &str = "idnat, valid_from, hash, civility, last_name, first_name, search_name, \
-    professions, profession_labels, specialties, activities";
-const PRO_WIDTH: usize = 11;
-const ACT_COLUMNS: &str = "idnat, valid_from, seq, profession_code, profession_label, \
-    category_code, specialty_code, mode_code, siret, finess_site, finess_ej, structure_id, \
-    structure_name, address, postcode, town_code, town, department_code, sector_code, role_code, \
-    genre_code";
-const ACT_WIDTH: usize = 21;
+    professions, profession_labels, specialties, finess, activities, situations";
+const PRO_WIDTH: usize = 13;
 
 /// The prepared texts of an import (built once, reused so statements stay cached).
 #[derive(Debug)]
-pub struct Statements {
-    backend: Backend,
+struct Statements {
     pros: Arc<str>,
-    acts: Arc<str>,
     replace: Arc<str>,
 }
 
 impl Statements {
-    pub fn new(backend: Backend) -> Self {
+    fn new(backend: Backend) -> Self {
         Statements {
-            backend,
             pros: insert_sql(backend, "rpps_professionals", PRO_COLUMNS, PRO_WIDTH, CHUNK),
-            acts: insert_sql(backend, "rpps_activities", ACT_COLUMNS, ACT_WIDTH, CHUNK),
             replace: replace_sql(backend, CHUNK),
         }
     }
@@ -52,6 +48,15 @@ fn replace_sql(backend: Backend, rows: usize) -> Arc<str> {
     .into()
 }
 
+/// An import run that holds the lease.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    /// The generation being built.
+    pub generation: i64,
+    /// The table was empty: the name index is built at the end.
+    pub bulk: bool,
+}
+
 /// Takes the import lease (one import at a time, across nodes) and drops what an interrupted
 /// import left unpublished. Returns the generation being built, or `None` when another import
 /// holds the lease.
@@ -61,7 +66,7 @@ pub async fn begin(
     file: &str,
     now: i64,
     lease_until: i64,
-) -> Result<Option<i64>, sqlx::Error> {
+) -> Result<Option<Started>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let taken = sqlx::query(
         "UPDATE rpps_snapshot SET importing_run = $1, lease_until = $2 \
@@ -76,21 +81,37 @@ pub async fn begin(
     if taken != 1 {
         return Ok(None);
     }
-    let (current,): (i64,) = sqlx::query_as("SELECT generation FROM rpps_snapshot WHERE id = 1")
-        .fetch_one(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM rpps_activities WHERE valid_from > $1")
-        .bind(current)
+    let (current, pending): (i64, i64) =
+        sqlx::query_as("SELECT generation, pending FROM rpps_snapshot WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?;
+    if pending != 0 {
+        // An earlier import stopped before publishing: drop what it wrote.
+        sqlx::query("DELETE FROM rpps_professionals WHERE valid_from > $1")
+            .bind(current)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE rpps_professionals SET valid_to = NULL WHERE valid_to > $1")
+            .bind(current)
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("UPDATE rpps_snapshot SET pending = 1 WHERE id = 1")
         .execute(&mut *tx)
         .await?;
-    sqlx::query("DELETE FROM rpps_professionals WHERE valid_from > $1")
-        .bind(current)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("UPDATE rpps_professionals SET valid_to = NULL WHERE valid_to > $1")
-        .bind(current)
-        .execute(&mut *tx)
-        .await?;
+    // Into an empty table, the name index is built once at the end (a sort) rather than row
+    // by row: its inserts land all over the index, and every batch re-wrote most of it.
+    let (rows,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM (SELECT 1 FROM rpps_professionals LIMIT 1) t")
+            .fetch_one(&mut *tx)
+            .await?;
+    sqlx::query(if rows == 0 {
+        "DROP INDEX IF EXISTS rpps_professionals_name"
+    } else {
+        NAME_INDEX
+    })
+    .execute(&mut *tx)
+    .await?;
     sqlx::query(
         "UPDATE rpps_runs SET status = 'abandoned', finished_at = $1 WHERE status = 'running'",
     )
@@ -108,148 +129,219 @@ pub async fn begin(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(Some(current + 1))
+    Ok(Some(Started {
+        generation: current + 1,
+        bulk: rows == 0,
+    }))
 }
 
-/// Calls `f` with the IdNat and content hash of every current professional.
-pub async fn for_each_current(
-    pool: &AnyPool,
-    mut f: impl FnMut(&str, u64),
-) -> Result<(), sqlx::Error> {
-    let mut rows = sqlx::query_as::<_, (String, i64)>(
-        "SELECT p.idnat, p.hash FROM rpps_professionals p, rpps_snapshot s \
-         WHERE s.id = 1 AND p.valid_from <= s.generation \
-         AND (p.valid_to IS NULL OR p.valid_to > s.generation)",
-    )
-    .fetch(pool);
-    while let Some((idnat, hash)) = rows.try_next().await? {
-        f(&idnat, hash as u64);
-    }
-    Ok(())
-}
-
-/// Writes one batch of new row versions in one transaction: the previous versions of
-/// `replaced` end at `generation`, the new ones start there. Also renews the lease.
-pub async fn write_batch(
-    db: &Db,
-    st: &Statements,
-    generation: i64,
-    lease_until: i64,
-    professionals: &[Professional],
-    replaced: &[&str],
-) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    for chunk in replaced.chunks(CHUNK) {
-        let sql = if chunk.len() == CHUNK {
-            st.replace.clone()
-        } else {
-            replace_sql(st.backend, chunk.len())
-        };
-        let mut q = sqlx::query(AssertSqlSafe(sql))
-            .bind(generation)
-            .bind(generation);
-        for id in chunk {
-            q = q.bind(*id);
+/// Calls `f` with the IdNat and content hash of every current professional. Rows come
+/// aggregated a page at a time ("idnat hash idnat hash…"): a row stream costs a thread
+/// hand-off a row on SQLite, which made loading a national index take seconds.
+pub async fn for_each_current(db: &Db, mut f: impl FnMut(&str, u64)) -> Result<(), sqlx::Error> {
+    const PAGE: i64 = 50_000;
+    let sql = match db.backend() {
+        Backend::Sqlite => {
+            "SELECT COUNT(*), MAX(idnat), group_concat(idnat || ' ' || hash, ' ') FROM \
+             (SELECT p.idnat, p.hash FROM rpps_professionals p, rpps_snapshot s \
+             WHERE s.id = 1 AND p.idnat > ? AND p.valid_from <= s.generation \
+             AND (p.valid_to IS NULL OR p.valid_to > s.generation) ORDER BY p.idnat LIMIT ?)"
         }
-        q.execute(&mut *tx).await?;
+        Backend::Postgres => {
+            "SELECT COUNT(*), MAX(idnat), string_agg(idnat || ' ' || hash::text, ' ') FROM \
+             (SELECT p.idnat, p.hash FROM rpps_professionals p, rpps_snapshot s \
+             WHERE s.id = 1 AND p.idnat > $1 AND p.valid_from <= s.generation \
+             AND (p.valid_to IS NULL OR p.valid_to > s.generation) ORDER BY p.idnat LIMIT $2) page"
+        }
+    };
+    let mut after = String::new();
+    loop {
+        let (count, last, page): (i64, Option<String>, Option<String>) = sqlx::query_as(sql)
+            .bind(after.as_str())
+            .bind(PAGE)
+            .fetch_one(db.pool())
+            .await?;
+        let mut words = page.as_deref().unwrap_or("").split(' ');
+        while let (Some(id), Some(hash)) = (words.next(), words.next()) {
+            let hash: i64 = hash.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            f(id, hash as u64);
+        }
+        match last {
+            Some(last) if count == PAGE => after = last,
+            _ => return Ok(()),
+        }
     }
-    for chunk in professionals.chunks(CHUNK) {
-        let sql = if chunk.len() == CHUNK {
-            st.pros.clone()
+}
+
+/// The connection an import writes with. On SQLite, when the name index is kept up to date
+/// row by row, it gets a page cache that holds that index: its inserts land all over it, and
+/// with the default 2 MB cache every batch re-read and re-wrote most of it. The connection is
+/// closed at the end rather than returned to the pool with that cache.
+pub struct Writer {
+    conn: PoolConnection<Any>,
+    backend: Backend,
+    st: Statements,
+    generation: i64,
+}
+
+/// Page cache of the import connection, in KiB (SQLite's negative `cache_size`).
+const IMPORT_CACHE_KIB: i64 = 65_536;
+
+impl Writer {
+    /// Opens the writer of a started run.
+    pub async fn open(db: &Db, run: Started) -> Result<Writer, sqlx::Error> {
+        let mut conn = db.pool().acquire().await?;
+        conn.close_on_drop();
+        if db.backend() == Backend::Sqlite {
+            // The write-ahead log is copied back every 40 MB rather than every 4 MB.
+            sqlx::query("PRAGMA wal_autocheckpoint = 10000")
+                .execute(&mut *conn)
+                .await?;
+            if !run.bulk {
+                sqlx::query(AssertSqlSafe(format!(
+                    "PRAGMA cache_size = -{IMPORT_CACHE_KIB}"
+                )))
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        Ok(Writer {
+            conn,
+            backend: db.backend(),
+            st: Statements::new(db.backend()),
+            generation: run.generation,
+        })
+    }
+
+    /// What binds rows for this writer, on any thread.
+    pub fn rows(&self) -> RowBinder {
+        RowBinder {
+            backend: self.backend,
+            generation: self.generation,
+            sql: self.st.pros.clone(),
+        }
+    }
+
+    /// Writes one batch of new row versions in one transaction: the previous versions of
+    /// `replaced` end at this generation, the new ones start there. Also renews the lease.
+    pub async fn write_batch(
+        &mut self,
+        lease_until: i64,
+        rows: Vec<BoundRows>,
+        replaced: &[&str],
+    ) -> Result<(), sqlx::Error> {
+        let begin = match self.backend {
+            Backend::Sqlite => "BEGIN IMMEDIATE",
+            Backend::Postgres => "BEGIN",
+        };
+        let mut tx = sqlx::Connection::begin_with(&mut *self.conn, begin).await?;
+        for chunk in replaced.chunks(CHUNK) {
+            let sql = if chunk.len() == CHUNK {
+                self.st.replace.clone()
+            } else {
+                replace_sql(self.backend, chunk.len())
+            };
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind(self.generation)
+                .bind(self.generation);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for insert in rows {
+            insert.query.execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE rpps_snapshot SET lease_until = $1 WHERE id = 1")
+            .bind(lease_until)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }
+
+    /// Ends the current versions of professionals absent from the new file.
+    pub async fn mark_removed(
+        &mut self,
+        lease_until: i64,
+        ids: &[String],
+    ) -> Result<(), sqlx::Error> {
+        let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+        for batch in refs.chunks(CHUNK * 10) {
+            self.write_batch(lease_until, Vec::new(), batch).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Binds professionals into INSERT statements. It runs on the parser's thread, so that the
+/// database's thread only executes: on two cores, three busy threads (parser, binder,
+/// database) left the database waiting for a core.
+#[derive(Debug, Clone)]
+pub struct RowBinder {
+    backend: Backend,
+    generation: i64,
+    sql: Arc<str>,
+}
+
+/// One multi-row INSERT with its values bound, ready to run.
+pub struct BoundRows {
+    query: sqlx::query::Query<'static, Any, sqlx::any::AnyArguments>,
+}
+
+impl RowBinder {
+    /// Rows a statement holds at most.
+    pub const ROWS: usize = CHUNK;
+
+    /// The INSERT of up to [`RowBinder::ROWS`] professionals, their values moved into its
+    /// arguments (the texts are not copied again).
+    pub fn rows(&self, professionals: Vec<Professional>) -> BoundRows {
+        let sql = if professionals.len() == CHUNK {
+            self.sql.clone()
         } else {
             insert_sql(
-                st.backend,
+                self.backend,
                 "rpps_professionals",
                 PRO_COLUMNS,
                 PRO_WIDTH,
-                chunk.len(),
+                professionals.len(),
             )
         };
         let mut q = sqlx::query(AssertSqlSafe(sql));
-        for p in chunk {
+        for p in professionals {
             q = q
-                .bind(p.idnat.as_str())
-                .bind(generation)
+                .bind(p.idnat.as_str().to_owned())
+                .bind(self.generation)
                 .bind(p.hash as i64)
-                .bind(p.civility.as_deref())
-                .bind(p.last_name.as_str())
-                .bind(p.first_name.as_str())
-                .bind(p.search_name())
-                .bind(to_json_list(&p.professions()))
-                .bind(to_json_list(&p.profession_labels()))
-                .bind(to_json_list(&p.specialties()))
-                .bind(p.activities.len() as i64);
+                .bind(p.civility)
+                .bind(p.last_name)
+                .bind(p.first_name)
+                .bind(p.search_name)
+                .bind(to_json_list(&p.professions))
+                .bind(to_json_list(&p.profession_labels))
+                .bind(to_json_list(&p.specialties))
+                .bind(finess_list(&p.finess))
+                .bind(i64::from(p.activities))
+                .bind(p.situations);
         }
-        q.execute(&mut *tx).await?;
+        BoundRows { query: q }
     }
-    let activities: Vec<(&Professional, i64, &crate::directory::rpps::Activity)> = professionals
-        .iter()
-        .flat_map(|p| {
-            p.activities
-                .iter()
-                .enumerate()
-                .map(move |(i, a)| (p, i as i64, a))
-        })
-        .collect();
-    for chunk in activities.chunks(CHUNK) {
-        let sql = if chunk.len() == CHUNK {
-            st.acts.clone()
-        } else {
-            insert_sql(
-                st.backend,
-                "rpps_activities",
-                ACT_COLUMNS,
-                ACT_WIDTH,
-                chunk.len(),
-            )
-        };
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for (p, seq, a) in chunk {
-            q = q
-                .bind(p.idnat.as_str())
-                .bind(generation)
-                .bind(*seq)
-                .bind(a.profession_code.as_deref())
-                .bind(a.profession_label.as_deref())
-                .bind(a.category_code.as_deref())
-                .bind(a.specialty_code.as_deref())
-                .bind(a.mode_code.as_deref())
-                .bind(a.siret.as_deref())
-                .bind(a.finess_site.as_deref())
-                .bind(a.finess_ej.as_deref())
-                .bind(a.structure_id.as_deref())
-                .bind(a.structure_name.as_deref())
-                .bind(a.address.as_deref())
-                .bind(a.postcode.as_deref())
-                .bind(a.town_code.as_deref())
-                .bind(a.town.as_deref())
-                .bind(a.department_code.as_deref())
-                .bind(a.sector_code.as_deref())
-                .bind(a.role_code.as_deref())
-                .bind(a.genre_code.as_deref());
-        }
-        q.execute(&mut *tx).await?;
-    }
-    sqlx::query("UPDATE rpps_snapshot SET lease_until = $1 WHERE id = 1")
-        .bind(lease_until)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
 }
 
-/// Ends the current versions of professionals absent from the new file.
-pub async fn mark_removed(
-    db: &Db,
-    st: &Statements,
-    generation: i64,
-    lease_until: i64,
-    ids: &[String],
-) -> Result<(), sqlx::Error> {
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    for batch in refs.chunks(CHUNK * 10) {
-        write_batch(db, st, generation, lease_until, &[], batch).await?;
+/// The searchable form of a FINESS list: each number between spaces (" A B "), so that
+/// `LIKE '% A %'` finds it.
+fn finess_list(finess: &[String]) -> String {
+    let mut out = String::with_capacity(1 + finess.len() * 10);
+    out.push(' ');
+    for f in finess {
+        out.push_str(f);
+        out.push(' ');
     }
-    Ok(())
+    out
+}
+
+/// The `LIKE` pattern that finds a FINESS number in a list built by [`finess_list`].
+pub(crate) fn finess_pattern(finess: &str) -> String {
+    format!("% {finess} %")
 }
 
 /// Counts of a run.
@@ -265,6 +357,23 @@ pub struct RunCounts {
     pub duration_ms: i64,
 }
 
+/// Builds the name index when the import dropped it (in its own transaction: on a national
+/// file it takes a second or two).
+pub async fn ensure_name_index(db: &Db) -> Result<(), sqlx::Error> {
+    let mut conn = db.pool().acquire().await?;
+    if db.backend() == Backend::Sqlite {
+        // SQLite sorts for the index with a helper thread when allowed to.
+        conn.close_on_drop();
+        sqlx::query("PRAGMA threads = 2")
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query(NAME_INDEX)
+        .execute(&mut *conn)
+        .await
+        .map(|_| ())
+}
+
 /// Switches readers to `generation` and closes the run, inside the caller's transaction (the
 /// audit event goes in the same one). Returns false when the lease was lost.
 pub async fn publish(
@@ -276,8 +385,8 @@ pub async fn publish(
     rejections: &str,
 ) -> Result<bool, sqlx::Error> {
     let switched = sqlx::query(
-        "UPDATE rpps_snapshot SET generation = $1, importing_run = NULL, lease_until = 0 \
-         WHERE id = 1 AND importing_run = $2",
+        "UPDATE rpps_snapshot SET generation = $1, importing_run = NULL, lease_until = 0, \
+         pending = 0 WHERE id = 1 AND importing_run = $2",
     )
     .bind(generation)
     .bind(run_id)
@@ -343,20 +452,11 @@ pub async fn fail(
 
 /// Deletes the row versions no snapshot at or after `generation` can see.
 pub async fn purge(db: &Db, generation: i64) -> Result<(), sqlx::Error> {
-    let mut tx = db.begin().await?;
-    sqlx::query(
-        "DELETE FROM rpps_activities WHERE EXISTS (SELECT 1 FROM rpps_professionals p \
-         WHERE p.idnat = rpps_activities.idnat AND p.valid_from = rpps_activities.valid_from \
-         AND p.valid_to IS NOT NULL AND p.valid_to <= $1)",
-    )
-    .bind(generation)
-    .execute(&mut *tx)
-    .await?;
     sqlx::query("DELETE FROM rpps_professionals WHERE valid_to IS NOT NULL AND valid_to <= $1")
         .bind(generation)
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await
+        .execute(db.pool())
+        .await
+        .map(|_| ())
 }
 
 /// A professional of the current snapshot.
@@ -409,7 +509,7 @@ pub async fn find(pool: &AnyPool, idnat: &str) -> Result<Option<ProfessionalReco
 }
 
 /// An activity of the current snapshot.
-#[derive(Debug, Clone, Default, FromRow, serde::Serialize)]
+#[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct ActivityRecord {
     pub idnat: String,
     pub seq: i64,
@@ -435,19 +535,43 @@ pub struct ActivityRecord {
 
 /// The activities of one professional in the current snapshot.
 pub async fn activities(pool: &AnyPool, idnat: &str) -> Result<Vec<ActivityRecord>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT a.idnat, a.seq, a.profession_code, a.profession_label, a.category_code, \
-         a.specialty_code, a.mode_code, a.siret, a.finess_site, a.finess_ej, a.structure_id, \
-         a.structure_name, a.address, a.postcode, a.town_code, a.town, a.department_code, \
-         a.sector_code, a.role_code, a.genre_code \
-         FROM rpps_activities a, rpps_professionals p, rpps_snapshot s \
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT p.situations FROM rpps_professionals p, rpps_snapshot s \
          WHERE s.id = 1 AND p.idnat = $1 \
-         AND p.valid_from <= s.generation AND (p.valid_to IS NULL OR p.valid_to > s.generation) \
-         AND a.idnat = p.idnat AND a.valid_from = p.valid_from ORDER BY a.seq",
+         AND p.valid_from <= s.generation AND (p.valid_to IS NULL OR p.valid_to > s.generation)",
     )
     .bind(idnat)
-    .fetch_all(pool)
-    .await
+    .fetch_optional(pool)
+    .await?;
+    let Some((packed,)) = row else {
+        return Ok(Vec::new());
+    };
+    Ok(unpack(&packed)
+        .into_iter()
+        .enumerate()
+        .map(|(seq, a)| ActivityRecord {
+            idnat: idnat.to_owned(),
+            seq: seq as i64,
+            profession_code: a.profession_code,
+            profession_label: a.profession_label,
+            category_code: a.category_code,
+            specialty_code: a.specialty_code,
+            mode_code: a.mode_code,
+            siret: a.siret,
+            finess_site: a.finess_site,
+            finess_ej: a.finess_ej,
+            structure_id: a.structure_id,
+            structure_name: a.structure_name,
+            address: a.address,
+            postcode: a.postcode,
+            town_code: a.town_code,
+            town: a.town,
+            department_code: a.department_code,
+            sector_code: a.sector_code,
+            role_code: a.role_code,
+            genre_code: a.genre_code,
+        })
+        .collect())
 }
 
 /// One import run.
@@ -486,12 +610,9 @@ pub async fn runs(pool: &AnyPool, limit: i64) -> Result<Vec<RunRecord>, sqlx::Er
 /// Counts of the current snapshot: (professionals, activities).
 pub async fn counts(pool: &AnyPool) -> Result<(i64, i64), sqlx::Error> {
     sqlx::query_as(
-        "SELECT (SELECT COUNT(*) FROM rpps_professionals p, rpps_snapshot s WHERE s.id = 1 AND \
-         p.valid_from <= s.generation AND (p.valid_to IS NULL OR p.valid_to > s.generation)), \
-         (SELECT COUNT(*) FROM rpps_activities a, rpps_professionals p, rpps_snapshot s \
-         WHERE s.id = 1 AND p.valid_from <= s.generation \
-         AND (p.valid_to IS NULL OR p.valid_to > s.generation) \
-         AND a.idnat = p.idnat AND a.valid_from = p.valid_from)",
+        "SELECT COUNT(*), CAST(COALESCE(SUM(p.activities), 0) AS BIGINT) \
+         FROM rpps_professionals p, rpps_snapshot s WHERE s.id = 1 AND \
+         p.valid_from <= s.generation AND (p.valid_to IS NULL OR p.valid_to > s.generation)",
     )
     .fetch_one(pool)
     .await

@@ -40,19 +40,18 @@ pub async fn people_at(pool: &AnyPool, finess: &[String]) -> Result<Vec<Person>,
     if finess.is_empty() {
         return Ok(Vec::new());
     }
-    let list: Vec<String> = (1..=finess.len()).map(|i| format!("${i}")).collect();
-    let list = list.join(", ");
+    let any: Vec<String> = (1..=finess.len())
+        .map(|i| format!("p.finess LIKE ${i}"))
+        .collect();
     let sql = format!(
         "SELECT p.idnat, p.civility, p.last_name, p.first_name, p.professions \
-         FROM rpps_professionals p, rpps_snapshot s WHERE {CURRENT} \
-         AND EXISTS (SELECT 1 FROM rpps_activities a WHERE a.idnat = p.idnat \
-         AND a.valid_from = p.valid_from \
-         AND (a.finess_site IN ({list}) OR a.finess_ej IN ({list}))) \
-         ORDER BY p.idnat"
+         FROM rpps_professionals p, rpps_snapshot s WHERE {CURRENT} AND ({}) \
+         ORDER BY p.idnat",
+        any.join(" OR ")
     );
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for f in finess {
-        q = q.bind(f.clone());
+        q = q.bind(super::rpps::finess_pattern(f));
     }
     q.fetch_all(pool).await
 }

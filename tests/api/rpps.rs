@@ -255,15 +255,7 @@ async fn an_interrupted_import_stays_invisible_and_is_cleaned_by_the_next() {
     // An import that wrote a batch and died before switching.
     let db = &app.state.db;
     let now = app.state.clock.now();
-    let generation = store::begin(db, "crashed", "x.txt", now, now + 300)
-        .await
-        .unwrap()
-        .unwrap();
-    let st = store::Statements::new(db.backend());
-    let pros = professionals(&[line(D, "NGUYEN", "Loïc", "70", "")]);
-    store::write_batch(db, &st, generation, now + 300, &pros, &[A])
-        .await
-        .unwrap();
+    crash_after_a_batch(db, now, &[A]).await;
     assert!(search(&app, D).await.is_empty());
     assert_eq!(search(&app, A).await, vec![A]);
     // While its lease lasts, another import is refused…
@@ -283,6 +275,65 @@ async fn an_interrupted_import_stays_invisible_and_is_cleaned_by_the_next() {
         runs.iter()
             .any(|r| r.id == "crashed" && r.status == "abandoned")
     );
+}
+
+/// Starts an import, writes one batch (D, replacing `replaced`) and stops there.
+async fn crash_after_a_batch(db: &trousseau::storage::Db, now: i64, replaced: &[&str]) {
+    let run = if replaced.is_empty() {
+        "crashed-first"
+    } else {
+        "crashed"
+    };
+    let started = store::begin(db, run, "x.txt", now, now + 300)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut writer = store::Writer::open(db, started).await.unwrap();
+    let rows = writer
+        .rows()
+        .rows(professionals(&[line(D, "NGUYEN", "Loïc", "70", "")]));
+    writer
+        .write_batch(now + 300, vec![rows], replaced)
+        .await
+        .unwrap();
+}
+
+async fn has_name_index(db: &trousseau::storage::Db) -> bool {
+    let sql = match db.backend() {
+        trousseau::storage::Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' \
+             AND name = 'rpps_professionals_name'"
+        }
+        trousseau::storage::Backend::Postgres => {
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'rpps_professionals_name'"
+        }
+    };
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(db.pool()).await.unwrap();
+    n == 1
+}
+
+#[tokio::test]
+async fn a_first_import_builds_the_name_index_at_the_end_even_after_a_crash() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    assert!(has_name_index(db).await);
+    // A first import (empty index) drops the name index while it writes, then dies.
+    let now = app.state.clock.now();
+    crash_after_a_batch(db, now, &[]).await;
+    assert!(!has_name_index(db).await);
+    assert!(search(&app, D).await.is_empty());
+    // The next one (once the lease is over) starts again from an empty table and builds it.
+    app.clock.advance(301);
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "1.txt", &base_file());
+    let r = import(&app, &path).await.unwrap();
+    assert_eq!(r.counts.added, 3);
+    assert!(has_name_index(db).await);
+    assert!(search(&app, D).await.is_empty());
+    assert_eq!(search(&app, "dupont").await, vec![A]);
+    // A later import keeps it all along.
+    crash_after_a_batch(db, app.state.clock.now(), &[A]).await;
+    assert!(has_name_index(db).await);
 }
 
 #[tokio::test]

@@ -16,7 +16,6 @@ pub enum Column {
     CategoryCode,
     SpecialtyTypeCode,
     SpecialtyCode,
-    SpecialtyLabel,
     ModeCode,
     Siret,
     FinessSite,
@@ -58,7 +57,6 @@ pub const COLUMNS: &[(Column, &str, bool)] = &[
     ),
     (Column::SpecialtyTypeCode, "Code type savoir-faire", false),
     (Column::SpecialtyCode, "Code savoir-faire", false),
-    (Column::SpecialtyLabel, "Libellé savoir-faire", false),
     (Column::ModeCode, "Code mode exercice", true),
     (Column::Siret, "Numéro SIRET site", false),
     (Column::FinessSite, "Numéro FINESS site", true),
@@ -105,7 +103,7 @@ pub const COLUMNS: &[(Column, &str, bool)] = &[
 /// The current header (56 columns; the 2021 layout has the first 52).
 pub const HEADER_56: &str = "Type d'identifiant PP|Identifiant PP|Identification nationale PP|Code civilité d'exercice|Libellé civilité d'exercice|Code civilité|Libellé civilité|Nom d'exercice|Prénom d'exercice|Code profession|Libellé profession|Code catégorie professionnelle|Libellé catégorie professionnelle|Code type savoir-faire|Libellé type savoir-faire|Code savoir-faire|Libellé savoir-faire|Code mode exercice|Libellé mode exercice|Numéro SIRET site|Numéro SIREN site|Numéro FINESS site|Numéro FINESS établissement juridique|Identifiant technique de la structure|Raison sociale site|Enseigne commerciale site|Complément destinataire (coord. structure)|Complément point géographique (coord. structure)|Numéro Voie (coord. structure)|Indice répétition voie (coord. structure)|Code type de voie (coord. structure)|Libellé type de voie (coord. structure)|Libellé Voie (coord. structure)|Mention distribution (coord. structure)|Bureau cedex (coord. structure)|Code postal (coord. structure)|Code commune (coord. structure)|Libellé commune (coord. structure)|Code pays (coord. structure)|Libellé pays (coord. structure)|Téléphone (coord. structure)|Téléphone 2 (coord. structure)|Télécopie (coord. structure)|Adresse e-mail (coord. structure)|Code Département (structure)|Libellé Département (structure)|Ancien identifiant de la structure|Autorité d'enregistrement|Code secteur d'activité|Libellé secteur d'activité|Code section tableau pharmaciens|Libellé section tableau pharmaciens|Code rôle|Libellé rôle|Code genre activité|Libellé genre activité|";
 
-const COUNT: usize = 30;
+const COUNT: usize = 29;
 const _: () = assert!(COLUMNS.len() == COUNT);
 
 /// Where each column sits in the file, plus the number of fields a line must have.

@@ -4,18 +4,19 @@
 //! end. Memory stays bounded by the batch size plus a compact IdNat → hash map.
 
 use serde_json::json;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Instant;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::line::LineError;
-use super::scan::{Event, Key, Professional, ScanError, Totals, scan};
+use super::scan::{Event, Key, KeyHasher, Professional, ScanError, Totals, read_header, scan_body};
 use super::source::with_source;
 use crate::audit::{Audit, AuditEvent};
 use crate::clock::SharedClock;
 use crate::storage::Db;
-use crate::storage::rpps::{self as store, RunCounts, Statements};
+use crate::storage::rpps::{self as store, BoundRows, RowBinder, RunCounts, Writer};
 
 /// Audit event kind of an import run.
 pub const AUDIT_KIND: &str = "rpps.import";
@@ -95,15 +96,38 @@ impl ImportError {
 
 enum Message {
     Started { total_bytes: u64 },
-    Batch(Vec<Professional>, Vec<(u64, LineError)>),
+    Batch(Batch),
     Progress { lines: u64, bytes: u64 },
-    Done(Result<Totals, String>),
+    Done(Result<Ending, String>),
+}
+
+/// Professionals to write (new or changed, bound into INSERTs already), the IdNats whose
+/// current version they replace, and the lines rejected meanwhile.
+#[derive(Default)]
+struct Batch {
+    rows: Vec<BoundRows>,
+    /// Professionals bound in `rows`.
+    professionals: usize,
+    replaced: Vec<String>,
+    rejected: Vec<(u64, LineError)>,
+}
+
+/// What the parser needs before it reads past the header: the current index, and the binder
+/// of the run's rows.
+type Ready = (HashIndex, RowBinder);
+
+/// The end of a pass: totals, what changed, and who is gone from the file.
+struct Ending {
+    totals: Totals,
+    added: u64,
+    changed: u64,
+    removed: Vec<String>,
 }
 
 /// IdNat → content hash of the current snapshot, 20 bytes an entry for RPPS/ADELI IdNats.
 #[derive(Default)]
 struct HashIndex {
-    short: HashMap<Key, u64>,
+    short: HashMap<Key, u64, KeyHasher>,
     long: HashMap<String, u64>,
 }
 
@@ -152,7 +176,9 @@ pub async fn import_file(
     let (sender, mut receiver) = mpsc::channel::<Message>(4);
     let scan_path = path.to_owned();
     let batch = options.batch.max(1);
-    let parser = tokio::task::spawn_blocking(move || parse(&scan_path, batch, sender));
+    let (index_sender, index_receiver) = oneshot::channel::<Ready>();
+    let parser =
+        tokio::task::spawn_blocking(move || parse(&scan_path, batch, sender, index_receiver));
 
     let total_bytes = match receiver.recv().await {
         Some(Message::Started { total_bytes }) => total_bytes,
@@ -165,10 +191,10 @@ pub async fn import_file(
     let run_id = uuid::Uuid::now_v7().to_string();
     let now = clock.now();
     let lease = now + options.lease_secs;
-    let generation = match store::begin(db, &run_id, &file, now, lease).await {
-        Ok(Some(g)) => g,
+    let lease_taken = match store::begin(db, &run_id, &file, now, lease).await {
+        Ok(Some(taken)) => taken,
         Ok(None) => {
-            drop(receiver);
+            drop((receiver, index_sender));
             let _ = parser.await;
             let why = "another RPPS import is running".to_owned();
             return refused(audit, options, &file, why).await;
@@ -186,15 +212,31 @@ pub async fn import_file(
         clock,
         options,
         run_id: run_id.clone(),
-        generation,
+        generation: lease_taken.generation,
+        began: started,
         counts: RunCounts::default(),
         rejections: Vec::new(),
         more_rejections: 0,
     };
-    let outcome = run.consume(&mut receiver, total_bytes, &mut progress).await;
+    let opened = match Writer::open(db, lease_taken).await {
+        Ok(writer) => run.load_index().await.map(|index| (writer, index)),
+        Err(e) => Err(ImportError::Failed(
+            anyhow::Error::new(e).context("cannot open the import connection"),
+        )),
+    };
+    let outcome = match opened {
+        Ok((mut writer, index)) => {
+            let _ = index_sender.send((index, writer.rows()));
+            run.consume(&mut writer, &mut receiver, total_bytes, &mut progress)
+                .await
+        }
+        Err(e) => {
+            drop(index_sender);
+            Err(e)
+        }
+    };
     drop(receiver);
     let _ = parser.await;
-    run.counts.duration_ms = started.elapsed().as_millis() as i64;
     match outcome {
         Ok(()) => run.publish(&file).await,
         Err(e) => {
@@ -221,52 +263,89 @@ async fn refused(
     Err(ImportError::Refused(why))
 }
 
-/// The blocking half: reads and parses, sends batches.
-fn parse(path: &Path, batch: usize, sender: mpsc::Sender<Message>) {
+/// The blocking half: reads and parses, compares each professional's hash with the current
+/// index, and sends only the new and changed ones, in batches.
+fn parse(
+    path: &Path,
+    batch: usize,
+    sender: mpsc::Sender<Message>,
+    ready: oneshot::Receiver<Ready>,
+) {
     let result = with_source(path, |reader, total_bytes| {
-        let mut pros: Vec<Professional> = Vec::with_capacity(batch);
-        let mut rejected: Vec<(u64, LineError)> = Vec::new();
-        let mut started = false;
-        let outcome = scan(reader, |event| {
-            if !started {
-                started = true;
-                if sender
-                    .blocking_send(Message::Started { total_bytes })
-                    .is_err()
-                {
-                    return false;
-                }
-            }
-            match event {
-                Event::Professional(p) => {
-                    pros.push(p);
-                    if pros.len() >= batch {
-                        let full = std::mem::replace(&mut pros, Vec::with_capacity(batch));
-                        let rej = std::mem::take(&mut rejected);
-                        return sender.blocking_send(Message::Batch(full, rej)).is_ok();
-                    }
-                    true
-                }
-                Event::Rejected { line, error } => {
-                    rejected.push((line, error));
-                    true
-                }
-                Event::Progress { lines, bytes } => sender
-                    .blocking_send(Message::Progress { lines, bytes })
-                    .is_ok(),
-            }
-        });
-        if outcome.is_ok() && !started {
-            // A header and nothing else.
-            let _ = sender.blocking_send(Message::Started { total_bytes });
+        let mut totals = Totals::default();
+        let layout = read_header(reader, &mut totals)?;
+        if sender
+            .blocking_send(Message::Started { total_bytes })
+            .is_err()
+        {
+            return Err(ScanError::Stopped);
         }
-        if outcome.is_ok() && (!pros.is_empty() || !rejected.is_empty()) {
-            let _ = sender.blocking_send(Message::Batch(pros, rejected));
+        let Ok((mut index, binder)) = ready.blocking_recv() else {
+            return Err(ScanError::Stopped);
+        };
+        let pending = RefCell::new(Batch::default());
+        let mut chunk: Vec<Professional> = Vec::with_capacity(RowBinder::ROWS);
+        let (mut added, mut changed) = (0u64, 0u64);
+        let wanted = |id: &str, hash: u64| match index.take(id) {
+            None => {
+                added += 1;
+                true
+            }
+            Some(h) if h == hash => false,
+            Some(_) => {
+                changed += 1;
+                pending.borrow_mut().replaced.push(id.to_owned());
+                true
+            }
+        };
+        // Sends the pending batch once it holds `at_least` professionals, replaced IdNats or
+        // rejected lines.
+        let send = |at_least: usize| {
+            let mut p = pending.borrow_mut();
+            if p.professionals + p.replaced.len() < at_least && p.rejected.len() < at_least {
+                return true;
+            }
+            let full = std::mem::take(&mut *p);
+            sender.blocking_send(Message::Batch(full)).is_ok()
+        };
+        let bind = |chunk: &mut Vec<Professional>| {
+            if !chunk.is_empty() {
+                let rows = std::mem::replace(chunk, Vec::with_capacity(RowBinder::ROWS));
+                let mut p = pending.borrow_mut();
+                p.professionals += rows.len();
+                p.rows.push(binder.rows(rows));
+            }
+        };
+        let totals = scan_body(reader, &layout, totals, wanted, |event| match event {
+            Event::Professional(p) => {
+                chunk.push(p);
+                if chunk.len() < RowBinder::ROWS {
+                    return true;
+                }
+                bind(&mut chunk);
+                send(batch)
+            }
+            Event::Rejected { line, error } => {
+                pending.borrow_mut().rejected.push((line, error));
+                send(batch)
+            }
+            Event::Progress { lines, bytes } => sender
+                .blocking_send(Message::Progress { lines, bytes })
+                .is_ok(),
+        })?;
+        bind(&mut chunk);
+        if !send(1) {
+            return Err(ScanError::Stopped);
         }
-        outcome
+        Ok(Ending {
+            totals,
+            added,
+            changed,
+            removed: index.into_remaining(),
+        })
     });
     let done = match result {
-        Ok(Ok(totals)) => Ok(totals),
+        Ok(Ok(ending)) => Ok(ending),
         Ok(Err(ScanError::Stopped)) => return,
         Ok(Err(e)) => Err(chain(&anyhow::Error::new(e))),
         Err(e) => Err(chain(&e)),
@@ -288,14 +367,28 @@ struct Run<'a> {
     options: &'a ImportOptions,
     run_id: String,
     generation: i64,
+    /// When the import began (its duration includes building the name index).
+    began: Instant,
     counts: RunCounts,
     rejections: Vec<Rejection>,
     more_rejections: u64,
 }
 
 impl Run<'_> {
+    /// IdNat → hash of every professional of the current snapshot.
+    async fn load_index(&self) -> Result<HashIndex, ImportError> {
+        let mut index = HashIndex::default();
+        store::for_each_current(self.db, |id, hash| index.insert(id, hash))
+            .await
+            .map_err(|e| {
+                ImportError::Failed(anyhow::Error::new(e).context("cannot read the current index"))
+            })?;
+        Ok(index)
+    }
+
     async fn consume(
         &mut self,
+        writer: &mut Writer,
         receiver: &mut mpsc::Receiver<Message>,
         total_bytes: u64,
         progress: &mut (impl FnMut(Progress) + Send),
@@ -303,12 +396,6 @@ impl Run<'_> {
         let failed = |e: sqlx::Error, what: &str| {
             ImportError::Failed(anyhow::Error::new(e).context(what.to_owned()))
         };
-        let mut index = HashIndex::default();
-        store::for_each_current(self.db.pool(), |id, hash| index.insert(id, hash))
-            .await
-            .map_err(|e| failed(e, "cannot read the current index"))?;
-        let statements = Statements::new(self.db.backend());
-        let mut writes: Vec<Professional> = Vec::new();
         while let Some(message) = receiver.recv().await {
             match message {
                 Message::Started { .. } => {}
@@ -317,48 +404,29 @@ impl Run<'_> {
                     bytes,
                     total_bytes,
                 }),
-                Message::Batch(pros, rejected) => {
-                    self.note_rejections(rejected);
-                    writes.clear();
-                    let mut replaced: Vec<String> = Vec::new();
-                    for p in pros {
-                        match index.take(p.idnat.as_str()) {
-                            None => {
-                                self.counts.added += 1;
-                                writes.push(p);
-                            }
-                            Some(h) if h == p.hash => {}
-                            Some(_) => {
-                                self.counts.changed += 1;
-                                replaced.push(p.idnat.to_string());
-                                writes.push(p);
-                            }
-                        }
-                    }
-                    if writes.is_empty() && replaced.is_empty() {
+                Message::Batch(batch) => {
+                    self.note_rejections(batch.rejected);
+                    if batch.rows.is_empty() && batch.replaced.is_empty() {
                         continue;
                     }
-                    let replaced: Vec<&str> = replaced.iter().map(String::as_str).collect();
+                    let replaced: Vec<&str> = batch.replaced.iter().map(String::as_str).collect();
                     let lease = self.clock.now() + self.options.lease_secs;
-                    store::write_batch(
-                        self.db,
-                        &statements,
-                        self.generation,
-                        lease,
-                        &writes,
-                        &replaced,
-                    )
-                    .await
-                    .map_err(|e| failed(e, "cannot write a batch"))?;
+                    writer
+                        .write_batch(lease, batch.rows, &replaced)
+                        .await
+                        .map_err(|e| failed(e, "cannot write a batch"))?;
                 }
                 Message::Done(Err(why)) => {
                     return Err(ImportError::Failed(anyhow::anyhow!(why)));
                 }
-                Message::Done(Ok(totals)) => {
+                Message::Done(Ok(ending)) => {
+                    let totals = ending.totals;
                     self.counts.lines = totals.lines as i64;
                     self.counts.professionals = totals.professionals as i64;
                     self.counts.activities = totals.activities as i64;
                     self.counts.rejected = totals.rejected as i64;
+                    self.counts.added = ending.added as i64;
+                    self.counts.changed = ending.changed as i64;
                     progress(Progress {
                         lines: totals.lines + 1,
                         bytes: totals.bytes,
@@ -369,10 +437,10 @@ impl Run<'_> {
                             "the file holds no valid line: the current index is kept".to_owned(),
                         ));
                     }
-                    let removed = index.into_remaining();
-                    self.counts.removed = removed.len() as i64;
+                    self.counts.removed = ending.removed.len() as i64;
                     let lease = self.clock.now() + self.options.lease_secs;
-                    store::mark_removed(self.db, &statements, self.generation, lease, &removed)
+                    writer
+                        .mark_removed(lease, &ending.removed)
                         .await
                         .map_err(|e| failed(e, "cannot mark removed professionals"))?;
                     return Ok(());
@@ -414,10 +482,12 @@ impl Run<'_> {
             }))
     }
 
-    async fn publish(self, file: &str) -> Result<ImportReport, ImportError> {
+    async fn publish(mut self, file: &str) -> Result<ImportReport, ImportError> {
         let failed = |e: sqlx::Error| {
             ImportError::Failed(anyhow::Error::new(e).context("cannot switch to the new snapshot"))
         };
+        store::ensure_name_index(self.db).await.map_err(failed)?;
+        self.counts.duration_ms = self.began.elapsed().as_millis() as i64;
         let mut tx = self.db.begin().await.map_err(failed)?;
         let switched = store::publish(
             &mut tx,
@@ -451,12 +521,14 @@ impl Run<'_> {
         })
     }
 
-    async fn fail(&self, file: &str, error: &ImportError) {
+    async fn fail(&mut self, file: &str, error: &ImportError) {
+        self.counts.duration_ms = self.began.elapsed().as_millis() as i64;
         let why = match error {
             ImportError::Refused(why) => why.clone(),
             ImportError::Failed(e) => chain(e),
         };
         let result = async {
+            store::ensure_name_index(self.db).await?;
             let mut tx = self.db.begin().await?;
             store::fail(
                 &mut tx,

@@ -1,6 +1,9 @@
 //! One data line of the extraction: a professional × one practice situation (rpps.md).
+//! Lines are split in place (field spans over the line's bytes); a professional's practice
+//! situations are kept packed in one text (fields separated by U+001F, situations by U+001E),
+//! which is what the index stores.
 
-use super::header::{Column, Layout, fold_char, split_fields};
+use super::header::{Column, Layout, fold_char};
 use crate::identity::IdNat;
 
 /// One line, parsed. Empty fields are `None`.
@@ -20,7 +23,6 @@ pub struct Activity {
     pub profession_label: Option<String>,
     pub category_code: Option<String>,
     pub specialty_code: Option<String>,
-    pub specialty_label: Option<String>,
     pub mode_code: Option<String>,
     pub siret: Option<String>,
     pub finess_site: Option<String>,
@@ -35,6 +37,145 @@ pub struct Activity {
     pub sector_code: Option<String>,
     pub role_code: Option<String>,
     pub genre_code: Option<String>,
+}
+
+/// Where a packed situation field comes from.
+#[derive(Clone, Copy)]
+enum Part {
+    Field(Column),
+    /// Street number, type, name and distribution, joined by spaces.
+    Address,
+}
+
+/// The packed fields of a situation, in the order of [`Activity`]'s fields. The specialty's
+/// label is left out: it follows from its code and is the longest text of a line.
+const PARTS: [Part; 18] = [
+    Part::Field(Column::ProfessionCode),
+    Part::Field(Column::ProfessionLabel),
+    Part::Field(Column::CategoryCode),
+    Part::Field(Column::SpecialtyCode),
+    Part::Field(Column::ModeCode),
+    Part::Field(Column::Siret),
+    Part::Field(Column::FinessSite),
+    Part::Field(Column::FinessEj),
+    Part::Field(Column::StructureId),
+    Part::Field(Column::StructureName),
+    Part::Address,
+    Part::Field(Column::Postcode),
+    Part::Field(Column::TownCode),
+    Part::Field(Column::Town),
+    Part::Field(Column::DepartmentCode),
+    Part::Field(Column::SectorCode),
+    Part::Field(Column::RoleCode),
+    Part::Field(Column::GenreCode),
+];
+
+const ADDRESS: [Column; 4] = [
+    Column::StreetNumber,
+    Column::StreetType,
+    Column::StreetName,
+    Column::Distribution,
+];
+
+/// Separates the fields of a packed situation.
+pub const FIELD_SEP: char = '\u{1f}';
+/// Separates the situations of a packed list.
+pub const SITUATION_SEP: char = '\u{1e}';
+
+impl Activity {
+    fn slot(&mut self, i: usize) -> Option<&mut Option<String>> {
+        Some(match i {
+            0 => &mut self.profession_code,
+            1 => &mut self.profession_label,
+            2 => &mut self.category_code,
+            3 => &mut self.specialty_code,
+            4 => &mut self.mode_code,
+            5 => &mut self.siret,
+            6 => &mut self.finess_site,
+            7 => &mut self.finess_ej,
+            8 => &mut self.structure_id,
+            9 => &mut self.structure_name,
+            10 => &mut self.address,
+            11 => &mut self.postcode,
+            12 => &mut self.town_code,
+            13 => &mut self.town,
+            14 => &mut self.department_code,
+            15 => &mut self.sector_code,
+            16 => &mut self.role_code,
+            17 => &mut self.genre_code,
+            _ => return None,
+        })
+    }
+
+    /// The situation of a split line.
+    pub fn of(fields: &Fields<'_>) -> Activity {
+        let mut packed = String::new();
+        pack(&mut packed, fields);
+        unpack(&packed).pop().unwrap_or_default()
+    }
+}
+
+/// Appends the situation of a split line to `out` (a separator first when `out` is not
+/// empty). Control characters of the file become spaces, so separators stay unambiguous.
+pub fn pack(out: &mut String, fields: &Fields<'_>) {
+    if !out.is_empty() {
+        out.push(SITUATION_SEP);
+    }
+    for (i, part) in PARTS.iter().enumerate() {
+        if i > 0 {
+            out.push(FIELD_SEP);
+        }
+        match part {
+            Part::Field(c) => {
+                if let Some(v) = fields.get(*c) {
+                    push_clean(out, v, fields.control);
+                }
+            }
+            Part::Address => {
+                let mut first = true;
+                for v in ADDRESS.iter().filter_map(|c| fields.get(*c)) {
+                    if !first {
+                        out.push(' ');
+                    }
+                    first = false;
+                    push_clean(out, v, fields.control);
+                }
+            }
+        }
+    }
+}
+
+fn push_clean(out: &mut String, value: &str, control: bool) {
+    if control && value.bytes().any(|b| b < 0x20) {
+        let clean: String = value
+            .chars()
+            .map(|c| if c < ' ' { ' ' } else { c })
+            .collect();
+        out.push_str(clean.trim());
+    } else {
+        out.push_str(value);
+    }
+}
+
+/// The situations of a packed list.
+pub fn unpack(packed: &str) -> Vec<Activity> {
+    if packed.is_empty() {
+        return Vec::new();
+    }
+    packed
+        .split(SITUATION_SEP)
+        .map(|situation| {
+            let mut a = Activity::default();
+            for (i, v) in situation.split(FIELD_SEP).enumerate() {
+                if let Some(slot) = a.slot(i)
+                    && !v.is_empty()
+                {
+                    *slot = Some(v.to_owned());
+                }
+            }
+            a
+        })
+        .collect()
 }
 
 /// Why a line is skipped (stable codes, shown in reports and audit details).
@@ -64,67 +205,157 @@ impl LineError {
     }
 }
 
-/// Parses a data line (line end already removed). Pure: no I/O, no allocation beyond the
-/// record.
-pub fn parse_line(layout: &Layout, line: &str) -> Result<Record, LineError> {
-    let fields: Vec<&str> = split_fields(line).collect();
-    if fields.len() != layout.fields() {
-        return Err(LineError::FieldCount {
-            found: fields.len(),
-            expected: layout.fields(),
-        });
+/// The fields of one line, located in place.
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    text: &'a str,
+    spans: &'a [(u32, u32)],
+    layout: &'a Layout,
+    /// The line may hold control characters (packing then replaces them).
+    control: bool,
+}
+
+impl<'a> Fields<'a> {
+    /// Splits a data line (line end removed) on `|` (no quoting; one trailing `|` ignored),
+    /// reusing `spans`; checks UTF-8 and the number of fields.
+    pub fn split(
+        layout: &'a Layout,
+        raw: &'a [u8],
+        spans: &'a mut Vec<(u32, u32)>,
+    ) -> Result<Fields<'a>, LineError> {
+        let text = std::str::from_utf8(raw).map_err(|_| LineError::InvalidUtf8)?;
+        spans.clear();
+        let control = split_spans(raw, 0, spans);
+        if spans.len() != layout.fields() {
+            return Err(LineError::FieldCount {
+                found: spans.len(),
+                expected: layout.fields(),
+            });
+        }
+        Ok(Fields {
+            text,
+            spans,
+            layout,
+            control,
+        })
     }
-    let get = |c: Column| -> Option<&str> {
-        layout
-            .get(c)
-            .and_then(|i| fields.get(i))
-            .map(|f| f.trim())
-            .filter(|f| !f.is_empty())
+
+    /// The fields of a line already split: `spans` are offsets into `text`; `control` says
+    /// whether the line holds control characters.
+    pub fn at(
+        layout: &'a Layout,
+        text: &'a str,
+        spans: &'a [(u32, u32)],
+        control: bool,
+    ) -> Fields<'a> {
+        Fields {
+            text,
+            spans,
+            layout,
+            control,
+        }
+    }
+
+    /// Whether the line holds control characters.
+    pub fn has_control(&self) -> bool {
+        self.control
+    }
+
+    /// The text the spans point into.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
+    pub fn spans(&self) -> &'a [(u32, u32)] {
+        self.spans
+    }
+
+    /// A column's value, trimmed; `None` when absent or empty.
+    pub fn get(&self, column: Column) -> Option<&'a str> {
+        let (start, end) = *self.spans.get(self.layout.get(column)?)?;
+        // Spans sit on `|` boundaries, which are never inside a UTF-8 sequence.
+        let value = self.text.get(start as usize..end as usize)?.trim();
+        (!value.is_empty()).then_some(value)
+    }
+
+    /// The IdNat field as written (trimmed; empty when missing).
+    pub fn idnat(&self) -> &'a str {
+        self.get(Column::IdNat).unwrap_or("")
+    }
+
+    /// Whether the line names the professional (last or first name).
+    pub fn has_name(&self) -> bool {
+        self.get(Column::LastName).is_some() || self.get(Column::FirstName).is_some()
+    }
+
+    /// The civility of practice, else the civil one.
+    pub fn civility(&self) -> Option<&'a str> {
+        self.get(Column::PracticeCivilityCode)
+            .or_else(|| self.get(Column::CivilityCode))
+    }
+}
+
+/// Appends the field spans of `line` (offsets plus `base`) to `spans`: `|` separates fields,
+/// one trailing `|` does not open a field. Eight bytes at a time: a field is a few bytes
+/// long, too short for a search call per field to pay.
+///
+/// Returns whether the line holds a control character (below U+0020).
+pub fn split_spans(line: &[u8], base: u32, spans: &mut Vec<(u32, u32)>) -> bool {
+    const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const BAR: u64 = 0x7c7c_7c7c_7c7c_7c7c;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut control = 0u64;
+    let body = line.strip_suffix(b"|").unwrap_or(line);
+    let mut start = 0usize;
+    let mut push = |start: &mut usize, end: usize| {
+        spans.push((base + *start as u32, base + end as u32));
+        *start = end + 1;
     };
-    let own = |c: Column| get(c).map(str::to_owned);
-    let raw_id = get(Column::IdNat).unwrap_or("");
+    let mut words = body.chunks_exact(8);
+    let mut at = 0usize;
+    for w in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        let word = u64::from_le_bytes(word);
+        // Non-zero when a byte is below 0x20 (exact as a yes/no answer).
+        control |= word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+        let x = word ^ BAR;
+        // High bit set exactly in the bytes of `x` that are zero, i.e. the `|` bytes.
+        let mut bars = !(((x & LOW).wrapping_add(LOW)) | x) & !LOW;
+        while bars != 0 {
+            push(&mut start, at + (bars.trailing_zeros() / 8) as usize);
+            bars &= bars - 1;
+        }
+        at += 8;
+    }
+    for (i, b) in words.remainder().iter().enumerate() {
+        if *b == b'|' {
+            push(&mut start, at + i);
+        }
+        if *b < 0x20 {
+            control |= 1;
+        }
+    }
+    spans.push((base + start as u32, base + body.len() as u32));
+    control != 0
+}
+
+/// Parses a data line (line end already removed) into an owned record.
+pub fn parse_line(layout: &Layout, line: &str) -> Result<Record, LineError> {
+    let mut spans = Vec::new();
+    let fields = Fields::split(layout, line.as_bytes(), &mut spans)?;
+    let raw_id = fields.idnat();
     let idnat = IdNat::parse(raw_id).map_err(|e| LineError::IdNat(raw_id.to_owned(), e))?;
-    let last_name = own(Column::LastName).unwrap_or_default();
-    let first_name = own(Column::FirstName).unwrap_or_default();
-    if last_name.is_empty() && first_name.is_empty() {
+    if !fields.has_name() {
         return Err(LineError::NoName);
     }
-    let address = [
-        Column::StreetNumber,
-        Column::StreetType,
-        Column::StreetName,
-        Column::Distribution,
-    ]
-    .iter()
-    .filter_map(|c| get(*c))
-    .collect::<Vec<_>>()
-    .join(" ");
     Ok(Record {
         idnat,
-        civility: own(Column::PracticeCivilityCode).or_else(|| own(Column::CivilityCode)),
-        last_name,
-        first_name,
-        activity: Activity {
-            profession_code: own(Column::ProfessionCode),
-            profession_label: own(Column::ProfessionLabel),
-            category_code: own(Column::CategoryCode),
-            specialty_code: own(Column::SpecialtyCode),
-            specialty_label: own(Column::SpecialtyLabel),
-            mode_code: own(Column::ModeCode),
-            siret: own(Column::Siret),
-            finess_site: own(Column::FinessSite),
-            finess_ej: own(Column::FinessEj),
-            structure_id: own(Column::StructureId),
-            structure_name: own(Column::StructureName),
-            address: (!address.is_empty()).then_some(address),
-            postcode: own(Column::Postcode),
-            town_code: own(Column::TownCode),
-            town: own(Column::Town),
-            department_code: own(Column::DepartmentCode),
-            sector_code: own(Column::SectorCode),
-            role_code: own(Column::RoleCode),
-            genre_code: own(Column::GenreCode),
-        },
+        civility: fields.civility().map(str::to_owned),
+        last_name: fields.get(Column::LastName).unwrap_or("").to_owned(),
+        first_name: fields.get(Column::FirstName).unwrap_or("").to_owned(),
+        activity: Activity::of(&fields),
     })
 }
 
@@ -166,13 +397,32 @@ pub fn fnv1a(mut hash: u64, bytes: &[u8]) -> u64 {
 
 pub const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
+/// The content hash of a professional's lines: stable across releases (like [`fnv1a`]) but
+/// eight bytes a step. Each step is a bijection of the word, so a line that differs in one
+/// word always changes the hash.
+pub fn content_hash(mut hash: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut step = |word: u64| hash = (hash ^ word).wrapping_mul(K).rotate_left(31);
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        step(u64::from_le_bytes(word));
+    }
+    let rest = words.remainder();
+    let mut last = [0u8; 8];
+    last[..rest.len()].copy_from_slice(rest);
+    step(u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56));
+    hash
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
 
     fn layout52() -> Layout {
-        let h: Vec<&str> = split_fields(super::super::header::HEADER_56)
+        let h: Vec<&str> = super::super::header::split_fields(super::super::header::HEADER_56)
             .take(52)
             .collect();
         Layout::parse(&format!("{}|", h.join("|"))).unwrap()
@@ -223,6 +473,54 @@ mod tests {
     }
 
     #[test]
+    fn situations_survive_packing_and_control_characters_become_spaces() {
+        let l = layout52();
+        let line = SPEC_LINE.replace("OPTIQUE EXEMPLE||OPTIQUE", "OPTIQUE\u{1e}EX\u{1f}||OPTIQUE");
+        let mut spans = Vec::new();
+        let fields = Fields::split(&l, line.as_bytes(), &mut spans).unwrap();
+        let mut packed = String::new();
+        pack(&mut packed, &fields);
+        pack(&mut packed, &fields);
+        let back = unpack(&packed);
+        assert_eq!(back.len(), 2);
+        assert_eq!(back[0], back[1]);
+        assert_eq!(back[0].structure_name.as_deref(), Some("OPTIQUE EX"));
+        assert_eq!(back[0].address.as_deref(), Some("9 Route DE BESANCON"));
+        assert_eq!(back[0].profession_code.as_deref(), Some("26"));
+        assert_eq!(back[0].genre_code, None);
+        assert!(unpack("").is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn spans_match_a_plain_split(line in "[|a}{\\x7c\\x7d\\x00-\\x7f]{0,80}") {
+            let mut spans = Vec::new();
+            let control = split_spans(line.as_bytes(), 3, &mut spans);
+            prop_assert_eq!(control, line.bytes().any(|b| b < 0x20));
+            let body = line.strip_suffix('|').unwrap_or(&line);
+            let plain: Vec<&str> = body.split('|').collect();
+            let got: Vec<&str> = spans.iter().map(|(s, e)| &line[*s as usize - 3..*e as usize - 3]).collect();
+            prop_assert_eq!(got, plain);
+        }
+    }
+
+    #[test]
+    fn the_content_hash_sees_every_byte_and_the_length() {
+        let a = content_hash(FNV_OFFSET, SPEC_LINE.as_bytes());
+        assert_eq!(a, content_hash(FNV_OFFSET, SPEC_LINE.as_bytes()));
+        let mut other = SPEC_LINE.as_bytes().to_vec();
+        for i in [0, 7, 8, other.len() - 1] {
+            other[i] ^= 1;
+            assert_ne!(a, content_hash(FNV_OFFSET, &other));
+            other[i] ^= 1;
+        }
+        assert_ne!(
+            content_hash(FNV_OFFSET, b"ab"),
+            content_hash(FNV_OFFSET, b"ab\0")
+        );
+    }
+
+    #[test]
     fn names_are_folded_for_search() {
         assert_eq!(search_name("Lefèvre-Dupré  Zoé"), "LEFEVRE DUPRE ZOE");
         assert_eq!(search_name("  d'Œillet "), "D OEILLET");
@@ -248,7 +546,8 @@ mod tests {
             } else {
                 let r = parsed.unwrap();
                 prop_assert_eq!(r.last_name, last.trim().to_owned());
-                prop_assert_eq!(r.activity.town, Some(town.trim().to_owned()).filter(|t| !t.is_empty()));
+                let clean: String = town.chars().map(|c| if c < ' ' { ' ' } else { c }).collect();
+                prop_assert_eq!(r.activity.town, Some(clean.trim().to_owned()).filter(|t| !t.is_empty()));
             }
         }
 

@@ -1,11 +1,17 @@
 //! The streaming pass over an extraction: bytes in, professionals (all their lines grouped)
 //! and rejected lines out. Pure over any `BufRead`, so tests and the fuzz target feed it bytes.
+//!
+//! Lines are checked in place and hashed as they come; a professional is built (names,
+//! professions, packed situations) only when the caller wants it, so a re-import of an
+//! unchanged file costs a split and a hash per line.
 
 use std::collections::HashSet;
 use std::io::BufRead;
 
-use super::header::{HeaderError, Layout};
-use super::line::{Activity, FNV_OFFSET, LineError, Record, fnv1a, parse_line, search_name};
+use super::header::{Column, HeaderError, Layout};
+use super::line::{
+    Activity, FNV_OFFSET, Fields, LineError, content_hash, fnv1a, pack, search_name, unpack,
+};
 use crate::identity::IdNat;
 
 /// A professional with every activity of the file, and the hash of all their lines.
@@ -15,43 +21,82 @@ pub struct Professional {
     pub civility: Option<String>,
     pub last_name: String,
     pub first_name: String,
-    pub activities: Vec<Activity>,
+    /// "LAST FIRST" folded for prefix search.
+    pub search_name: String,
+    /// Distinct profession codes, in file order.
+    pub professions: Vec<String>,
+    pub profession_labels: Vec<String>,
+    /// Distinct specialty (savoir-faire) codes.
+    pub specialties: Vec<String>,
+    /// Distinct FINESS numbers (sites and legal entities) of the situations.
+    pub finess: Vec<String>,
+    /// Every situation, packed (see [`super::line::pack`]).
+    pub situations: String,
+    /// How many situations `situations` holds.
+    pub activities: u32,
     pub hash: u64,
 }
 
 impl Professional {
-    /// "LAST FIRST" folded for prefix search.
-    pub fn search_name(&self) -> String {
-        search_name(&format!("{} {}", self.last_name, self.first_name))
+    /// The practice situations, unpacked.
+    pub fn activities(&self) -> Vec<Activity> {
+        unpack(&self.situations)
     }
 
-    /// Distinct profession codes, in file order.
-    pub fn professions(&self) -> Vec<String> {
-        distinct(self.activities.iter().map(|a| &a.profession_code))
-    }
-
-    pub fn profession_labels(&self) -> Vec<String> {
-        distinct(self.activities.iter().map(|a| &a.profession_label))
-    }
-
-    /// Distinct specialty (savoir-faire) codes.
-    pub fn specialties(&self) -> Vec<String> {
-        distinct(self.activities.iter().map(|a| &a.specialty_code))
-    }
-}
-
-fn distinct<'a>(items: impl Iterator<Item = &'a Option<String>>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for s in items.flatten() {
-        if !out.contains(s) {
-            out.push(s.clone());
+    /// Builds a professional from their lines (each checked and split already).
+    fn build(layout: &Layout, group: &Group) -> Professional {
+        let mut p = Professional {
+            idnat: group.idnat.clone(),
+            civility: None,
+            last_name: String::new(),
+            first_name: String::new(),
+            search_name: String::new(),
+            professions: Vec::new(),
+            profession_labels: Vec::new(),
+            specialties: Vec::new(),
+            finess: Vec::new(),
+            situations: String::with_capacity(group.text.len() / 2),
+            activities: group.activities,
+            hash: group.hash,
+        };
+        for (i, spans) in group.spans.chunks_exact(layout.fields().max(1)).enumerate() {
+            let fields = Fields::at(layout, &group.text, spans, group.control);
+            if i == 0 {
+                p.civility = fields.civility().map(str::to_owned);
+                p.last_name = fields.get(Column::LastName).unwrap_or("").to_owned();
+                p.first_name = fields.get(Column::FirstName).unwrap_or("").to_owned();
+            }
+            add_distinct(&mut p.professions, fields.get(Column::ProfessionCode));
+            add_distinct(
+                &mut p.profession_labels,
+                fields.get(Column::ProfessionLabel),
+            );
+            add_distinct(&mut p.specialties, fields.get(Column::SpecialtyCode));
+            add_distinct(&mut p.finess, fields.get(Column::FinessSite));
+            add_distinct(&mut p.finess, fields.get(Column::FinessEj));
+            pack(&mut p.situations, &fields);
         }
+        let mut name = String::with_capacity(p.last_name.len() + p.first_name.len() + 1);
+        name.push_str(&p.last_name);
+        name.push(' ');
+        name.push_str(&p.first_name);
+        p.search_name = search_name(&name);
+        p
     }
-    out
 }
 
-/// What the pass reports as it goes.
+fn add_distinct(list: &mut Vec<String>, value: Option<&str>) {
+    if let Some(v) = value
+        && !list.iter().any(|x| x == v)
+    {
+        list.push(v.to_owned());
+    }
+}
+
+/// What the pass reports as it goes. Events go straight to the sink, one at a time: boxing
+/// the large variant would cost an allocation a professional for nothing.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub enum Event {
     Professional(Professional),
     Rejected {
@@ -112,21 +157,73 @@ impl Key {
     }
 }
 
+/// Hashes [`Key`]s for the set of IdNats seen in a pass: the keys come from the file, a
+/// keyed hash buys nothing there, and SipHash showed in the profile.
+pub type KeyHasher = std::hash::BuildHasherDefault<FoldHasher>;
+
+/// Multiply-and-fold hashing of a few words.
+#[derive(Default)]
+pub struct FoldHasher(u64);
+
+impl std::hash::Hasher for FoldHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0 = content_hash(self.0, bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        // The table uses the top bits for tags and the low bits for buckets: mix both.
+        let h = self.0;
+        h ^ (h >> 29)
+    }
+}
+
+/// The lines of the professional being read.
 struct Group {
-    record: Record,
-    activities: Vec<Activity>,
+    idnat: IdNat,
+    /// The lines, each followed by `\n`.
+    text: String,
+    /// The field spans of every line, as offsets into `text`.
+    spans: Vec<(u32, u32)>,
+    /// Some line holds control characters.
+    control: bool,
+    activities: u32,
     hash: u64,
 }
 
-/// Reads a whole extraction. `sink` returns `false` to stop early ([`ScanError::Stopped`]).
-/// The header is checked before any event is sent.
-pub fn scan<R: BufRead>(
-    mut reader: R,
-    mut sink: impl FnMut(Event) -> bool,
-) -> Result<Totals, ScanError> {
-    let mut buf = Vec::with_capacity(1024);
-    let mut totals = Totals::default();
-    let mut line_no: u64 = 1;
+impl Group {
+    fn start(idnat: IdNat, spare: &mut Option<Group>) -> Group {
+        let (mut text, mut spans) = spare.take().map(|g| (g.text, g.spans)).unwrap_or_default();
+        text.clear();
+        spans.clear();
+        Group {
+            idnat,
+            text,
+            spans,
+            control: false,
+            activities: 0,
+            hash: FNV_OFFSET,
+        }
+    }
+
+    fn push(&mut self, fields: &Fields<'_>) {
+        let line = fields.text();
+        let base = self.text.len() as u32;
+        self.text.push_str(line);
+        self.text.push('\n');
+        self.spans
+            .extend(fields.spans().iter().map(|(s, e)| (s + base, e + base)));
+        self.control |= fields.has_control();
+        self.activities += 1;
+        self.hash = content_hash(self.hash, line.as_bytes());
+    }
+}
+
+/// Reads line 1 and locates the columns; a file refused here has produced no event.
+pub fn read_header<R: BufRead + ?Sized>(
+    reader: &mut R,
+    totals: &mut Totals,
+) -> Result<Layout, ScanError> {
+    let mut buf = Vec::with_capacity(4096);
     let n = reader
         .read_until(b'\n', &mut buf)
         .map_err(|source| ScanError::Io { line: 1, source })?;
@@ -134,22 +231,39 @@ pub fn scan<R: BufRead>(
     let header = trim_end(&buf);
     let header = header.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(header);
     let header = std::str::from_utf8(header).map_err(|_| HeaderError::NotUtf8)?;
-    let layout = Layout::parse(header)?;
+    Ok(Layout::parse(header)?)
+}
 
-    let mut seen: HashSet<Key> = HashSet::new();
-    let mut current: Option<Group> = None;
-    let emit = |g: Group, totals: &mut Totals, sink: &mut dyn FnMut(Event) -> bool| -> bool {
+/// Reads a whole extraction. `sink` returns `false` to stop early ([`ScanError::Stopped`]).
+/// The header is checked before any event is sent.
+pub fn scan<R: BufRead>(
+    mut reader: R,
+    sink: impl FnMut(Event) -> bool,
+) -> Result<Totals, ScanError> {
+    let mut totals = Totals::default();
+    let layout = read_header(&mut reader, &mut totals)?;
+    scan_body(reader, &layout, totals, |_, _| true, sink)
+}
+
+/// Reads the data lines after [`read_header`]. A professional is built and sent only when
+/// `wanted(idnat, hash)` says so; every one is counted.
+pub fn scan_body<R: BufRead>(
+    mut reader: R,
+    layout: &Layout,
+    mut totals: Totals,
+    mut wanted: impl FnMut(&str, u64) -> bool,
+    mut sink: impl FnMut(Event) -> bool,
+) -> Result<Totals, ScanError> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut spans: Vec<(u32, u32)> = Vec::with_capacity(layout.fields() + 1);
+    let mut line_no: u64 = 1;
+    let mut seen: HashSet<Key, KeyHasher> = HashSet::default();
+    let mut group: Option<Group> = None;
+    let mut spare: Option<Group> = None;
+    let mut finish = |g: &Group, totals: &mut Totals| {
         totals.professionals += 1;
-        totals.activities += g.activities.len() as u64;
-        let r = g.record;
-        sink(Event::Professional(Professional {
-            idnat: r.idnat,
-            civility: r.civility,
-            last_name: r.last_name,
-            first_name: r.first_name,
-            activities: g.activities,
-            hash: g.hash,
-        }))
+        totals.activities += u64::from(g.activities);
+        wanted(g.idnat.as_str(), g.hash).then(|| Professional::build(layout, g))
     };
     loop {
         buf.clear();
@@ -177,11 +291,15 @@ pub fn scan<R: BufRead>(
             continue;
         }
         totals.lines += 1;
-        let parsed = std::str::from_utf8(raw)
-            .map_err(|_| LineError::InvalidUtf8)
-            .and_then(|text| parse_line(&layout, text));
-        let record = match parsed {
-            Ok(r) => r,
+        let checked = Fields::split(layout, raw, &mut spans).and_then(|fields| {
+            match check(&fields, group.as_ref())? {
+                Some(idnat) if !seen.insert(Key::of(idnat.as_str())) => {
+                    Err(LineError::NotContiguous(idnat.to_string()))
+                }
+                next => Ok((fields, next)),
+            }
+        });
+        match checked {
             Err(error) => {
                 totals.rejected += 1;
                 if !sink(Event::Rejected {
@@ -190,47 +308,52 @@ pub fn scan<R: BufRead>(
                 }) {
                     return Err(ScanError::Stopped);
                 }
-                continue;
             }
-        };
-        if let Some(g) = current.as_mut()
-            && g.record.idnat == record.idnat
-        {
-            g.hash = fnv1a(fnv1a(g.hash, raw), b"\n");
-            g.activities.push(record.activity);
-            continue;
-        }
-        if !seen.insert(Key::of(record.idnat.as_str())) {
-            totals.rejected += 1;
-            let error = LineError::NotContiguous(record.idnat.to_string());
-            if !sink(Event::Rejected {
-                line: line_no,
-                error,
-            }) {
-                return Err(ScanError::Stopped);
+            Ok((fields, None)) => {
+                if let Some(g) = group.as_mut() {
+                    g.push(&fields);
+                }
             }
-            continue;
-        }
-        let hash = fnv1a(fnv1a(FNV_OFFSET, raw), b"\n");
-        let mut record = record;
-        let activity = std::mem::take(&mut record.activity);
-        let next = Group {
-            record,
-            activities: vec![activity],
-            hash,
-        };
-        if let Some(done) = current.replace(next)
-            && !emit(done, &mut totals, &mut sink)
-        {
-            return Err(ScanError::Stopped);
+            Ok((fields, Some(idnat))) => {
+                if let Some(done) = group.take() {
+                    if let Some(p) = finish(&done, &mut totals)
+                        && !sink(Event::Professional(p))
+                    {
+                        return Err(ScanError::Stopped);
+                    }
+                    spare = Some(done);
+                }
+                let mut next = Group::start(idnat, &mut spare);
+                next.push(&fields);
+                group = Some(next);
+            }
         }
     }
-    if let Some(done) = current.take()
-        && !emit(done, &mut totals, &mut sink)
+    if let Some(done) = group.take()
+        && let Some(p) = finish(&done, &mut totals)
+        && !sink(Event::Professional(p))
     {
         return Err(ScanError::Stopped);
     }
     Ok(totals)
+}
+
+/// Checks a split line: `Ok(None)` when it continues the current professional,
+/// `Ok(Some(idnat))` when it starts another one.
+fn check(fields: &Fields<'_>, group: Option<&Group>) -> Result<Option<IdNat>, LineError> {
+    let raw_id = fields.idnat();
+    if group.is_some_and(|g| g.idnat.as_str() == raw_id) {
+        return if fields.has_name() {
+            Ok(None)
+        } else {
+            Err(LineError::NoName)
+        };
+    }
+    let idnat = IdNat::parse(raw_id).map_err(|e| LineError::IdNat(raw_id.to_owned(), e))?;
+    if !fields.has_name() {
+        return Err(LineError::NoName);
+    }
+    Ok(Some(idnat))
 }
 
 fn trim_end(line: &[u8]) -> &[u8] {
@@ -308,9 +431,14 @@ mod tests {
                 (4, 2, 3)
             );
             assert_eq!(rejected, vec![(4, "field_count".to_owned())]);
-            assert_eq!(pros[0].activities.len(), 2);
-            assert_eq!(pros[0].professions(), vec!["10".to_owned()]);
-            assert_eq!(pros[0].search_name(), "DUPONT JEAN");
+            assert_eq!(pros[0].activities, 2);
+            assert_eq!(pros[0].activities().len(), 2);
+            assert_eq!(
+                pros[0].finess,
+                vec!["750000001".to_owned(), "750000002".to_owned()]
+            );
+            assert_eq!(pros[0].professions, vec!["10".to_owned()]);
+            assert_eq!(pros[0].search_name, "DUPONT JEAN");
         }
         // Same content, same hash, whatever the line ends.
         let (_, a, _) = run(&file(&lines, false, false));
@@ -384,7 +512,7 @@ mod tests {
             let (r, pros, rejected) = run(&file(&lines, false, false));
             let t = r.unwrap();
             prop_assert_eq!(t.activities + rejected.len() as u64, lines.len() as u64);
-            prop_assert_eq!(pros.iter().map(|p| p.activities.len() as u64).sum::<u64>(), t.activities);
+            prop_assert_eq!(pros.iter().map(|p| u64::from(p.activities)).sum::<u64>(), t.activities);
         }
     }
 }
