@@ -44,6 +44,8 @@ pub enum Backend {
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
+    /// The connection URL of a SQLite database (bulk writers open their own connection).
+    sqlite_url: Option<Arc<str>>,
     backend: Backend,
 }
 
@@ -94,7 +96,12 @@ impl Db {
             .connect(&url)
             .await
             .with_context(|| format!("cannot connect to the database ({})", redact(&url)))?;
-        Ok(Db { pool, backend })
+        let sqlite_url = (backend == Backend::Sqlite).then(|| Arc::from(url.as_str()));
+        Ok(Db {
+            pool,
+            backend,
+            sqlite_url,
+        })
     }
 
     /// Applies the migrations of this backend.
@@ -116,6 +123,23 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A SQLite connection of its own, through the typed driver rather than `Any` (which
+    /// converts every bound value once more), with the pool's settings. `None` on PostgreSQL.
+    pub async fn sqlite_connection(&self) -> Option<Result<sqlx::SqliteConnection, sqlx::Error>> {
+        use sqlx::ConnectOptions;
+        use std::str::FromStr;
+        let url = self.sqlite_url.as_deref()?;
+        let connect = async {
+            sqlx::sqlite::SqliteConnectOptions::from_str(url)?
+                .busy_timeout(Duration::from_secs(10))
+                .synchronous(sqlx::sqlite::SqliteSynchronous::Normal)
+                .foreign_keys(true)
+                .connect()
+                .await
+        };
+        Some(connect.await)
     }
 
     /// A transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`, waiting up

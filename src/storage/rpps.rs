@@ -3,7 +3,10 @@
 //! One generation is visible at a time: rows with `valid_from <= generation` and no `valid_to`
 //! at or below it.
 
+use sqlx::any::AnyArguments;
 use sqlx::pool::PoolConnection;
+use sqlx::query::Query;
+use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteConnection};
 use sqlx::{Any, AnyPool, AssertSqlSafe, FromRow};
 use std::sync::Arc;
 
@@ -173,38 +176,84 @@ pub async fn for_each_current(db: &Db, mut f: impl FnMut(&str, u64)) -> Result<(
     }
 }
 
-/// The connection an import writes with. On SQLite, when the name index is kept up to date
-/// row by row, it gets a page cache that holds that index: its inserts land all over it, and
-/// with the default 2 MB cache every batch re-read and re-wrote most of it. The connection is
-/// closed at the end rather than returned to the pool with that cache.
+/// The connection an import writes with. On SQLite it is a connection of its own through the
+/// typed driver; when the name index is kept up to date row by row, it gets a page cache that
+/// holds that index: its inserts land all over it, and with the default 2 MB cache every batch
+/// re-read and re-wrote most of it. The connection is closed at the end.
 pub struct Writer {
-    conn: PoolConnection<Any>,
+    conn: Conn,
     backend: Backend,
     st: Statements,
     generation: i64,
 }
 
+enum Conn {
+    Sqlite(SqliteConnection),
+    Pool(PoolConnection<Any>),
+}
+
 /// Page cache of the import connection, in KiB (SQLite's negative `cache_size`).
 const IMPORT_CACHE_KIB: i64 = 65_536;
+
+const RENEW_LEASE: &str = "UPDATE rpps_snapshot SET lease_until = $1 WHERE id = 1";
+
+/// One write transaction of an import, on either kind of connection: ends the current
+/// versions of `replaced`, runs the bound inserts of that kind, renews the lease.
+macro_rules! write_batch_on {
+    ($conn:expr, $begin:expr, $writer:expr, $lease:expr, $rows:expr, $replaced:expr, $kind:path) => {{
+        let mut tx = sqlx::Connection::begin_with($conn, $begin).await?;
+        for chunk in $replaced.chunks(CHUNK) {
+            let sql = if chunk.len() == CHUNK {
+                $writer.st.replace.clone()
+            } else {
+                replace_sql($writer.backend, chunk.len())
+            };
+            let mut q = sqlx::query(AssertSqlSafe(sql))
+                .bind($writer.generation)
+                .bind($writer.generation);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        for rows in $rows {
+            if let $kind(insert) = rows.0 {
+                insert.execute(&mut *tx).await?;
+            }
+        }
+        sqlx::query(RENEW_LEASE)
+            .bind($lease)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await
+    }};
+}
 
 impl Writer {
     /// Opens the writer of a started run.
     pub async fn open(db: &Db, run: Started) -> Result<Writer, sqlx::Error> {
-        let mut conn = db.pool().acquire().await?;
-        conn.close_on_drop();
-        if db.backend() == Backend::Sqlite {
-            // The write-ahead log is copied back every 40 MB rather than every 4 MB.
-            sqlx::query("PRAGMA wal_autocheckpoint = 10000")
-                .execute(&mut *conn)
-                .await?;
-            if !run.bulk {
-                sqlx::query(AssertSqlSafe(format!(
-                    "PRAGMA cache_size = -{IMPORT_CACHE_KIB}"
-                )))
-                .execute(&mut *conn)
-                .await?;
+        let conn = match db.sqlite_connection().await {
+            Some(conn) => {
+                let mut conn = conn?;
+                // The write-ahead log is copied back every 40 MB rather than every 4 MB.
+                sqlx::query("PRAGMA wal_autocheckpoint = 10000")
+                    .execute(&mut conn)
+                    .await?;
+                if !run.bulk {
+                    sqlx::query(AssertSqlSafe(format!(
+                        "PRAGMA cache_size = -{IMPORT_CACHE_KIB}"
+                    )))
+                    .execute(&mut conn)
+                    .await?;
+                }
+                Conn::Sqlite(conn)
             }
-        }
+            None => {
+                let mut conn = db.pool().acquire().await?;
+                conn.close_on_drop();
+                Conn::Pool(conn)
+            }
+        };
         Ok(Writer {
             conn,
             backend: db.backend(),
@@ -217,6 +266,7 @@ impl Writer {
     pub fn rows(&self) -> RowBinder {
         RowBinder {
             backend: self.backend,
+            typed: matches!(self.conn, Conn::Sqlite(_)),
             generation: self.generation,
             sql: self.st.pros.clone(),
         }
@@ -230,33 +280,26 @@ impl Writer {
         rows: Vec<BoundRows>,
         replaced: &[&str],
     ) -> Result<(), sqlx::Error> {
-        let begin = match self.backend {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        };
-        let mut tx = sqlx::Connection::begin_with(&mut *self.conn, begin).await?;
-        for chunk in replaced.chunks(CHUNK) {
-            let sql = if chunk.len() == CHUNK {
-                self.st.replace.clone()
-            } else {
-                replace_sql(self.backend, chunk.len())
-            };
-            let mut q = sqlx::query(AssertSqlSafe(sql))
-                .bind(self.generation)
-                .bind(self.generation);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            q.execute(&mut *tx).await?;
+        match &mut self.conn {
+            Conn::Sqlite(conn) => write_batch_on!(
+                conn,
+                "BEGIN IMMEDIATE",
+                self,
+                lease_until,
+                rows,
+                replaced,
+                Bound::Sqlite
+            ),
+            Conn::Pool(conn) => write_batch_on!(
+                &mut **conn,
+                "BEGIN",
+                self,
+                lease_until,
+                rows,
+                replaced,
+                Bound::Any
+            ),
         }
-        for insert in rows {
-            insert.query.execute(&mut *tx).await?;
-        }
-        sqlx::query("UPDATE rpps_snapshot SET lease_until = $1 WHERE id = 1")
-            .bind(lease_until)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await
     }
 
     /// Ends the current versions of professionals absent from the new file.
@@ -279,38 +322,29 @@ impl Writer {
 #[derive(Debug, Clone)]
 pub struct RowBinder {
     backend: Backend,
+    /// Bind for the typed SQLite connection rather than `Any`.
+    typed: bool,
     generation: i64,
     sql: Arc<str>,
 }
 
 /// One multi-row INSERT with its values bound, ready to run.
-pub struct BoundRows {
-    query: sqlx::query::Query<'static, Any, sqlx::any::AnyArguments>,
+pub struct BoundRows(Bound);
+
+enum Bound {
+    Sqlite(Query<'static, Sqlite, SqliteArguments>),
+    Any(Query<'static, Any, AnyArguments>),
 }
 
-impl RowBinder {
-    /// Rows a statement holds at most.
-    pub const ROWS: usize = CHUNK;
-
-    /// The INSERT of up to [`RowBinder::ROWS`] professionals, their values moved into its
-    /// arguments (the texts are not copied again).
-    pub fn rows(&self, professionals: Vec<Professional>) -> BoundRows {
-        let sql = if professionals.len() == CHUNK {
-            self.sql.clone()
-        } else {
-            insert_sql(
-                self.backend,
-                "rpps_professionals",
-                PRO_COLUMNS,
-                PRO_WIDTH,
-                professionals.len(),
-            )
-        };
-        let mut q = sqlx::query(AssertSqlSafe(sql));
-        for p in professionals {
+/// Binds every column of a chunk of professionals, their values moved into the arguments (the
+/// texts are not copied again).
+macro_rules! bind_professionals {
+    ($sql:expr, $generation:expr, $professionals:expr) => {{
+        let mut q = sqlx::query(AssertSqlSafe($sql));
+        for p in $professionals {
             q = q
                 .bind(p.idnat.as_str().to_owned())
-                .bind(self.generation)
+                .bind($generation)
                 .bind(p.hash as i64)
                 .bind(p.civility)
                 .bind(p.last_name)
@@ -323,7 +357,32 @@ impl RowBinder {
                 .bind(i64::from(p.activities))
                 .bind(p.situations);
         }
-        BoundRows { query: q }
+        q
+    }};
+}
+
+impl RowBinder {
+    /// Rows a statement holds at most.
+    pub const ROWS: usize = CHUNK;
+
+    /// The INSERT of up to [`RowBinder::ROWS`] professionals.
+    pub fn rows(&self, professionals: Vec<Professional>) -> BoundRows {
+        let sql = if professionals.len() == CHUNK {
+            self.sql.clone()
+        } else {
+            insert_sql(
+                self.backend,
+                "rpps_professionals",
+                PRO_COLUMNS,
+                PRO_WIDTH,
+                professionals.len(),
+            )
+        };
+        BoundRows(if self.typed {
+            Bound::Sqlite(bind_professionals!(sql, self.generation, professionals))
+        } else {
+            Bound::Any(bind_professionals!(sql, self.generation, professionals))
+        })
     }
 }
 
