@@ -24,7 +24,7 @@ CREATE TABLE rpps_professionals (
     situations TEXT NOT NULL
 );
 CREATE UNIQUE INDEX rpps_professionals_version ON rpps_professionals(idnat, valid_from);
-CREATE INDEX rpps_professionals_name ON rpps_professionals(search_name);
+CREATE INDEX rpps_professionals_name ON rpps_professionals(search_name, idnat);
 CREATE INDEX rpps_professionals_ended ON rpps_professionals(valid_to) WHERE valid_to IS NOT NULL;
 
 -- Set while an import may have left unpublished rows (from its start until it publishes), so

@@ -13,9 +13,11 @@ use std::sync::Arc;
 use super::{Backend, Db, Tx, insert_sql, placeholders, to_json_list};
 use crate::directory::rpps::{Professional, unpack};
 
-/// The index of name searches (dropped during an import into an empty table).
-const NAME_INDEX: &str =
-    "CREATE INDEX IF NOT EXISTS rpps_professionals_name ON rpps_professionals(search_name)";
+/// The index of name searches (dropped during an import into an empty table). It holds the
+/// IdNat too, so that a search walks it in its result order (name, then IdNat) and stops after
+/// the first page instead of sorting every namesake.
+const NAME_INDEX: &str = "CREATE INDEX IF NOT EXISTS rpps_professionals_name \
+     ON rpps_professionals(search_name, idnat)";
 
 /// Rows per multi-row INSERT (well under both engines' bound-parameter limits).
 const CHUNK: usize = 400;
