@@ -255,7 +255,7 @@ async fn an_interrupted_import_stays_invisible_and_is_cleaned_by_the_next() {
     // An import that wrote a batch and died before switching.
     let db = &app.state.db;
     let now = app.state.clock.now();
-    crash_after_a_batch(db, now, &[A]).await;
+    crash_after_a_batch(db, "crashed", now, &[A]).await;
     assert!(search(&app, D).await.is_empty());
     assert_eq!(search(&app, A).await, vec![A]);
     // While its lease lasts, another import is refused…
@@ -278,12 +278,7 @@ async fn an_interrupted_import_stays_invisible_and_is_cleaned_by_the_next() {
 }
 
 /// Starts an import, writes one batch (D, replacing `replaced`) and stops there.
-async fn crash_after_a_batch(db: &trousseau::storage::Db, now: i64, replaced: &[&str]) {
-    let run = if replaced.is_empty() {
-        "crashed-first"
-    } else {
-        "crashed"
-    };
+async fn crash_after_a_batch(db: &trousseau::storage::Db, run: &str, now: i64, replaced: &[&str]) {
     let started = store::begin(db, run, "x.txt", now, now + 300)
         .await
         .unwrap()
@@ -319,7 +314,7 @@ async fn a_first_import_builds_the_name_index_at_the_end_even_after_a_crash() {
     assert!(has_name_index(db).await);
     // A first import (empty index) drops the name index while it writes, then dies.
     let now = app.state.clock.now();
-    crash_after_a_batch(db, now, &[]).await;
+    crash_after_a_batch(db, "crashed-first", now, &[]).await;
     assert!(!has_name_index(db).await);
     assert!(search(&app, D).await.is_empty());
     // The next one (once the lease is over) starts again from an empty table and builds it.
@@ -332,7 +327,7 @@ async fn a_first_import_builds_the_name_index_at_the_end_even_after_a_crash() {
     assert!(search(&app, D).await.is_empty());
     assert_eq!(search(&app, "dupont").await, vec![A]);
     // A later import keeps it all along.
-    crash_after_a_batch(db, app.state.clock.now(), &[A]).await;
+    crash_after_a_batch(db, "crashed-later", app.state.clock.now(), &[A]).await;
     assert!(has_name_index(db).await);
 }
 

@@ -4,17 +4,6 @@
 //! which is what the index stores.
 
 use super::header::{Column, Layout, fold_char};
-use crate::identity::IdNat;
-
-/// One line, parsed. Empty fields are `None`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Record {
-    pub idnat: IdNat,
-    pub civility: Option<String>,
-    pub last_name: String,
-    pub first_name: String,
-    pub activity: Activity,
-}
 
 /// A practice situation: what the professional does, where, and how.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -105,13 +94,6 @@ impl Activity {
             17 => &mut self.genre_code,
             _ => return None,
         })
-    }
-
-    /// The situation of a split line.
-    pub fn of(fields: &Fields<'_>) -> Activity {
-        let mut packed = String::new();
-        pack(&mut packed, fields);
-        unpack(&packed).pop().unwrap_or_default()
     }
 }
 
@@ -341,24 +323,6 @@ pub fn split_spans(line: &[u8], base: u32, spans: &mut Vec<(u32, u32)>) -> bool 
     control != 0
 }
 
-/// Parses a data line (line end already removed) into an owned record.
-pub fn parse_line(layout: &Layout, line: &str) -> Result<Record, LineError> {
-    let mut spans = Vec::new();
-    let fields = Fields::split(layout, line.as_bytes(), &mut spans)?;
-    let raw_id = fields.idnat();
-    let idnat = IdNat::parse(raw_id).map_err(|e| LineError::IdNat(raw_id.to_owned(), e))?;
-    if !fields.has_name() {
-        return Err(LineError::NoName);
-    }
-    Ok(Record {
-        idnat,
-        civility: fields.civility().map(str::to_owned),
-        last_name: fields.get(Column::LastName).unwrap_or("").to_owned(),
-        first_name: fields.get(Column::FirstName).unwrap_or("").to_owned(),
-        activity: Activity::of(&fields),
-    })
-}
-
 /// The search form of a name: uppercase ASCII letters and digits, words separated by one
 /// space ("Lefèvre-Dupré  Zoé" → "LEFEVRE DUPRE ZOE").
 pub fn search_name(text: &str) -> String {
@@ -419,7 +383,37 @@ pub fn content_hash(mut hash: u64, bytes: &[u8]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::IdNat;
     use proptest::prelude::*;
+
+    /// One line, parsed (what the scan builds per professional, for one line).
+    #[derive(Debug)]
+    struct Record {
+        idnat: IdNat,
+        civility: Option<String>,
+        last_name: String,
+        first_name: String,
+        activity: Activity,
+    }
+
+    fn parse_line(layout: &Layout, line: &str) -> Result<Record, LineError> {
+        let mut spans = Vec::new();
+        let fields = Fields::split(layout, line.as_bytes(), &mut spans)?;
+        let raw_id = fields.idnat();
+        let idnat = IdNat::parse(raw_id).map_err(|e| LineError::IdNat(raw_id.to_owned(), e))?;
+        if !fields.has_name() {
+            return Err(LineError::NoName);
+        }
+        let mut packed = String::new();
+        pack(&mut packed, &fields);
+        Ok(Record {
+            idnat,
+            civility: fields.civility().map(str::to_owned),
+            last_name: fields.get(Column::LastName).unwrap_or("").to_owned(),
+            first_name: fields.get(Column::FirstName).unwrap_or("").to_owned(),
+            activity: unpack(&packed).pop().unwrap_or_default(),
+        })
+    }
 
     fn layout52() -> Layout {
         let h: Vec<&str> = super::super::header::split_fields(super::super::header::HEADER_56)

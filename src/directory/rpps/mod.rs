@@ -10,6 +10,6 @@ pub mod source;
 
 pub use header::{HeaderError, Layout};
 pub use import::{ImportError, ImportOptions, ImportReport, Progress, import_file};
-pub use line::{Activity, Fields, LineError, Record, pack, parse_line, search_name, unpack};
+pub use line::{Activity, Fields, LineError, pack, search_name, unpack};
 pub use scan::{Event, Key, Professional, ScanError, Totals, read_header, scan, scan_body};
 pub use search::{Found, search};
