@@ -1,7 +1,7 @@
 //! Load generator and raw-rate measurements for docs/benchmarks.md.
 //!
 //! `cargo bench --bench load -- raw [--seconds S]` measures the machine's raw argon2id hashes/s
-//! (at the default parameters) and JOSE signature rates. The HTTP scenarios drive a running
+//! (at the default parameters) and JOSE signature rates; `argon2` the argon2id rates only. The HTTP scenarios drive a running
 //! Trousseau: `refresh`, `code` (full authorization-code round trips with an SSO session) and
 //! `login` (password logins through the login page), with `--url --client-id
 //! --client-secret --redirect-uri --user --password --seconds --concurrency`.
@@ -86,13 +86,14 @@ fn main() {
         .expect("runtime");
     match scenario.as_str() {
         "raw" => raw(o.seconds),
+        "argon2" => raw_argon2(o.seconds),
         "refresh" => rt.block_on(http_scenario("refresh", o)),
         "code" => rt.block_on(http_scenario("code", o)),
         "login" => rt.block_on(http_scenario("login", o)),
         "ldap-bind" => rt.block_on(ldap_bind(o)),
         "key-login" => rt.block_on(key_login(o)),
         other => eprintln!(
-            "unknown scenario {other}: use raw, refresh, code, login, key-login or ldap-bind"
+            "unknown scenario {other}: use raw, argon2, refresh, code, login, key-login or ldap-bind"
         ),
     }
 }
@@ -121,6 +122,13 @@ fn rate(threads: usize, secs: u64, f: impl Fn() + Send + Sync + 'static) -> f64 
 }
 
 fn raw(secs: u64) {
+    raw_argon2(secs);
+    raw_jose(secs);
+}
+
+/// Raw argon2id hashes/s at the default parameters on every core: the crate's hashing API
+/// (a fresh allocation per hash), then hashes into memory kept from one hash to the next.
+fn raw_argon2(secs: u64) {
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2);
@@ -132,6 +140,33 @@ fn raw(secs: u64) {
         let _ = a.hash_password(b"a password of ordinary length", &salt);
     });
     println!("RESULT raw_argon2id_m19456_t2_p1_hashes_per_s={hashes:.1} threads={threads}");
+    // The same hash into memory each thread keeps from one hash to the next (no page faults).
+    let a = argon.clone();
+    let reused = rate(threads, secs, move || {
+        thread_local! {
+            static MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+                std::cell::RefCell::new(vec![argon2::Block::default(); 19456]);
+        }
+        let mut out = [0u8; 32];
+        MEMORY.with_borrow_mut(|m| {
+            let _ = a.hash_password_into_with_memory(
+                b"a password of ordinary length",
+                b"0123456789abcdef",
+                &mut out,
+                m.as_mut_slice(),
+            );
+        });
+    });
+    println!(
+        "RESULT raw_argon2id_reused_memory_m19456_t2_p1_hashes_per_s={reused:.1} threads={threads}"
+    );
+}
+
+/// Raw JWT signature and verification rates (RS256, ES256).
+fn raw_jose(secs: u64) {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
 
     let mut payload = JwtPayload::new();
     payload.set_subject("bench");

@@ -1,10 +1,10 @@
 //! Local passwords: argon2id hashing off the async threads, with a dummy verification for
 //! unknown accounts so that timing does not reveal which usernames exist.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use crate::config::PasswordSettings;
 
@@ -16,6 +16,10 @@ pub struct PasswordHasher {
     /// One hash per core at a time: more would only thrash the caches, and each hash holds
     /// `memory_kib` of memory, so a login flood cannot exhaust memory.
     permits: Arc<tokio::sync::Semaphore>,
+    /// Working memory kept from one hash to the next, one buffer per permit at most: a fresh
+    /// allocation would be cleared on every login, a few percent of each hash.
+    memory: Arc<Mutex<Vec<Vec<Block>>>>,
+    buffers: usize,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -38,22 +42,37 @@ impl PasswordHasher {
     pub fn new(s: &PasswordSettings) -> anyhow::Result<PasswordHasher> {
         let params = Params::new(s.memory_kib, s.iterations, s.parallelism, None)
             .map_err(|e| anyhow::anyhow!("password: invalid argon2 parameters: {e}"))?;
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let mut hasher = PasswordHasher {
             params,
             dummy: Arc::new(String::new()),
-            permits: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2),
-            )),
+            permits: Arc::new(tokio::sync::Semaphore::new(cores)),
+            memory: Arc::new(Mutex::new(Vec::new())),
+            buffers: cores,
         };
         let dummy = hasher.hash_now("dummy password for unknown accounts")?;
         hasher.dummy = Arc::new(dummy);
         Ok(hasher)
     }
 
-    fn argon(&self) -> Argon2<'static> {
-        Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone())
+    /// Runs `f` on at least `blocks` blocks of working memory from the pool. Buffers larger
+    /// than the configured parameters need (an old hash with more memory) are not kept.
+    fn with_memory<T>(&self, blocks: usize, f: impl FnOnce(&mut [Block]) -> T) -> T {
+        let pooled = self.memory.lock().ok().and_then(|mut pool| pool.pop());
+        let mut memory = pooled.unwrap_or_default();
+        if memory.len() < blocks {
+            memory.resize(blocks, Block::default());
+        }
+        let result = f(&mut memory);
+        if memory.len() <= self.params.block_count()
+            && let Ok(mut pool) = self.memory.lock()
+            && pool.len() < self.buffers
+        {
+            pool.push(memory);
+        }
+        result
     }
 
     fn hash_now(&self, password: &str) -> Result<String, PasswordError> {
@@ -63,12 +82,55 @@ impl PasswordHasher {
         if password.len() > 1024 {
             return Err(PasswordError::TooLong);
         }
-        let salt = SaltString::encode_b64(&crate::crypto::random_bytes(16))
-            .map_err(|e| PasswordError::Hash(e.to_string()))?;
-        self.argon()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|h| h.to_string())
-            .map_err(|e| PasswordError::Hash(e.to_string()))
+        let err = |e: &dyn std::fmt::Display| PasswordError::Hash(e.to_string());
+        let salt_bytes = crate::crypto::random_bytes(16);
+        let salt = SaltString::encode_b64(&salt_bytes).map_err(|e| err(&e))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, self.params.clone());
+        let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.with_memory(self.params.block_count(), |memory| {
+            argon.hash_password_into_with_memory(password.as_bytes(), &salt_bytes, &mut out, memory)
+        })
+        .map_err(|e| err(&e))?;
+        let hash = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(|e| err(&e))?,
+            salt: Some(salt.as_salt()),
+            hash: Some(Output::new(&out).map_err(|e| err(&e))?),
+        };
+        Ok(hash.to_string())
+    }
+
+    /// Recomputes a stored PHC hash with its own algorithm and parameters; the comparison of
+    /// the outputs is constant-time.
+    fn matches(&self, password: &[u8], stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return false;
+        };
+        let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+            return false;
+        };
+        let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+            return false;
+        };
+        let version = match parsed.version.map(Version::try_from).transpose() {
+            Ok(v) => v.unwrap_or_default(),
+            Err(_) => return false,
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return false;
+        };
+        let mut salt_buf = [0u8; 64];
+        let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+            return false;
+        };
+        let blocks = params.block_count();
+        let argon = Argon2::new(algorithm, version, params);
+        let mut out = vec![0u8; expected.len()];
+        let computed = self.with_memory(blocks, |memory| {
+            argon.hash_password_into_with_memory(password, salt, &mut out, memory)
+        });
+        computed.is_ok() && Output::new(&out).is_ok_and(|out| out == expected)
     }
 
     /// Hashes on a blocking thread.
@@ -97,16 +159,11 @@ impl PasswordHasher {
                 Some(h) => (h.as_str(), true),
                 None => (me.dummy.as_str(), false),
             };
-            let Ok(parsed) = PasswordHash::new(hash) else {
-                return false;
-            };
             let pw = password.expose_secret();
             if pw.len() > 1024 {
                 return false;
             }
-            // The stored hash carries its own parameters; argon2's comparison is constant-time.
-            let ok = me.argon().verify_password(pw.as_bytes(), &parsed).is_ok();
-            ok && real
+            me.matches(pw.as_bytes(), hash) && real
         })
         .await
         .unwrap_or(false)
@@ -144,5 +201,65 @@ mod tests {
             .await
         );
         assert!(h.hash(SecretString::from("")).await.is_err());
+    }
+
+    /// Hashes from the argon2 crate's own API verify here, and ours verify there, whatever
+    /// parameters the stored hash carries (smaller or larger than the configured ones).
+    #[tokio::test]
+    async fn compatible_with_the_standard_phc_api() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let h = hasher();
+        for (m, t) in [(4096, 1), (8192, 1), (12288, 2)] {
+            let argon = Argon2::new(
+                Algorithm::Argon2id,
+                Version::V0x13,
+                Params::new(m, t, 1, None).unwrap(),
+            );
+            let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
+            let theirs = argon
+                .hash_password(b"correct horse", &salt)
+                .unwrap()
+                .to_string();
+            assert!(
+                h.verify(SecretString::from("correct horse"), Some(theirs.clone()))
+                    .await
+            );
+            assert!(
+                !h.verify(SecretString::from("correct horsf"), Some(theirs))
+                    .await
+            );
+        }
+        let ours = h.hash(SecretString::from("correct horse")).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert_eq!(parsed.params.get_decimal("m"), Some(8192));
+        let standard = Argon2::default();
+        assert!(standard.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(standard.verify_password(b"correct horsf", &parsed).is_err());
+        // The pool keeps at most one buffer per permit, none larger than the configuration.
+        let pool = h.memory.lock().unwrap();
+        assert!(pool.len() <= h.buffers);
+        assert!(pool.iter().all(|m| m.len() == 8192));
+    }
+
+    #[tokio::test]
+    async fn malformed_stored_hashes_never_verify() {
+        let h = hasher();
+        let good = h.hash(SecretString::from("pw")).await.unwrap();
+        let no_hash = good.rsplit_once('$').unwrap().0.to_owned();
+        for stored in [
+            "",
+            "not a hash",
+            "$argon2id$v=19$m=8192,t=1,p=1$c2FsdHNhbHQ",
+            no_hash.as_str(),
+            "$scrypt$ln=10,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA",
+            "$argon2id$v=99$m=8192,t=1,p=1$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA",
+        ] {
+            assert!(
+                !h.verify(SecretString::from("pw"), Some(stored.to_owned()))
+                    .await,
+                "{stored}"
+            );
+        }
+        assert!(h.verify(SecretString::from("pw"), Some(good)).await);
     }
 }
