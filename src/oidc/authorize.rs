@@ -374,7 +374,10 @@ async fn issue_code(
     )
     .await?;
     sessions::add_client(&mut *tx, &s.id, &ar.client.id, now).await?;
-    sessions::touch(&mut *tx, &s.id, now).await?;
+    // A login of this same second already recorded the session's activity.
+    if s.auth_time < now {
+        sessions::touch(&mut *tx, &s.id, now).await?;
+    }
     if let Some(f) = flow {
         flows::delete(&mut *tx, &f.id).await?;
     }

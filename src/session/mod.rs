@@ -167,7 +167,10 @@ async fn record(
     }
     let mut tx = state.db.begin().await?;
     let (session_id, new_token) = match reuse {
-        Some(id) => (id, None),
+        Some(id) => {
+            sessions::set_auth_time(&mut tx, &id, now).await?;
+            (id, None)
+        }
         None => {
             let token = random_token(32);
             let record = SessionRecord {

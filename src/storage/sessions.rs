@@ -113,10 +113,16 @@ pub async fn add_event(tx: &mut Tx, e: &EventRecord) -> Result<(), sqlx::Error> 
     .bind(&e.source_ip)
     .bind(&e.credential_ref)
     .execute(&mut **tx)
-    .await?;
+    .await
+    .map(|_| ())
+}
+
+/// A new authentication event in an existing session: it is the session's latest
+/// authentication and its latest activity.
+pub async fn set_auth_time(tx: &mut Tx, session_id: &str, at: i64) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE sso_sessions SET auth_time = $1, last_active_at = $1 WHERE id = $2")
-        .bind(e.at)
-        .bind(&e.session_id)
+        .bind(at)
+        .bind(session_id)
         .execute(&mut **tx)
         .await
         .map(|_| ())
