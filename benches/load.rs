@@ -1,7 +1,7 @@
 //! Load generator and raw-rate measurements for docs/benchmarks.md.
 //!
 //! `cargo bench --bench load -- raw [--seconds S]` measures the machine's raw argon2id hashes/s
-//! (at the default parameters) and JOSE signature rates; `argon2` the argon2id rates only. The HTTP scenarios drive a running
+//! (at the default parameters) and JOSE signature rates; `argon2` the argon2id rates only, `jose` the JOSE rates only. The HTTP scenarios drive a running
 //! Trousseau: `refresh`, `code` (full authorization-code round trips with an SSO session) and
 //! `login` (password logins through the login page), with `--url --client-id
 //! --client-secret --redirect-uri --user --password --seconds --concurrency`.
@@ -87,6 +87,7 @@ fn main() {
     match scenario.as_str() {
         "raw" => raw(o.seconds),
         "argon2" => raw_argon2(o.seconds),
+        "jose" => raw_jose(o.seconds),
         "refresh" => rt.block_on(http_scenario("refresh", o)),
         "code" => rt.block_on(http_scenario("code", o)),
         "login" => rt.block_on(http_scenario("login", o)),
