@@ -25,6 +25,8 @@ use crate::{oidc, web as pages};
 pub struct AppState {
     pub settings: Arc<Settings>,
     pub db: Db,
+    /// The master key: seals signing keys and short-lived tickets (card-login flow binding).
+    pub master: Arc<MasterKey>,
     pub clock: SharedClock,
     pub keys: Arc<KeyRing>,
     pub clients: ClientCache,
@@ -52,7 +54,7 @@ impl AppState {
         clock: SharedClock,
         demo: Option<crate::demo::DemoRp>,
     ) -> anyhow::Result<(AppState, AuditWriter)> {
-        let keys = Arc::new(KeyRing::new(db.clone(), master, clock.clone()));
+        let keys = Arc::new(KeyRing::new(db.clone(), master.clone(), clock.clone()));
         keys.ensure()
             .await
             .context("cannot prepare the signing keys")?;
@@ -69,6 +71,7 @@ impl AppState {
             security_keys: crate::authn::webauthn::Verifier::new(&settings)?.map(Arc::new),
             settings: Arc::new(settings),
             db,
+            master,
             clock,
             keys,
             audit,

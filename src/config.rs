@@ -94,6 +94,8 @@ pub struct ThrottleSettings {
     pub account_max_lock_secs: i64,
     pub address_max_failures: i64,
     pub address_window_secs: i64,
+    /// Authorization flows one client address may hold pending at once.
+    pub pending_flows_per_address: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -474,6 +476,10 @@ impl Settings {
             (
                 "throttle.address_window_secs",
                 self.throttle.address_window_secs,
+            ),
+            (
+                "throttle.pending_flows_per_address",
+                self.throttle.pending_flows_per_address,
             ),
         ] {
             if value <= 0 {

@@ -107,14 +107,28 @@ pub async fn failure(
     Ok(locked)
 }
 
-/// A successful login clears the account's consecutive failures (its lock history stays).
-pub async fn success(db: &Db, identity_id: &str) -> Result<(), sqlx::Error> {
-    throttle::reset_failures(db.pool(), &account_key(identity_id)).await
+/// A successful login clears the account's consecutive failures (its lock history stays), and
+/// forgives them at the source address: on a ward behind one address, people's typos followed
+/// by a good password do not add up to a lock of everyone.
+pub async fn success(db: &Db, identity_id: &str, ip: Option<&str>) -> Result<(), sqlx::Error> {
+    let account = account_key(identity_id);
+    if let Some(ip) = ip {
+        throttle::forgive(db.pool(), &address_key(ip), &account).await?;
+    }
+    throttle::reset_failures(db.pool(), &account).await
 }
 
 /// [`success`] inside the login's transaction.
-pub async fn success_in(tx: &mut crate::storage::Tx, identity_id: &str) -> Result<(), sqlx::Error> {
-    throttle::reset_failures_in(tx, &account_key(identity_id)).await
+pub async fn success_in(
+    tx: &mut crate::storage::Tx,
+    identity_id: &str,
+    ip: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    let account = account_key(identity_id);
+    if let Some(ip) = ip {
+        throttle::forgive(&mut **tx, &address_key(ip), &account).await?;
+    }
+    throttle::reset_failures_in(tx, &account).await
 }
 
 /// Lifts an account lock and forgets its history; true when there was something to lift.

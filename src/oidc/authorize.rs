@@ -9,6 +9,7 @@ use askama::Template;
 use serde_json::json;
 
 use super::error::OAuthError;
+use super::flow;
 use super::params::Params;
 use super::request::{
     AuthRequest, Decision, Progress, ReplyTo, RequestError, ResponseMode, decide, parse,
@@ -26,8 +27,8 @@ use crate::web::error::{page, server_error};
 use crate::web::i18n::Lang;
 use crate::web::page::{Chrome, render};
 
-/// How long a user has to complete the login and consent screens.
-const FLOW_TTL: i64 = 1800;
+/// `client_id`'s bound (request::PARAMETER_BOUNDS), checked before the client is looked up.
+const MAX_CLIENT_ID: usize = 255;
 const PAR_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -61,10 +62,9 @@ pub async fn resume(
     state: web::Data<AppState>,
     q: web::Query<ResumeQuery>,
 ) -> HttpResponse {
-    let flow = match load_flow(&state, &q.flow).await {
-        Ok(Some(f)) => f,
-        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(&req),
+    let flow = match flow::require(&state, &req, &q.flow).await {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
     let Some(params) = Params::from_json(&flow.params) else {
         return server_error(&req);
@@ -94,20 +94,21 @@ pub async fn resume(
 /// than by a relying party: after the login they go back to that page.
 pub const ACCOUNT_FLOW_CLIENT: &str = "trousseau:account";
 
-/// Opens a login flow for Trousseau's own page `return_to` (a local path).
-pub async fn new_account_flow(state: &AppState, return_to: &str) -> Result<String, sqlx::Error> {
-    let now = state.clock.now();
-    let record = FlowRecord {
-        id: random_token(24),
-        client_id: ACCOUNT_FLOW_CLIENT.to_owned(),
-        params: serde_json::json!({ "return_to": return_to }).to_string(),
-        created_at: now,
-        expires_at: now + FLOW_TTL,
-        login_done: 0,
-        consent_done: 0,
-    };
-    flows::insert(state.db.pool(), &record).await?;
-    Ok(record.id)
+/// Opens a login flow, bound to this browser, for Trousseau's own page `return_to` (a local
+/// path), and answers with the redirect to its login screen.
+pub async fn start_account_login(
+    state: &AppState,
+    req: &HttpRequest,
+    return_to: &str,
+) -> HttpResponse {
+    let params = serde_json::json!({ "return_to": return_to }).to_string();
+    match flow::create(state, req, ACCOUNT_FLOW_CLIENT, params, false).await {
+        Ok(created) => {
+            let target = format!("/login?flow={}", created.id);
+            created.redirect(target)
+        }
+        Err(e) => flow::refused(state, req, ACCOUNT_FLOW_CLIENT, e).await,
+    }
 }
 
 /// Where an account flow returns: its local path, never another site.
@@ -144,12 +145,6 @@ pub async fn continue_after_login(
     handle(req, state, params, Some(flow), Some(session)).await
 }
 
-/// A live flow, or `None` when unknown or expired.
-pub async fn load_flow(state: &AppState, id: &str) -> Result<Option<FlowRecord>, sqlx::Error> {
-    let flow = flows::get(state.db.pool(), id).await?;
-    Ok(flow.filter(|f| f.expires_at > state.clock.now()))
-}
-
 async fn handle(
     req: &HttpRequest,
     state: &AppState,
@@ -175,6 +170,12 @@ async fn handle(
             }
             Err(_) => return server_error(req),
         }
+    }
+    if params
+        .get("client_id")
+        .is_some_and(|id| id.len() > MAX_CLIENT_ID)
+    {
+        return bad_request_page(req, state, "parameter_too_long", None).await;
     }
     let client = match params.get("client_id") {
         Some(id) => match state.clients.get(id).await {
@@ -249,22 +250,27 @@ async fn handle(
                 // An authorization request is activity of the session.
                 let _ = session::touch(state, &s.id).await;
             }
-            let flow_id = match &flow {
-                Some(f) => f.id.clone(),
-                None => match new_flow(state, &ar, &params, now).await {
-                    Ok(id) => id,
-                    Err(_) => return server_error(req),
-                },
-            };
-            let target = match decision {
+            let target = |flow_id: &str| match decision {
                 Decision::Consent => format!("/consent?flow={flow_id}"),
                 Decision::Reauthenticate => format!("/login?flow={flow_id}&reason=reauth"),
                 Decision::StepUp(_) => format!("/login?flow={flow_id}&reason=stepup"),
                 _ => format!("/login?flow={flow_id}"),
             };
-            HttpResponse::SeeOther()
-                .insert_header((LOCATION, target))
-                .finish()
+            match &flow {
+                Some(f) => HttpResponse::SeeOther()
+                    .insert_header((LOCATION, target(&f.id)))
+                    .finish(),
+                None => {
+                    let params = stored_params(&params);
+                    match flow::create(state, req, &ar.client.id, params, false).await {
+                        Ok(created) => {
+                            let to = target(&created.id);
+                            created.redirect(to)
+                        }
+                        Err(e) => flow::refused(state, req, &ar.client.id, e).await,
+                    }
+                }
+            }
         }
     }
 }
@@ -287,10 +293,15 @@ async fn progress(
         }
         _ => false,
     };
+    // What was done within the flow counts only for the session that did it (in this browser:
+    // the flow is bound to it, and so is the session cookie).
+    let by_this_session =
+        |done: Option<&String>| matches!((done, s), (Some(d), Some(s)) if *d == s.id);
     Ok(Progress {
         consented,
-        login_done: flow.is_some_and(|f| f.login_done != 0),
-        consent_done: flow.is_some_and(|f| f.consent_done != 0),
+        login_done: flow.is_some_and(|f| by_this_session(f.login_session.as_ref())),
+        consent_done: flow.is_some_and(|f| by_this_session(f.consent_session.as_ref())),
+        fresh_login_required: flow.is_some_and(|f| f.fresh_login != 0),
     })
 }
 
@@ -304,23 +315,10 @@ fn describe(reason: &str) -> &'static str {
     }
 }
 
-async fn new_flow(
-    state: &AppState,
-    ar: &AuthRequest,
-    params: &Params,
-    now: i64,
-) -> Result<String, sqlx::Error> {
-    let record = FlowRecord {
-        id: random_token(24),
-        client_id: ar.client.id.clone(),
-        params: params.to_json(),
-        created_at: now,
-        expires_at: now + FLOW_TTL,
-        login_done: 0,
-        consent_done: 0,
-    };
-    flows::insert(state.db.pool(), &record).await?;
-    Ok(record.id)
+/// The parameters a flow keeps: the ones the request parser reads, each within its bound
+/// (unknown parameters are ignored, as OAuth asks, and not stored).
+fn stored_params(params: &Params) -> String {
+    super::request::known_params(params).to_json()
 }
 
 /// Resolves a pushed request; the query may carry only client_id and request_uri.

@@ -9,6 +9,7 @@ pub mod client_auth;
 pub mod discovery;
 pub mod end_session;
 pub mod error;
+pub mod flow;
 pub mod introspect;
 pub mod keys;
 pub mod mint;

@@ -59,7 +59,7 @@ pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
         state.db.pool(),
         &hash_secret(&handle),
         &client.id,
-        &params.to_json(),
+        &super::request::known_params(&params).to_json(),
         now + ttl,
     )
     .await

@@ -61,6 +61,59 @@ pub enum RequestError {
     },
 }
 
+/// The authorization request parameters Trousseau reads, each with the longest value it
+/// accepts, in bytes (docs/oidc.md lists them). Others are ignored and never stored.
+pub const PARAMETER_BOUNDS: &[(&str, usize)] = &[
+    ("client_id", 255),
+    ("redirect_uri", 2048),
+    ("response_type", 64),
+    ("response_mode", 32),
+    ("scope", 1024),
+    ("state", 512),
+    ("nonce", 512),
+    ("code_challenge", 128),
+    ("code_challenge_method", 16),
+    ("prompt", 64),
+    ("max_age", 10),
+    ("acr_values", 256),
+    ("login_hint", 256),
+    ("ui_locales", 64),
+    ("request_uri", 256),
+];
+
+fn bound_of(name: &str) -> Option<usize> {
+    PARAMETER_BOUNDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, max)| *max)
+}
+
+/// The first known parameter longer than its bound, with that bound.
+fn oversized(params: &Params) -> Option<(&'static str, usize)> {
+    PARAMETER_BOUNDS
+        .iter()
+        .find(|(name, max)| params.get(name).is_some_and(|v| v.len() > *max))
+        .copied()
+}
+
+/// A parameter within its bound (an oversized one is treated as absent where it is echoed).
+fn bounded<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
+    params
+        .get(name)
+        .filter(|v| bound_of(name).is_none_or(|max| v.len() <= max))
+}
+
+/// Only the parameters a flow or a pushed request needs to keep.
+pub fn known_params(params: &Params) -> Params {
+    let mut kept = Params::default();
+    for (name, _) in PARAMETER_BOUNDS {
+        if let Some(v) = params.get(name) {
+            kept.insert(name, v.to_owned());
+        }
+    }
+    kept
+}
+
 fn is_pkce_value(v: &str) -> bool {
     (43..=128).contains(&v.len())
         && v.bytes()
@@ -77,10 +130,17 @@ pub fn parse(
         return Err(RequestError::Page {
             reason: "unknown_client",
             bad_redirect: false,
-            client_id: params.get("client_id").map(str::to_owned),
+            client_id: bounded(params, "client_id").map(str::to_owned),
         });
     };
     let client_id = Some(client.id.clone());
+    if bounded(params, "redirect_uri").is_none() && params.get("redirect_uri").is_some() {
+        return Err(RequestError::Page {
+            reason: "parameter_too_long",
+            bad_redirect: true,
+            client_id,
+        });
+    }
     let Some(redirect_uri) = params.get("redirect_uri") else {
         return Err(RequestError::Page {
             reason: "missing_redirect_uri",
@@ -103,7 +163,7 @@ pub fn parse(
     let to = ReplyTo {
         redirect_uri: redirect_uri.to_owned(),
         response_mode: *response_mode.as_ref().unwrap_or(&ResponseMode::Query),
-        state: params.get("state").map(str::to_owned),
+        state: bounded(params, "state").map(str::to_owned),
         client_id: client.id.clone(),
     };
     let fail = |code: ErrorCode, msg: &str, reason: &'static str| RequestError::Redirect {
@@ -111,6 +171,13 @@ pub fn parse(
         error: OAuthError::new(code, msg),
         reason,
     };
+    if let Some((name, max)) = oversized(params) {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            &format!("the parameter {name} is longer than {max} bytes"),
+            "parameter_too_long",
+        ));
+    }
     let response_mode =
         response_mode.map_err(|m| fail(ErrorCode::InvalidRequest, m, "bad_response_mode"))?;
     if params.contains("request") {
@@ -321,6 +388,8 @@ pub struct Progress {
     pub login_done: bool,
     /// The user consented within this request's flow (satisfies `prompt=consent`).
     pub consent_done: bool,
+    /// The flow was restarted from another browser: only a login within it will do.
+    pub fresh_login_required: bool,
 }
 
 /// The one decision function: compares the session with what is demanded.
@@ -338,6 +407,13 @@ pub fn decide(
         };
     };
     let fresh_login = progress.login_done;
+    if progress.fresh_login_required && !fresh_login {
+        return if req.prompt_none {
+            Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
+        } else {
+            Decision::Reauthenticate
+        };
+    }
     // max_age=0 means "authenticate now" (OIDC Core §3.1.2.1): a login in this flow satisfies
     // it even within the same second.
     let too_old = req.max_auth_age().is_some_and(|max| {

@@ -220,11 +220,11 @@ async fn record(
         )
         .await?;
     if let Some(flow) = flow_id {
-        crate::storage::flows::mark_login_in(&mut tx, flow).await?;
+        crate::storage::flows::mark_login_in(&mut tx, flow, &session_id).await?;
     }
     if factor.method == Method::Password {
         crate::storage::identities::touch_password_in(&mut tx, identity_id, now).await?;
-        crate::authn::throttle::success_in(&mut tx, identity_id).await?;
+        crate::authn::throttle::success_in(&mut tx, identity_id, ctx.source_ip.as_deref()).await?;
     }
     tx.commit().await?;
     let session = if new_token.is_some() {

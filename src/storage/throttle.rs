@@ -44,6 +44,30 @@ pub async fn reset_failures(pool: &AnyPool, key: &str) -> Result<(), sqlx::Error
 }
 
 /// [`reset_failures`] inside a transaction.
+/// Takes the account's current run of failures off the address's count: they were typos of a
+/// person who then proved who they are, not guesses.
+pub async fn forgive<'e, E>(
+    pool: E,
+    address_key: &str,
+    account_key: &str,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    sqlx::query(
+        "UPDATE login_throttle SET failures = CASE \
+         WHEN failures > (SELECT a.failures FROM login_throttle a WHERE a.key = $2) \
+         THEN failures - (SELECT a.failures FROM login_throttle a WHERE a.key = $2) ELSE 0 END \
+         WHERE key = $1 AND failures > 0 \
+         AND EXISTS (SELECT 1 FROM login_throttle a WHERE a.key = $2 AND a.failures > 0)",
+    )
+    .bind(address_key)
+    .bind(account_key)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
 pub async fn reset_failures_in(tx: &mut super::Tx, key: &str) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE login_throttle SET failures = 0 WHERE key = $1 AND failures > 0")
         .bind(key)

@@ -20,6 +20,7 @@ use crate::authn::cps::tls::PeerChain;
 use crate::authn::cps::{self, Refusal, header};
 use crate::authn::{AuthFactor, Method};
 use crate::oidc::authorize::continue_after_login;
+use crate::oidc::flow;
 use crate::session;
 
 #[derive(Template)]
@@ -34,6 +35,9 @@ struct RefusedPage {
 #[derive(serde::Deserialize)]
 pub struct CardQuery {
     flow: String,
+    /// The sealed single-use ticket of a card listener on another host.
+    #[serde(default)]
+    ticket: Option<String>,
 }
 
 pub async fn card_login(
@@ -45,20 +49,61 @@ pub async fn card_login(
         return page(&req, StatusCode::NOT_FOUND, |t| t.not_found);
     }
     let ctx = context_of(&req);
-    let p = match pending(&state, &q.flow).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(&req),
+    // On a card listener of its own host, this browser's binding cookie is not sent: the
+    // login page's single-use ticket binds the flow to this host's cookie once.
+    let mut binding_cookie = None;
+    if let Some(ticket) = q.ticket.as_deref() {
+        match flow::use_card_ticket(&state, &req, &q.flow, ticket).await {
+            Ok(Some(cookie)) => binding_cookie = cookie,
+            Ok(None) => {
+                state
+                    .audit
+                    .record(AuditEvent::failure("card_login", "card_ticket_refused").context(&ctx))
+                    .await;
+            }
+            Err(_) => return server_error(&req),
+        }
+    }
+    let mut resp = card_flow(&req, &state, &q.flow, binding_cookie.as_ref(), &ctx).await;
+    if let Some(c) = binding_cookie
+        && let Err(e) = resp.add_cookie(&c)
+    {
+        tracing::error!(error = %e, "cannot set the binding cookie");
+        return server_error(&req);
+    }
+    resp
+}
+
+/// The card login of one flow, once its binding is settled.
+async fn card_flow(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    flow_id: &str,
+    new_binding: Option<&actix_web::cookie::Cookie<'static>>,
+    ctx: &RequestContext,
+) -> HttpResponse {
+    let p = match new_binding {
+        // The binding cookie was just given to this browser: the request does not carry it yet.
+        Some(c) => match flow::lookup_with(state, flow_id, Some(c.value())).await {
+            Ok(flow::Lookup::Bound(flow)) => super::login::pending_of(req, state, flow).await,
+            Ok(_) => Err(page(req, StatusCode::BAD_REQUEST, |t| t.err_flow)),
+            Err(_) => Err(server_error(req)),
+        },
+        None => pending(req, state, flow_id).await,
     };
-    let lang = Lang::negotiate(&req, p.params.get("ui_locales"), req_lang(&req).as_deref());
-    let result = match presented(&req, &state, &ctx).await {
-        Ok(chain) => cps::authenticate(&state, &chain, &ctx).await,
+    let p = match p {
+        Ok(p) => p,
+        Err(answer) => return answer,
+    };
+    let lang = Lang::negotiate(req, p.params.get("ui_locales"), req_lang(req).as_deref());
+    let result = match presented(req, state, ctx).await {
+        Ok(chain) => cps::authenticate(state, &chain, ctx).await,
         Err(r) => Err(r),
     };
     match result {
         Ok(login) => {
             state.metrics.login(Method::Card.as_str(), "success");
-            let current = session::from_cookie(&state, cookies::session_token(&req).as_deref())
+            let current = session::from_cookie(state, cookies::session_token(req).as_deref())
                 .await
                 .ok()
                 .flatten();
@@ -68,29 +113,29 @@ pub async fn card_login(
             };
             let mut flow = p.flow;
             match session::record_login(
-                &state,
+                state,
                 current,
                 &login.identity_id,
                 factor,
                 Some(&flow.id),
-                &ctx,
+                ctx,
             )
             .await
             {
                 Ok(done) => {
-                    flow.login_done = 1;
-                    let mut resp = continue_after_login(&req, &state, flow, done.session).await;
+                    flow.login_session = Some(done.session.id.clone());
+                    let mut resp = continue_after_login(req, state, flow, done.session).await;
                     if let Some(token) = done.new_token
                         && let Err(e) = resp.add_cookie(&cookies::session(token))
                     {
                         tracing::error!(error = %e, "cannot set the session cookie");
-                        return server_error(&req);
+                        return server_error(req);
                     }
                     resp
                 }
                 Err(e) => {
                     tracing::error!(error = ?e, "cannot record the card login");
-                    server_error(&req)
+                    server_error(req)
                 }
             }
         }
@@ -106,7 +151,7 @@ pub async fn card_login(
             render(
                 status,
                 &RefusedPage {
-                    chrome: Chrome::new(&req, lang),
+                    chrome: Chrome::new(req, lang),
                     message: card_refusal(lang.t(), refusal),
                     flow_id: p.flow.id,
                     request_id: ctx.request_id.clone(),

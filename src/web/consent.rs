@@ -13,10 +13,10 @@ use super::i18n::{Lang, Texts};
 use super::page::{Chrome, render_with};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
-use crate::oidc::authorize::load_flow;
+use crate::oidc::flow;
 use crate::oidc::params::Params;
 use crate::session;
-use crate::storage::flows::{self, FlowStep};
+use crate::storage::flows;
 use crate::storage::{identities, misc};
 
 #[derive(Template)]
@@ -51,10 +51,9 @@ pub async fn consent_get(
     state: web::Data<AppState>,
     q: web::Query<ConsentQuery>,
 ) -> HttpResponse {
-    let flow = match load_flow(&state, &q.flow).await {
-        Ok(Some(f)) => f,
-        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(&req),
+    let flow = match flow::require(&state, &req, &q.flow).await {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
     let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
     else {
@@ -109,10 +108,9 @@ pub async fn consent_post(
         Ok(f) => f,
         Err(refused) => return refused,
     };
-    let flow = match load_flow(&state, form.get("flow").unwrap_or_default()).await {
-        Ok(Some(f)) => f,
-        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(&req),
+    let flow = match flow::require(&state, &req, form.get("flow").unwrap_or_default()).await {
+        Ok(f) => f,
+        Err(answer) => return answer,
     };
     let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
     else {
@@ -154,7 +152,7 @@ pub async fn consent_post(
     )
     .await
     .is_err()
-        || flows::mark(state.db.pool(), &flow.id, FlowStep::Consent)
+        || flows::mark_consent(state.db.pool(), &flow.id, &s.id)
             .await
             .is_err()
     {

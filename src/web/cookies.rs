@@ -9,6 +9,9 @@ use crate::crypto::{ct_eq, random_token};
 pub const SESSION: &str = "__Host-trousseau_session";
 pub const CSRF: &str = "__Host-trousseau_csrf";
 pub const LANG: &str = "__Host-trousseau_lang";
+/// The browser binding: a random value that ties authorization flows to the browser that
+/// started them (the flow stores its hash).
+pub const BINDING: &str = "__Host-trousseau_binding";
 
 fn host_cookie(name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build(name, value)
@@ -34,6 +37,24 @@ pub fn lang(value: &str) -> Cookie<'static> {
     let mut c = host_cookie(LANG, value.to_owned());
     c.set_max_age(Duration::days(365));
     c
+}
+
+/// This browser's binding value, and the cookie to set when it is new.
+pub fn binding(req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+    match presented_binding(req) {
+        Some(v) => (v, None),
+        None => {
+            let v = random_token(32);
+            (v.clone(), Some(host_cookie(BINDING, v)))
+        }
+    }
+}
+
+/// The binding value the browser presented, if any.
+pub fn presented_binding(req: &HttpRequest) -> Option<String> {
+    req.cookie(BINDING)
+        .map(|c| c.value().to_owned())
+        .filter(|v| v.len() >= 32 && v.len() <= 64)
 }
 
 /// The session token presented by the browser.

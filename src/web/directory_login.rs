@@ -143,11 +143,11 @@ pub(super) async fn check(
                     .await;
                 return Err(Failure::Disabled);
             }
-            throttle::success(&state.db, &key)
+            throttle::success(&state.db, &key, ip)
                 .await
                 .map_err(|_| Failure::Unavailable)?;
             if key != identity_id {
-                let _ = throttle::success(&state.db, &identity_id).await;
+                let _ = throttle::success(&state.db, &identity_id, ip).await;
             }
             Ok(Checked::Identity(identity_id, Method::DirectoryPassword))
         }
@@ -275,11 +275,8 @@ async fn ticket(
         .flatten()
         .filter(|c| c.expires_at > state.clock.now())
         .ok_or_else(|| page(req, StatusCode::BAD_REQUEST, |t| t.err_pw_ticket))?;
-    match pending(state, &change.flow_id).await {
-        Ok(Some(p)) => Ok((change, p)),
-        Ok(None) => Err(page(req, StatusCode::BAD_REQUEST, |t| t.err_flow)),
-        Err(_) => Err(server_error(req)),
-    }
+    let p = pending(req, state, &change.flow_id).await?;
+    Ok((change, p))
 }
 
 pub async fn change_get(

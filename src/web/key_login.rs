@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::context::context_of;
 use super::cookies;
-use super::error::{page, server_error};
+
 use super::form::checked;
 use super::i18n::Lang;
 use super::login::{LoginPage, after_login, pending};
@@ -17,6 +17,7 @@ use crate::app::AppState;
 use crate::authn::webauthn::{Assertion, KeyError, ceremony};
 use crate::authn::{AuthFactor, Method};
 use crate::oidc::end_session::origin;
+use crate::oidc::flow::{self, Lookup};
 use crate::oidc::params::Params;
 use crate::session::{self, KeyUse};
 
@@ -56,9 +57,11 @@ pub async fn login_options(
         return HttpResponse::BadRequest().finish();
     };
     let flow_id = form.get("flow").unwrap_or_default().to_owned();
-    let p = match pending(&state, &flow_id).await {
-        Ok(Some(p)) => p,
-        Ok(None) => {
+    // Only a flow of this browser: another browser's flow id starts nothing here (its login
+    // page restarts it).
+    let flow = match flow::lookup(&state, &req, &flow_id).await {
+        Ok(Lookup::Bound(f)) => f,
+        Ok(Lookup::Foreign(_) | Lookup::Missing) => {
             return json_error(
                 StatusCode::BAD_REQUEST,
                 KeyError::CeremonyUnknown,
@@ -67,7 +70,8 @@ pub async fn login_options(
         }
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
-    let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
+    let params = Params::from_json(&flow.params).unwrap_or_default();
+    let lang = Lang::negotiate(&req, params.get("ui_locales"), None);
     if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
         return HttpResponse::Forbidden()
             .json(json!({ "error": "csrf", "message": lang.t().err_csrf }));
@@ -113,10 +117,9 @@ pub async fn login_key(
         Err(refused) => return refused,
     };
     let flow_id = form.get("flow").unwrap_or_default().to_owned();
-    let p = match pending(&state, &flow_id).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(&req),
+    let p = match pending(&req, &state, &flow_id).await {
+        Ok(p) => p,
+        Err(answer) => return answer,
     };
     let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
     let current = session::from_cookie(&state, cookies::session_token(&req).as_deref())

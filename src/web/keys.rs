@@ -18,7 +18,7 @@ use super::page::{Chrome, render_with};
 use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::webauthn::{Authorisation, KeyError, ceremony, enrolment};
-use crate::oidc::authorize::new_account_flow;
+use crate::oidc::authorize::start_account_login;
 use crate::oidc::end_session::origin;
 use crate::oidc::params::Params;
 use crate::session::{self, Session};
@@ -306,12 +306,7 @@ pub async fn keys_get(
 ) -> HttpResponse {
     let lang = Lang::negotiate(&req, None, req_lang(&req).as_deref());
     let Some(s) = current(&state, &req).await else {
-        return match new_account_flow(&state, "/keys").await {
-            Ok(flow) => HttpResponse::SeeOther()
-                .insert_header((LOCATION, format!("/login?flow={flow}")))
-                .finish(),
-            Err(_) => server_error(&req),
-        };
+        return start_account_login(&state, &req, "/keys").await;
     };
     let keys = match store::of_identity(state.db.pool(), &s.identity_id).await {
         Ok(k) => k,

@@ -19,8 +19,9 @@ use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::ldap::{Refusal, normalize_login};
 use crate::authn::throttle::{self, Blocked};
 use crate::authn::{AuthFactor, Method};
-use crate::oidc::authorize::{continue_after_login, load_flow};
+use crate::oidc::authorize::continue_after_login;
 use crate::oidc::end_session::origin;
+use crate::oidc::flow;
 use crate::oidc::params::Params;
 use crate::session::{self, Session};
 use crate::storage::directory;
@@ -99,7 +100,7 @@ impl LoginPage {
         };
         let cancel_href =
             (!show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
-        let card_href = card_href(state, &p.flow.id);
+        let card_href = card_href(state, &p.flow.id).await;
         LoginPage {
             chrome: Chrome::new(req, lang),
             k: lang.keys(),
@@ -142,24 +143,33 @@ pub(super) struct Pending {
     pub(super) client_name: Option<String>,
 }
 
+/// The pending request of a flow of this browser, or the answer to give instead (the error
+/// page for an unknown flow, a fresh start for another browser's flow).
 pub(super) async fn pending(
+    req: &HttpRequest,
     state: &AppState,
     flow_id: &str,
-) -> Result<Option<Pending>, sqlx::Error> {
-    let Some(flow) = load_flow(state, flow_id).await? else {
-        return Ok(None);
-    };
+) -> Result<Pending, HttpResponse> {
+    let flow = flow::require(state, req, flow_id).await?;
+    pending_of(req, state, flow).await
+}
+
+/// The pending request of a flow already checked to be this browser's.
+pub(super) async fn pending_of(
+    req: &HttpRequest,
+    state: &AppState,
+    flow: FlowRecord,
+) -> Result<Pending, HttpResponse> {
     let params = Params::from_json(&flow.params).unwrap_or_default();
-    let client_name = state
-        .clients
-        .get(&flow.client_id)
-        .await?
-        .map(|c| c.name.clone());
-    Ok(Some(Pending {
+    let client_name = match state.clients.get(&flow.client_id).await {
+        Ok(c) => c.map(|c| c.name.clone()),
+        Err(_) => return Err(server_error(req)),
+    };
+    Ok(Pending {
         flow,
         params,
         client_name,
-    }))
+    })
 }
 
 pub(super) async fn who(state: &AppState, s: Option<&Session>) -> Option<String> {
@@ -185,10 +195,9 @@ pub async fn login_get(
     state: web::Data<AppState>,
     q: web::Query<LoginQuery>,
 ) -> HttpResponse {
-    let p = match pending(&state, &q.flow).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(&req),
+    let p = match pending(&req, &state, &q.flow).await {
+        Ok(p) => p,
+        Err(answer) => return answer,
     };
     let explicit = req_lang(&req);
     let lang = Lang::negotiate(&req, p.params.get("ui_locales"), explicit.as_deref());
@@ -331,10 +340,9 @@ pub async fn login_post(
         return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
     };
     let flow_id = form.get("flow").unwrap_or_default().to_owned();
-    let p = match pending(&state, &flow_id).await {
-        Ok(Some(p)) => p,
-        Ok(None) => return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow),
-        Err(_) => return server_error(&req),
+    let p = match pending(&req, &state, &flow_id).await {
+        Ok(p) => p,
+        Err(answer) => return answer,
     };
     let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
     if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
@@ -407,7 +415,7 @@ pub(super) async fn after_login(
 ) -> HttpResponse {
     match recorded {
         Ok(done) => {
-            flow.login_done = 1;
+            flow.login_session = Some(done.session.id.clone());
             // Straight on with the authorization request (code, consent or step-up), the new
             // session cookie set on that answer.
             let mut resp = continue_after_login(req, state, flow, done.session).await;
@@ -522,25 +530,44 @@ pub async fn switch_user(
         Ok(f) => f,
         Err(refused) => return refused,
     };
+    // The flow goes into a Location header: only an id of the server's own alphabet may.
+    let target = match form.get("flow") {
+        Some(flow) if flow::valid_id(flow) => format!("/login?flow={flow}"),
+        Some(_) => {
+            state
+                .audit
+                .record(AuditEvent::failure("switch_user", "malformed_flow").context(&ctx))
+                .await;
+            return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow);
+        }
+        None => "/".to_owned(),
+    };
     if let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
         && let Err(e) = session::end(&state, &s.id, "switch_user", &ctx).await
     {
         tracing::error!(error = ?e, "switch user failed");
         return server_error(&req);
     }
-    let target = match form.get("flow") {
-        Some(flow) => format!("/login?flow={flow}"),
-        None => "/".to_owned(),
-    };
     HttpResponse::SeeOther()
         .cookie(cookies::clear_session())
         .insert_header((LOCATION, target))
         .finish()
 }
 
-/// Where the card login of this flow starts: this site, or the card listener's own URL.
-fn card_href(state: &AppState, flow_id: &str) -> Option<String> {
+/// Where the card login of this flow starts: this site, or the card listener's own URL. The
+/// listener's own host does not see this browser's binding cookie: its link carries a sealed,
+/// single-use ticket that binds the flow there once.
+async fn card_href(state: &AppState, flow_id: &str) -> Option<String> {
     state.cps.as_ref()?;
     let base = state.settings.cps.tls.public_url.trim_end_matches('/');
-    Some(format!("{base}/login/card?flow={flow_id}"))
+    if base.is_empty() {
+        return Some(format!("/login/card?flow={flow_id}"));
+    }
+    match flow::card_ticket(state, flow_id).await {
+        Ok(ticket) => Some(format!("{base}/login/card?flow={flow_id}&ticket={ticket}")),
+        Err(e) => {
+            tracing::error!(error = ?e, "cannot prepare the card-login ticket");
+            None
+        }
+    }
 }

@@ -15,6 +15,8 @@ mod cps_pki;
 mod cps_revocation;
 mod cps_transport;
 mod discovery;
+mod flow_binding;
+mod flow_limits;
 mod hr;
 mod identity;
 mod ldap;

@@ -902,16 +902,18 @@ async fn the_login_page_speaks_french_by_default_and_english_when_asked() {
     );
     assert!(!page.body.contains("Connexion"));
 
+    // A browser without a language preference of its own (no cookie set by the switch).
+    let mut b = app.browser();
     let (url, _) = authorize_url(&app, &dpi, &[]);
-    let resp = app.http.get(&url).send().await.unwrap();
+    let resp = b.get(&url).await;
     let login = app.url(resp.headers()["location"].to_str().unwrap());
-    let html = app
-        .http
-        .get(&login)
-        .header("accept-language", "en-GB,en;q=0.9,fr;q=0.5")
-        .send()
+    let html = b
+        .send(
+            app.http
+                .get(&login)
+                .header("accept-language", "en-GB,en;q=0.9,fr;q=0.5"),
+        )
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -919,13 +921,13 @@ async fn the_login_page_speaks_french_by_default_and_english_when_asked() {
         html.contains("<html lang=\"en\">") && html.contains("Sign in"),
         "{html}"
     );
-    let html = app
-        .http
-        .get(&login)
-        .header("accept-language", "fr-FR,fr;q=0.9")
-        .send()
+    let html = b
+        .send(
+            app.http
+                .get(&login)
+                .header("accept-language", "fr-FR,fr;q=0.9"),
+        )
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
