@@ -32,14 +32,10 @@ pub async fn grant(
         Refusal::new(OAuthError::invalid_grant(msg), reason, Some(&client.id))
     };
     let Some(record) = codes::consume(state.db.pool(), &hash, now).await? else {
-        if let Some(issued) = codes::issued_from_used(state.db.pool(), &hash).await? {
-            // RFC 6749 §4.1.2: revoke what the first use of the code obtained.
-            if let Some(f) = &issued.family_id {
-                refresh::revoke_family(state.db.pool(), f, "code_replay", now).await?;
-            }
-            if let (Some(jti), Some(exp)) = (&issued.access_jti, issued.access_expires_at) {
-                misc::revoke_jti(state.db.pool(), jti, exp).await?;
-            }
+        if let Some(issued) = codes::mark_replayed(state.db.pool(), &hash, now).await? {
+            // RFC 6749 §4.1.2: revoke what the first use of the code obtained. When that
+            // exchange has not recorded it yet, it finds the mark and withdraws it itself.
+            withdraw(state, &issued, now).await?;
             let owner = issued.client_id;
             state
                 .audit
@@ -142,8 +138,25 @@ pub async fn grant(
     } else {
         None
     };
-    let family = refresh_token.as_ref().map(|(_, f)| f.as_str());
-    codes::set_issued(state.db.pool(), &hash, family, &at.jti, now + at.expires_in).await?;
+    let issued = codes::Issued {
+        client_id: client.id.clone(),
+        family_id: refresh_token.as_ref().map(|(_, f)| f.clone()),
+        access_jti: Some(at.jti.clone()),
+        access_expires_at: Some(now + at.expires_in),
+    };
+    let replayed = codes::set_issued(
+        state.db.pool(),
+        &hash,
+        issued.family_id.as_deref(),
+        &at.jti,
+        now + at.expires_in,
+    )
+    .await?;
+    if replayed {
+        // The code was replayed while these tokens were minted: they never leave.
+        withdraw(state, &issued, now).await?;
+        return Err(refuse("code_replay", INVALID_CODE));
+    }
     let refresh_token = refresh_token.map(|(t, _)| t);
     super::audit_issued(
         state,
@@ -162,6 +175,17 @@ pub async fn grant(
         refresh_token,
         scope: record.scope,
     })
+}
+
+/// Revokes what a code issued: its refresh family and its access token.
+async fn withdraw(state: &AppState, issued: &codes::Issued, now: i64) -> Result<(), sqlx::Error> {
+    if let Some(f) = &issued.family_id {
+        refresh::revoke_family(state.db.pool(), f, "code_replay", now).await?;
+    }
+    if let (Some(jti), Some(exp)) = (&issued.access_jti, issued.access_expires_at) {
+        misc::revoke_jti(state.db.pool(), jti, exp).await?;
+    }
+    Ok(())
 }
 
 /// Starts a refresh family: bound to the session, or (offline_access) to its own maximum.
