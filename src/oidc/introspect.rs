@@ -5,9 +5,9 @@ use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
+use super::access;
 use super::client_auth::{ClientRequest, client_request};
 use super::error::OAuthError;
-use super::userinfo::active_access_token;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
@@ -45,8 +45,8 @@ pub async fn introspect(
     // token_type_hint is only a hint (RFC 7662 §2.1): every token type is searched, and
     // checking a JWT first costs no database round trip for an opaque refresh token.
     let mut answer = None;
-    if let Ok(claims) = active_access_token(&state, token).await {
-        let mut out = claims;
+    if let Ok(active) = access::active(&state, token).await {
+        let mut out = active.claims;
         out.insert("active".into(), json!(true));
         out.insert("token_type".into(), json!("Bearer"));
         answer = Some(Value::Object(out));

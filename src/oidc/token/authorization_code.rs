@@ -94,6 +94,10 @@ pub async fn grant(
     let keys = state.keys.get().await?;
     let issuer = state.settings.issuer();
     let ttl = &state.settings.tokens;
+    // The family is named before the access token is signed: the token carries it.
+    let family_id = client
+        .allows(GrantType::RefreshToken)
+        .then(|| uuid::Uuid::now_v7().to_string());
     let at = mint::access_token(
         &keys,
         &issuer,
@@ -101,6 +105,7 @@ pub async fn grant(
         &identity.id,
         &record.scope,
         Some(&claims),
+        family_id.as_deref(),
         ttl.access_token_ttl_secs,
         now,
     )?;
@@ -119,28 +124,26 @@ pub async fn grant(
         ttl.id_token_ttl_secs,
         now,
     )?;
-    let refresh_token = if client.allows(GrantType::RefreshToken) {
+    let refresh_token = if let Some(family) = &family_id {
         let offline = record.scope.split(' ').any(|s| s == "offline_access");
-        let family = new_family(
-            state,
-            client,
-            &identity.id,
-            &session.id,
-            &record.scope,
-            &claims,
+        let started = NewFamily {
+            id: family,
+            identity_id: &identity.id,
+            session_id: &session.id,
+            scope: &record.scope,
             offline,
-            session.expires_at,
-        )
-        .await?;
+            session_end: session.expires_at,
+        };
+        new_family(state, client, &started, &claims).await?;
         let token = random_token(32);
-        refresh::insert_token(state.db.pool(), &hash_secret(&token), &family, now).await?;
-        Some((token, family))
+        refresh::insert_token(state.db.pool(), &hash_secret(&token), family, now).await?;
+        Some(token)
     } else {
         None
     };
     let issued = codes::Issued {
         client_id: client.id.clone(),
-        family_id: refresh_token.as_ref().map(|(_, f)| f.clone()),
+        family_id,
         access_jti: Some(at.jti.clone()),
         access_expires_at: Some(now + at.expires_in),
     };
@@ -157,7 +160,6 @@ pub async fn grant(
         withdraw(state, &issued, now).await?;
         return Err(refuse("code_replay", INVALID_CODE));
     }
-    let refresh_token = refresh_token.map(|(t, _)| t);
     super::audit_issued(
         state,
         client,
@@ -188,35 +190,39 @@ async fn withdraw(state: &AppState, issued: &codes::Issued, now: i64) -> Result<
     Ok(())
 }
 
+/// A refresh family about to start.
+struct NewFamily<'a> {
+    id: &'a str,
+    identity_id: &'a str,
+    session_id: &'a str,
+    scope: &'a str,
+    offline: bool,
+    session_end: i64,
+}
+
 /// Starts a refresh family: bound to the session, or (offline_access) to its own maximum.
-#[allow(clippy::too_many_arguments)]
 async fn new_family(
     state: &AppState,
     client: &Client,
-    identity_id: &str,
-    session_id: &str,
-    scope: &str,
+    new: &NewFamily<'_>,
     claims: &SessionClaims,
-    offline: bool,
-    session_end: i64,
-) -> Result<String, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     let now = state.clock.now();
     let family = FamilyRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: new.id.to_owned(),
         client_id: client.id.clone(),
-        identity_id: identity_id.to_owned(),
-        session_id: (!offline).then(|| session_id.to_owned()),
-        scope: scope.to_owned(),
+        identity_id: new.identity_id.to_owned(),
+        session_id: (!new.offline).then(|| new.session_id.to_owned()),
+        scope: new.scope.to_owned(),
         created_at: now,
-        expires_at: if offline {
+        expires_at: if new.offline {
             now + state.settings.tokens.offline_max_secs
         } else {
-            session_end
+            new.session_end
         },
         revoked_at: None,
         revoked_reason: None,
         session_claims: serde_json::to_string(claims).unwrap_or_default(),
     };
-    refresh::insert_family(state.db.pool(), &family).await?;
-    Ok(family.id)
+    refresh::insert_family(state.db.pool(), &family).await
 }
