@@ -968,3 +968,67 @@ async fn a_client_credentials_token_ends_with_its_client() {
         "{refused:?}"
     );
 }
+
+// --- Who may introspect what ---
+
+#[tokio::test]
+async fn introspection_answers_only_the_tokens_client_and_resource_servers() {
+    let app = spawn_app().await;
+    let (rp, user_id, tokens) = signed_in(&app).await;
+    let at = str_of(&tokens, "access_token");
+    let rt = str_of(&tokens, "refresh_token");
+    let labo = machine(&app, "labo", SigningAlg::Es256).await;
+    let labo_body: Value = client_credentials(&app, &labo, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let labo_at = str_of(&labo_body, "access_token");
+    let intruder = app.rp("intruder").await;
+    let mut spec = app.spec("api");
+    spec.grants = vec![GrantType::ClientCredentials];
+    spec.redirect_uris.clear();
+    spec.introspect = true;
+    let api = app.register(spec).await;
+
+    // The client the token was issued to sees it.
+    assert_eq!(introspect(&app, &rp, at).await["active"], true);
+    assert_eq!(introspect(&app, &rp, rt).await["active"], true);
+    assert_eq!(introspect(&app, &labo, labo_at).await["active"], true);
+
+    // Other clients, even confidential ones, learn nothing.
+    let inactive = serde_json::json!({ "active": false });
+    for (who, token) in [
+        (&labo, at),
+        (&labo, rt),
+        (&intruder, at),
+        (&intruder, rt),
+        (&intruder, labo_at),
+        (&rp, labo_at),
+    ] {
+        assert_eq!(introspect(&app, who, token).await, inactive, "{}", who.id);
+    }
+
+    // A resource server sees every access token of this issuer, but no refresh token.
+    let seen = introspect(&app, &api, at).await;
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["client_id"], "dpi");
+    assert_eq!(seen["sub"], user_id);
+    assert_eq!(seen["aud"], app.issuer);
+    assert_eq!(introspect(&app, &api, labo_at).await["active"], true);
+    assert_eq!(introspect(&app, &api, rt).await, inactive);
+
+    let events = app.audit("token_introspected").await;
+    let refusals = events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("token_of_other_client"))
+        .count();
+    assert_eq!(refusals, 7, "{events:?}");
+    assert!(events.iter().any(|e| e.client_id.as_deref() == Some("api")
+        && e.reason.is_none()
+        && e.details.as_deref().is_some_and(|d| d.contains("true"))));
+
+    // Still one rule for liveness: a revoked token is inactive for the resource server too.
+    revoke(&app, &rp, at).await;
+    assert_eq!(introspect(&app, &api, at).await, inactive);
+}
