@@ -80,6 +80,7 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         jwks: None,
         min_acr: None,
         max_auth_age: None,
+        introspect: false,
     };
     let enrolment = crate::admin::keys::enrolment_code(&state, "demo", None, "demo").await?;
     let secret = clients::create(&state, &spec, "demo")

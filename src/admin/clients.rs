@@ -29,6 +29,8 @@ pub struct ClientSpec {
     pub jwks: Option<Value>,
     pub min_acr: Option<String>,
     pub max_auth_age: Option<i64>,
+    /// A resource server, allowed to introspect every client's access tokens.
+    pub introspect: bool,
 }
 
 /// Checks a redirect-type URI: absolute, no fragment, HTTPS except on loopback hosts.
@@ -92,6 +94,11 @@ fn validate(state: &AppState, spec: &ClientSpec) -> Result<(), AdminError> {
     if spec.public && !spec.require_pkce {
         return Err(AdminError::Invalid(
             "a public client cannot go without PKCE: remove --no-pkce".into(),
+        ));
+    }
+    if spec.public && spec.introspect {
+        return Err(AdminError::Invalid(
+            "a public client cannot introspect tokens: remove --introspect".into(),
         ));
     }
     if spec.public && spec.grants.contains(&GrantType::ClientCredentials) {
@@ -159,6 +166,7 @@ fn record(
         require_pkce: i64::from(spec.require_pkce || spec.public),
         min_acr: spec.min_acr.clone(),
         max_auth_age: spec.max_auth_age,
+        introspect: i64::from(spec.introspect),
         created_at,
         updated_at: now,
     }
@@ -301,6 +309,7 @@ pub fn describe(r: &ClientRecord) -> Value {
         "require_pkce": r.require_pkce != 0,
         "min_acr": r.min_acr,
         "max_auth_age": r.max_auth_age,
+        "introspect": r.introspect != 0,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     })
@@ -326,6 +335,7 @@ pub fn spec_of(r: &ClientRecord) -> ClientSpec {
         jwks: r.jwks.as_deref().and_then(|j| serde_json::from_str(j).ok()),
         min_acr: r.min_acr.clone(),
         max_auth_age: r.max_auth_age,
+        introspect: r.introspect != 0,
     }
 }
 

@@ -97,6 +97,10 @@ pub struct ClientCreate {
     /// Maximum age in seconds of the authentication this client accepts.
     #[arg(long)]
     max_auth_age: Option<i64>,
+    /// A resource server: may introspect the access tokens of every client (the others only
+    /// their own).
+    #[arg(long)]
+    introspect: bool,
 }
 
 #[derive(Debug, Args)]
@@ -130,6 +134,10 @@ pub struct ClientUpdate {
     /// Maximum authentication age in seconds; 0 removes it.
     #[arg(long)]
     max_auth_age: Option<i64>,
+    /// Resource server: `--introspect` (or `--introspect true`) makes it one, `--introspect
+    /// false` makes it an ordinary client again.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    introspect: Option<bool>,
 }
 
 fn parse_grants(grants: &[String]) -> anyhow::Result<Vec<GrantType>> {
@@ -186,6 +194,7 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
                 jwks: c.jwks.as_ref().map(read_jwks).transpose()?,
                 min_acr: c.min_acr,
                 max_auth_age: c.max_auth_age,
+                introspect: c.introspect,
             };
             let secret = reg::create(state, &spec, ACTOR).await?;
             let mut out = json!({ "client_id": spec.id });
@@ -292,6 +301,9 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
             }
             if let Some(m) = u.max_auth_age {
                 spec.max_auth_age = (m > 0).then_some(m);
+            }
+            if let Some(i) = u.introspect {
+                spec.introspect = i;
             }
             reg::update(state, &spec, ACTOR).await?;
             println!("{}", json!({ "client_id": spec.id, "updated": true }));

@@ -96,6 +96,8 @@ pub struct Client {
     pub first_party: bool,
     pub require_pkce: bool,
     pub policy: ClientPolicy,
+    /// A resource server: introspection tells it about every client's access tokens.
+    pub introspect: bool,
 }
 
 impl Client {
@@ -141,6 +143,7 @@ impl Client {
                 min_level,
                 max_auth_age: r.max_auth_age,
             },
+            introspect: r.introspect != 0 && r.public == 0,
         }
     }
 }

@@ -1,13 +1,15 @@
-//! Token introspection (RFC 7662): for authenticated confidential clients; revoked, expired
-//! or unknown tokens are reported `{"active": false}`.
+//! Token introspection (RFC 7662): for authenticated confidential clients, about their own
+//! tokens, and for resource servers (`--introspect`) about every access token; revoked,
+//! expired, unknown or someone else's tokens are reported `{"active": false}`.
 
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
+use super::access;
+use super::client::Client;
 use super::client_auth::{ClientRequest, client_request};
 use super::error::OAuthError;
-use super::userinfo::active_access_token;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
@@ -41,56 +43,74 @@ pub async fn introspect(
     let Some(token) = params.get("token") else {
         return OAuthError::invalid_request("the parameter token is missing").error_response();
     };
-    let inactive = json!({ "active": false });
     // token_type_hint is only a hint (RFC 7662 §2.1): every token type is searched, and
     // checking a JWT first costs no database round trip for an opaque refresh token.
-    let mut answer = None;
-    if let Ok(claims) = active_access_token(&state, token).await {
-        let mut out = claims;
-        out.insert("active".into(), json!(true));
-        out.insert("token_type".into(), json!("Bearer"));
-        answer = Some(Value::Object(out));
-    }
-    if answer.is_none() {
-        answer = match refresh_answer(&state, token).await {
-            Ok(a) => a,
+    let mut finding = access_answer(&state, &client, token).await;
+    if finding.is_err() {
+        match refresh_answer(&state, &client, token).await {
+            Ok(Err("unknown_token")) => {}
+            Ok(found) => finding = found,
             Err(e) => return OAuthError::from(e).error_response(),
-        };
+        }
     }
-    state
-        .audit
-        .record(
-            AuditEvent::success("token_introspected")
-                .client(&client.id)
-                .context(&ctx)
-                .details(json!({ "active": answer.is_some() })),
-        )
-        .await;
+    let mut event = AuditEvent::success("token_introspected")
+        .client(&client.id)
+        .context(&ctx)
+        .details(json!({ "active": finding.is_ok() }));
+    if let Err(reason) = finding {
+        event = event.reason(reason);
+    }
+    state.audit.record(event).await;
     HttpResponse::Ok()
         .insert_header((CACHE_CONTROL, "no-store"))
-        .json(answer.unwrap_or(inactive))
+        .json(finding.unwrap_or_else(|_| json!({ "active": false })))
 }
 
-async fn refresh_answer(state: &AppState, token: &str) -> Result<Option<Value>, sqlx::Error> {
+/// An access token: active for the client it was issued to, and for resource servers.
+async fn access_answer(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<Value, &'static str> {
+    let active = access::active(state, token).await?;
+    if active.client_id() != client.id && !client.introspect {
+        return Err("token_of_other_client");
+    }
+    let mut out = active.claims;
+    out.insert("active".into(), json!(true));
+    out.insert("token_type".into(), json!("Bearer"));
+    Ok(Value::Object(out))
+}
+
+/// A refresh token: active only for the client it was issued to (a resource server never
+/// holds one).
+async fn refresh_answer(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<Result<Value, &'static str>, sqlx::Error> {
     let now = state.clock.now();
     let Some((family, used_at)) = refresh::peek(state.db.pool(), &hash_secret(token)).await? else {
-        return Ok(None);
+        return Ok(Err("unknown_token"));
     };
+    if family.client_id != client.id {
+        return Ok(Err("token_of_other_client"));
+    }
     if used_at.is_some() || family.revoked_at.is_some() || family.expires_at <= now {
-        return Ok(None);
+        return Ok(Err("refresh_revoked"));
     }
     if let Some(sid) = &family.session_id
         && crate::session::by_id(state, sid).await?.is_none()
     {
-        return Ok(None);
+        return Ok(Err("session_ended"));
     }
     let active = identities::by_id(state.db.pool(), &family.identity_id)
         .await?
         .is_some_and(|i| i.status == "active");
     if !active {
-        return Ok(None);
+        return Ok(Err("identity_inactive"));
     }
-    Ok(Some(json!({
+    Ok(Ok(json!({
         "active": true,
         "token_type": "refresh_token",
         "client_id": family.client_id,

@@ -22,6 +22,9 @@ pub struct SessionClaims {
     pub amr: Vec<String>,
 }
 
+/// The access token claim naming its refresh family (a private claim, RFC 7519 §4.3).
+pub const GRANT_CLAIM: &str = "grant_id";
+
 /// A freshly signed access token.
 #[derive(Debug, Clone)]
 pub struct AccessToken {
@@ -47,6 +50,8 @@ fn sign(
 }
 
 /// A JWT access token for `sub` (an identity id, or the client id for client_credentials).
+/// `grant` is the refresh family the token belongs to, if any: the token lives only as long
+/// as that family (see [`crate::oidc::access`]).
 #[allow(clippy::too_many_arguments)]
 pub fn access_token(
     keys: &KeySet,
@@ -55,6 +60,7 @@ pub fn access_token(
     sub: &str,
     scope: &str,
     session: Option<&SessionClaims>,
+    grant: Option<&str>,
     ttl: i64,
     now: i64,
 ) -> anyhow::Result<AccessToken> {
@@ -73,6 +79,9 @@ pub fn access_token(
         c.insert("auth_time".into(), json!(s.auth_time));
         c.insert("acr".into(), json!(s.acr));
         c.insert("amr".into(), json!(s.amr));
+    }
+    if let Some(g) = grant {
+        c.insert(GRANT_CLAIM.into(), json!(g));
     }
     let token = sign(keys, client, "at+jwt", c)?;
     Ok(AccessToken {

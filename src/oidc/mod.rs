@@ -1,6 +1,7 @@
 //! The OpenID Connect provider: discovery, keys, authorization, tokens, userinfo,
 //! introspection, revocation and logout.
 
+pub mod access;
 pub mod authorize;
 pub mod backchannel;
 pub mod claims;

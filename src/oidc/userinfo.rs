@@ -5,40 +5,13 @@ use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
+use super::access::{self, ActiveToken};
 use super::error::OAuthError;
 use super::mint;
 use super::params::Params;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
-use crate::storage::{identities, misc};
 use crate::web::context::context_of;
-
-/// The claims of a valid, unrevoked access token of an active identity.
-pub async fn active_access_token(
-    state: &AppState,
-    token: &str,
-) -> Result<serde_json::Map<String, Value>, &'static str> {
-    let keys = state.keys.get().await.map_err(|_| "keys_unavailable")?;
-    let claims = mint::verify(
-        &keys,
-        &state.settings.issuer(),
-        token,
-        Some("at+jwt"),
-        Some(state.clock.now()),
-    )
-    .map_err(|r| r.reason())?;
-    let jti = claims
-        .get("jti")
-        .and_then(Value::as_str)
-        .ok_or("malformed_token")?;
-    if misc::is_jti_revoked(state.db.pool(), jti)
-        .await
-        .map_err(|_| "storage_unavailable")?
-    {
-        return Err("token_revoked");
-    }
-    Ok(claims)
-}
 
 pub async fn userinfo(
     req: HttpRequest,
@@ -69,8 +42,8 @@ pub async fn userinfo(
             return OAuthError::invalid_token("a bearer access token is required").error_response();
         }
     };
-    let claims = match active_access_token(&state, &token).await {
-        Ok(c) => c,
+    let ActiveToken { claims, identity } = match access::active(&state, &token).await {
+        Ok(t) => t,
         Err(reason) => {
             state
                 .audit
@@ -80,10 +53,6 @@ pub async fn userinfo(
                 .error_response();
         }
     };
-    let sub = claims
-        .get("sub")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     let scope = claims
         .get("scope")
         .and_then(Value::as_str)
@@ -97,10 +66,11 @@ pub async fn userinfo(
         .with_challenge("Bearer")
         .error_response();
     }
-    let identity = match identities::by_id(state.db.pool(), sub).await {
-        Ok(Some(i)) if i.status == "active" => i,
-        Ok(_) => return OAuthError::invalid_token("the account is not active").error_response(),
-        Err(e) => return OAuthError::from(e).error_response(),
+    // A token with the openid scope always speaks for a person; `access::active` checked that
+    // person is still active.
+    let Some(identity) = identity else {
+        return OAuthError::invalid_token("the access token does not speak for a person")
+            .error_response();
     };
     let mut out = mint::identity_claims(&identity, &scopes);
     match super::claims::scoped(&state, &identity.id, &scopes).await {

@@ -67,34 +67,44 @@ pub struct Issued {
     pub access_expires_at: Option<i64>,
 }
 
-/// What was issued from an already used code, for replay handling.
-pub async fn issued_from_used(
+/// Marks an already used code as replayed and returns what was issued from it so far (nothing
+/// yet when the first exchange is still minting: it sees the mark in [`set_issued`]).
+/// `None` when the code is unknown or unused.
+pub async fn mark_replayed(
     pool: &AnyPool,
     code_hash: &str,
+    now: i64,
 ) -> Result<Option<Issued>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT client_id, family_id, access_jti, access_expires_at FROM auth_codes \
-         WHERE code_hash = $1 AND used_at IS NOT NULL",
+        "UPDATE auth_codes SET replayed_at = COALESCE(replayed_at, $1) \
+         WHERE code_hash = $2 AND used_at IS NOT NULL \
+         RETURNING client_id, family_id, access_jti, access_expires_at",
     )
+    .bind(now)
     .bind(code_hash)
     .fetch_optional(pool)
     .await
 }
 
-/// Records the refresh family and access token issued from a code.
+/// Records the refresh family and access token issued from a code; true when the code was
+/// replayed in the meantime, and what it issued must be withdrawn. One statement on the code's
+/// row, like [`mark_replayed`]: whichever comes second sees what the first wrote.
 pub async fn set_issued(
     pool: &AnyPool,
     code_hash: &str,
     family_id: Option<&str>,
     access_jti: &str,
     access_expires_at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE auth_codes SET family_id = $1, access_jti = $2, access_expires_at = $3 WHERE code_hash = $4")
-        .bind(family_id)
-        .bind(access_jti)
-        .bind(access_expires_at)
-        .bind(code_hash)
-        .execute(pool)
-        .await
-        .map(|_| ())
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(Option<i64>,)> = sqlx::query_as(
+        "UPDATE auth_codes SET family_id = $1, access_jti = $2, access_expires_at = $3 \
+         WHERE code_hash = $4 RETURNING replayed_at",
+    )
+    .bind(family_id)
+    .bind(access_jti)
+    .bind(access_expires_at)
+    .bind(code_hash)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.is_some_and(|(replayed,)| replayed.is_some()))
 }

@@ -816,3 +816,79 @@ async fn login_status(app: &TestApp, rp: &crate::helpers::Rp, user: &str, pw: &s
     let (_, location) = browser.follow(resp).await;
     browser.submit_login(&location, user, pw).await.status()
 }
+
+#[tokio::test]
+async fn a_resource_server_registered_with_introspect_sees_other_clients_tokens() {
+    let app = spawn_app().await;
+    let cli = Cli::for_app(&app).await;
+    let dpi = app.rp("dpi").await;
+    app.create_user("alice", "correct horse battery").await;
+    let mut browser = app.browser();
+    let tokens =
+        crate::helpers::login_tokens(&app, &mut browser, &dpi, "alice", "correct horse battery")
+            .await;
+    let at = tokens["access_token"].as_str().unwrap().to_owned();
+
+    let created = single_line_object(
+        &cli.run(&[
+            "client",
+            "create",
+            "--id",
+            "api",
+            "--name",
+            "API des résultats",
+            "--grant",
+            "client_credentials",
+            "--introspect",
+        ])
+        .await,
+    );
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    let shown = cli.json(&["client", "show", "--id", "api", "--json"]).await;
+    assert_eq!(shown["introspect"], true);
+    assert_eq!(
+        cli.json(&["client", "show", "--id", "dpi", "--json"]).await["introspect"],
+        false
+    );
+    let active = async || -> bool {
+        let resp = app
+            .http
+            .post(app.url("/introspect"))
+            .basic_auth("api", Some(&secret))
+            .form(&[("token", at.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.json::<Value>().await.unwrap()["active"] == true
+    };
+    assert!(active().await, "a resource server sees the client's token");
+
+    cli.json(&["client", "update", "--id", "api", "--introspect", "false"])
+        .await;
+    assert_eq!(
+        cli.json(&["client", "show", "--id", "api", "--json"]).await["introspect"],
+        false
+    );
+    within(Duration::from_millis(1500), async || !active().await).await;
+
+    cli.json(&["client", "update", "--id", "api", "--introspect"])
+        .await;
+    within(Duration::from_millis(1500), active).await;
+
+    let err = cli
+        .fails(&[
+            "client",
+            "create",
+            "--id",
+            "spa",
+            "--name",
+            "SPA",
+            "--public",
+            "--redirect-uri",
+            "http://localhost:3000/cb",
+            "--introspect",
+        ])
+        .await;
+    assert!(err.contains("--introspect"), "{err}");
+}

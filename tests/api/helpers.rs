@@ -149,6 +149,7 @@ impl TestApp {
             jwks: None,
             min_acr: None,
             max_auth_age: None,
+            introspect: false,
         }
     }
 

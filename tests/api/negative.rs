@@ -478,6 +478,77 @@ async fn a_replayed_code_is_refused_and_revokes_what_it_gave() {
     assert_audited(&app, "token_refused", "refresh_revoked").await;
 }
 
+/// Concurrent redemptions of one code, tried again and again: at most one exchange succeeds,
+/// and whatever it obtained is dead once the others are answered, however the requests
+/// interleaved (the replay may land before the winner recorded what it issued).
+#[tokio::test]
+async fn concurrent_redemptions_of_a_code_leave_no_live_token() {
+    const TRIALS: usize = 25;
+    const AT_ONCE: usize = 6;
+    let app = spawn_app().await;
+    let rp = app.rp("dpi").await;
+    app.create_user(USER, PASSWORD).await;
+    let mut browser = app.browser();
+    let mut winners = 0;
+    for trial in 0..TRIALS {
+        let (code, verifier) = code_for(&app, &mut browser, &rp).await;
+        let answers = futures_util::future::join_all(
+            (0..AT_ONCE).map(|_| exchange(&app, &rp, &code, &verifier)),
+        )
+        .await;
+        let mut won = Vec::new();
+        for resp in answers {
+            if resp.status() == StatusCode::OK {
+                won.push(resp.json::<Value>().await.unwrap());
+            } else {
+                assert_eq!(token_error(resp).await, bad_request("invalid_grant"));
+            }
+        }
+        assert!(won.len() <= 1, "trial {trial}: {} exchanges won", won.len());
+        let Some(tokens) = won.pop() else { continue };
+        winners += 1;
+        let access = tokens["access_token"].as_str().unwrap();
+        let info = app
+            .http
+            .get(app.url("/userinfo"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            info.status(),
+            StatusCode::UNAUTHORIZED,
+            "trial {trial}: the winner's access token is revoked"
+        );
+        let introspected: Value = app
+            .post_form("/introspect", Some(&rp), &[("token", access)])
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(introspected["active"], false, "trial {trial}");
+        let rt = tokens["refresh_token"].as_str().unwrap();
+        let resp = app
+            .post_form(
+                "/token",
+                Some(&rp),
+                &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+            )
+            .await;
+        assert_eq!(
+            token_error(resp).await,
+            bad_request("invalid_grant"),
+            "trial {trial}: the winner's refresh token is revoked"
+        );
+    }
+    let replays = app.audit("code_replay").await;
+    assert!(
+        replays.len() >= TRIALS,
+        "every trial saw a replay: {replays:?}"
+    );
+    eprintln!("{winners} of {TRIALS} trials had an exchange answered with tokens");
+}
+
 #[tokio::test]
 async fn a_pkce_mismatch_is_invalid_grant() {
     let app = spawn_app().await;

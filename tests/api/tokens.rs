@@ -803,3 +803,232 @@ async fn every_grant_is_audited_and_never_cached() {
         assert!(ev.source_ip.is_some(), "the source address is recorded");
     }
 }
+
+// --- An access token lives no longer than what it was issued from ---
+
+/// `url` with the parameter `name` set to `value` (replacing it).
+fn set_param(url: &str, name: &str, value: &str) -> String {
+    let mut parsed = url::Url::parse(url).expect("absolute URL");
+    let pairs: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    parsed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs)
+        .append_pair(name, value);
+    parsed.to_string()
+}
+
+/// Asserts an access token is refused at UserInfo (audited with `reason`) and reported inactive
+/// to the client it was issued to.
+async fn assert_dead(app: &TestApp, rp: &Rp, access: &str, reason: &str) {
+    let resp = userinfo(app, access).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{reason}");
+    assert_eq!(error_code(resp).await.1, "invalid_token");
+    assert_eq!(
+        introspect(app, rp, access).await,
+        serde_json::json!({ "active": false }),
+        "{reason}"
+    );
+    let refused = app.audit("userinfo_refused").await;
+    assert!(
+        refused.iter().any(|e| e.reason.as_deref() == Some(reason)),
+        "userinfo_refused {reason} in {refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_suspended_persons_access_token_is_inactive_at_introspection_and_userinfo() {
+    let app = spawn_app().await;
+    let (rp, _, tokens) = signed_in(&app).await;
+    let at = str_of(&tokens, "access_token");
+    assert_eq!(introspect(&app, &rp, at).await["active"], true);
+
+    trousseau::admin::users::disable(&app.state, USER, "left the hospital", "test")
+        .await
+        .unwrap();
+    assert_dead(&app, &rp, at, "identity_inactive").await;
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_ends_its_familys_access_tokens() {
+    let app = spawn_app().await;
+    let (rp, _, first) = signed_in(&app).await;
+    let rt1 = str_of(&first, "refresh_token");
+    let second: Value = refresh(&app, &rp, rt1, None).await.json().await.unwrap();
+    let latest = str_of(&second, "access_token");
+    assert_eq!(
+        claims(latest)["grant_id"],
+        claims(str_of(&first, "access_token"))["grant_id"],
+        "one family, one grant"
+    );
+    assert_eq!(userinfo(&app, latest).await.status(), StatusCode::OK);
+
+    let resp = refresh(&app, &rp, rt1, None).await;
+    assert_eq!(error_code(resp).await.1, "invalid_grant");
+    assert_dead(&app, &rp, latest, "grant_revoked").await;
+    assert_dead(&app, &rp, str_of(&first, "access_token"), "grant_revoked").await;
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_ends_its_familys_access_tokens() {
+    let app = spawn_app().await;
+    let (rp, _, tokens) = signed_in(&app).await;
+    revoke(&app, &rp, str_of(&tokens, "refresh_token")).await;
+    assert_dead(&app, &rp, str_of(&tokens, "access_token"), "grant_revoked").await;
+}
+
+#[tokio::test]
+async fn logout_ends_the_sessions_access_tokens_but_not_offline_ones() {
+    let app = spawn_app().await;
+    let (rp, _, online) = signed_in(&app).await;
+    let mobile = app.rp("mobile").await;
+    let mut browser = app.browser();
+    let online_other = login_tokens(&app, &mut browser, &rp, USER, PASSWORD).await;
+    let (url, verifier) = crate::helpers::authorize_url(&app, &mobile, &[]);
+    let url = set_param(&url, "scope", "openid offline_access");
+    let back = crate::helpers::authorize(&mut browser, &url, None).await;
+    let code = crate::helpers::query_param(&back, "code").unwrap();
+    let offline: Value = crate::helpers::exchange(&app, &mobile, &code, &verifier)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let offline_at = str_of(&offline, "access_token");
+    // A session-bound token of a client without refresh tokens is bound by its sid alone.
+    let mut spec = app.spec("kiosk");
+    spec.grants = vec![GrantType::AuthorizationCode];
+    let kiosk = app.register(spec).await;
+    let kiosk_tokens = login_tokens(&app, &mut browser, &kiosk, USER, PASSWORD).await;
+    assert!(kiosk_tokens.get("refresh_token").is_none());
+    let kiosk_at = str_of(&kiosk_tokens, "access_token");
+    assert!(claims(kiosk_at).get("grant_id").is_none());
+    for (client, at) in [
+        (&rp, str_of(&online_other, "access_token")),
+        (&mobile, offline_at),
+        (&kiosk, kiosk_at),
+    ] {
+        assert_eq!(userinfo(&app, at).await.status(), StatusCode::OK);
+        assert_eq!(introspect(&app, client, at).await["active"], true);
+    }
+
+    let hint = str_of(&online_other, "id_token");
+    let resp = browser.get(&format!("/logout?id_token_hint={hint}")).await;
+    assert_eq!(resp.status(), StatusCode::OK, "the session ends at once");
+    assert_dead(
+        &app,
+        &rp,
+        str_of(&online_other, "access_token"),
+        "grant_revoked",
+    )
+    .await;
+    assert_dead(&app, &kiosk, kiosk_at, "session_ended").await;
+    // The other browser's session is untouched.
+    assert_eq!(
+        userinfo(&app, str_of(&online, "access_token"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // offline_access: bound to its family, which outlives the session...
+    assert_eq!(userinfo(&app, offline_at).await.status(), StatusCode::OK);
+    assert_eq!(introspect(&app, &mobile, offline_at).await["active"], true);
+    // ...until the family goes.
+    revoke(&app, &mobile, str_of(&offline, "refresh_token")).await;
+    assert_dead(&app, &mobile, offline_at, "grant_revoked").await;
+}
+
+#[tokio::test]
+async fn a_client_credentials_token_ends_with_its_client() {
+    let app = spawn_app().await;
+    let rp = machine(&app, "labo", SigningAlg::Es256).await;
+    let body: Value = client_credentials(&app, &rp, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let at = str_of(&body, "access_token");
+    // Active, but without openid it reads no one's claims.
+    assert_eq!(userinfo(&app, at).await.status(), StatusCode::FORBIDDEN);
+
+    trousseau::admin::clients::delete(&app.state, "labo", "test")
+        .await
+        .unwrap();
+    // Clients are cached for a second.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(userinfo(&app, at).await.status(), StatusCode::UNAUTHORIZED);
+    let refused = app.audit("userinfo_refused").await;
+    assert!(
+        refused
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("client_unknown")),
+        "{refused:?}"
+    );
+}
+
+// --- Who may introspect what ---
+
+#[tokio::test]
+async fn introspection_answers_only_the_tokens_client_and_resource_servers() {
+    let app = spawn_app().await;
+    let (rp, user_id, tokens) = signed_in(&app).await;
+    let at = str_of(&tokens, "access_token");
+    let rt = str_of(&tokens, "refresh_token");
+    let labo = machine(&app, "labo", SigningAlg::Es256).await;
+    let labo_body: Value = client_credentials(&app, &labo, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let labo_at = str_of(&labo_body, "access_token");
+    let intruder = app.rp("intruder").await;
+    let mut spec = app.spec("api");
+    spec.grants = vec![GrantType::ClientCredentials];
+    spec.redirect_uris.clear();
+    spec.introspect = true;
+    let api = app.register(spec).await;
+
+    // The client the token was issued to sees it.
+    assert_eq!(introspect(&app, &rp, at).await["active"], true);
+    assert_eq!(introspect(&app, &rp, rt).await["active"], true);
+    assert_eq!(introspect(&app, &labo, labo_at).await["active"], true);
+
+    // Other clients, even confidential ones, learn nothing.
+    let inactive = serde_json::json!({ "active": false });
+    for (who, token) in [
+        (&labo, at),
+        (&labo, rt),
+        (&intruder, at),
+        (&intruder, rt),
+        (&intruder, labo_at),
+        (&rp, labo_at),
+    ] {
+        assert_eq!(introspect(&app, who, token).await, inactive, "{}", who.id);
+    }
+
+    // A resource server sees every access token of this issuer, but no refresh token.
+    let seen = introspect(&app, &api, at).await;
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["client_id"], "dpi");
+    assert_eq!(seen["sub"], user_id);
+    assert_eq!(seen["aud"], app.issuer);
+    assert_eq!(introspect(&app, &api, labo_at).await["active"], true);
+    assert_eq!(introspect(&app, &api, rt).await, inactive);
+
+    let events = app.audit("token_introspected").await;
+    let refusals = events
+        .iter()
+        .filter(|e| e.reason.as_deref() == Some("token_of_other_client"))
+        .count();
+    assert_eq!(refusals, 7, "{events:?}");
+    assert!(events.iter().any(|e| e.client_id.as_deref() == Some("api")
+        && e.reason.is_none()
+        && e.details.as_deref().is_some_and(|d| d.contains("true"))));
+
+    // Still one rule for liveness: a revoked token is inactive for the resource server too.
+    revoke(&app, &rp, at).await;
+    assert_eq!(introspect(&app, &api, at).await, inactive);
+}

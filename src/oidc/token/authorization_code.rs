@@ -32,14 +32,10 @@ pub async fn grant(
         Refusal::new(OAuthError::invalid_grant(msg), reason, Some(&client.id))
     };
     let Some(record) = codes::consume(state.db.pool(), &hash, now).await? else {
-        if let Some(issued) = codes::issued_from_used(state.db.pool(), &hash).await? {
-            // RFC 6749 §4.1.2: revoke what the first use of the code obtained.
-            if let Some(f) = &issued.family_id {
-                refresh::revoke_family(state.db.pool(), f, "code_replay", now).await?;
-            }
-            if let (Some(jti), Some(exp)) = (&issued.access_jti, issued.access_expires_at) {
-                misc::revoke_jti(state.db.pool(), jti, exp).await?;
-            }
+        if let Some(issued) = codes::mark_replayed(state.db.pool(), &hash, now).await? {
+            // RFC 6749 §4.1.2: revoke what the first use of the code obtained. When that
+            // exchange has not recorded it yet, it finds the mark and withdraws it itself.
+            withdraw(state, &issued, now).await?;
             let owner = issued.client_id;
             state
                 .audit
@@ -98,6 +94,10 @@ pub async fn grant(
     let keys = state.keys.get().await?;
     let issuer = state.settings.issuer();
     let ttl = &state.settings.tokens;
+    // The family is named before the access token is signed: the token carries it.
+    let family_id = client
+        .allows(GrantType::RefreshToken)
+        .then(|| uuid::Uuid::now_v7().to_string());
     let at = mint::access_token(
         &keys,
         &issuer,
@@ -105,6 +105,7 @@ pub async fn grant(
         &identity.id,
         &record.scope,
         Some(&claims),
+        family_id.as_deref(),
         ttl.access_token_ttl_secs,
         now,
     )?;
@@ -123,28 +124,42 @@ pub async fn grant(
         ttl.id_token_ttl_secs,
         now,
     )?;
-    let refresh_token = if client.allows(GrantType::RefreshToken) {
+    let refresh_token = if let Some(family) = &family_id {
         let offline = record.scope.split(' ').any(|s| s == "offline_access");
-        let family = new_family(
-            state,
-            client,
-            &identity.id,
-            &session.id,
-            &record.scope,
-            &claims,
+        let started = NewFamily {
+            id: family,
+            identity_id: &identity.id,
+            session_id: &session.id,
+            scope: &record.scope,
             offline,
-            session.expires_at,
-        )
-        .await?;
+            session_end: session.expires_at,
+        };
+        new_family(state, client, &started, &claims).await?;
         let token = random_token(32);
-        refresh::insert_token(state.db.pool(), &hash_secret(&token), &family, now).await?;
-        Some((token, family))
+        refresh::insert_token(state.db.pool(), &hash_secret(&token), family, now).await?;
+        Some(token)
     } else {
         None
     };
-    let family = refresh_token.as_ref().map(|(_, f)| f.as_str());
-    codes::set_issued(state.db.pool(), &hash, family, &at.jti, now + at.expires_in).await?;
-    let refresh_token = refresh_token.map(|(t, _)| t);
+    let issued = codes::Issued {
+        client_id: client.id.clone(),
+        family_id,
+        access_jti: Some(at.jti.clone()),
+        access_expires_at: Some(now + at.expires_in),
+    };
+    let replayed = codes::set_issued(
+        state.db.pool(),
+        &hash,
+        issued.family_id.as_deref(),
+        &at.jti,
+        now + at.expires_in,
+    )
+    .await?;
+    if replayed {
+        // The code was replayed while these tokens were minted: they never leave.
+        withdraw(state, &issued, now).await?;
+        return Err(refuse("code_replay", INVALID_CODE));
+    }
     super::audit_issued(
         state,
         client,
@@ -164,35 +179,50 @@ pub async fn grant(
     })
 }
 
+/// Revokes what a code issued: its refresh family and its access token.
+async fn withdraw(state: &AppState, issued: &codes::Issued, now: i64) -> Result<(), sqlx::Error> {
+    if let Some(f) = &issued.family_id {
+        refresh::revoke_family(state.db.pool(), f, "code_replay", now).await?;
+    }
+    if let (Some(jti), Some(exp)) = (&issued.access_jti, issued.access_expires_at) {
+        misc::revoke_jti(state.db.pool(), jti, exp).await?;
+    }
+    Ok(())
+}
+
+/// A refresh family about to start.
+struct NewFamily<'a> {
+    id: &'a str,
+    identity_id: &'a str,
+    session_id: &'a str,
+    scope: &'a str,
+    offline: bool,
+    session_end: i64,
+}
+
 /// Starts a refresh family: bound to the session, or (offline_access) to its own maximum.
-#[allow(clippy::too_many_arguments)]
 async fn new_family(
     state: &AppState,
     client: &Client,
-    identity_id: &str,
-    session_id: &str,
-    scope: &str,
+    new: &NewFamily<'_>,
     claims: &SessionClaims,
-    offline: bool,
-    session_end: i64,
-) -> Result<String, sqlx::Error> {
+) -> Result<(), sqlx::Error> {
     let now = state.clock.now();
     let family = FamilyRecord {
-        id: uuid::Uuid::now_v7().to_string(),
+        id: new.id.to_owned(),
         client_id: client.id.clone(),
-        identity_id: identity_id.to_owned(),
-        session_id: (!offline).then(|| session_id.to_owned()),
-        scope: scope.to_owned(),
+        identity_id: new.identity_id.to_owned(),
+        session_id: (!new.offline).then(|| new.session_id.to_owned()),
+        scope: new.scope.to_owned(),
         created_at: now,
-        expires_at: if offline {
+        expires_at: if new.offline {
             now + state.settings.tokens.offline_max_secs
         } else {
-            session_end
+            new.session_end
         },
         revoked_at: None,
         revoked_reason: None,
         session_claims: serde_json::to_string(claims).unwrap_or_default(),
     };
-    refresh::insert_family(state.db.pool(), &family).await?;
-    Ok(family.id)
+    refresh::insert_family(state.db.pool(), &family).await
 }

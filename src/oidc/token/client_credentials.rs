@@ -59,6 +59,7 @@ pub async fn grant(
         &client.id,
         &scope,
         None,
+        None,
         state.settings.tokens.access_token_ttl_secs,
         now,
     )?;

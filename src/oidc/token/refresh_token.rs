@@ -100,6 +100,7 @@ pub async fn grant(
         &identity.id,
         &scope,
         Some(&claims),
+        Some(&family.id),
         ttl.access_token_ttl_secs,
         now,
     )?;

@@ -1,0 +1,111 @@
+//! When an access token is active (RFC 7662 §2.2, RFC 9068 §4), for UserInfo and introspection:
+//! a JWT access token lives no longer than what it was issued from (docs/oidc.md, "When an
+//! access token stops working").
+
+use serde_json::{Map, Value};
+
+use super::mint::{self, GRANT_CLAIM};
+use crate::app::AppState;
+use crate::session::is_live;
+use crate::storage::identities::{self, IdentityRecord};
+use crate::storage::{misc, refresh, sessions};
+
+/// A valid access token that nothing has withdrawn.
+#[derive(Debug)]
+pub struct ActiveToken {
+    pub claims: Map<String, Value>,
+    /// The person the token speaks for; `None` for a client acting for itself.
+    pub identity: Option<IdentityRecord>,
+}
+
+impl ActiveToken {
+    /// The client the token was issued to.
+    pub fn client_id(&self) -> &str {
+        text(&self.claims, "client_id").unwrap_or_default()
+    }
+}
+
+fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
+    claims.get(name).and_then(Value::as_str)
+}
+
+/// Checks an access token; the error is the reason code shared with the audit log.
+///
+/// Active means: signed by this issuer, of type `at+jwt`, not expired, not revoked (RFC 7009
+/// or a replayed code), its client still registered; and for a person's token, the identity
+/// active, its refresh family (`grant_id`) neither revoked nor expired, and, unless that family
+/// is an `offline_access` one, its SSO session still live.
+pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'static str> {
+    let keys = state.keys.get().await.map_err(|_| "keys_unavailable")?;
+    let now = state.clock.now();
+    let claims = mint::verify(
+        &keys,
+        &state.settings.issuer(),
+        token,
+        Some("at+jwt"),
+        Some(now),
+    )
+    .map_err(|r| r.reason())?;
+    let stored = |_| "storage_unavailable";
+    let jti = text(&claims, "jti").ok_or("malformed_token")?;
+    if misc::is_jti_revoked(state.db.pool(), jti)
+        .await
+        .map_err(stored)?
+    {
+        return Err("token_revoked");
+    }
+    let client_id = text(&claims, "client_id").ok_or("malformed_token")?;
+    let sub = text(&claims, "sub").ok_or("malformed_token")?;
+    if state
+        .clients
+        .get(client_id)
+        .await
+        .map_err(stored)?
+        .is_none()
+    {
+        return Err("client_unknown");
+    }
+    let Some(sid) = text(&claims, "sid") else {
+        // client_credentials: the client itself, bound to its registration only.
+        if sub != client_id {
+            return Err("malformed_token");
+        }
+        return Ok(ActiveToken {
+            claims,
+            identity: None,
+        });
+    };
+    let identity = match identities::by_id(state.db.pool(), sub)
+        .await
+        .map_err(stored)?
+    {
+        Some(i) if i.status == "active" => i,
+        _ => return Err("identity_inactive"),
+    };
+    let mut session = Some(sid);
+    if let Some(grant) = text(&claims, GRANT_CLAIM) {
+        let family = refresh::family(state.db.pool(), grant)
+            .await
+            .map_err(stored)?
+            .filter(|f| f.client_id == client_id && f.identity_id == sub)
+            .ok_or("grant_revoked")?;
+        if family.revoked_at.is_some() || family.expires_at <= now {
+            return Err("grant_revoked");
+        }
+        // An offline_access family outlives the session; the others end with it.
+        session = family.session_id.is_some().then_some(sid);
+    }
+    if let Some(sid) = session {
+        let live = sessions::by_id(state.db.pool(), sid)
+            .await
+            .map_err(stored)?
+            .is_some_and(|s| is_live(&s, now, state.settings.session.idle_secs));
+        if !live {
+            return Err("session_ended");
+        }
+    }
+    Ok(ActiveToken {
+        claims,
+        identity: Some(identity),
+    })
+}
