@@ -19,6 +19,7 @@ mod hr;
 mod identity;
 mod ldap;
 mod logout;
+mod metrics;
 mod negative;
 mod par;
 mod rpps;
