@@ -177,6 +177,8 @@ impl Application {
                 .app_data(exposure.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(web::PayloadConfig::default().limit(64 * 1024))
+                .app_data(web::QueryConfig::default().error_handler(pages::rejected::query))
+                .wrap(actix_web::middleware::from_fn(pages::rejected::body))
                 .wrap(actix_web::middleware::from_fn(
                     crate::metrics::listener_paths,
                 ))

@@ -15,6 +15,7 @@ mod cps_pki;
 mod cps_revocation;
 mod cps_transport;
 mod discovery;
+mod error_formats;
 mod hr;
 mod identity;
 mod ldap;
