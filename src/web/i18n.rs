@@ -116,6 +116,7 @@ pub struct Texts {
     pub scope_email: &'static str,
     pub scope_offline: &'static str,
     pub scope_roles: &'static str,
+    pub scope_rpps: &'static str,
     pub error_title: &'static str,
     pub error_reference: &'static str,
     pub error_back: &'static str,
@@ -203,7 +204,8 @@ pub static FR: Texts = Texts {
     scope_profile: "Vos nom et prénom",
     scope_email: "Votre adresse e-mail",
     scope_offline: "Un accès prolongé, même après votre déconnexion",
-    scope_roles: "vos rôles dans l'établissement (groupes de l'annuaire)",
+    scope_roles: "Vos rôles dans l'établissement (groupes de l'annuaire)",
+    scope_rpps: "Votre identifiant national de professionnel de santé (RPPS) et vos activités professionnelles dans l'établissement",
     error_title: "Une erreur est survenue",
     error_reference: "Référence à communiquer au support",
     error_back: "Retour à l'accueil",
@@ -291,7 +293,8 @@ pub static EN: Texts = Texts {
     scope_profile: "Your name",
     scope_email: "Your email address",
     scope_offline: "Extended access, even after you sign out",
-    scope_roles: "your roles in the hospital (directory groups)",
+    scope_roles: "Your roles in the hospital (directory groups)",
+    scope_rpps: "Your national health professional identifier (RPPS) and your professional activities at the hospital",
     error_title: "Something went wrong",
     error_reference: "Reference for the helpdesk",
     error_back: "Back to the home page",
@@ -332,6 +335,20 @@ pub static EN: Texts = Texts {
     card_suspended: "The account linked to this card is suspended. Call the IT helpdesk.",
 };
 
+/// The consent page's line for a scope; every person scope (`oidc::scope::PERSON_SCOPES`,
+/// all that the code flow can grant) has one.
+pub fn scope_label(t: &Texts, scope: &str) -> Option<&'static str> {
+    match scope {
+        "openid" => Some(t.scope_openid),
+        "profile" => Some(t.scope_profile),
+        "email" => Some(t.scope_email),
+        "rpps" => Some(t.scope_rpps),
+        "roles" => Some(t.scope_roles),
+        "offline_access" => Some(t.scope_offline),
+        _ => None,
+    }
+}
+
 /// The message of a card-login refusal.
 pub fn card_refusal(t: &Texts, r: crate::authn::cps::Refusal) -> &'static str {
     use crate::authn::cps::Refusal;
@@ -350,5 +367,32 @@ pub fn card_refusal(t: &Texts, r: crate::authn::cps::Refusal) -> &'static str {
         Refusal::StructureRefused => t.card_structure_refused,
         Refusal::Suspended => t.card_suspended,
         Refusal::Unavailable => t.err_unavailable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::scope::PERSON_SCOPES;
+
+    #[test]
+    fn every_grantable_scope_has_a_consent_label() {
+        for t in [&FR, &EN] {
+            for s in PERSON_SCOPES {
+                let label = scope_label(t, s);
+                assert!(
+                    label.is_some_and(|l| !l.trim().is_empty()),
+                    "the scope {s} has no consent label in {}",
+                    t.other_lang_label
+                );
+            }
+        }
+        for s in PERSON_SCOPES {
+            assert_ne!(
+                scope_label(&FR, s),
+                scope_label(&EN, s),
+                "{s} is translated"
+            );
+        }
     }
 }

@@ -24,6 +24,7 @@ mod metrics;
 mod negative;
 mod par;
 mod rpps;
+mod scopes;
 mod security_keys;
 mod sessions;
 mod throttle;
