@@ -111,6 +111,8 @@ pub struct Application {
     pub state: web::Data<AppState>,
     /// The port of the card-login TLS listener (`[cps.tls]`), when there is one.
     pub card_port: Option<u16>,
+    /// The port of the metrics listener (`metrics.bind`), when there is one.
+    pub metrics_port: Option<u16>,
     server: Server,
     audit_writer: AuditWriter,
 }
@@ -156,12 +158,33 @@ impl Application {
                 .unwrap_or(2),
             n => n,
         };
+        let metrics_listener = match state.settings.metrics.bind.as_str() {
+            "" => None,
+            bind => Some(
+                TcpListener::bind(bind)
+                    .with_context(|| format!("cannot listen on {bind} (metrics.bind)"))?,
+            ),
+        };
+        let metrics_addr = match &metrics_listener {
+            Some(l) => Some(l.local_addr()?),
+            None => None,
+        };
+        let exposure = web::Data::new(crate::metrics::Exposure::new(
+            &state.settings.metrics,
+            metrics_addr,
+        )?);
         let data = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(exposure.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(web::PayloadConfig::default().limit(64 * 1024))
+                .app_data(web::QueryConfig::default().error_handler(pages::rejected::query))
+                .wrap(actix_web::middleware::from_fn(pages::rejected::body))
+                .wrap(actix_web::middleware::from_fn(
+                    crate::metrics::listener_paths,
+                ))
                 .wrap(pages::security::headers(data.settings.is_https()))
                 .wrap(Compress::default())
                 .wrap(actix_web::middleware::from_fn(crate::metrics::track))
@@ -175,11 +198,19 @@ impl Application {
         let server = match card_tls {
             Some((l, config)) => server.listen_rustls_0_23(l, config)?,
             None => server,
+        };
+        let server = match metrics_listener {
+            Some(l) => {
+                tracing::info!(listen = %l.local_addr()?, "metrics listener");
+                server.listen(l)?
+            }
+            None => server,
         }
         .run();
         Ok(Application {
             port,
             card_port,
+            metrics_port: metrics_addr.map(|a| a.port()),
             state,
             server,
             audit_writer,

@@ -32,6 +32,7 @@ pub struct Settings {
     pub ldap: LdapSettings,
     pub webauthn: WebauthnSettings,
     pub cps: CpsSettings,
+    pub metrics: MetricsSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -41,6 +42,18 @@ pub struct HttpSettings {
     pub public_url: Url,
     pub workers: usize,
     pub trusted_proxies: Vec<IpAddr>,
+}
+
+/// Who may read `/metrics`, and on which listener (`[metrics]`, operations.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Addresses or networks of the direct peers allowed to read `/metrics`
+    /// (`X-Forwarded-For` is never consulted).
+    pub allow: Vec<String>,
+    /// `address:port` of a listener of its own for `/metrics` and the health probes;
+    /// "" serves `/metrics` on `http.bind`.
+    pub bind: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -519,6 +532,7 @@ impl Settings {
         self.validate_ldap()?;
         self.validate_webauthn()?;
         self.validate_cps()?;
+        self.validate_metrics()?;
         if self.password.memory_kib < 8 * 1024 || self.password.iterations == 0 {
             return Err(key(
                 "password.memory_kib",
@@ -654,6 +668,32 @@ impl Settings {
         Ok(())
     }
 
+    fn validate_metrics(&self) -> Result<(), ConfigError> {
+        let key = |key: &str, message: String| ConfigError::Key {
+            key: key.to_owned(),
+            message,
+        };
+        for a in &self.metrics.allow {
+            crate::authn::cps::header::Network::parse(a).map_err(|m| key("metrics.allow", m))?;
+        }
+        let bind = &self.metrics.bind;
+        if !bind.is_empty() {
+            if bind.parse::<std::net::SocketAddr>().is_err() {
+                return Err(key(
+                    "metrics.bind",
+                    "must be an address:port such as 10.0.0.12:9100, or \"\"".into(),
+                ));
+            }
+            if *bind == self.http.bind {
+                return Err(key(
+                    "metrics.bind",
+                    "must differ from http.bind (leave it \"\" to serve /metrics there)".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn validate_cps(&self) -> Result<(), ConfigError> {
         let key = |key: &str, message: String| ConfigError::Key {
             key: key.to_owned(),
@@ -768,6 +808,19 @@ mod tests {
         assert!(err.to_string().contains("cps.crl_stale"), "{err}");
         let ok = Settings::from_overrides("").unwrap();
         assert!(!ok.cps.enabled);
+    }
+
+    #[test]
+    fn metrics_settings_are_checked() {
+        let ok = Settings::from_overrides("").unwrap();
+        assert_eq!(ok.metrics.allow, ["127.0.0.1", "::1"]);
+        assert!(ok.metrics.bind.is_empty());
+        let err = Settings::from_overrides("[metrics]\nallow = [\"10.0.0.0/33\"]").unwrap_err();
+        assert!(err.to_string().contains("metrics.allow"), "{err}");
+        let err = Settings::from_overrides("[metrics]\nbind = \"9100\"").unwrap_err();
+        assert!(err.to_string().contains("metrics.bind"), "{err}");
+        let err = Settings::from_overrides("[metrics]\nbind = \"127.0.0.1:8080\"").unwrap_err();
+        assert!(err.to_string().contains("metrics.bind"), "{err}");
     }
 
     #[test]

@@ -70,6 +70,29 @@ fn check_id(id: &str) -> Result<(), AdminError> {
     }
 }
 
+/// Every scope is known: a person scope (shown on the consent page), or an API scope of a
+/// client allowed `client_credentials` (the code flow never grants those).
+fn check_scopes(spec: &ClientSpec) -> Result<(), AdminError> {
+    use crate::oidc::scope::{PERSON_SCOPES, is_person_scope, is_scope_token};
+    let machine = spec.grants.contains(&GrantType::ClientCredentials);
+    for s in &spec.scopes {
+        if !is_scope_token(s) {
+            return Err(AdminError::Invalid(format!(
+                "the scope {s:?} is not a valid scope name (1 to 128 printable ASCII \
+                 characters, no space, quote or backslash)"
+            )));
+        }
+        if !is_person_scope(s) && !machine {
+            return Err(AdminError::Invalid(format!(
+                "unknown scope {s}: a client signing people in may have {}; other (API) \
+                 scopes are for clients with --grant client_credentials",
+                PERSON_SCOPES.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn validate(state: &AppState, spec: &ClientSpec) -> Result<(), AdminError> {
     check_id(&spec.id)?;
     if spec.name.trim().is_empty() {
@@ -109,6 +132,7 @@ fn validate(state: &AppState, spec: &ClientSpec) -> Result<(), AdminError> {
     if spec.grants.is_empty() {
         return Err(AdminError::Invalid("give at least one --grant".into()));
     }
+    check_scopes(spec)?;
     if let Some(jwks) = &spec.jwks
         && jwks
             .get("keys")

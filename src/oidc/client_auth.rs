@@ -81,6 +81,27 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((dec(id)?, dec(secret)?))
 }
 
+/// The credentials of the `Authorization` header, the same rule at every endpoint that
+/// authenticates clients (token, introspection, revocation, PAR): no header, or HTTP Basic
+/// with client credentials; anything else is refused, never ignored.
+pub fn basic_credentials(
+    req: &actix_web::HttpRequest,
+) -> Result<Option<(String, String)>, Refusal> {
+    let Some(value) = req.headers().get(actix_web::http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    match value.to_str().ok().and_then(parse_basic) {
+        Some(b) => Ok(Some(b)),
+        None => {
+            let e = OAuthError::invalid_client(
+                "the Authorization header must be HTTP Basic with client credentials",
+            )
+            .with_challenge("Basic");
+            Err(Refusal::new(e, "malformed_basic_auth", None))
+        }
+    }
+}
+
 /// An authenticated request to one of the client endpoints (introspection, revocation, PAR).
 #[derive(Debug)]
 pub struct ClientRequest {
@@ -100,12 +121,11 @@ pub async fn client_request(
     use actix_web::ResponseError;
     let ctx = crate::web::context::context_of(req);
     let params = Params::parse(body).map_err(|e| e.error_response())?;
-    let basic = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_basic);
-    match authenticate(state, basic, &params).await {
+    let authenticated = match basic_credentials(req) {
+        Ok(basic) => authenticate(state, basic, &params).await,
+        Err(r) => Err(r),
+    };
+    match authenticated {
         Ok(client) => Ok(ClientRequest {
             params,
             client,

@@ -18,5 +18,6 @@ pub mod par;
 pub mod params;
 pub mod request;
 pub mod revoke;
+pub mod scope;
 pub mod token;
 pub mod userinfo;

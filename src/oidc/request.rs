@@ -225,7 +225,12 @@ pub fn parse(
             "missing_openid_scope",
         ));
     }
-    if let Some(bad) = scope.iter().find(|s| !client.scopes.contains(s)) {
+    // The code flow grants person scopes only (each is shown on the consent page); API scopes
+    // are for clients acting for themselves.
+    if let Some(bad) = scope
+        .iter()
+        .find(|s| !client.scopes.contains(s) || !super::scope::is_person_scope(s))
+    {
         return Err(fail(
             ErrorCode::InvalidScope,
             &format!("the scope {bad} is not allowed for this client"),

@@ -9,7 +9,7 @@ use serde_json::json;
 use super::context::context_of;
 use super::cookies;
 use super::error::{page, req_lang, server_error};
-use super::i18n::{Lang, Texts};
+use super::i18n::{Lang, scope_label};
 use super::page::{Chrome, render_with};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
@@ -26,19 +26,8 @@ struct ConsentPage {
     flow_id: String,
     csrf: String,
     client_name: String,
-    scopes: Vec<&'static str>,
+    scopes: Vec<String>,
     signed_in_as: String,
-}
-
-fn scope_label(t: &'static Texts, scope: &str) -> Option<&'static str> {
-    match scope {
-        "openid" => Some(t.scope_openid),
-        "profile" => Some(t.scope_profile),
-        "email" => Some(t.scope_email),
-        "offline_access" => Some(t.scope_offline),
-        "roles" => Some(t.scope_roles),
-        _ => None,
-    }
 }
 
 #[derive(serde::Deserialize)]
@@ -68,11 +57,13 @@ pub async fn consent_get(
         _ => return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_client),
     };
     let t = lang.t();
+    // Every scope granted is listed: a scope without a label shows its name, never nothing.
     let scopes = params
         .get("scope")
         .unwrap_or("")
         .split(' ')
-        .filter_map(|s| scope_label(t, s))
+        .filter(|s| !s.is_empty())
+        .map(|s| scope_label(t, s).unwrap_or(s).to_owned())
         .collect();
     let signed_in_as = identities::by_id(state.db.pool(), &s.identity_id)
         .await

@@ -117,6 +117,7 @@ pub struct Texts {
     pub scope_email: &'static str,
     pub scope_offline: &'static str,
     pub scope_roles: &'static str,
+    pub scope_rpps: &'static str,
     pub error_title: &'static str,
     pub error_reference: &'static str,
     pub error_back: &'static str,
@@ -124,6 +125,9 @@ pub struct Texts {
     pub bad_request_redirect: &'static str,
     pub not_found: &'static str,
     pub server_error: &'static str,
+    pub err_bad_request: &'static str,
+    pub err_too_large: &'static str,
+    pub forbidden_address: &'static str,
     pub logout_title: &'static str,
     pub logout_confirm: &'static str,
     pub logout_button: &'static str,
@@ -202,7 +206,8 @@ pub static FR: Texts = Texts {
     scope_profile: "Vos nom et prénom",
     scope_email: "Votre adresse e-mail",
     scope_offline: "Un accès prolongé, même après votre déconnexion",
-    scope_roles: "vos rôles dans l'établissement (groupes de l'annuaire)",
+    scope_roles: "Vos rôles dans l'établissement (groupes de l'annuaire)",
+    scope_rpps: "Votre identifiant national de professionnel de santé (RPPS) et vos activités professionnelles dans l'établissement",
     error_title: "Une erreur est survenue",
     error_reference: "Référence à communiquer au support",
     error_back: "Retour à l'accueil",
@@ -210,6 +215,9 @@ pub static FR: Texts = Texts {
     bad_request_redirect: "L'adresse de retour de l'application n'est pas enregistrée. Contactez son support.",
     not_found: "Cette page n'existe pas.",
     server_error: "Le service n'a pas pu traiter la demande. Réessayez dans un instant.",
+    err_bad_request: "Cette demande est incomplète ou illisible. Retournez à l'application et recommencez.",
+    err_too_large: "Cette demande est trop volumineuse pour être traitée. Retournez à l'application et recommencez.",
+    forbidden_address: "Cette page n'est pas accessible depuis votre adresse.",
     logout_title: "Déconnexion",
     logout_confirm: "Voulez-vous vous déconnecter de toutes les applications ?",
     logout_button: "Se déconnecter",
@@ -288,7 +296,8 @@ pub static EN: Texts = Texts {
     scope_profile: "Your name",
     scope_email: "Your email address",
     scope_offline: "Extended access, even after you sign out",
-    scope_roles: "your roles in the hospital (directory groups)",
+    scope_roles: "Your roles in the hospital (directory groups)",
+    scope_rpps: "Your national health professional identifier (RPPS) and your professional activities at the hospital",
     error_title: "Something went wrong",
     error_reference: "Reference for the helpdesk",
     error_back: "Back to the home page",
@@ -296,6 +305,9 @@ pub static EN: Texts = Texts {
     bad_request_redirect: "The application's return address is not registered. Contact its support.",
     not_found: "This page does not exist.",
     server_error: "The service could not handle the request. Try again in a moment.",
+    err_bad_request: "This request is incomplete or unreadable. Go back to the application and start again.",
+    err_too_large: "This request is too large to be handled. Go back to the application and start again.",
+    forbidden_address: "This page cannot be reached from your address.",
     logout_title: "Sign out",
     logout_confirm: "Do you want to sign out of every application?",
     logout_button: "Sign out",
@@ -326,6 +338,20 @@ pub static EN: Texts = Texts {
     card_suspended: "The account linked to this card is suspended. Call the IT helpdesk.",
 };
 
+/// The consent page's line for a scope; every person scope (`oidc::scope::PERSON_SCOPES`,
+/// all that the code flow can grant) has one.
+pub fn scope_label(t: &Texts, scope: &str) -> Option<&'static str> {
+    match scope {
+        "openid" => Some(t.scope_openid),
+        "profile" => Some(t.scope_profile),
+        "email" => Some(t.scope_email),
+        "rpps" => Some(t.scope_rpps),
+        "roles" => Some(t.scope_roles),
+        "offline_access" => Some(t.scope_offline),
+        _ => None,
+    }
+}
+
 /// The message of a card-login refusal.
 pub fn card_refusal(t: &Texts, r: crate::authn::cps::Refusal) -> &'static str {
     use crate::authn::cps::Refusal;
@@ -344,5 +370,32 @@ pub fn card_refusal(t: &Texts, r: crate::authn::cps::Refusal) -> &'static str {
         Refusal::StructureRefused => t.card_structure_refused,
         Refusal::Suspended => t.card_suspended,
         Refusal::Unavailable => t.err_unavailable,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oidc::scope::PERSON_SCOPES;
+
+    #[test]
+    fn every_grantable_scope_has_a_consent_label() {
+        for t in [&FR, &EN] {
+            for s in PERSON_SCOPES {
+                let label = scope_label(t, s);
+                assert!(
+                    label.is_some_and(|l| !l.trim().is_empty()),
+                    "the scope {s} has no consent label in {}",
+                    t.other_lang_label
+                );
+            }
+        }
+        for s in PERSON_SCOPES {
+            assert_ne!(
+                scope_label(&FR, s),
+                scope_label(&EN, s),
+                "{s} is translated"
+            );
+        }
     }
 }

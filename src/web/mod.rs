@@ -16,4 +16,5 @@ pub mod keys;
 pub mod login;
 pub mod ops;
 pub mod page;
+pub mod rejected;
 pub mod security;

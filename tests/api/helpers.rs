@@ -27,6 +27,8 @@ pub struct TestApp {
     pub database_url: String,
     /// The card-login TLS listener's port, when `[cps.tls]` has one.
     pub card_port: Option<u16>,
+    /// The metrics listener's port, when `metrics.bind` is set.
+    pub metrics_port: Option<u16>,
     _dir: tempfile::TempDir,
 }
 
@@ -85,6 +87,7 @@ pub async fn spawn_app_with(extra: &str) -> TestApp {
         .expect("app builds");
     let state = app.state.clone();
     let card_port = app.card_port;
+    let metrics_port = app.metrics_port;
     tokio::spawn(app.run_until_stopped());
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -97,6 +100,7 @@ pub async fn spawn_app_with(extra: &str) -> TestApp {
         http,
         database_url,
         card_port,
+        metrics_port,
         _dir: dir,
     }
 }

@@ -9,9 +9,6 @@ use crate::oidc::client_auth::Refusal;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::mint;
 
-/// Scopes that speak of a person and never go to a client acting for itself.
-const USER_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
-
 pub async fn grant(
     state: &AppState,
     client: &Client,
@@ -33,7 +30,7 @@ pub async fn grant(
         .scopes
         .iter()
         .map(String::as_str)
-        .filter(|s| !USER_SCOPES.contains(s))
+        .filter(|s| !crate::oidc::scope::is_person_scope(s))
         .collect();
     let scope = match scope {
         None => allowed.join(" "),

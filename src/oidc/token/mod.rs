@@ -5,13 +5,13 @@ mod authorization_code;
 mod client_credentials;
 mod refresh_token;
 
-use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
+use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 use serde_json::json;
 
 use super::client::{Client, GrantType};
-use super::client_auth::{Refusal, authenticate, parse_basic};
+use super::client_auth::{Refusal, authenticate, basic_credentials};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use crate::app::AppState;
@@ -124,23 +124,7 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8], ctx: &RequestC
     }
     let params =
         Params::parse(body).map_err(|e| (unknown, Refusal::new(e, "repeated_parameter", None)))?;
-    let basic = match req
-        .headers()
-        .get(AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""))
-    {
-        None => None,
-        Some(h) => match parse_basic(h) {
-            Some(b) => Some(b),
-            None => {
-                let e = OAuthError::invalid_client(
-                    "the Authorization header must be HTTP Basic with client credentials",
-                )
-                .with_challenge("Basic");
-                return Err((unknown, Refusal::new(e, "malformed_basic_auth", None)));
-            }
-        },
-    };
+    let basic = basic_credentials(req).map_err(|r| (unknown, r))?;
     let request = TokenRequest::parse(&params).map_err(|e| {
         let reason = if e.code == ErrorCode::UnsupportedGrantType {
             "unsupported_grant_type"
