@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::app::{AppState, Application, open};
+use crate::app::{AppState, Application, open, open_existing};
 use crate::audit::AuditWriter;
 use crate::clock::SystemClock;
 use crate::config::Settings;
@@ -111,7 +111,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            let (state, writer) = admin_state(settings).await?;
+            let (db, master) = open(&settings).await?;
+            let (state, writer) =
+                AppState::new(settings, db, master, Arc::new(SystemClock), None).await?;
             println!(
                 "database migrated; signing keys ready ({:?})",
                 state.db.backend()
@@ -185,8 +187,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     app.run_until_stopped().await
 }
 
+/// The state of an administration command: an existing database and master key, never new
+/// ones.
 async fn admin_state(settings: Settings) -> anyhow::Result<(Arc<AppState>, AuditWriter)> {
-    let (db, master) = open(&settings).await?;
+    let (db, master) = open_existing(&settings).await?;
     let (state, writer) = AppState::new(settings, db, master, Arc::new(SystemClock), None).await?;
     Ok((Arc::new(state), writer))
 }
