@@ -139,6 +139,9 @@ pub struct LogoutSettings {
 #[serde(deny_unknown_fields)]
 pub struct EstablishmentSettings {
     pub finess: Vec<crate::identity::Finess>,
+    /// The establishment's time zone (IANA name): HR arrival and departure dates are whole
+    /// days there.
+    pub time_zone: crate::clock::LocalZone,
 }
 
 /// The HR export read by `trousseau hr import` and the HR drop folder.
@@ -183,6 +186,15 @@ pub struct SyncSettings {
     pub rpps: RppsSyncSettings,
     pub hr: HrSyncSettings,
     pub ldap: LdapSyncSettings,
+    pub hr_dates: HrDatesSyncSettings,
+}
+
+/// The job that applies HR arrival and departure dates as the days come, whether or not the
+/// HR drop folder is watched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HrDatesSyncSettings {
+    pub interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -595,6 +607,12 @@ impl Settings {
         }
         if self.sync.hr.interval_secs == 0 {
             return Err(key("sync.hr.interval_secs", "must be a positive number"));
+        }
+        if self.sync.hr_dates.interval_secs == 0 {
+            return Err(key(
+                "sync.hr_dates.interval_secs",
+                "must be a positive number",
+            ));
         }
         self.validate_ldap()?;
         self.validate_webauthn()?;
