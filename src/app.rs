@@ -13,7 +13,7 @@ use crate::audit::{Audit, AuditWriter};
 use crate::authn::password::PasswordHasher;
 use crate::clock::SharedClock;
 use crate::config::Settings;
-use crate::crypto::master_key::{MasterKey, MasterKeySource};
+use crate::crypto::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::oidc::client::ClientCache;
 use crate::oidc::keys::KeyRing;
@@ -85,24 +85,119 @@ impl AppState {
     }
 }
 
-/// Opens the database (migrating it when configured) and loads the master key.
+/// Opens the database (migrating it when configured) and loads the master key: `serve`,
+/// `migrate` and `demo`, which may create both. A master key is generated only when the
+/// database holds nothing sealed with one.
 pub async fn open(settings: &Settings) -> anyhow::Result<(Db, Arc<MasterKey>)> {
+    refuse_moved_files(settings)?;
     let db = Db::connect(&settings.database).await?;
     if settings.database.migrate {
         db.migrate().await?;
     }
-    let (master, source) = MasterKey::load(&settings.secrets)?;
-    if source == MasterKeySource::Generated {
-        tracing::warn!(
-            file = %settings.secrets.master_key_file.display(),
-            "no master key was configured: a new one was generated; keep this file safe and private"
-        );
-        eprintln!(
-            "Trousseau: generated a new master key in {} (mode 0600). Back it up: it decrypts the signing keys.",
-            settings.secrets.master_key_file.display()
+    if let Some((master, _)) = MasterKey::configured(&settings.secrets)? {
+        return Ok((db, Arc::new(master)));
+    }
+    let sealed = if db.is_initialised().await? {
+        crate::storage::keys::count(db.pool()).await?
+    } else {
+        0
+    };
+    let file = settings.master_key_file();
+    if sealed > 0 {
+        anyhow::bail!(
+            "the master key file {} does not exist, but the database {} holds {sealed} signing \
+             keys sealed with a master key: restore that file (or set \
+             TROUSSEAU__SECRETS__MASTER_KEY); a new key could not open them, so none is generated",
+            file.display(),
+            database_name(settings)
         );
     }
+    let master = MasterKey::generate_file(&settings.secrets.master_key_file)?;
+    tracing::warn!(
+        file = %file.display(),
+        "no master key was configured: a new one was generated; keep this file safe and private"
+    );
+    eprintln!(
+        "Trousseau: generated a new master key in {} (mode 0600). Back it up: it decrypts the signing keys.",
+        file.display()
+    );
     Ok((db, Arc::new(master)))
+}
+
+/// Opens an existing, initialised database and its master key for an administration command,
+/// which never creates either; when one is missing, the error names both as resolved.
+pub async fn open_existing(settings: &Settings) -> anyhow::Result<(Db, Arc<MasterKey>)> {
+    refuse_moved_files(settings)?;
+    let resolved = resolved_files(settings);
+    let db = match Db::open_existing(&settings.database).await {
+        Ok(db) => db,
+        Err(e) if e.downcast_ref::<crate::storage::Missing>().is_some() => anyhow::bail!(
+            "{e} ({resolved}); administration commands never create a database: name the \
+             installation's configuration with --config, or create the database with \
+             `trousseau migrate`"
+        ),
+        Err(e) => return Err(e),
+    };
+    if !db
+        .is_initialised()
+        .await
+        .context("cannot read the database")?
+    {
+        anyhow::bail!(
+            "the database holds no Trousseau tables ({resolved}); administration commands never \
+             create them: run `trousseau migrate` with this configuration first"
+        );
+    }
+    if settings.database.migrate {
+        db.migrate().await?;
+    }
+    let Some((master, _)) = MasterKey::configured(&settings.secrets)? else {
+        anyhow::bail!(
+            "there is no master key file {} ({resolved}); administration commands never create \
+             one: name the installation's configuration with --config, or set \
+             TROUSSEAU__SECRETS__MASTER_KEY",
+            settings.master_key_file().display()
+        );
+    };
+    Ok((db, Arc::new(master)))
+}
+
+/// "database …, master key …" as resolved, for messages.
+pub fn resolved_files(settings: &Settings) -> String {
+    let key = if settings.secrets.master_key.is_some() {
+        "the master key of TROUSSEAU__SECRETS__MASTER_KEY".to_owned()
+    } else {
+        format!("master key file {}", settings.master_key_file().display())
+    };
+    format!("database {}, {key}", database_name(settings))
+}
+
+fn database_name(settings: &Settings) -> String {
+    match settings.sqlite_file() {
+        Some(file) => file.display().to_string(),
+        None => crate::storage::redact(&settings.database.url),
+    }
+}
+
+/// Refuses to go on when a relative path of the configuration file now names a missing file
+/// while the same text, read against the working directory as before, names an existing one:
+/// an installation upgraded without making its paths absolute would otherwise start a new,
+/// empty database or master key beside its data.
+fn refuse_moved_files(settings: &Settings) -> anyhow::Result<()> {
+    for (key, resolved, legacy) in &settings.paths.moved {
+        let legacy = std::path::absolute(legacy).unwrap_or_else(|_| legacy.clone());
+        if !resolved.exists() && legacy.exists() && &legacy != resolved {
+            anyhow::bail!(
+                "`{key}` names {}, which does not exist, but {} does: relative paths in a \
+                 configuration file resolve against the file's folder, not the working \
+                 directory; write the absolute path in the configuration (docs/configuration.md, \
+                 \"Upgrading\")",
+                resolved.display(),
+                legacy.display()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// A running server with its background work.

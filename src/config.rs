@@ -33,6 +33,21 @@ pub struct Settings {
     pub webauthn: WebauthnSettings,
     pub cps: CpsSettings,
     pub metrics: MetricsSettings,
+    /// Where relative paths were resolved, when they were (`--config`): the file's folder.
+    #[serde(skip)]
+    pub paths: PathResolution,
+}
+
+/// How the relative paths of a configuration file were resolved: against the file's folder.
+/// Keeps, for the files Trousseau would create (database, master key), where the same text
+/// pointed before (the working directory), so that an upgraded installation is told instead of
+/// starting over beside its data.
+#[derive(Debug, Clone, Default)]
+pub struct PathResolution {
+    /// The configuration file's folder.
+    pub base: Option<PathBuf>,
+    /// (configuration key, path as resolved now, path relative to the working directory).
+    pub moved: Vec<(&'static str, PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -139,6 +154,9 @@ pub struct LogoutSettings {
 #[serde(deny_unknown_fields)]
 pub struct EstablishmentSettings {
     pub finess: Vec<crate::identity::Finess>,
+    /// The establishment's time zone (IANA name): HR arrival and departure dates are whole
+    /// days there.
+    pub time_zone: crate::clock::LocalZone,
 }
 
 /// The HR export read by `trousseau hr import` and the HR drop folder.
@@ -183,6 +201,15 @@ pub struct SyncSettings {
     pub rpps: RppsSyncSettings,
     pub hr: HrSyncSettings,
     pub ldap: LdapSyncSettings,
+    pub hr_dates: HrDatesSyncSettings,
+}
+
+/// The job that applies HR arrival and departure dates as the days come, whether or not the
+/// HR drop folder is watched.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HrDatesSyncSettings {
+    pub interval_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -397,9 +424,11 @@ pub enum ConfigError {
 }
 
 impl Settings {
-    /// Loads defaults, then `file` if given, then the environment.
+    /// Loads defaults, then `file` if given, then the environment. With a file, relative paths
+    /// (whichever layer gave them) resolve against the file's folder, not the working directory.
     pub fn load(file: Option<&Path>) -> Result<Settings, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULTS));
+        let mut base = None;
         if let Some(path) = file {
             if !path.exists() {
                 return Err(ConfigError::Invalid(format!(
@@ -407,20 +436,29 @@ impl Settings {
                     path.display()
                 )));
             }
+            base = std::path::absolute(path)
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf));
+            if base.is_none() {
+                return Err(ConfigError::Invalid(format!(
+                    "cannot tell the folder of the configuration file {}",
+                    path.display()
+                )));
+            }
             figment = figment.merge(Toml::file(path));
         }
         figment = figment.merge(Env::prefixed("TROUSSEAU__").split("__"));
-        Self::from_figment(figment)
+        Self::from_figment(figment, base.as_deref())
     }
 
     /// Loads defaults with the given TOML overrides on top (tests and the demo).
     pub fn from_overrides(toml: &str) -> Result<Settings, ConfigError> {
         let figment = Figment::from(Toml::string(DEFAULTS)).merge(Toml::string(toml));
-        Self::from_figment(figment)
+        Self::from_figment(figment, None)
     }
 
-    fn from_figment(figment: Figment) -> Result<Settings, ConfigError> {
-        let settings: Settings = figment.extract().map_err(|e| {
+    fn from_figment(figment: Figment, base: Option<&Path>) -> Result<Settings, ConfigError> {
+        let mut settings: Settings = figment.extract().map_err(|e| {
             let key = e.path.join(".");
             let message = e.kind.to_string();
             if key.is_empty() {
@@ -429,8 +467,68 @@ impl Settings {
                 ConfigError::Key { key, message }
             }
         })?;
+        if let Some(base) = base {
+            settings.resolve_paths(base);
+        }
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// Makes every relative file path absolute against `base` (the configuration's folder).
+    fn resolve_paths(&mut self, base: &Path) {
+        let join = |p: &Path| -> PathBuf {
+            if p.as_os_str().is_empty() || p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let join_text = |s: &str| -> String {
+            if s.trim().is_empty() {
+                s.to_owned()
+            } else {
+                join(Path::new(s)).to_string_lossy().into_owned()
+            }
+        };
+        let mut moved = Vec::new();
+        if let Some((path, query)) = sqlite_path(&self.database.url)
+            && Path::new(path).is_relative()
+            && path != ":memory:"
+        {
+            let resolved = base.join(path);
+            moved.push(("database.url", resolved.clone(), PathBuf::from(path)));
+            self.database.url = match query {
+                Some(q) => format!("sqlite://{}?{q}", resolved.to_string_lossy()),
+                None => format!("sqlite://{}", resolved.to_string_lossy()),
+            };
+        }
+        let key = &self.secrets.master_key_file;
+        if key.is_relative() && !key.as_os_str().is_empty() {
+            moved.push(("secrets.master_key_file", base.join(key), key.clone()));
+        }
+        self.secrets.master_key_file = join(&self.secrets.master_key_file);
+        for m in &mut self.webauthn.models {
+            m.root = join(&m.root);
+        }
+        self.ldap.ca_file = join_text(&self.ldap.ca_file);
+        self.ldap.service_password_file = join_text(&self.ldap.service_password_file);
+        self.sync.hr.folder = join_text(&self.sync.hr.folder);
+        let source = self.sync.rpps.source.trim();
+        if !(source.starts_with("http://") || source.starts_with("https://")) {
+            self.sync.rpps.source = join_text(source);
+        }
+        let c = &mut self.cps;
+        for list in [&mut c.anchors, &mut c.intermediates, &mut c.crl_files] {
+            for p in list.iter_mut() {
+                *p = join(p);
+            }
+        }
+        c.tls.cert_file = join_text(&c.tls.cert_file);
+        c.tls.key_file = join_text(&c.tls.key_file);
+        self.paths = PathResolution {
+            base: Some(base.to_path_buf()),
+            moved,
+        };
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -528,6 +626,12 @@ impl Settings {
         }
         if self.sync.hr.interval_secs == 0 {
             return Err(key("sync.hr.interval_secs", "must be a positive number"));
+        }
+        if self.sync.hr_dates.interval_secs == 0 {
+            return Err(key(
+                "sync.hr_dates.interval_secs",
+                "must be a positive number",
+            ));
         }
         self.validate_ldap()?;
         self.validate_webauthn()?;
@@ -756,6 +860,17 @@ impl Settings {
         Ok(())
     }
 
+    /// The SQLite database file named by `database.url`, absolute (`None` for PostgreSQL).
+    pub fn sqlite_file(&self) -> Option<PathBuf> {
+        let (path, _) = sqlite_path(&self.database.url)?;
+        Some(absolute(Path::new(path)))
+    }
+
+    /// The master key file, absolute.
+    pub fn master_key_file(&self) -> PathBuf {
+        absolute(&self.secrets.master_key_file)
+    }
+
     /// The issuer identifier: the public URL without a trailing slash.
     pub fn issuer(&self) -> String {
         self.http
@@ -769,6 +884,20 @@ impl Settings {
     pub fn is_https(&self) -> bool {
         self.http.public_url.scheme() == "https"
     }
+}
+
+/// The file path and query of a `sqlite:` URL; `None` for another database.
+pub fn sqlite_path(url: &str) -> Option<(&str, Option<&str>)> {
+    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    Some(match rest.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (rest, None),
+    })
+}
+
+/// `path` made absolute against the working directory, for messages that name files.
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
 #[cfg(test)]
@@ -821,6 +950,32 @@ mod tests {
         assert!(err.to_string().contains("metrics.bind"), "{err}");
         let err = Settings::from_overrides("[metrics]\nbind = \"127.0.0.1:8080\"").unwrap_err();
         assert!(err.to_string().contains("metrics.bind"), "{err}");
+    }
+
+    #[test]
+    fn relative_paths_follow_the_configuration_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("trousseau.toml");
+        std::fs::write(
+            &file,
+            "[database]\nurl = \"sqlite://data/t.db?mode=rwc\"\n[sync.hr]\nfolder = \"rh\"\n",
+        )
+        .unwrap();
+        let s = Settings::load(Some(&file)).unwrap();
+        let base = dir.path().display();
+        assert_eq!(
+            s.database.url,
+            format!("sqlite://{base}/data/t.db?mode=rwc")
+        );
+        assert_eq!(
+            s.secrets.master_key_file,
+            dir.path().join("data/master.key")
+        );
+        assert_eq!(s.sync.hr.folder, format!("{base}/rh"));
+        assert_eq!(s.paths.moved.len(), 2);
+        let defaults = Settings::from_overrides("").unwrap();
+        assert_eq!(defaults.database.url, "sqlite://data/trousseau.db");
+        assert!(defaults.paths.base.is_none());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::app::{AppState, Application, open};
+use crate::app::{AppState, Application, open, open_existing};
 use crate::audit::AuditWriter;
 use crate::clock::SystemClock;
 use crate::config::Settings;
@@ -88,11 +88,17 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // `cps check` answers 0 (accepted), 1 (refused) or 2 (the check itself failed).
+    let check = matches!(cli.command, Command::Cps(cps::CpsCommand::Check { .. }));
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {}", sentence(&e));
-            ExitCode::FAILURE
+            if check {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -103,15 +109,26 @@ fn sentence(e: &anyhow::Error) -> String {
     parts.join(": ")
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo { port } = cli.command {
-        return crate::demo::run(port).await;
+        crate::demo::run(port).await?;
+        return Ok(ExitCode::SUCCESS);
     }
     let settings = Settings::load(cli.config.as_deref())?;
-    match cli.command {
+    if let Command::Cps(cps::CpsCommand::Check { file, at }) = &cli.command {
+        return cps::check(&settings, file, *at).await;
+    }
+    command(cli.command, settings).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn command(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
-            let (state, writer) = admin_state(settings).await?;
+            let (db, master) = open(&settings).await?;
+            let (state, writer) =
+                AppState::new(settings, db, master, Arc::new(SystemClock), None).await?;
             println!(
                 "database migrated; signing keys ready ({:?})",
                 state.db.backend()
@@ -164,10 +181,6 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             })
             .await
         }
-        Command::Cps(c) if !cps::needs_database(&c) => match c {
-            cps::CpsCommand::Check { file, at } => cps::check(&settings, &file, at).await,
-            _ => Ok(()),
-        },
         Command::Cps(c) => {
             with_state(settings, |s| Box::pin(async move { cps::run(&s, c).await })).await
         }
@@ -185,8 +198,10 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     app.run_until_stopped().await
 }
 
+/// The state of an administration command: an existing database and master key, never new
+/// ones.
 async fn admin_state(settings: Settings) -> anyhow::Result<(Arc<AppState>, AuditWriter)> {
-    let (db, master) = open(&settings).await?;
+    let (db, master) = open_existing(&settings).await?;
     let (state, writer) = AppState::new(settings, db, master, Arc::new(SystemClock), None).await?;
     Ok((Arc::new(state), writer))
 }

@@ -30,11 +30,24 @@ pub enum MasterKeySource {
 impl MasterKey {
     /// Loads the key from the environment setting, else the file, else generates the file.
     pub fn load(settings: &SecretsSettings) -> anyhow::Result<(MasterKey, MasterKeySource)> {
+        match Self::configured(settings)? {
+            Some(found) => Ok(found),
+            None => Ok((
+                Self::generate_file(&settings.master_key_file)?,
+                MasterKeySource::Generated,
+            )),
+        }
+    }
+
+    /// The key of the environment setting, else of the file; `None` when neither exists.
+    pub fn configured(
+        settings: &SecretsSettings,
+    ) -> anyhow::Result<Option<(MasterKey, MasterKeySource)>> {
         if let Some(b64) = &settings.master_key {
-            return Ok((
+            return Ok(Some((
                 Self::decode(b64.expose_secret()).context("secrets.master_key")?,
                 MasterKeySource::Environment,
-            ));
+            )));
         }
         let path = &settings.master_key_file;
         if path.exists() {
@@ -42,13 +55,13 @@ impl MasterKey {
                 .with_context(|| format!("cannot read the master key file {}", path.display()))?;
             let key = Self::decode(text.trim())
                 .with_context(|| format!("secrets.master_key_file {}", path.display()))?;
-            return Ok((key, MasterKeySource::File));
+            return Ok(Some((key, MasterKeySource::File)));
         }
-        let key = Self::generate_file(path)?;
-        Ok((key, MasterKeySource::Generated))
+        Ok(None)
     }
 
-    fn generate_file(path: &Path) -> anyhow::Result<MasterKey> {
+    /// Writes a new random key to `path` (mode 0600; never over an existing file).
+    pub fn generate_file(path: &Path) -> anyhow::Result<MasterKey> {
         if let Some(parent) = path.parent()
             && !parent.as_os_str().is_empty()
         {

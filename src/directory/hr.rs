@@ -128,6 +128,16 @@ pub fn parse_date(s: &str) -> Option<String> {
     Some(format!("{y:04}-{m:02}-{d:02}"))
 }
 
+/// Today in the establishment's time zone (`establishment.time_zone`), as `YYYY-MM-DD`: HR
+/// dates are whole local days.
+pub fn local_today(state: &AppState) -> String {
+    state
+        .settings
+        .establishment
+        .time_zone
+        .date(state.clock.now())
+}
+
 /// The calendar date (UTC) of a unix time, as `YYYY-MM-DD`.
 pub fn iso_date(unix: i64) -> String {
     let d = time::OffsetDateTime::from_unix_timestamp(unix)
@@ -221,7 +231,7 @@ pub async fn import_bytes(
     let mut issues = Vec::new();
     let mut warnings = Vec::new();
     let mut seen = HashSet::new();
-    let today = iso_date(state.clock.now());
+    let today = local_today(state);
     let mut record = csv::StringRecord::new();
     loop {
         let line = reader.position().line() + 1;
@@ -260,7 +270,7 @@ pub async fn import_bytes(
             );
             continue;
         }
-        match apply_row(state, &row, &run.id, actor).await {
+        match apply_row(state, &row, &run.id, &today, actor).await {
             Ok((outcome, warning)) => {
                 match outcome {
                     Outcome::Created => run.created += 1,
@@ -277,6 +287,9 @@ pub async fn import_bytes(
             }
         }
     }
+    apply_arrivals(state, &today, actor)
+        .await
+        .context("cannot apply the arrivals")?;
     run.departed = apply_departures(state, &today, actor)
         .await
         .context("cannot apply the departures")? as i64;
@@ -323,10 +336,12 @@ async fn apply_row(
     state: &AppState,
     row: &Row,
     run_id: &str,
+    today: &str,
     actor: &str,
 ) -> Result<(Outcome, Option<String>), String> {
     let db_err = |e: sqlx::Error| format!("the database refused the line: {e}");
     let now = state.clock.now();
+    let mut late_arrival = None;
     let existing = identities::by_employee_number(state.db.pool(), &row.employee_number)
         .await
         .map_err(db_err)?;
@@ -344,6 +359,17 @@ async fn apply_row(
                 ..old.clone()
             };
             let changed = changes(&old, &new);
+            // An account in use is not taken away on a date correction: said, left active.
+            if changed.contains(&"hr_arrival")
+                && old.status == Status::Active.as_str()
+                && row.arrival.as_deref().is_some_and(|a| a > today)
+            {
+                late_arrival = Some(format!(
+                    "arrival date {} is in the future but the identity is already active: left \
+                     active (trousseau user disable to stop it)",
+                    row.arrival.as_deref().unwrap_or_default()
+                ));
+            }
             if changed.is_empty() {
                 (Outcome::Unchanged, old.id)
             } else {
@@ -359,7 +385,7 @@ async fn apply_row(
             }
         }
         None => {
-            let id = create(state, row, run_id, actor).await?;
+            let id = create(state, row, run_id, today, actor).await?;
             (Outcome::Created, id)
         }
     };
@@ -367,7 +393,7 @@ async fn apply_row(
         Some(idnat) => link_if_free(state, &identity_id, idnat, actor).await?,
         None => None,
     };
-    Ok((outcome, warning))
+    Ok((outcome, warning.or(late_arrival)))
 }
 
 /// Names of the fields that differ.
@@ -410,8 +436,21 @@ fn changes(old: &IdentityRecord, new: &IdentityRecord) -> Vec<&'static str> {
     out
 }
 
-/// Creates an identity with a username derived from the names (`jdupont`, `jdupont2`…).
-async fn create(state: &AppState, row: &Row, run_id: &str, actor: &str) -> Result<String, String> {
+/// Creates an identity with a username derived from the names (`jdupont`, `jdupont2`…);
+/// `pending` (no login) while its arrival date is after `today`.
+async fn create(
+    state: &AppState,
+    row: &Row,
+    run_id: &str,
+    today: &str,
+    actor: &str,
+) -> Result<String, String> {
+    let pending = row.arrival.as_deref().is_some_and(|a| a > today);
+    let (status, status_reason) = if pending {
+        (Status::Pending, Some(ARRIVAL_REASON.to_owned()))
+    } else {
+        (Status::Active, None)
+    };
     let db_err = |e: sqlx::Error| format!("the database refused the line: {e}");
     let stem = name::username_stem(&row.given_name, &row.family_name);
     for _attempt in 0..3 {
@@ -431,8 +470,8 @@ async fn create(state: &AppState, row: &Row, run_id: &str, actor: &str) -> Resul
             given_name: row.given_name.clone(),
             family_name: row.family_name.clone(),
             email: row.email.clone(),
-            status: Status::Active.as_str().into(),
-            status_reason: None,
+            status: status.as_str().into(),
+            status_reason: status_reason.clone(),
             status_at: Some(now),
             created_at: now,
             updated_at: now,
@@ -451,7 +490,10 @@ async fn create(state: &AppState, row: &Row, run_id: &str, actor: &str) -> Resul
         let ev = AuditEvent::success("hr_identity_created")
             .actor(actor)
             .subject(&rec.id)
-            .details(json!({ "run": run_id, "employee_number": row.employee_number, "username": rec.username }));
+            .details(json!({
+                "run": run_id, "employee_number": row.employee_number, "username": rec.username,
+                "status": rec.status, "arrival": row.arrival,
+            }));
         state.audit.in_tx(&mut tx, ev).await.map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         return Ok(rec.id);
@@ -482,6 +524,31 @@ async fn link_if_free(
         Ok(_) => Ok(None),
         Err(e) => Ok(Some(format!("IdNat {idnat} not linked: {e}"))),
     }
+}
+
+/// The status reason of an identity waiting for its HR arrival date.
+pub const ARRIVAL_REASON: &str = "hr_arrival";
+
+/// Makes active every pending identity whose arrival date is today or earlier (or was removed
+/// by HR); the number made active. Each change is audited (`user_enabled`, `hr_arrival`).
+pub async fn apply_arrivals(state: &AppState, today: &str, actor: &str) -> anyhow::Result<usize> {
+    let due = store::arrived_but_pending(state.db.pool(), today).await?;
+    let mut done = 0;
+    for (id, arrival) in &due {
+        let mut tx = state.db.begin().await?;
+        if !store::activate_pending(&mut tx, id, state.clock.now()).await? {
+            continue;
+        }
+        let ev = AuditEvent::success("user_enabled")
+            .actor(actor)
+            .subject(id)
+            .reason(ARRIVAL_REASON)
+            .details(json!({ "arrival": arrival, "today": today }));
+        state.audit.in_tx(&mut tx, ev).await?;
+        tx.commit().await?;
+        done += 1;
+    }
+    Ok(done)
 }
 
 /// Marks `left` every identity whose departure date is today or earlier, revoking its sessions

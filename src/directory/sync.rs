@@ -16,6 +16,7 @@ use crate::storage::leases;
 
 pub const RPPS_JOB: &str = "rpps_sync";
 pub const HR_JOB: &str = "hr_sync";
+pub const HR_DATES_JOB: &str = "hr_dates";
 
 /// What one run of a job did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,7 +208,7 @@ async fn hr_folder(state: &AppState, folder: &Path) -> anyhow::Result<JobOutcome
         }
         done.push(format!("{}: {sub} ({note})", path.display()));
     }
-    let today = hr::iso_date(state.clock.now());
+    let today = hr::local_today(state);
     let departed = hr::apply_departures(state, &today, "sync").await?;
     if done.is_empty() && departed == 0 {
         return Ok(JobOutcome::Unchanged);
@@ -216,6 +217,31 @@ async fn hr_folder(state: &AppState, folder: &Path) -> anyhow::Result<JobOutcome
         "{}; {departed} departures applied",
         done.join(", ")
     )))
+}
+
+/// One run of the HR dates job: pending identities whose arrival day came become active,
+/// identities whose departure day came are marked left (days in `establishment.time_zone`, at
+/// the injected clock's time). It needs no HR file, so arrivals happen on their day even when
+/// the drop folder is not watched.
+pub async fn run_hr_dates_once(state: &AppState, holder: &str) -> anyhow::Result<JobOutcome> {
+    if !lease(state, HR_DATES_JOB, holder).await? {
+        return Ok(JobOutcome::Busy);
+    }
+    let result = async {
+        let today = hr::local_today(state);
+        let arrived = hr::apply_arrivals(state, &today, "hr_dates").await?;
+        let departed = hr::apply_departures(state, &today, "hr_dates").await?;
+        Ok::<_, anyhow::Error>(if arrived + departed == 0 {
+            JobOutcome::Unchanged
+        } else {
+            JobOutcome::Done(format!(
+                "{today}: {arrived} arrivals, {departed} departures applied"
+            ))
+        })
+    }
+    .await;
+    leases::release(state.db.pool(), HR_DATES_JOB, holder).await?;
+    result
 }
 
 /// One directory sync: incremental, or full when none of the last `full_every` runs was a
@@ -280,6 +306,23 @@ pub fn spawn(state: Arc<AppState>, importer: RppsImporter) {
                     Ok(o) => tracing::info!(job = super::ldap::JOB, outcome = ?o, "sync job ran"),
                     Err(e) => {
                         tracing::warn!(job = super::ldap::JOB, error = %format!("{e:#}"), "sync job failed")
+                    }
+                }
+            }
+        });
+    }
+    {
+        let (state, holder) = (state.clone(), holder.clone());
+        tokio::spawn(async move {
+            let mut tick =
+                tokio::time::interval(std::time::Duration::from_secs(sync.hr_dates.interval_secs));
+            loop {
+                tick.tick().await;
+                match run_hr_dates_once(&state, &holder).await {
+                    Ok(JobOutcome::Unchanged | JobOutcome::Busy) => {}
+                    Ok(o) => tracing::info!(job = HR_DATES_JOB, outcome = ?o, "sync job ran"),
+                    Err(e) => {
+                        tracing::warn!(job = HR_DATES_JOB, error = %format!("{e:#}"), "sync job failed")
                     }
                 }
             }

@@ -61,3 +61,31 @@ pub async fn departed_but_active(
     .fetch_all(pool)
     .await
 }
+
+/// Pending identities whose arrival date (ISO) is on or before `today`, or no longer set.
+pub async fn arrived_but_pending(
+    pool: &AnyPool,
+    today: &str,
+) -> Result<Vec<(String, Option<String>)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, hr_arrival FROM identities WHERE status = 'pending' \
+         AND (hr_arrival IS NULL OR hr_arrival <= $1)",
+    )
+    .bind(today)
+    .fetch_all(pool)
+    .await
+}
+
+/// Makes a pending identity active; false when it is no longer pending (an administrator
+/// changed it meanwhile).
+pub async fn activate_pending(tx: &mut Tx, id: &str, now: i64) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE identities SET status = 'active', status_reason = NULL, status_at = $1, \
+         updated_at = $1 WHERE id = $2 AND status = 'pending'",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

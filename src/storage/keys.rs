@@ -26,6 +26,14 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<KeyRecord>, sqlx::Error> {
     .await
 }
 
+/// How many signing keys the database holds (each sealed with the master key).
+pub async fn count(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM signing_keys")
+        .fetch_one(pool)
+        .await?;
+    Ok(n)
+}
+
 pub async fn insert(tx: &mut Tx, r: &KeyRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO signing_keys (kid, alg, state, public_jwk, private_enc, created_at, \

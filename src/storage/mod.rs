@@ -50,8 +50,19 @@ pub struct Db {
 }
 
 impl Db {
-    /// Connects (creating the SQLite file and its folders when needed).
+    /// Connects (creating the SQLite file and its folders when needed): `serve`, `migrate`,
+    /// `demo`.
     pub async fn connect(settings: &DatabaseSettings) -> anyhow::Result<Db> {
+        Self::connect_with(settings, true).await
+    }
+
+    /// Connects to an existing database only (administration commands): a SQLite file that
+    /// does not exist is an error ([`Missing`]), never created.
+    pub async fn open_existing(settings: &DatabaseSettings) -> anyhow::Result<Db> {
+        Self::connect_with(settings, false).await
+    }
+
+    async fn connect_with(settings: &DatabaseSettings, create: bool) -> anyhow::Result<Db> {
         install_default_drivers();
         let (url, backend) = if let Some(rest) = settings.url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
@@ -61,7 +72,11 @@ impl Db {
                     "database.url: an in-memory SQLite database cannot be shared; give a file path"
                 );
             }
+            if !create && !std::path::Path::new(path).is_file() {
+                return Err(Missing(std::path::PathBuf::from(path)).into());
+            }
             if let Some(parent) = std::path::Path::new(path).parent()
+                && create
                 && !parent.as_os_str().is_empty()
             {
                 std::fs::create_dir_all(parent).with_context(|| {
@@ -69,7 +84,7 @@ impl Db {
                 })?;
             }
             let query = if query.is_empty() {
-                "mode=rwc".to_owned()
+                if create { "mode=rwc" } else { "mode=rw" }.to_owned()
             } else {
                 query.to_owned()
             };
@@ -155,6 +170,21 @@ impl Db {
         }
     }
 
+    /// Whether the database holds Trousseau's tables (it was migrated at least once).
+    pub async fn is_initialised(&self) -> Result<bool, sqlx::Error> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'signing_keys'"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = 'signing_keys'"
+            }
+        };
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&self.pool).await?;
+        Ok(n > 0)
+    }
+
     /// Cheap liveness probe for `/readyz`.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")
@@ -164,8 +194,13 @@ impl Db {
     }
 }
 
+/// The SQLite file an administration command was given does not exist.
+#[derive(Debug, thiserror::Error)]
+#[error("there is no database file {}", .0.display())]
+pub struct Missing(pub std::path::PathBuf);
+
 /// Hides the password of a database URL.
-fn redact(url: &str) -> String {
+pub fn redact(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(mut u) if u.password().is_some() => {
             let _ = u.set_password(Some("***"));

@@ -30,12 +30,16 @@ fn config_toml(database_url: &str, master_key_file: &Path) -> String {
 }
 
 impl Cli {
-    /// A fresh database (SQLite, or PostgreSQL when TEST_DB=postgres) and master key file.
+    /// A fresh database (SQLite, or PostgreSQL when TEST_DB=postgres) and master key file,
+    /// created by `migrate` (administration commands never create them).
     async fn new() -> Cli {
         let dir = tempfile::tempdir().unwrap();
         let url = test_database(dir.path()).await;
         let key = dir.path().join("master.key");
-        Cli::with_config(dir, &config_toml(&url, &key)).await
+        let cli = Cli::with_config(dir, &config_toml(&url, &key)).await;
+        let out = cli.run(&["migrate"]).await;
+        assert!(out.status.success(), "migrate: {}", text(&out.stderr));
+        cli
     }
 
     /// The database and master key of a running test server.
@@ -663,6 +667,9 @@ async fn an_environment_variable_overrides_the_file() {
     let cli = Cli::new().await;
     let other_dir = tempfile::tempdir().unwrap();
     let other_db = test_database(other_dir.path()).await;
+    let mut cmd = cli.command(&["migrate"]);
+    cmd.env("TROUSSEAU__DATABASE__URL", &other_db);
+    assert!(cmd.output().await.unwrap().status.success());
     let args = [
         "user",
         "create",
@@ -691,6 +698,128 @@ async fn an_environment_variable_overrides_the_file() {
         in_file.as_array().unwrap().is_empty(),
         "and not to the one of the file"
     );
+}
+
+/// The binary run in `cwd`, without the TROUSSEAU__ variables of the test's environment.
+async fn run_in(cwd: &Path, args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.args(args)
+        .current_dir(cwd)
+        .stdin(std::process::Stdio::null());
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TROUSSEAU__") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.output().await.expect("the binary runs")
+}
+
+#[tokio::test]
+async fn administration_commands_never_create_a_database_or_a_master_key() {
+    // An installation whose configuration names its database and key with relative paths.
+    let install = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let postgres = std::env::var("TEST_DB").as_deref() == Ok("postgres");
+    let url = if postgres {
+        test_database(install.path()).await
+    } else {
+        "sqlite://data/trousseau.db".to_owned()
+    };
+    let config = install.path().join("trousseau.toml");
+    std::fs::write(&config, config_toml(&url, Path::new("data/master.key"))).unwrap();
+    let config = config.to_str().unwrap().to_owned();
+    let key = install.path().join("data/master.key");
+    let db_file = install.path().join("data/trousseau.db");
+    let nothing_created = |cwd: &Path| {
+        assert!(!install.path().join("data").exists(), "nothing created");
+        assert!(!cwd.join("data").exists(), "nothing created in {cwd:?}");
+    };
+
+    // Before `migrate`, an administration command creates nothing and names the files it
+    // resolved.
+    let args = ["--config", &config, "user", "list", "--json"];
+    let err = failure(&args, run_in(elsewhere.path(), &args).await);
+    assert!(err.contains(&key.display().to_string()), "{err}");
+    if !postgres {
+        assert!(err.contains(&db_file.display().to_string()), "{err}");
+    }
+    nothing_created(elsewhere.path());
+
+    // `migrate` run from elsewhere creates them beside the configuration file.
+    let out = run_in(elsewhere.path(), &["--config", &config, "migrate"]).await;
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(key.is_file(), "the key is beside the configuration");
+    assert_eq!(db_file.is_file(), !postgres);
+    assert!(!elsewhere.path().join("data").exists());
+
+    // From any working directory, the commands reach that database with that key.
+    let create = [
+        "--config",
+        &config,
+        "client",
+        "create",
+        "--id",
+        "dpi",
+        "--name",
+        "DPI",
+        "--redirect-uri",
+        "https://dpi.example/cb",
+    ];
+    single_line_object(&run_in(elsewhere.path(), &create).await);
+    let third = tempfile::tempdir().unwrap();
+    let list = ["--config", &config, "client", "list", "--json"];
+    let listed = parse_ok(&list, run_in(third.path(), &list).await);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    let listed = parse_ok(&list, run_in(install.path(), &list).await);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert!(!third.path().join("data").exists());
+
+    // Without --config, the defaults name files in the working directory: none is created.
+    let bare = tempfile::tempdir().unwrap();
+    let cwd = bare.path().canonicalize().unwrap();
+    let err = failure(&["user", "list"], run_in(&cwd, &["user", "list"]).await);
+    assert!(
+        err.contains(&cwd.join("data/trousseau.db").display().to_string())
+            && err.contains(&cwd.join("data/master.key").display().to_string()),
+        "{err}"
+    );
+    assert!(!cwd.join("data").exists(), "no database, no key");
+
+    // The key gone while the database holds signing keys: no new key, even from `migrate`.
+    let saved = install.path().join("master.key.saved");
+    std::fs::rename(&key, &saved).unwrap();
+    let args = ["--config", &config, "migrate"];
+    let err = failure(&args, run_in(elsewhere.path(), &args).await);
+    assert!(
+        err.contains("signing keys") && err.contains(&key.display().to_string()),
+        "{err}"
+    );
+    assert!(!key.exists(), "no key generated");
+    let err = failure(&list, run_in(elsewhere.path(), &list).await);
+    assert!(err.contains(&key.display().to_string()), "{err}");
+    assert!(!key.exists(), "no key generated");
+    std::fs::rename(&saved, &key).unwrap();
+    let listed = parse_ok(&list, run_in(elsewhere.path(), &list).await);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
+    // A configuration moved away from its relative files (an upgrade): told, nothing created.
+    let etc = install.path().join("etc");
+    std::fs::create_dir(&etc).unwrap();
+    let moved = etc.join("trousseau.toml");
+    std::fs::write(&moved, config_toml(&url, Path::new("data/master.key"))).unwrap();
+    let moved = moved.to_str().unwrap();
+    for args in [
+        vec!["--config", moved, "client", "list"],
+        vec!["--config", moved, "migrate"],
+    ] {
+        let err = failure(&args, run_in(install.path(), &args).await);
+        assert!(
+            err.contains(&etc.join("data").display().to_string())
+                && err.contains(&install.path().join("data").display().to_string()),
+            "{err}"
+        );
+        assert!(!etc.join("data").exists(), "nothing created");
+    }
 }
 
 /// Polls `check` (wall clock) until it holds; returns how long it took.

@@ -621,8 +621,15 @@ async fn cps_check_prints_the_verdict() {
     let pki = Pki::shared();
     let good = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
     let revoked = pki.personal("810002813847", "DURAND", "PAUL", "Infirmier");
+    // The login decision is read from the database: the good card's holder is linked there.
+    let s = card_server(pki, &[&revoked], Options::default()).await;
+    linked_user(&s.app, "idupont", "810002813839").await;
     let dir = tempfile::tempdir().unwrap();
-    let toml = cps_toml(pki, dir.path(), &[&revoked], &Options::default());
+    let toml = format!(
+        "{}\n[database]\nurl = \"{}\"\n",
+        cps_toml(pki, dir.path(), &[&revoked], &Options::default()),
+        s.app.database_url
+    );
     let config = write(dir.path(), "trousseau.toml", &toml);
     let good_file = write(dir.path(), "good.pem", &good.pem);
     let revoked_file = write(dir.path(), "revoked.pem", &revoked.pem);
@@ -649,12 +656,159 @@ async fn cps_check_prints_the_verdict() {
         "{text}"
     );
     assert!(text.contains(&good.serial_hex()), "{text}");
+    assert!(text.contains("idupont (active)"), "{text}");
     let out = run(revoked_file);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!out.status.success());
     assert!(
         text.contains("card_revoked") && text.contains("révoquée"),
         "{text}"
+    );
+}
+
+/// The issuer text recorded for `card` (seen by a login).
+async fn cards_issuer_of(app: &TestApp, card: &Card) -> String {
+    cards::list(app.state.db.pool(), 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.serial == card.serial_hex())
+        .map(|c| c.issuer)
+        .expect("the card was recorded")
+}
+
+/// `trousseau cps check CARD` with `toml` as configuration: (exit status, stdout, stderr).
+fn check_cli(dir: &Path, toml: &str, card: &Card) -> (i32, String, String) {
+    let config = write(dir, "check.toml", toml);
+    let file = write(dir, "card.pem", &card.pem);
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_trousseau"));
+    cmd.args(["--config", &config, "cps", "check", &file])
+        .current_dir(dir);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TROUSSEAU__") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn cps_check_reports_the_login_decision_and_the_policy_that_made_it() {
+    let pki = Pki::shared();
+    let cpe = pki.structure("750712184", "E123");
+    let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
+
+    // Default policy: a structure card passes the certificate checks, and login refuses it.
+    let s = card_server(pki, &[], Options::default()).await;
+    let (status, _) = refused(&s.app, Some(&cpe)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let dir = tempfile::tempdir().unwrap();
+    let toml = |o: &Options, database_url: &str| {
+        format!(
+            "{}\n[database]\nurl = \"{database_url}\"\n",
+            cps_toml(pki, dir.path(), &[], o)
+        )
+    };
+    let with_db = toml(&Options::default(), &s.app.database_url);
+    let (code, out, err) = check_cli(dir.path(), &with_db, &cpe);
+    assert_eq!(code, 1, "refused: {out} {err}");
+    assert!(
+        out.contains("certificate") && out.contains("accepted"),
+        "{out}"
+    );
+    assert!(
+        out.contains("refused")
+            && out.contains("structure_card_refused")
+            && out.contains("cps.structure_cards = \"refuse\""),
+        "{out}"
+    );
+
+    // The same decision without a database: the policy alone refuses; nothing is created.
+    let missing = dir.path().join("nowhere/trousseau.db");
+    let no_db = toml(
+        &Options::default(),
+        &format!("sqlite://{}", missing.display()),
+    );
+    let (code, out, err) = check_cli(dir.path(), &no_db, &cpe);
+    assert_eq!(code, 1, "{out} {err}");
+    assert!(out.contains("cps.structure_cards = \"refuse\""), "{out}");
+    // A personal card needs the database to be decided: an error (2) naming it.
+    let (code, out, err) = check_cli(dir.path(), &no_db, &card);
+    assert_eq!(code, 2, "{out} {err}");
+    assert!(err.contains(&missing.display().to_string()), "{err}");
+    assert!(!dir.path().join("nowhere").exists(), "no database created");
+
+    // A personal card: not linked, then linked, then blocked, then its holder suspended.
+    let (code, out, _) = check_cli(dir.path(), &with_db, &card);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("card_not_linked"), "{out}");
+    let (status, _) = refused(&s.app, Some(&card)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "login agrees");
+    linked_user(&s.app, "idupont", "810002813839").await;
+    let (code, out, _) = check_cli(dir.path(), &with_db, &card);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("idupont (active)") && out.contains("RPPS link"),
+        "{out}"
+    );
+    admin_cards::block(
+        &s.app.state,
+        &cards_issuer_of(&s.app, &card).await,
+        &card.serial_hex(),
+        "perdue",
+        "admin",
+    )
+    .await
+    .unwrap();
+    let (code, out, _) = check_cli(dir.path(), &with_db, &card);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("card_blocked"), "{out}");
+    let (status, _) = refused(&s.app, Some(&card)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "and login agrees");
+
+    // Policy "bound": refused until an administrator binds the card, then accepted.
+    let b = card_server(
+        pki,
+        &[],
+        Options {
+            structure_cards: "bound",
+            ..Options::default()
+        },
+    )
+    .await;
+    let bound = toml(
+        &Options {
+            structure_cards: "bound",
+            ..Options::default()
+        },
+        &b.app.database_url,
+    );
+    let (code, out, _) = check_cli(dir.path(), &bound, &cpe);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("card_not_linked") && out.contains("not bound"),
+        "{out}"
+    );
+    b.app.create_user("accueil1", "correct horse battery").await;
+    admin_cards::bind(&b.app.state, "3750712184/E123", "accueil1", "admin")
+        .await
+        .unwrap();
+    let (code, out, _) = check_cli(dir.path(), &bound, &cpe);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("accueil1 (active)"), "{out}");
+    users::disable(&b.app.state, "accueil1", "test", "admin")
+        .await
+        .unwrap();
+    let (code, out, _) = check_cli(dir.path(), &bound, &cpe);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("account_suspended") && out.contains("accueil1 is suspended"),
+        "{out}"
     );
 }
 

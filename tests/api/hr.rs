@@ -391,3 +391,113 @@ async fn the_cli_imports_hr_links_and_reports() {
     let (ok, out, err) = cli(&app, &["user", "unlink-rpps", "jdupont"]).await;
     assert!(ok && out.contains("810001045367"), "{err}");
 }
+
+/// The unix time of `hh:mm` on `date` in Paris.
+fn paris(date: jiff::civil::Date, hour: i8, minute: i8) -> i64 {
+    date.at(hour, minute, 0, 0)
+        .in_tz("Europe/Paris")
+        .unwrap()
+        .timestamp()
+        .as_second()
+}
+
+/// The status of the password login form submitted for `user` (303 when it passed).
+async fn password_login(app: &TestApp, rp: &crate::helpers::Rp, user: &str) -> StatusCode {
+    let mut b = app.browser();
+    let (url, _) = crate::helpers::authorize_url(app, rp, &[]);
+    let resp = b.get(&url).await;
+    let (_, location) = b.follow(resp).await;
+    b.submit_login(&location, user, PW).await.status()
+}
+
+#[tokio::test]
+async fn a_future_arrival_is_pending_until_that_day_in_the_establishment_time_zone() {
+    // HR sync off (no folder): the HR dates job runs on its own, every second here.
+    let app = spawn_app_with("[sync.hr_dates]\ninterval_secs = 1\n").await;
+    let dpi = app.rp("dpi").await;
+    let today = jiff::Timestamp::from_second(app.clock.now())
+        .unwrap()
+        .in_tz("Europe/Paris")
+        .unwrap()
+        .date();
+    let day = today.checked_add(jiff::Span::new().days(3)).unwrap();
+    let eve = day.yesterday().unwrap();
+    let r = import(
+        &app,
+        &[
+            &format!("E300;Arrive;Anne;;;;{day};;"),
+            &format!("E301;Part;Paul;;;;2020-01-01;{day};"),
+        ],
+    )
+    .await;
+    assert_eq!(r.run.created, 2, "{r:?}");
+    for user in ["aarrive", "ppart"] {
+        trousseau::admin::users::set_password(&app.state, user, SecretString::from(PW), "test")
+            .await
+            .unwrap();
+    }
+
+    // Pending, visible to administrators, and no login.
+    let (ok, out, err) = cli(&app, &["user", "show", "aarrive", "--json"]).await;
+    assert!(ok, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["status"], "pending", "{shown}");
+    assert_eq!(shown["status_reason"], "hr_arrival");
+    assert_eq!(shown["hr_arrival"], day.to_string());
+    let (ok, out, _) = cli(&app, &["user", "list"]).await;
+    assert!(ok && out.contains("pending"), "{out}");
+    assert_ne!(
+        password_login(&app, &dpi, "aarrive").await,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        password_login(&app, &dpi, "ppart").await,
+        StatusCode::SEE_OTHER
+    );
+
+    // 23:30 in Paris on the eve: nothing changes.
+    let status = |user: &'static str| {
+        let pool = app.state.db.pool().clone();
+        async move {
+            identities::by_username(&pool, user)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+        }
+    };
+    app.clock.advance(paris(eve, 23, 30) - app.clock.now());
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(status("aarrive").await, "pending");
+    assert_eq!(status("ppart").await, "active");
+    assert_ne!(
+        password_login(&app, &dpi, "aarrive").await,
+        StatusCode::SEE_OTHER
+    );
+
+    // 00:30 in Paris on the day (still the eve in UTC): the job alone applies both dates.
+    app.clock.advance(3600);
+    let mut waited = 0;
+    while status("aarrive").await != "active" && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(status("aarrive").await, "active");
+    let mut waited = 0;
+    while status("ppart").await != "left" && waited < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    assert_eq!(status("ppart").await, "left");
+    let mut browser = app.browser();
+    let tokens = login_tokens(&app, &mut browser, &dpi, "aarrive", PW).await;
+    assert!(tokens["id_token"].is_string());
+    assert_ne!(
+        password_login(&app, &dpi, "ppart").await,
+        StatusCode::SEE_OTHER
+    );
+    let enabled = app.audit("user_enabled").await;
+    assert_eq!(enabled.len(), 1);
+    assert_eq!(enabled[0].reason.as_deref(), Some("hr_arrival"));
+    assert_eq!(enabled[0].actor.as_deref(), Some("hr_dates"));
+}

@@ -7,12 +7,13 @@ use std::collections::HashSet;
 
 use rustls::pki_types::CertificateDer;
 use serde_json::json;
+use sqlx::AnyPool;
 
 use super::check::{CheckedCard, Refusal, Refused};
 use super::subject::CardHolder;
 use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
-use crate::config::StructureCardPolicy;
+use crate::config::{Settings, StructureCardPolicy};
 use crate::identity::{LinkMethod, Status, name};
 use crate::storage::cards::{self, Seen};
 use crate::storage::identities::{self, IdentityRecord};
@@ -27,12 +28,169 @@ pub struct CardLogin {
 }
 
 /// How the identity was found.
-enum Found {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
     Identity(String),
     /// An administrator expects this IdNat on this identity: link it now.
     Expected(String),
     /// Created from the RPPS index (policy `create_identities`).
     Create,
+}
+
+/// What a login with a certificate that passed the checks decides, read from the database
+/// (blocks, RPPS links, expected IdNats, structure-card bindings, the identity's status) and
+/// the `[cps]` policy, before anything is written. The login and `trousseau cps check` share it.
+#[derive(Debug, Clone)]
+pub struct Decision {
+    /// How the identity is found, or why the login is refused.
+    pub outcome: Result<Found, Refusal>,
+    /// The identity found, when there is one.
+    pub identity: Option<IdentityRecord>,
+    /// The identity a refusal is audited against.
+    pub subject: Option<String>,
+    /// The rule or policy that decided, in words.
+    pub rule: String,
+}
+
+impl Decision {
+    fn refused(refusal: Refusal, subject: Option<String>, rule: impl Into<String>) -> Decision {
+        Decision {
+            outcome: Err(refusal),
+            identity: None,
+            subject,
+            rule: rule.into(),
+        }
+    }
+
+    /// The decision the configuration alone makes, when the database cannot be read: only a
+    /// policy that refuses every such card decides without it.
+    pub fn by_policy_alone(settings: &Settings, card: &CheckedCard) -> Option<Decision> {
+        if !settings.cps.enabled {
+            return Some(Decision::refused(
+                Refusal::NoCard,
+                None,
+                "cps.enabled = false: card login is off",
+            ));
+        }
+        match &card.holder {
+            CardHolder::Structure { .. }
+                if settings.cps.structure_cards == StructureCardPolicy::Refuse =>
+            {
+                Some(Decision::refused(
+                    Refusal::StructureRefused,
+                    None,
+                    "cps.structure_cards = \"refuse\"",
+                ))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Decides a card login from the database and the configuration, writing nothing.
+pub async fn decide(
+    pool: &AnyPool,
+    settings: &Settings,
+    card: &CheckedCard,
+) -> Result<Decision, sqlx::Error> {
+    if !settings.cps.enabled {
+        return Ok(Decision::by_policy_alone(settings, card)
+            .unwrap_or_else(|| Decision::refused(Refusal::NoCard, None, "card login is off")));
+    }
+    if let Some(k) = cards::find(pool, &card.issuer, &card.serial).await?
+        && k.blocked_at.is_some()
+    {
+        return Ok(Decision::refused(
+            Refusal::Blocked,
+            k.identity_id,
+            "the card is blocked by an administrator (trousseau cps block)",
+        ));
+    }
+    let idnat = card.holder.idnat().as_str();
+    let (found, rule) = match &card.holder {
+        CardHolder::Personal { .. } => match links::by_idnat(pool, idnat).await? {
+            Some(l) => (
+                Some(Found::Identity(l.identity_id)),
+                "the RPPS link of the identity",
+            ),
+            None => match cards::expectation(pool, idnat).await? {
+                // Only an identity still without a link may take the expected IdNat.
+                Some(id) => match links::of_identity(pool, &id).await? {
+                    None => (
+                        Some(Found::Expected(id)),
+                        "an IdNat expected by an administrator (trousseau cps expect)",
+                    ),
+                    Some(_) => (
+                        None,
+                        "the identity expecting this IdNat is linked to another one",
+                    ),
+                },
+                None if settings.cps.create_identities => {
+                    if works_here(pool, settings, idnat).await? {
+                        (
+                            Some(Found::Create),
+                            "cps.create_identities = true and an RPPS activity at one of \
+                             establishment.finess",
+                        )
+                    } else {
+                        (
+                            None,
+                            "cps.create_identities = true, but no RPPS activity at one of \
+                             establishment.finess",
+                        )
+                    }
+                }
+                None => (
+                    None,
+                    "no RPPS link, no expected IdNat, and cps.create_identities = false",
+                ),
+            },
+        },
+        CardHolder::Structure { .. } => {
+            if let Some(d) = Decision::by_policy_alone(settings, card) {
+                return Ok(d);
+            }
+            match cards::binding(pool, idnat).await? {
+                Some(id) => (
+                    Some(Found::Identity(id)),
+                    "cps.structure_cards = \"bound\" and the card is bound (trousseau cps bind)",
+                ),
+                None => (
+                    None,
+                    "cps.structure_cards = \"bound\", but the card is not bound (trousseau cps \
+                     bind)",
+                ),
+            }
+        }
+    };
+    let Some(found) = found else {
+        return Ok(Decision::refused(Refusal::NotLinked, None, rule));
+    };
+    let identity = match &found {
+        // A link or binding always names an existing identity (foreign keys).
+        Found::Identity(id) | Found::Expected(id) => Some(
+            identities::by_id(pool, id)
+                .await?
+                .ok_or(sqlx::Error::RowNotFound)?,
+        ),
+        Found::Create => None,
+    };
+    if let Some(i) = &identity
+        && i.status != Status::Active.as_str()
+    {
+        return Ok(Decision {
+            outcome: Err(Refusal::Suspended),
+            subject: Some(i.id.clone()),
+            rule: format!("{rule}; the identity {} is {}", i.username, i.status),
+            identity,
+        });
+    }
+    Ok(Decision {
+        outcome: Ok(found),
+        identity,
+        subject: None,
+        rule: rule.to_owned(),
+    })
 }
 
 /// Checks the chain a browser presented and maps it to an identity; audits the refusals.
@@ -65,72 +223,22 @@ pub async fn authenticate(
         audit_refusal(state, &r, Some(card.holder.idnat().as_str()), subject, ctx).await;
         refusal
     };
-    let pool = state.db.pool();
-    let known = match cards::find(pool, &card.issuer, &card.serial).await {
-        Ok(k) => k,
-        Err(_) => return Err(Refusal::Unavailable),
+    let Ok(decision) = decide(state.db.pool(), &state.settings, &card).await else {
+        return Err(Refusal::Unavailable);
     };
-    if let Some(k) = &known
-        && k.blocked_at.is_some()
-    {
-        return Err(refuse(Refusal::Blocked, k.identity_id.as_deref()).await);
-    }
-    let idnat = card.holder.idnat().as_str().to_owned();
-    let found = match &card.holder {
-        CardHolder::Personal { .. } => match links::by_idnat(pool, &idnat).await {
-            Ok(Some(l)) => Some(Found::Identity(l.identity_id)),
-            Ok(None) => match cards::expectation(pool, &idnat).await {
-                // Only an identity still without a link may take the expected IdNat.
-                Ok(Some(id)) => match links::of_identity(pool, &id).await {
-                    Ok(None) => Some(Found::Expected(id)),
-                    Ok(Some(_)) => None,
-                    Err(_) => return Err(Refusal::Unavailable),
-                },
-                Ok(None) if state.settings.cps.create_identities => {
-                    match works_here(state, &idnat).await {
-                        Ok(true) => Some(Found::Create),
-                        Ok(false) => None,
-                        Err(_) => return Err(Refusal::Unavailable),
-                    }
-                }
-                Ok(None) => None,
-                Err(_) => return Err(Refusal::Unavailable),
-            },
-            Err(_) => return Err(Refusal::Unavailable),
-        },
-        CardHolder::Structure { .. } => {
-            if state.settings.cps.structure_cards == StructureCardPolicy::Refuse {
-                remember(state, &card, None).await;
-                return Err(refuse(Refusal::StructureRefused, None).await);
-            }
-            match cards::binding(pool, &idnat).await {
-                Ok(b) => b.map(Found::Identity),
-                Err(_) => return Err(Refusal::Unavailable),
-            }
+    let found = match decision.outcome {
+        Ok(found) => found,
+        // A blocked card is known already.
+        Err(Refusal::Blocked) => {
+            return Err(refuse(Refusal::Blocked, decision.subject.as_deref()).await);
         }
-    };
-    let Some(found) = found else {
-        remember(state, &card, None).await;
-        return Err(refuse(Refusal::NotLinked, None).await);
+        Err(refusal) => {
+            remember(state, &card, None).await;
+            return Err(refuse(refusal, decision.subject.as_deref()).await);
+        }
     };
     let link_now = matches!(found, Found::Expected(_));
-    let identity = match found {
-        Found::Identity(id) | Found::Expected(id) => {
-            match identities::by_id(pool, &id).await {
-                Ok(Some(i)) => Some(i),
-                // A link or binding always names an existing identity (foreign keys).
-                Ok(None) | Err(_) => return Err(Refusal::Unavailable),
-            }
-        }
-        Found::Create => None,
-    };
-    if let Some(i) = &identity
-        && i.status != Status::Active.as_str()
-    {
-        remember(state, &card, None).await;
-        return Err(refuse(Refusal::Suspended, Some(&i.id)).await);
-    }
-    let identity_id = match settle(state, &card, identity, link_now, now, ctx).await {
+    let identity_id = match settle(state, &card, decision.identity, link_now, now, ctx).await {
         Ok(id) => id,
         Err(e) => {
             tracing::error!(error = ?e, "cannot record the card login");
@@ -238,23 +346,19 @@ async fn link(
 }
 
 /// Whether the RPPS index shows an activity of `idnat` at one of the establishment's FINESS.
-async fn works_here(state: &AppState, idnat: &str) -> Result<bool, sqlx::Error> {
-    let ours: HashSet<&str> = state
-        .settings
+async fn works_here(pool: &AnyPool, settings: &Settings, idnat: &str) -> Result<bool, sqlx::Error> {
+    let ours: HashSet<&str> = settings
         .establishment
         .finess
         .iter()
         .map(|f| f.as_str())
         .collect();
-    Ok(rpps::activities(state.db.pool(), idnat)
-        .await?
-        .iter()
-        .any(|a| {
-            [&a.finess_site, &a.finess_ej]
-                .into_iter()
-                .flatten()
-                .any(|f| ours.contains(f.as_str()))
-        }))
+    Ok(rpps::activities(pool, idnat).await?.iter().any(|a| {
+        [&a.finess_site, &a.finess_ej]
+            .into_iter()
+            .flatten()
+            .any(|f| ours.contains(f.as_str()))
+    }))
 }
 
 /// Creates the identity of a card holder known to the RPPS index here, with its link.
