@@ -837,12 +837,16 @@ async fn the_cps_commands_list_block_and_unblock_a_card_and_pre_register_an_idna
             app.state.settings.secrets.master_key_file.display()
         ),
     );
-    let cli = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trousseau"))
+    // Awaited, not waited for: this runtime also drives the server's background tasks (the
+    // audit writer among them), and a writer stopped between its INSERT and its COMMIT while
+    // the thread sits in a blocking wait keeps the write lock the command needs.
+    let cli = async |args: &[&str]| {
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_trousseau"))
             .args(["--config", &config, "cps"])
             .args(args)
             .current_dir(s.dir.path())
             .output()
+            .await
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         assert!(
@@ -852,7 +856,7 @@ async fn the_cps_commands_list_block_and_unblock_a_card_and_pre_register_an_idna
         );
         text
     };
-    let list = cli(&["list"]);
+    let list = cli(&["list"]).await;
     assert!(
         list.contains(&card.serial_hex()) && list.contains("ISABELLE DUPONT"),
         "{list}"
@@ -865,19 +869,20 @@ async fn the_cps_commands_list_block_and_unblock_a_card_and_pre_register_an_idna
         &card.serial_hex(),
         "--reason",
         "carte perdue",
-    ]);
+    ])
+    .await;
     assert!(out.contains("blocked"), "{out}");
-    assert!(cli(&["list"]).contains("blocked"));
+    assert!(cli(&["list"]).await.contains("blocked"));
     let (status, _) = refused(app, Some(&card)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(reasons(app).await.contains(&"card_blocked".to_owned()));
-    cli(&["unblock", &issuer, &card.serial_hex()]);
+    cli(&["unblock", &issuer, &card.serial_hex()]).await;
     let mut b = app.browser();
     let (flow, verifier) = start(app, &mut b, &rp).await;
     let resp = via_header(app, &mut b, &flow, Some(&card)).await;
     finish(app, &mut b, &rp, resp, &verifier).await;
     // Pre-registration from the command line, then the first card login links.
-    cli(&["expect", "pdurand", "810002813847"]);
+    cli(&["expect", "pdurand", "810002813847"]).await;
     let mut b = app.browser();
     let (flow, verifier) = start(app, &mut b, &rp).await;
     let resp = via_header(app, &mut b, &flow, Some(&newcomer)).await;
