@@ -234,6 +234,8 @@ pub(super) enum Failure {
     Locked,
     AddressBlocked,
     Disabled,
+    /// The identity exists but its HR arrival day has not come yet.
+    NotYetArrived,
     Unavailable,
     /// The directory refused the account itself (disabled, locked, expired…).
     Directory(Refusal),
@@ -250,6 +252,7 @@ impl Failure {
             Failure::Locked => "account_locked",
             Failure::AddressBlocked => "address_throttled",
             Failure::Disabled => "account_disabled",
+            Failure::NotYetArrived => "account_pending",
             Failure::Unavailable => "storage_unavailable",
             Failure::Directory(r) => r.reason(),
             Failure::DirectoryUnavailable => "directory_unavailable",
@@ -261,7 +264,7 @@ impl Failure {
             Failure::MissingFields => StatusCode::BAD_REQUEST,
             Failure::Credentials(_) => StatusCode::UNAUTHORIZED,
             Failure::Locked | Failure::AddressBlocked => StatusCode::TOO_MANY_REQUESTS,
-            Failure::Disabled => StatusCode::FORBIDDEN,
+            Failure::Disabled | Failure::NotYetArrived => StatusCode::FORBIDDEN,
             Failure::Unavailable | Failure::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Failure::Directory(Refusal::Locked | Refusal::NearLockout) => {
                 StatusCode::TOO_MANY_REQUESTS
@@ -276,6 +279,7 @@ impl Failure {
             Failure::Locked => t.err_locked,
             Failure::AddressBlocked => t.err_address_blocked,
             Failure::Disabled => t.err_disabled,
+            Failure::NotYetArrived => t.err_pending,
             Failure::Unavailable => t.err_unavailable,
             Failure::Directory(r) => match r {
                 Refusal::WrongPassword | Refusal::UnknownUser => t.err_credentials,
@@ -509,11 +513,13 @@ async fn check_password(
         return Err(Failure::Credentials(reason));
     };
     if identity.status != "active" {
-        state
-            .audit
-            .record(fail(Failure::Disabled, Some(&identity.id)))
-            .await;
-        return Err(Failure::Disabled);
+        let refusal = if identity.status == "pending" {
+            Failure::NotYetArrived
+        } else {
+            Failure::Disabled
+        };
+        state.audit.record(fail(refusal, Some(&identity.id))).await;
+        return Err(refusal);
     }
     // The run of failures ends and the password's last use is recorded with the session.
     Ok(identity.id)

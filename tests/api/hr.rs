@@ -446,9 +446,16 @@ async fn a_future_arrival_is_pending_until_that_day_in_the_establishment_time_zo
     assert_eq!(shown["hr_arrival"], day.to_string());
     let (ok, out, _) = cli(&app, &["user", "list"]).await;
     assert!(ok && out.contains("pending"), "{out}");
-    assert_ne!(
+    assert_eq!(
         password_login(&app, &dpi, "aarrive").await,
-        StatusCode::SEE_OTHER
+        StatusCode::FORBIDDEN
+    );
+    // The person is told why, and the refusal has its own reason.
+    assert!(
+        app.audit("login")
+            .await
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("account_pending"))
     );
     assert_eq!(
         password_login(&app, &dpi, "ppart").await,

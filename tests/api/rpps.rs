@@ -359,15 +359,17 @@ fn config(app: &TestApp, dir: &Path) -> PathBuf {
     path
 }
 
-fn cli(config: &Path, args: &[&str]) -> Output {
-    let mut cmd = std::process::Command::new(BIN);
+/// Runs the binary, awaited: this runtime also drives the in-process server's background tasks
+/// (its audit writer must be able to commit while the command waits for the database).
+async fn cli(config: &Path, args: &[&str]) -> Output {
+    let mut cmd = tokio::process::Command::new(BIN);
     cmd.arg("--config").arg(config).args(args);
     for (k, _) in std::env::vars() {
         if k.starts_with("TROUSSEAU__") {
             cmd.env_remove(k);
         }
     }
-    cmd.output().unwrap()
+    cmd.output().await.unwrap()
 }
 
 #[tokio::test]
@@ -376,7 +378,7 @@ async fn the_command_line_imports_searches_and_lists_runs() {
     let dir = tempfile::tempdir().unwrap();
     let config = config(&app, dir.path());
     let path = write(dir.path(), "1.txt", &base_file());
-    let out = cli(&config, &["rpps", "import", path.to_str().unwrap()]);
+    let out = cli(&config, &["rpps", "import", path.to_str().unwrap()]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -397,16 +399,16 @@ async fn the_command_line_imports_searches_and_lists_runs() {
         "one reconciliation per import"
     );
 
-    let out = cli(&config, &["rpps", "search", "dupont"]);
+    let out = cli(&config, &["rpps", "search", "dupont"]).await;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.trim(), format!("{A}  DUPONT Jean  10 Médecin"));
 
-    let out = cli(&config, &["rpps", "runs"]);
+    let out = cli(&config, &["rpps", "runs"]).await;
     assert!(String::from_utf8_lossy(&out.stdout).contains("succeeded"));
 
     let bad = dir.path().join("bad.txt");
     std::fs::write(&bad, "Nom d'exercice|\nX|\n").unwrap();
-    let out = cli(&config, &["rpps", "import", bad.to_str().unwrap()]);
+    let out = cli(&config, &["rpps", "import", bad.to_str().unwrap()]).await;
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
