@@ -4,8 +4,8 @@
 
 use reqwest::StatusCode;
 
+use crate::helpers::peers::slapd::Slapd;
 use crate::helpers::*;
-use crate::peers::slapd::Slapd;
 use trousseau::authn::ldap::check;
 use trousseau::directory::ldap::{SyncOptions, sync};
 use trousseau::storage::directory as store;

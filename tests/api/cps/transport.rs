@@ -94,7 +94,7 @@ async fn behind_a_real_nginx_the_forwarded_card_signs_in() {
     let app = &s.app;
     let upstream = app.issuer.trim_start_matches("http://").to_owned();
     let cas = format!("{}{}", pki.anchors_pem(), pki.intermediates_pem());
-    let Some(nginx) = crate::peers::nginx::Nginx::start(&upstream, &cas, HEADER) else {
+    let Some(nginx) = crate::helpers::peers::nginx::Nginx::start(&upstream, &cas, HEADER) else {
         return;
     };
     let id = linked_user(app, "idupont", "810002813839").await;
