@@ -719,7 +719,7 @@ mod tests {
         };
         let before = read().await.expect("carol");
         // modifyTimestamp has one-second resolution.
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        crate::helpers::wait::next_second().await;
         s.replace(&dn, "givenName", &["Caroline"]).await;
         let after = read().await.expect("carol");
         assert_eq!(after.attrs["givenName"], ["Caroline"]);
