@@ -142,7 +142,7 @@ async fn behind_a_real_nginx_the_forwarded_card_signs_in() {
 /// Real Chromium presenting the card from its NSS database, the certificate chosen by the
 /// `AutoSelectCertificateForUrls` policy. Ignored by default: the policy is a system file
 /// (`/etc/chromium/policies/managed/`), written and removed by the test.
-/// `cargo test --test api cps_transport::chromium -- --ignored`
+/// `cargo test --test api cps::transport::chromium -- --ignored`
 #[tokio::test]
 #[ignore]
 async fn chromium_presents_the_card_selected_by_policy() {
@@ -152,7 +152,9 @@ async fn chromium_presents_the_card_selected_by_policy() {
         "/usr/bin/certutil",
     ];
     if let Some(missing) = tools.iter().find(|t| !Path::new(t).exists()) {
-        eprintln!("\n!!! skipped: {missing} is missing (apt-get install chromium libnss3-tools)\n");
+        crate::helpers::skip::skip(&format!(
+            "{missing} is missing (apt-get install chromium libnss3-tools)"
+        ));
         return;
     }
     let pki = Pki::shared();
