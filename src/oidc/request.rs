@@ -455,3 +455,6 @@ pub fn decide(
     }
     Decision::Issue
 }
+
+#[cfg(test)]
+mod tests;

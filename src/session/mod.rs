@@ -301,3 +301,6 @@ pub async fn end_all(
     }
     Ok(ended)
 }
+
+#[cfg(test)]
+mod tests;

@@ -577,15 +577,15 @@ async fn an_unknown_card_holder_working_here_gets_an_identity_when_the_policy_sa
     )
     .await;
     let app = &s.app;
-    let file = crate::rpps::write(
+    let file = crate::directory::rpps::write(
         s.dir.path(),
         "rpps.txt",
         &[
-            crate::rpps::line("810002813839", "DUPONT", "ISABELLE", "10", "750712184"),
-            crate::rpps::line("810002813847", "DURAND", "PAUL", "10", "130785652"),
+            crate::directory::rpps::line("810002813839", "DUPONT", "ISABELLE", "10", "750712184"),
+            crate::directory::rpps::line("810002813847", "DURAND", "PAUL", "10", "130785652"),
         ],
     );
-    crate::rpps::import(app, &file).await.unwrap();
+    crate::directory::rpps::import(app, &file).await.unwrap();
     let rp = app.rp("dpi").await;
     let mut b = app.browser();
     let (flow, verifier) = start(app, &mut b, &rp).await;

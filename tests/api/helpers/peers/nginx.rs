@@ -3,6 +3,7 @@
 //! certificate to Trousseau in a header (`$ssl_client_escaped_cert`), as a hospital's reverse
 //! proxy does (docs/cps.md).
 
+use crate::helpers::skip::skip;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -22,19 +23,14 @@ impl Nginx {
     /// Starts nginx in front of `upstream` (`127.0.0.1:port`), with `client_cas` (PEM bundle)
     /// as the CAs it asks client certificates from, forwarding them in `header`.
     ///
-    /// `None` when nginx is missing, unless `TROUSSEAU_REQUIRE_PEERS=1` (then it panics).
+    /// `None` when nginx is missing, after a `SKIP` line (under `CI=true` or
+    /// `TROUSSEAU_REQUIRE_PEERS=1` it panics).
     pub fn start(upstream: &str, client_cas: &str, header: &str) -> Option<Nginx> {
         if !Path::new(NGINX).exists() {
-            if std::env::var("TROUSSEAU_REQUIRE_PEERS").as_deref() == Ok("1") {
-                panic!(
-                    "{NGINX} is missing and TROUSSEAU_REQUIRE_PEERS=1: install it with \
-                     `apt-get install nginx` (scripts/test-all does it)"
-                );
-            }
-            eprintln!(
-                "\n!!! skipped: {NGINX} is missing: the reverse-proxy card login is NOT tested \
-                 (apt-get install nginx)\n"
-            );
+            skip(&format!(
+                "{NGINX} is missing: the reverse-proxy card login is NOT tested \
+                 (apt-get install nginx)"
+            ));
             return None;
         }
         let dir = tempfile::Builder::new()

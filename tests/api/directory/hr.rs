@@ -8,7 +8,7 @@ use trousseau::directory::hr::{self, iso_date};
 use trousseau::directory::sync::{self, JobOutcome};
 use trousseau::storage::{identities, leases};
 
-use crate::helpers::{TestApp, error_code, login_tokens, spawn_app, spawn_app_with};
+use crate::helpers::{TestApp, error_code, login_tokens, spawn_app, spawn_app_with, wait};
 
 const HEADER: &str =
     "matricule;nom;prenom;date_naissance;email;service;date_arrivee;date_depart;idnat";
@@ -239,14 +239,11 @@ async fn the_drop_folder_is_imported_and_emptied() {
     std::fs::write(dir.path().join("rh-1.csv"), csv(&["E1;Dupont;Jean;;;;;;"])).unwrap();
     std::fs::write(dir.path().join("rh-2.csv"), b"nothing useful\n").unwrap();
     // `serve` runs the job at start-up too: whichever node wins, the files are handled once.
-    let mut out = JobOutcome::Busy;
-    for _ in 0..50 {
-        out = sync::run_hr_once(&app.state, "node-a").await.unwrap();
-        if out != JobOutcome::Busy {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let out = wait::value("the HR job lease", || async {
+        let out = sync::run_hr_once(&app.state, "node-a").await.unwrap();
+        (out != JobOutcome::Busy).then_some(out)
+    })
+    .await;
     assert_ne!(out, JobOutcome::Busy);
     assert!(dir.path().join("done/rh-1.csv").exists());
     assert!(dir.path().join("failed/rh-2.csv").exists());
@@ -268,16 +265,13 @@ async fn one_node_at_a_time_holds_a_job_lease() {
     let pool = app.state.db.pool();
     let now = app.clock.now();
     // `serve` runs the job at start-up: wait until its lease is given back.
-    let mut got = false;
-    for _ in 0..50 {
-        got = leases::acquire(pool, sync::HR_JOB, "node-a", now, 60)
+    let got = wait::value("the HR job lease given back", || async {
+        leases::acquire(pool, sync::HR_JOB, "node-a", now, 60)
             .await
-            .unwrap();
-        if got {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+            .unwrap()
+            .then_some(true)
+    })
+    .await;
     assert!(got);
     assert!(
         !leases::acquire(pool, sync::HR_JOB, "node-b", now, 60)
@@ -474,7 +468,15 @@ async fn a_future_arrival_is_pending_until_that_day_in_the_establishment_time_zo
         }
     };
     app.clock.advance(paris(eve, 23, 30) - app.clock.now());
-    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    // One run of the job at that time (once the node's own run gives its lease back).
+    let out = wait::value("the HR dates job lease", || async {
+        let out = sync::run_hr_dates_once(&app.state, "node-test")
+            .await
+            .unwrap();
+        (out != JobOutcome::Busy).then_some(out)
+    })
+    .await;
+    assert_eq!(out, JobOutcome::Unchanged);
     assert_eq!(status("aarrive").await, "pending");
     assert_eq!(status("ppart").await, "active");
     assert_ne!(
@@ -484,17 +486,15 @@ async fn a_future_arrival_is_pending_until_that_day_in_the_establishment_time_zo
 
     // 00:30 in Paris on the day (still the eve in UTC): the job alone applies both dates.
     app.clock.advance(3600);
-    let mut waited = 0;
-    while status("aarrive").await != "active" && waited < 100 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        waited += 1;
-    }
+    wait::until("the arrival applied by the job", || async {
+        status("aarrive").await == "active"
+    })
+    .await;
     assert_eq!(status("aarrive").await, "active");
-    let mut waited = 0;
-    while status("ppart").await != "left" && waited < 100 {
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        waited += 1;
-    }
+    wait::until("the departure applied by the job", || async {
+        status("ppart").await == "left"
+    })
+    .await;
     assert_eq!(status("ppart").await, "left");
     let mut browser = app.browser();
     let tokens = login_tokens(&app, &mut browser, &dpi, "aarrive", PW).await;

@@ -271,135 +271,157 @@ async fn a_repeated_authorization_parameter_shows_an_error_page() {
     assert_audited(&app, "authorization_refused", "repeated_parameter").await;
 }
 
-#[tokio::test]
-async fn response_type_must_be_code() {
+/// One way to spoil a valid authorization request: the parameters changed (`None` removes one),
+/// the error the client is sent back, and the reason audited (`None`: the same as another row).
+struct Spoiled {
+    changes: &'static [(&'static str, Option<&'static str>)],
+    error: &'static str,
+    reason: Option<&'static str>,
+}
+
+const fn spoiled(
+    changes: &'static [(&'static str, Option<&'static str>)],
+    error: &'static str,
+    reason: Option<&'static str>,
+) -> Spoiled {
+    Spoiled {
+        changes,
+        error,
+        reason,
+    }
+}
+
+/// Each spoiled request is refused by a redirect to the client with its error, and each
+/// reason is audited.
+async fn assert_refused_by_redirect(rows: &[Spoiled]) {
     let app = spawn_app().await;
     let rp = app.rp("dpi").await;
-    // A missing required parameter is invalid_request (RFC 6749 §4.1.2.1).
-    refused_by_redirect(
-        &app,
-        &rp,
-        &with(valid(&rp), "response_type", None),
-        "invalid_request",
-    )
-    .await;
-    for other in ["token", "id_token", "code id_token"] {
-        refused_by_redirect(
-            &app,
-            &rp,
-            &with(valid(&rp), "response_type", Some(other)),
-            "unsupported_response_type",
-        )
-        .await;
+    for row in rows {
+        let mut params = valid(&rp);
+        for (key, value) in row.changes {
+            params = with(params, key, *value);
+        }
+        refused_by_redirect(&app, &rp, &params, row.error).await;
     }
-    assert_audited(&app, "authorization_refused", "missing_response_type").await;
-    assert_audited(&app, "authorization_refused", "unsupported_response_type").await;
+    for reason in rows.iter().filter_map(|row| row.reason) {
+        assert_audited(&app, "authorization_refused", reason).await;
+    }
+}
+
+#[tokio::test]
+async fn response_type_must_be_code() {
+    assert_refused_by_redirect(&[
+        // A missing required parameter is invalid_request (RFC 6749 §4.1.2.1).
+        spoiled(
+            &[("response_type", None)],
+            "invalid_request",
+            Some("missing_response_type"),
+        ),
+        spoiled(
+            &[("response_type", Some("token"))],
+            "unsupported_response_type",
+            Some("unsupported_response_type"),
+        ),
+        spoiled(
+            &[("response_type", Some("id_token"))],
+            "unsupported_response_type",
+            None,
+        ),
+        spoiled(
+            &[("response_type", Some("code id_token"))],
+            "unsupported_response_type",
+            None,
+        ),
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn the_scope_must_include_openid_and_stay_within_the_clients() {
-    let app = spawn_app().await;
-    let rp = app.rp("dpi").await;
-    refused_by_redirect(
-        &app,
-        &rp,
-        &with(valid(&rp), "scope", Some("profile email")),
-        "invalid_scope",
-    )
+    assert_refused_by_redirect(&[
+        spoiled(
+            &[("scope", Some("profile email"))],
+            "invalid_scope",
+            Some("missing_openid_scope"),
+        ),
+        spoiled(&[("scope", None)], "invalid_scope", None),
+        spoiled(
+            &[("scope", Some("openid admin"))],
+            "invalid_scope",
+            Some("scope_not_allowed"),
+        ),
+    ])
     .await;
-    refused_by_redirect(&app, &rp, &with(valid(&rp), "scope", None), "invalid_scope").await;
-    refused_by_redirect(
-        &app,
-        &rp,
-        &with(valid(&rp), "scope", Some("openid admin")),
-        "invalid_scope",
-    )
-    .await;
-    assert_audited(&app, "authorization_refused", "missing_openid_scope").await;
-    assert_audited(&app, "authorization_refused", "scope_not_allowed").await;
 }
 
 #[tokio::test]
 async fn pkce_is_required_and_only_s256() {
-    let app = spawn_app().await;
-    let rp = app.rp("dpi").await;
-    let without = with(
-        with(valid(&rp), "code_challenge", None),
-        "code_challenge_method",
-        None,
-    );
-    refused_by_redirect(&app, &rp, &without, "invalid_request").await;
-    assert_audited(&app, "authorization_refused", "pkce_required").await;
-
-    let plain = with(valid(&rp), "code_challenge_method", Some("plain"));
-    refused_by_redirect(&app, &rp, &plain, "invalid_request").await;
-    let implicit_plain = with(valid(&rp), "code_challenge_method", None);
-    refused_by_redirect(&app, &rp, &implicit_plain, "invalid_request").await;
-    assert_audited(&app, "authorization_refused", "pkce_method_refused").await;
-
-    let method_only = with(valid(&rp), "code_challenge", None);
-    refused_by_redirect(&app, &rp, &method_only, "invalid_request").await;
-    assert_audited(&app, "authorization_refused", "missing_code_challenge").await;
-
-    let short = with(valid(&rp), "code_challenge", Some("tooshort"));
-    refused_by_redirect(&app, &rp, &short, "invalid_request").await;
-    assert_audited(&app, "authorization_refused", "malformed_code_challenge").await;
+    assert_refused_by_redirect(&[
+        spoiled(
+            &[("code_challenge", None), ("code_challenge_method", None)],
+            "invalid_request",
+            Some("pkce_required"),
+        ),
+        spoiled(
+            &[("code_challenge_method", Some("plain"))],
+            "invalid_request",
+            Some("pkce_method_refused"),
+        ),
+        // Without a method the challenge would be `plain`.
+        spoiled(&[("code_challenge_method", None)], "invalid_request", None),
+        spoiled(
+            &[("code_challenge", None)],
+            "invalid_request",
+            Some("missing_code_challenge"),
+        ),
+        spoiled(
+            &[("code_challenge", Some("tooshort"))],
+            "invalid_request",
+            Some("malformed_code_challenge"),
+        ),
+    ])
+    .await;
 }
 
 #[tokio::test]
 async fn prompt_none_without_a_session_is_login_required() {
-    let app = spawn_app().await;
-    let rp = app.rp("dpi").await;
-    refused_by_redirect(
-        &app,
-        &rp,
-        &with(valid(&rp), "prompt", Some("none")),
-        "login_required",
-    )
+    assert_refused_by_redirect(&[
+        spoiled(
+            &[("prompt", Some("none"))],
+            "login_required",
+            Some("no_session"),
+        ),
+        spoiled(
+            &[("prompt", Some("none login"))],
+            "invalid_request",
+            Some("bad_prompt"),
+        ),
+        spoiled(&[("prompt", Some("whenever"))], "invalid_request", None),
+    ])
     .await;
-    refused_by_redirect(
-        &app,
-        &rp,
-        &with(valid(&rp), "prompt", Some("none login")),
-        "invalid_request",
-    )
-    .await;
-    refused_by_redirect(
-        &app,
-        &rp,
-        &with(valid(&rp), "prompt", Some("whenever")),
-        "invalid_request",
-    )
-    .await;
-    assert_audited(&app, "authorization_refused", "no_session").await;
-    assert_audited(&app, "authorization_refused", "bad_prompt").await;
 }
 
 #[tokio::test]
 async fn request_objects_are_not_supported() {
-    let app = spawn_app().await;
-    let rp = app.rp("dpi").await;
-    let params = with(
-        valid(&rp),
-        "request",
-        Some("eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."),
-    );
-    refused_by_redirect(&app, &rp, &params, "request_not_supported").await;
-    assert_audited(&app, "authorization_refused", "request_object").await;
+    assert_refused_by_redirect(&[spoiled(
+        &[(
+            "request",
+            Some("eyJhbGciOiJub25lIn0.eyJzY29wZSI6Im9wZW5pZCJ9."),
+        )],
+        "request_not_supported",
+        Some("request_object"),
+    )])
+    .await;
 }
 
 #[tokio::test]
 async fn an_unknown_response_mode_is_refused() {
-    let app = spawn_app().await;
-    let rp = app.rp("dpi").await;
-    refused_by_redirect(
-        &app,
-        &rp,
-        &with(valid(&rp), "response_mode", Some("fragment")),
+    assert_refused_by_redirect(&[spoiled(
+        &[("response_mode", Some("fragment"))],
         "invalid_request",
-    )
+        Some("bad_response_mode"),
+    )])
     .await;
-    assert_audited(&app, "authorization_refused", "bad_response_mode").await;
 }
 
 #[tokio::test]
@@ -414,18 +436,16 @@ async fn a_client_without_the_code_grant_cannot_authorize() {
 
 #[tokio::test]
 async fn a_malformed_max_age_is_refused() {
-    let app = spawn_app().await;
-    let rp = app.rp("dpi").await;
-    for bad in ["-1", "soon", "1e3"] {
-        refused_by_redirect(
-            &app,
-            &rp,
-            &with(valid(&rp), "max_age", Some(bad)),
+    assert_refused_by_redirect(&[
+        spoiled(
+            &[("max_age", Some("-1"))],
             "invalid_request",
-        )
-        .await;
-    }
-    assert_audited(&app, "authorization_refused", "bad_max_age").await;
+            Some("bad_max_age"),
+        ),
+        spoiled(&[("max_age", Some("soon"))], "invalid_request", None),
+        spoiled(&[("max_age", Some("1e3"))], "invalid_request", None),
+    ])
+    .await;
 }
 
 // --- Codes at the token endpoint ---

@@ -957,8 +957,11 @@ async fn a_client_credentials_token_ends_with_its_client() {
     trousseau::admin::clients::delete(&app.state, "labo", "test")
         .await
         .unwrap();
-    // Clients are cached for a second.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // Clients are cached for a second: wait until the cache lets it go.
+    crate::helpers::wait::until("the deleted client out of the cache", || async {
+        userinfo(&app, at).await.status() == StatusCode::UNAUTHORIZED
+    })
+    .await;
     assert_eq!(userinfo(&app, at).await.status(), StatusCode::UNAUTHORIZED);
     let refused = app.audit("userinfo_refused").await;
     assert!(

@@ -4,8 +4,8 @@
 
 use reqwest::StatusCode;
 
+use crate::helpers::peers::slapd::Slapd;
 use crate::helpers::*;
-use crate::peers::slapd::Slapd;
 use trousseau::authn::ldap::check;
 use trousseau::directory::ldap::{SyncOptions, sync};
 use trousseau::storage::directory as store;
@@ -324,11 +324,9 @@ async fn a_reset_password_must_be_changed_in_the_same_flow() {
         .add_user("dmoreau", "Secret-7", "Denis", "Moreau", None)
         .await;
     if !s.force_password_change(&dn).await {
-        assert!(
-            std::env::var("TROUSSEAU_REQUIRE_PEERS").as_deref() != Ok("1"),
-            "slapd has no ppolicy overlay: the password change cannot be tested"
+        crate::helpers::skip::skip(
+            "slapd has no ppolicy overlay: the password change cannot be tested",
         );
-        eprintln!("slapd has no ppolicy overlay here: password change test skipped");
         return;
     }
     let app = app_for(&s, "").await;

@@ -12,7 +12,8 @@ use trousseau::identity::{IdNat, LinkMethod};
 use trousseau::storage::rpps_scope;
 
 use crate::helpers::{
-    TestApp, authorize, claims, exchange, query_param, spawn_app, spawn_app_with,
+    HttpPeer, Reply, TestApp, authorize, claims, exchange, query_param, spawn_app, spawn_app_with,
+    wait,
 };
 
 const PW: &str = "correct horse battery staple";
@@ -322,39 +323,6 @@ async fn the_rpps_scope_gives_subject_ref_pro_in_id_token_and_userinfo() {
     );
 }
 
-/// A one-file HTTP server on 127.0.0.1:0; the URL and the number of requests served.
-async fn serve_file(body: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "http://{}/PS_LibreAcces_Personne_activite.txt",
-        listener.local_addr().unwrap()
-    );
-    let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counter = hits.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            let body = body.clone();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let _ = sock.read(&mut buf).await;
-                let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                    body.len()
-                );
-                let _ = sock.write_all(head.as_bytes()).await;
-                let _ = sock.write_all(&body).await;
-                let _ = sock.shutdown().await;
-            });
-        }
-    });
-    (url, hits)
-}
-
 #[tokio::test]
 async fn the_rpps_job_polls_a_url_imports_once_and_reconciles() {
     // The zip the ANS distributes, holding the extraction.
@@ -367,7 +335,8 @@ async fn the_rpps_job_polls_a_url_imports_once_and_reconciles() {
     .unwrap();
     std::io::Write::write_all(&mut zip, txt.as_bytes()).unwrap();
     let body = zip.finish().unwrap().into_inner();
-    let (url, hits) = serve_file(body).await;
+    let peer = HttpPeer::start(move |_| Reply::ok("text/plain", body.clone())).await;
+    let url = peer.url("/PS_LibreAcces_Personne_activite.txt");
     let app = spawn_app_with(&settings(&format!(
         "[sync.rpps]\nsource = \"{url}\"\ninterval_secs = 86400\n"
     )))
@@ -376,16 +345,13 @@ async fn the_rpps_job_polls_a_url_imports_once_and_reconciles() {
     link(&app, "jdupont", "810000000011").await;
     let importer = sync::rpps_importer();
     // `serve` may have started the job already: wait for its lease to be free.
-    let mut out = JobOutcome::Busy;
-    for _ in 0..50 {
-        out = sync::run_rpps_once(&app.state, "node-test", &importer)
+    let out = wait::value("the RPPS job lease", || async {
+        let out = sync::run_rpps_once(&app.state, "node-test", &importer)
             .await
             .unwrap();
-        if out != JobOutcome::Busy {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+        (out != JobOutcome::Busy).then_some(out)
+    })
+    .await;
     assert_ne!(out, JobOutcome::Busy);
     let person = rpps_scope::person(app.state.db.pool(), "810000000011")
         .await
@@ -398,7 +364,7 @@ async fn the_rpps_job_polls_a_url_imports_once_and_reconciles() {
         JobOutcome::Unchanged,
         "same content: not imported again"
     );
-    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+    assert!(peer.count() >= 2);
     if let JobOutcome::Done(summary) = &out {
         assert!(summary.contains("reconciliation"), "{summary}");
     }

@@ -4,8 +4,8 @@
 
 use reqwest::StatusCode;
 
+use crate::helpers::peers::ad::Ad;
 use crate::helpers::*;
-use crate::peers::ad::Ad;
 use trousseau::directory::ldap::{SyncOptions, sync};
 use trousseau::storage::directory as store;
 

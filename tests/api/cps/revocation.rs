@@ -8,7 +8,7 @@ use crate::cps::{
     via_header, write,
 };
 use crate::cps_pki::{OcspStatus, Pki, now};
-use crate::helpers::spawn_app_with;
+use crate::helpers::{HttpPeer, Reply, spawn_app_with, wait};
 
 #[tokio::test]
 async fn a_stale_list_refuses_by_default_and_is_audited_when_accepted() {
@@ -44,39 +44,17 @@ async fn a_stale_list_refuses_by_default_and_is_audited_when_accepted() {
     assert_eq!(notes[0].reason.as_deref(), Some("crl_stale"));
 }
 
-/// Serves `body` to every HTTP request on a loopback port until the task is dropped; the
-/// number of requests served so far.
-async fn serve_bytes(
-    body: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-) -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let served = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let count = served.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut sock, _)) = listener.accept().await else {
-                return;
-            };
-            let mut buf = [0u8; 4096];
-            let _ = sock.read(&mut buf).await;
-            let bytes = body.lock().unwrap().clone();
-            let status = if bytes.is_empty() {
-                "503 Unavailable"
-            } else {
-                "200 OK"
-            };
-            let head = format!(
-                "HTTP/1.1 {status}\r\ncontent-type: application/pkix-crl\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
-                bytes.len()
-            );
-            let _ = sock.write_all(head.as_bytes()).await;
-            let _ = sock.write_all(&bytes).await;
-            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+/// A CRL or OCSP responder on loopback answering the current `body` (503 while it is empty).
+async fn serve_bytes(body: std::sync::Arc<std::sync::Mutex<Vec<u8>>>) -> HttpPeer {
+    HttpPeer::start(move |_| {
+        let bytes = body.lock().unwrap().clone();
+        if bytes.is_empty() {
+            Reply::status(503)
+        } else {
+            Reply::ok("application/pkix-crl", bytes)
         }
-    });
-    (port, served)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -84,30 +62,24 @@ async fn lists_fetched_from_urls_are_refreshed_and_a_failing_source_keeps_the_la
     let pki = Pki::shared();
     let card = pki.personal("810002813839", "DUPONT", "ISABELLE", "Médecin");
     let body = std::sync::Arc::new(std::sync::Mutex::new(pki.crl(&[])));
-    let (port, served) = serve_bytes(body.clone()).await;
+    let peer = serve_bytes(body.clone()).await;
+    let crl_url = peer.url("/CRL/ACI-FO-PP.crl");
     let dir = tempfile::tempdir().unwrap();
     let anchors = write(dir.path(), "anchors.pem", &pki.anchors_pem());
     let inter = write(dir.path(), "intermediates.pem", &pki.intermediates_pem());
     let app = spawn_app_with(&format!(
         "[cps]\nenabled = true\nanchors = [\"{anchors}\"]\nintermediates = [\"{inter}\"]\n\
-         allow_test_anchors = true\ncrl_urls = [\"http://127.0.0.1:{port}/CRL/ACI-FO-PP.crl\"]\n\
+         allow_test_anchors = true\ncrl_urls = [\"{crl_url}\"]\n\
          crl_refresh_secs = 1\n\
          [cps.proxy]\nheader = \"{HEADER}\"\ntrusted = [\"127.0.0.1\"]\n"
     ))
     .await;
     let id = linked_user(&app, "idupont", "810002813839").await;
     let cps = app.state.cps.clone().unwrap();
-    let wait_for = async |n: usize| {
-        for _ in 0..100 {
-            if served.load(std::sync::atomic::Ordering::SeqCst) >= n {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                return;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("the list was not fetched {n} times");
-    };
-    wait_for(1).await;
+    wait::until("the list fetched and installed", || async {
+        cps.verifier.crls.get(&pki.personal.subject).is_some()
+    })
+    .await;
     assert!(cps.verifier.crls.get(&pki.personal.subject).is_some());
     let rp = app.rp("dpi").await;
     let mut b = app.browser();
@@ -115,17 +87,30 @@ async fn lists_fetched_from_urls_are_refreshed_and_a_failing_source_keeps_the_la
     let resp = via_header(&app, &mut b, &flow, Some(&card)).await;
     assert_card_claims(&finish(&app, &mut b, &rp, resp, &verifier).await, &id);
     // The CA revokes the card: the next refresh sees it.
-    std::thread::sleep(std::time::Duration::from_secs(1));
+    // A list is newer by its `thisUpdate`, in whole seconds.
+    wait::next_second().await;
     *body.lock().unwrap() = pki.crl(&[&card]);
-    let before = served.load(std::sync::atomic::Ordering::SeqCst);
-    wait_for(before + 1).await;
+    wait::until("the list revoking the card installed", || async {
+        cps.verifier
+            .crls
+            .get(&pki.personal.subject)
+            .is_some_and(|crl| crl.is_revoked(&card.serial))
+    })
+    .await;
     let (status, html) = refused(&app, Some(&card)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(html.contains("révoquée"));
     // The source fails: the last list stays in force, and the failure is audited.
     *body.lock().unwrap() = Vec::new();
-    let before = served.load(std::sync::atomic::Ordering::SeqCst);
-    wait_for(before + 1).await;
+    let before = peer.count();
+    peer.wait_for(before + 1).await;
+    wait::until("the failed refresh audited", || async {
+        app.audit("crl_refresh")
+            .await
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("crl_unavailable"))
+    })
+    .await;
     let (_, html) = refused(&app, Some(&card)).await;
     assert!(html.contains("révoquée"));
     assert!(
@@ -148,14 +133,15 @@ async fn an_ocsp_answer_vouches_for_a_card_without_a_current_list_or_revokes_it(
         now() + 3600,
     );
     let body = std::sync::Arc::new(std::sync::Mutex::new(answer));
-    let (port, served) = serve_bytes(body.clone()).await;
+    let peer = serve_bytes(body.clone()).await;
+    let ocsp_url = peer.url("/ocsp");
     let dir = tempfile::tempdir().unwrap();
     let anchors = write(dir.path(), "anchors.pem", &pki.anchors_pem());
     let inter = write(dir.path(), "intermediates.pem", &pki.intermediates_pem());
     // No CRL at all: without OCSP every card would be refused (crl_missing).
     let app = spawn_app_with(&format!(
         "[cps]\nenabled = true\nanchors = [\"{anchors}\"]\nintermediates = [\"{inter}\"]\n\
-         allow_test_anchors = true\nocsp = \"http://127.0.0.1:{port}/ocsp\"\n\
+         allow_test_anchors = true\nocsp = \"{ocsp_url}\"\n\
          [cps.proxy]\nheader = \"{HEADER}\"\ntrusted = [\"127.0.0.1\"]\n"
     ))
     .await;
@@ -167,7 +153,7 @@ async fn an_ocsp_answer_vouches_for_a_card_without_a_current_list_or_revokes_it(
     let (flow, verifier) = start(&app, &mut b, &rp).await;
     let resp = via_header(&app, &mut b, &flow, Some(&good)).await;
     assert_card_claims(&finish(&app, &mut b, &rp, resp, &verifier).await, &id);
-    assert_eq!(served.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(peer.count(), 1);
 
     let (status, html) = refused(&app, Some(&revoked)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);

@@ -94,7 +94,7 @@ async fn behind_a_real_nginx_the_forwarded_card_signs_in() {
     let app = &s.app;
     let upstream = app.issuer.trim_start_matches("http://").to_owned();
     let cas = format!("{}{}", pki.anchors_pem(), pki.intermediates_pem());
-    let Some(nginx) = crate::peers::nginx::Nginx::start(&upstream, &cas, HEADER) else {
+    let Some(nginx) = crate::helpers::peers::nginx::Nginx::start(&upstream, &cas, HEADER) else {
         return;
     };
     let id = linked_user(app, "idupont", "810002813839").await;
@@ -142,7 +142,7 @@ async fn behind_a_real_nginx_the_forwarded_card_signs_in() {
 /// Real Chromium presenting the card from its NSS database, the certificate chosen by the
 /// `AutoSelectCertificateForUrls` policy. Ignored by default: the policy is a system file
 /// (`/etc/chromium/policies/managed/`), written and removed by the test.
-/// `cargo test --test api cps_transport::chromium -- --ignored`
+/// `cargo test --test api cps::transport::chromium -- --ignored`
 #[tokio::test]
 #[ignore]
 async fn chromium_presents_the_card_selected_by_policy() {
@@ -152,7 +152,9 @@ async fn chromium_presents_the_card_selected_by_policy() {
         "/usr/bin/certutil",
     ];
     if let Some(missing) = tools.iter().find(|t| !Path::new(t).exists()) {
-        eprintln!("\n!!! skipped: {missing} is missing (apt-get install chromium libnss3-tools)\n");
+        crate::helpers::skip::skip(&format!(
+            "{missing} is missing (apt-get install chromium libnss3-tools)"
+        ));
         return;
     }
     let pki = Pki::shared();

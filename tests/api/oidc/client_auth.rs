@@ -135,6 +135,20 @@ async fn assert_refused(app: &TestApp, resp: Response, reason: &str) {
     );
 }
 
+/// One way to spoil the claims of a good assertion of `pacs` (the app gives the clock and issuer).
+type Spoil = fn(&mut Value, &TestApp);
+
+/// Each assertion of `pacs` spoiled one way and signed with its own key `ec-1` is refused with
+/// its reason audited.
+async fn assert_spoiled_refused(app: &TestApp, key: &Key, rows: &[(Spoil, &str)]) {
+    for (spoil, reason) in rows {
+        let mut claims = good_claims(app, "pacs");
+        spoil(&mut claims, app);
+        let resp = with_assertion(app, &sign(key, "ec-1", &claims), &[]).await;
+        assert_refused(app, resp, reason).await;
+    }
+}
+
 #[tokio::test]
 async fn private_key_jwt_authenticates_with_es256_and_rs256_keys() {
     let app = spawn_app().await;
@@ -308,11 +322,18 @@ async fn an_expired_assertion_is_refused() {
     let app = spawn_app().await;
     let ec = es256("ec-1");
     keyed_client(&app, "pacs", &[&ec]).await;
-    let mut claims = good_claims(&app, "pacs");
-    claims["iat"] = json!(app.clock.now() - 600);
-    claims["exp"] = json!(app.clock.now() - 60);
-    let resp = with_assertion(&app, &sign(&ec, "ec-1", &claims), &[]).await;
-    assert_refused(&app, resp, "assertion_expired").await;
+    assert_spoiled_refused(
+        &app,
+        &ec,
+        &[(
+            |c, app| {
+                c["iat"] = json!(app.clock.now() - 600);
+                c["exp"] = json!(app.clock.now() - 60);
+            },
+            "assertion_expired",
+        )],
+    )
+    .await;
 
     // Expiry follows the server's clock: a good assertion held too long expires as well.
     let late = sign(&ec, "ec-1", &good_claims(&app, "pacs"));
@@ -321,10 +342,15 @@ async fn an_expired_assertion_is_refused() {
     assert_refused(&app, resp, "assertion_expired").await;
 
     // An assertion valid for hours is refused: it could be replayed for too long.
-    let mut claims = good_claims(&app, "pacs");
-    claims["exp"] = json!(app.clock.now() + 7200);
-    let resp = with_assertion(&app, &sign(&ec, "ec-1", &claims), &[]).await;
-    assert_refused(&app, resp, "assertion_too_long").await;
+    assert_spoiled_refused(
+        &app,
+        &ec,
+        &[(
+            |c, app| c["exp"] = json!(app.clock.now() + 7200),
+            "assertion_too_long",
+        )],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -332,20 +358,31 @@ async fn an_assertion_for_another_audience_is_refused() {
     let app = spawn_app().await;
     let ec = es256("ec-1");
     keyed_client(&app, "pacs", &[&ec]).await;
-    for aud in [
-        json!("https://other-idp.example/token"),
-        json!(["https://other-idp.example"]),
-        json!(app.issuer.replace("127.0.0.1", "localhost")),
-    ] {
-        let mut claims = good_claims(&app, "pacs");
-        claims["aud"] = aud.clone();
-        let resp = with_assertion(&app, &sign(&ec, "ec-1", &claims), &[]).await;
-        assert_refused(&app, resp, "assertion_wrong_audience").await;
-    }
-    let mut claims = good_claims(&app, "pacs");
-    claims.as_object_mut().unwrap().remove("aud");
-    let resp = with_assertion(&app, &sign(&ec, "ec-1", &claims), &[]).await;
-    assert_refused(&app, resp, "assertion_wrong_audience").await;
+    assert_spoiled_refused(
+        &app,
+        &ec,
+        &[
+            (
+                |c, _| c["aud"] = json!("https://other-idp.example/token"),
+                "assertion_wrong_audience",
+            ),
+            (
+                |c, _| c["aud"] = json!(["https://other-idp.example"]),
+                "assertion_wrong_audience",
+            ),
+            (
+                |c, app| c["aud"] = json!(app.issuer.replace("127.0.0.1", "localhost")),
+                "assertion_wrong_audience",
+            ),
+            (
+                |c, _| {
+                    c.as_object_mut().unwrap().remove("aud");
+                },
+                "assertion_wrong_audience",
+            ),
+        ],
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -355,15 +392,20 @@ async fn a_malformed_assertion_is_refused() {
     keyed_client(&app, "pacs", &[&ec]).await;
     keyed_client(&app, "other", &[&es256("ec-9")]).await;
 
-    let mut claims = good_claims(&app, "pacs");
-    claims["sub"] = json!("someone");
-    let resp = with_assertion(&app, &sign(&ec, "ec-1", &claims), &[]).await;
-    assert_refused(&app, resp, "malformed_assertion").await;
-
-    let mut claims = good_claims(&app, "pacs");
-    claims.as_object_mut().unwrap().remove("jti");
-    let resp = with_assertion(&app, &sign(&ec, "ec-1", &claims), &[]).await;
-    assert_refused(&app, resp, "malformed_assertion").await;
+    assert_spoiled_refused(
+        &app,
+        &ec,
+        &[
+            (|c, _| c["sub"] = json!("someone"), "malformed_assertion"),
+            (
+                |c, _| {
+                    c.as_object_mut().unwrap().remove("jti");
+                },
+                "malformed_assertion",
+            ),
+        ],
+    )
+    .await;
 
     let resp = with_assertion(&app, "not-a-jwt", &[]).await;
     assert_refused(&app, resp, "malformed_assertion").await;

@@ -4,18 +4,16 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code: a failure is a panic
 
-use actix_web::{App, HttpResponse, HttpServer, web};
 use base64::Engine;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION, SET_COOKIE};
 use serde_json::Value;
-use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
 use trousseau::clock::Clock;
 
+use crate::helpers::http_peer::Request;
 use crate::helpers::{
-    Browser, Rp, TestApp, authorize, authorize_url, claims, error_code, login_tokens, spawn_app,
+    Browser, HttpPeer, Reply, Rp, TestApp, authorize, authorize_url, claims, error_code,
+    login_tokens, spawn_app, wait,
 };
 
 const PW: &str = "correct horse battery";
@@ -325,75 +323,25 @@ async fn a_hint_naming_someone_else_asks_for_confirmation() {
     );
 }
 
-/// What a back-channel receiver has been sent.
-struct Received {
-    posts: Mutex<Vec<(String, String)>>,
-    status: AtomicU16,
+/// A relying party's back-channel logout endpoint on loopback, answering `status`.
+async fn start_receiver(status: u16) -> HttpPeer {
+    HttpPeer::start(move |_| Reply::status(status)).await
 }
 
-/// A relying party's back-channel logout endpoint on loopback.
-struct Receiver {
-    base: String,
-    seen: Arc<Received>,
+/// The back-channel logout URI of `client` on the receiver.
+fn receiver_uri(receiver: &HttpPeer, client: &str) -> String {
+    receiver.url(&format!("/bc/{client}"))
 }
 
-impl Receiver {
-    async fn start(status: u16) -> Receiver {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let seen = Arc::new(Received {
-            posts: Mutex::new(Vec::new()),
-            status: AtomicU16::new(status),
-        });
-        let data = web::Data::from(seen.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/bc/{client}", web::post().to(record))
+/// The (client, body) of each post the receiver was sent.
+fn posts_of(requests: Vec<Request>) -> Vec<(String, String)> {
+    requests
+        .iter()
+        .map(|r| {
+            let client = r.path.strip_prefix("/bc/").unwrap_or(&r.path).to_owned();
+            (client, r.text())
         })
-        .workers(1)
-        .listen(listener)
-        .unwrap()
-        .run();
-        tokio::spawn(server);
-        Receiver {
-            base: format!("http://127.0.0.1:{port}"),
-            seen,
-        }
-    }
-
-    fn uri(&self, client: &str) -> String {
-        format!("{}/bc/{client}", self.base)
-    }
-
-    fn posts(&self) -> Vec<(String, String)> {
-        self.seen.posts.lock().unwrap().clone()
-    }
-
-    /// Waits (wall clock) until `n` posts arrived.
-    async fn wait_for(&self, n: usize) -> Vec<(String, String)> {
-        for _ in 0..200 {
-            let posts = self.posts();
-            if posts.len() >= n {
-                return posts;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("expected {n} back-channel posts, got {:?}", self.posts());
-    }
-}
-
-async fn record(
-    path: web::Path<String>,
-    body: web::Bytes,
-    seen: web::Data<Received>,
-) -> HttpResponse {
-    seen.posts.lock().unwrap().push((
-        path.into_inner(),
-        String::from_utf8_lossy(&body).into_owned(),
-    ));
-    let status = actix_web::http::StatusCode::from_u16(seen.status.load(Ordering::SeqCst)).unwrap();
-    HttpResponse::build(status).finish()
+        .collect()
 }
 
 /// The `logout_token` of a form-encoded body.
@@ -414,16 +362,16 @@ fn jwt_header(jwt: &str) -> Value {
     .unwrap()
 }
 
-async fn backchannel_client(app: &TestApp, id: &str, receiver: &Receiver) -> Rp {
+async fn backchannel_client(app: &TestApp, id: &str, receiver: &HttpPeer) -> Rp {
     let mut spec = app.spec(id);
-    spec.backchannel_logout_uri = Some(receiver.uri(id));
+    spec.backchannel_logout_uri = Some(receiver_uri(receiver, id));
     app.register(spec).await
 }
 
 #[tokio::test]
 async fn every_client_of_the_session_receives_a_logout_token() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(200).await;
+    let receiver = start_receiver(200).await;
     let dpi = backchannel_client(&app, "dpi", &receiver).await;
     let labo = backchannel_client(&app, "labo", &receiver).await;
     let plain = app.rp("plain").await;
@@ -443,7 +391,7 @@ async fn every_client_of_the_session_receives_a_logout_token() {
         ]))
         .await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let posts = receiver.wait_for(2).await;
+    let posts = posts_of(receiver.wait_for(2).await);
 
     let keys = app.state.keys.get().await.unwrap();
     let mut jtis = Vec::new();
@@ -487,16 +435,13 @@ async fn every_client_of_the_session_receives_a_logout_token() {
     assert_ne!(jtis[0], jtis[1]);
 
     // Delivered once each, recorded as done.
-    let mut done = (0, 0, 0);
-    for _ in 0..100 {
-        done = trousseau::storage::logout::counts(app.state.db.pool())
+    let done = wait::value("both deliveries recorded as done", || async {
+        let counts = trousseau::storage::logout::counts(app.state.db.pool())
             .await
             .unwrap();
-        if done == (0, 2, 0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (counts == (0, 2, 0)).then_some(counts)
+    })
+    .await;
     assert_eq!(done, (0, 2, 0));
     let audit = app.audit("backchannel_logout").await;
     assert_eq!(
@@ -504,32 +449,37 @@ async fn every_client_of_the_session_receives_a_logout_token() {
         2,
         "{audit:?}"
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(receiver.posts().len(), 2, "no duplicate delivery");
+    // Nothing is left to deliver: one more pass posts nothing.
+    assert_eq!(
+        trousseau::oidc::backchannel::deliver_due(&app.state)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        posts_of(receiver.requests()).len(),
+        2,
+        "no duplicate delivery"
+    );
 }
 
 /// The attempts of the only queued delivery once no node holds it.
 async fn settled_attempts(app: &TestApp, expected: i64) {
-    let mut last = None;
-    for _ in 0..200 {
+    wait::until(&format!("{expected} settled attempts"), || async {
         let row: (i64, Option<i64>) =
             sqlx::query_as("SELECT attempts, locked_until FROM logout_deliveries")
                 .fetch_one(app.state.db.pool())
                 .await
                 .unwrap();
-        if row.0 == expected && row.1.is_none() {
-            return;
-        }
-        last = Some(row);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("expected {expected} settled attempts, last seen {last:?}");
+        row.0 == expected && row.1.is_none()
+    })
+    .await;
 }
 
 #[tokio::test]
 async fn a_failing_receiver_is_retried_then_the_delivery_is_given_up_and_audited() {
     let app = spawn_app().await;
-    let receiver = Receiver::start(500).await;
+    let receiver = start_receiver(500).await;
     let dpi = backchannel_client(&app, "dpi", &receiver).await;
     app.create_user("alice", PW).await;
     let mut browser = app.browser();
@@ -568,7 +518,7 @@ async fn a_failing_receiver_is_retried_then_the_delivery_is_given_up_and_audited
         (0, 0, 1),
         "failed after 1 + 3 attempts"
     );
-    let posts = receiver.posts();
+    let posts = posts_of(receiver.requests());
     assert_eq!(posts.len(), 4);
     assert!(
         posts.iter().all(|p| p == &posts[0]),
@@ -594,6 +544,5 @@ async fn a_failing_receiver_is_retried_then_the_delivery_is_given_up_and_audited
             .unwrap(),
         0
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(receiver.posts().len(), 4);
+    assert_eq!(posts_of(receiver.requests()).len(), 4);
 }

@@ -1,0 +1,5 @@
+//! Running Trousseau: the command line, several nodes on one database, `/metrics`.
+
+mod cli;
+mod cluster;
+mod metrics;
