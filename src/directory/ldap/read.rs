@@ -6,7 +6,7 @@ use ldap3::controls::RawControl;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::authn::ldap::Directory;
+use crate::authn::ldap::LdapClient;
 use crate::config::{DirectoryKind, LdapSettings};
 
 /// AD's "show deleted objects" control.
@@ -97,7 +97,7 @@ pub(super) fn role_map(s: &LdapSettings) -> HashMap<String, String> {
 
 /// Reads every group (cheap: thousands), with the ones changed since the marker.
 pub(super) async fn read_groups(
-    dir: &Arc<Directory>,
+    dir: &Arc<LdapClient>,
     s: &LdapSettings,
     since: Option<&str>,
 ) -> anyhow::Result<Groups> {
@@ -156,7 +156,7 @@ pub(super) async fn read_groups(
 }
 
 /// AD accounts deleted since the marker (tombstones, seen with the show-deleted control).
-pub(super) async fn ad_deleted(dir: &Arc<Directory>, since: &str) -> anyhow::Result<Vec<String>> {
+pub(super) async fn ad_deleted(dir: &Arc<LdapClient>, since: &str) -> anyhow::Result<Vec<String>> {
     let Some(naming) = dir.root_dse("defaultNamingContext").await? else {
         return Ok(Vec::new());
     };

@@ -12,7 +12,7 @@ use super::plan::{Counts, Tally};
 use super::read::{ad_deleted, read_groups, role_map, stamp_minus};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
-use crate::authn::ldap::{DirEntry, Directory, requested};
+use crate::authn::ldap::{DirEntry, LdapClient, requested};
 use crate::config::DirectoryKind;
 use crate::storage::directory::{self as store, AccountRecord, SyncRun};
 
@@ -94,7 +94,7 @@ async fn sync_locked(state: &AppState, opts: SyncOptions) -> anyhow::Result<Sync
 
 async fn sync_inner(
     state: &AppState,
-    dir: &Arc<Directory>,
+    dir: &Arc<LdapClient>,
     opts: SyncOptions,
     since: Option<&str>,
     run: &mut SyncRun,
