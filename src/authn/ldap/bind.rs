@@ -7,6 +7,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::error::{self, from_result, transport};
 use super::{DirEntry, DirError, LdapClient, Refusal, normalize_login, ppolicy_error, requested};
+use crate::clock::UnixTime;
 use crate::config::{BindMode, DirectoryKind, LdapSettings};
 
 impl LdapClient {
@@ -50,13 +51,15 @@ impl LdapClient {
 
     /// Binds as a user. `known_dn` skips the search (an account already synchronised).
     ///
-    /// On success returns the entry (read with the service account, or with the user's own
-    /// rights in `direct` mode without one).
+    /// `now` (the injected clock) judges AD's lockout window. On success returns the entry
+    /// (read with the service account, or with the user's own rights in `direct` mode without
+    /// one).
     pub async fn authenticate(
         &self,
         login: &str,
         password: &SecretString,
         known_dn: Option<&str>,
+        now: UnixTime,
     ) -> Result<DirEntry, DirError> {
         if password.expose_secret().is_empty() {
             // An empty password would be an anonymous bind, which "succeeds".
@@ -69,7 +72,7 @@ impl LdapClient {
                     .find_user(login)
                     .await?
                     .ok_or(DirError::Refused(Refusal::UnknownUser))?;
-                if let Some(r) = lockout_guard(&self.settings, &entry) {
+                if let Some(r) = lockout_guard(&self.settings, &entry, now) {
                     return Err(DirError::Refused(r));
                 }
                 (entry.dn.clone(), Some(entry))
@@ -162,20 +165,15 @@ impl LdapClient {
 
 /// AD's `badPwdCount` (counted only within the observation window) at the threshold: the
 /// account is locked; one below: one more wrong password would lock it, so the bind is not
-/// tried.
-fn lockout_guard(s: &LdapSettings, e: &DirEntry) -> Option<Refusal> {
+/// tried. `now` comes from the injected clock.
+fn lockout_guard(s: &LdapSettings, e: &DirEntry, now: UnixTime) -> Option<Refusal> {
     let threshold = s.directory_lockout_threshold;
     let count = i64::from(e.bad_pwd_count?);
     if threshold <= 0 || count + 1 < threshold {
         return None;
     }
     // badPasswordTime is a FILETIME: 100 ns units since 1601-01-01.
-    let now_ft = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-        + 11_644_473_600)
-        * 10_000_000;
+    let now_ft = (now + 11_644_473_600) * 10_000_000;
     let window = s.lockout_window_secs * 10_000_000;
     if e.bad_password_time.is_some_and(|t| now_ft - t >= window) {
         return None;
@@ -185,4 +183,50 @@ fn lockout_guard(s: &LdapSettings, e: &DirEntry) -> Option<Refusal> {
     } else {
         Refusal::NearLockout
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{Clock, FixedClock};
+
+    /// badPasswordTime as AD writes it: a FILETIME (100 ns units since 1601-01-01).
+    fn filetime(unix: UnixTime) -> i64 {
+        (unix + 11_644_473_600) * 10_000_000
+    }
+
+    #[test]
+    fn the_lockout_window_is_judged_on_the_injected_clock() {
+        let settings = crate::config::Settings::from_overrides(
+            "[ldap]\nservers = [\"ldaps://127.0.0.1:636\"]\nservice_dn = \"cn=svc\"\nuser_base = \"dc=chu,dc=local\"\ndirectory_lockout_threshold = 5\nmax_failures = 3\nlockout_window_secs = 1800",
+        )
+        .unwrap()
+        .ldap;
+        let clock = FixedClock::new(1_700_000_000);
+        let mut entry = DirEntry {
+            bad_pwd_count: Some(4),
+            bad_password_time: Some(filetime(clock.now() - 60)),
+            ..DirEntry::default()
+        };
+        assert_eq!(
+            lockout_guard(&settings, &entry, clock.now()),
+            Some(Refusal::NearLockout)
+        );
+        entry.bad_pwd_count = Some(5);
+        assert_eq!(
+            lockout_guard(&settings, &entry, clock.now()),
+            Some(Refusal::Locked)
+        );
+        // AD forgets the bad passwords once the observation window has passed since the last.
+        clock.advance(1800 - 61);
+        assert_eq!(
+            lockout_guard(&settings, &entry, clock.now()),
+            Some(Refusal::Locked)
+        );
+        clock.advance(1);
+        assert_eq!(lockout_guard(&settings, &entry, clock.now()), None);
+        entry.bad_pwd_count = Some(3);
+        entry.bad_password_time = Some(filetime(clock.now()));
+        assert_eq!(lockout_guard(&settings, &entry, clock.now()), None);
+    }
 }
