@@ -414,7 +414,7 @@ fn spawn_housekeeping(state: Arc<AppState>) {
         loop {
             tick.tick().await;
             let now = state.clock.now();
-            if let Err(e) = crate::storage::misc::purge_expired(state.db.pool(), now).await {
+            if let Err(e) = crate::storage::purge::purge_expired(state.db.pool(), now).await {
                 tracing::warn!(error = %e, "housekeeping failed");
             }
         }

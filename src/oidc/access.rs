@@ -8,7 +8,7 @@ use super::mint::{self, GRANT_CLAIM};
 use crate::app::AppState;
 use crate::session::is_live;
 use crate::storage::identities::{self, IdentityRecord};
-use crate::storage::{misc, refresh, sessions};
+use crate::storage::{refresh, revoked_tokens, sessions};
 
 /// A valid access token that nothing has withdrawn.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'stat
     .map_err(|r| r.reason())?;
     let stored = |_| "storage_unavailable";
     let jti = text(&claims, "jti").ok_or("malformed_token")?;
-    if misc::is_jti_revoked(state.db.pool(), jti)
+    if revoked_tokens::is_jti_revoked(state.db.pool(), jti)
         .await
         .map_err(stored)?
     {

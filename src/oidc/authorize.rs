@@ -20,7 +20,7 @@ use crate::crypto::{hash_secret, random_token};
 use crate::session::{self, Session};
 use crate::storage::codes::{self, CodeRecord};
 use crate::storage::flows::{self, FlowRecord};
-use crate::storage::{misc, sessions};
+use crate::storage::{consents, par, sessions};
 use crate::web::context::context_of;
 use crate::web::cookies;
 use crate::web::error::{page, server_error};
@@ -283,7 +283,7 @@ async fn progress(
 ) -> Result<Progress, sqlx::Error> {
     let consented = match s {
         Some(s) if !ar.client.first_party => {
-            misc::consent(state.db.pool(), &s.identity_id, &ar.client.id)
+            consents::consent(state.db.pool(), &s.identity_id, &ar.client.id)
                 .await?
                 .map(|granted| {
                     let granted: Vec<String> = serde_json::from_str(&granted).unwrap_or_default();
@@ -332,7 +332,7 @@ async fn take_pushed(
         return Ok(None);
     };
     let Some((client_id, params, expires_at)) =
-        misc::take_par(state.db.pool(), &hash_secret(handle), now).await?
+        par::take_par(state.db.pool(), &hash_secret(handle), now).await?
     else {
         return Ok(None);
     };

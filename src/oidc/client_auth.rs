@@ -15,7 +15,7 @@ use super::keys::SigningAlg;
 use super::params::Params;
 use crate::app::AppState;
 use crate::crypto::verify_secret;
-use crate::storage::misc;
+use crate::storage::assertions;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -344,7 +344,7 @@ async fn authenticate_assertion(
     let Some(jti) = payload.jwt_id() else {
         return Err(bad("malformed_assertion", "jti is missing", Some(&iss)));
     };
-    if !misc::use_assertion(state.db.pool(), &format!("{iss}:{jti}"), exp + 60).await? {
+    if !assertions::use_assertion(state.db.pool(), &format!("{iss}:{jti}"), exp + 60).await? {
         return Err(bad("assertion_replay", "it was already used", Some(&iss)));
     }
     Ok(client)

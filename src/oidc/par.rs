@@ -11,7 +11,7 @@ use super::request::{RequestError, parse};
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::{hash_secret, random_token};
-use crate::storage::misc;
+use crate::storage::par::insert_par;
 
 pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {
     let ClientRequest {
@@ -55,7 +55,7 @@ pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
     let handle = random_token(32);
     let now = state.clock.now();
     let ttl = state.settings.tokens.par_ttl_secs;
-    if let Err(e) = misc::insert_par(
+    if let Err(e) = insert_par(
         state.db.pool(),
         &hash_secret(&handle),
         &client.id,

@@ -10,7 +10,7 @@ use super::mint;
 use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
-use crate::storage::{misc, refresh};
+use crate::storage::{refresh, revoked_tokens};
 
 pub async fn revoke(
     req: HttpRequest,
@@ -50,7 +50,7 @@ pub async fn revoke(
                 let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(now);
                 match (owner, jti) {
                     (Some(o), Some(j)) if o == client.id => {
-                        if let Err(e) = misc::revoke_jti(state.db.pool(), j, exp).await {
+                        if let Err(e) = revoked_tokens::revoke_jti(state.db.pool(), j, exp).await {
                             return OAuthError::from(e).error_response();
                         }
                         what = "access_token";

@@ -1,10 +1,12 @@
 //! The only place with SQL: one query set for SQLite and PostgreSQL through sqlx `Any`
 //! (portable schema: TEXT ids, BIGINT unix seconds, 0/1 integers, JSON as TEXT).
 
+pub mod assertions;
 pub mod audit;
 pub mod cards;
 pub mod clients;
 pub mod codes;
+pub mod consents;
 pub mod directory;
 pub mod findings;
 pub mod flows;
@@ -15,7 +17,10 @@ pub mod leases;
 pub mod links;
 pub mod logout;
 pub mod misc;
+pub mod par;
+pub mod purge;
 pub mod refresh;
+pub mod revoked_tokens;
 pub mod rpps;
 pub mod rpps_scope;
 pub mod security_keys;

@@ -17,7 +17,7 @@ use crate::oidc::flow;
 use crate::oidc::params::Params;
 use crate::session;
 use crate::storage::flows;
-use crate::storage::{identities, misc};
+use crate::storage::{consents, identities};
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -134,7 +134,7 @@ pub async fn consent_post(
             .finish();
     }
     let now = state.clock.now();
-    if misc::put_consent(
+    if consents::put_consent(
         state.db.pool(),
         &s.identity_id,
         &flow.client_id,

@@ -111,7 +111,7 @@ pub(super) async fn check(
         BindMode::Search => None,
     };
     match dir
-        .authenticate(username, &password, known_dn.as_deref())
+        .authenticate(username, &password, known_dn.as_deref(), state.clock.now())
         .await
     {
         Ok(entry) => {

@@ -5,7 +5,7 @@ use ldap3::{Scope, SearchOptions};
 use serde::Serialize;
 
 use super::error::{from_result, transport};
-use super::{DirError, Directory};
+use super::{DirError, LdapClient};
 
 /// One step of the check.
 #[derive(Debug, Clone, Serialize)]
@@ -33,7 +33,7 @@ impl Check {
 }
 
 /// Runs every check; `user` also looks one login up.
-pub async fn run(d: &Directory, user: Option<&str>) -> Vec<Check> {
+pub async fn run(d: &LdapClient, user: Option<&str>) -> Vec<Check> {
     let s = d.settings();
     let mut out = Vec::new();
     let mut reachable = None;

@@ -14,7 +14,7 @@ use crate::oidc::error::OAuthError;
 use crate::oidc::mint::{self, SessionClaims};
 use crate::session;
 use crate::storage::refresh::{self, FamilyRecord};
-use crate::storage::{codes, identities, misc};
+use crate::storage::{codes, identities, revoked_tokens};
 
 const INVALID_CODE: &str = "the authorization code is invalid, expired or already used";
 
@@ -185,7 +185,7 @@ async fn withdraw(state: &AppState, issued: &codes::Issued, now: i64) -> Result<
         refresh::revoke_family(state.db.pool(), f, "code_replay", now).await?;
     }
     if let (Some(jti), Some(exp)) = (&issued.access_jti, issued.access_expires_at) {
-        misc::revoke_jti(state.db.pool(), jti, exp).await?;
+        revoked_tokens::revoke_jti(state.db.pool(), jti, exp).await?;
     }
     Ok(())
 }

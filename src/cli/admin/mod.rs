@@ -1,0 +1,13 @@
+//! Subcommands that administer clients, users, keys and the audit trail: one file per command
+//! group.
+
+mod audit;
+mod client;
+mod common;
+mod keys;
+mod user;
+
+pub use audit::{AuditCommand, audit};
+pub use client::{ClientCommand, client};
+pub use keys::{KeysCommand, keys};
+pub use user::{UserCommand, user};
