@@ -1,4 +1,5 @@
-//! Builds the server: state built once, routes, middleware, background workers.
+//! Builds the server: opens the database, builds the state, mounts the routes and middleware,
+//! starts the background workers, binds and runs.
 
 use actix_web::dev::Server;
 use actix_web::middleware::Compress;
@@ -6,84 +7,17 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
-use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
-use crate::audit::{Audit, AuditWriter};
-use crate::authn::password::PasswordHasher;
+use crate::audit::AuditWriter;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::master_key::MasterKey;
-use crate::metrics::Metrics;
-use crate::oidc::client::ClientCache;
-use crate::oidc::keys::KeyRing;
 use crate::storage::Db;
+
+/// The state moved to [`crate::state`]; this path stays for existing callers.
+pub use crate::state::AppState;
 use crate::{oidc, web as pages};
-
-/// Everything a request handler may need, built once.
-#[derive(Debug)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    /// The master key: seals signing keys and short-lived tickets (card-login flow binding).
-    pub master: Arc<MasterKey>,
-    pub clock: SharedClock,
-    pub keys: Arc<KeyRing>,
-    pub clients: ClientCache,
-    pub audit: Audit,
-    pub hasher: PasswordHasher,
-    /// The hospital's directory, when `[ldap]` names servers.
-    pub directory: Option<Arc<crate::authn::ldap::Directory>>,
-    /// The WebAuthn relying party, when an RP ID is known (`[webauthn]`).
-    pub security_keys: Option<Arc<crate::authn::webauthn::Verifier>>,
-    pub metrics: Metrics,
-    pub logout_wakeup: Arc<Notify>,
-    pub http: reqwest::Client,
-    /// The demo relying party served under /demo, when running `trousseau demo`.
-    pub demo: Option<crate::demo::DemoRp>,
-    /// CPS card login, when `[cps]` is enabled.
-    pub cps: Option<Arc<crate::authn::cps::Cps>>,
-}
-
-impl AppState {
-    /// Builds the state from an open database; starts the audit writer.
-    pub async fn new(
-        settings: Settings,
-        db: Db,
-        master: Arc<MasterKey>,
-        clock: SharedClock,
-        demo: Option<crate::demo::DemoRp>,
-    ) -> anyhow::Result<(AppState, AuditWriter)> {
-        let keys = Arc::new(KeyRing::new(db.clone(), master.clone(), clock.clone()));
-        keys.ensure()
-            .await
-            .context("cannot prepare the signing keys")?;
-        let (audit, audit_writer) = Audit::start(db.clone(), clock.clone());
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(settings.logout.timeout_secs))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let cps = crate::authn::cps::Cps::new(&settings.cps)?;
-        let state = AppState {
-            clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
-            hasher: PasswordHasher::new(&settings.password)?,
-            directory: crate::authn::ldap::Directory::new(&settings.ldap)?,
-            security_keys: crate::authn::webauthn::Verifier::new(&settings)?.map(Arc::new),
-            settings: Arc::new(settings),
-            db,
-            master,
-            clock,
-            keys,
-            audit,
-            metrics: Metrics::new(),
-            logout_wakeup: Arc::new(Notify::new()),
-            http,
-            demo,
-            cps,
-        };
-        Ok((state, audit_writer))
-    }
-}
 
 /// Opens the database (migrating it when configured) and loads the master key: `serve`,
 /// `migrate` and `demo`, which may create both. A master key is generated only when the

@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use crate::admin::clients::{self, ClientSpec};
 use crate::admin::users::{self, NewUser};
-use crate::app::{AppState, Application};
+use crate::app::Application;
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::crypto::{random_token, s256};
 use crate::oidc::client::GrantType;
 use crate::oidc::keys::SigningAlg;
 use crate::oidc::mint;
+use crate::state::AppState;
 use crate::web::error::{not_found, page};
 use crate::web::i18n::Lang;
 use crate::web::page::{Chrome, render_with};

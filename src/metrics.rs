@@ -12,10 +12,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::authn::cps::header::Network;
 use crate::config::MetricsSettings;
+use crate::state::AppState;
 
 /// The label of a route no pattern matched: unknown paths never become label values.
 const UNMATCHED: &str = "unmatched";

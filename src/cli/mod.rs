@@ -15,10 +15,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::app::{AppState, Application, open, open_existing};
+use crate::app::{Application, open, open_existing};
 use crate::audit::AuditWriter;
 use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::state::AppState;
 
 /// Trousseau, the hospital's OpenID Connect provider.
 #[derive(Debug, Parser)]

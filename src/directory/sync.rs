@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::hr;
 use super::reconcile;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::storage::leases;
 
 pub const RPPS_JOB: &str = "rpps_sync";

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::mint;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
+use crate::state::AppState;
 use crate::storage::sessions::{self, SessionRecord};
 use crate::storage::{Tx, logout};
 

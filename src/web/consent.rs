@@ -11,11 +11,11 @@ use super::cookies;
 use super::error::{page, req_lang, server_error};
 use super::i18n::{Lang, scope_label};
 use super::page::{Chrome, render_with};
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::oidc::flow;
 use crate::oidc::params::Params;
 use crate::session;
+use crate::state::AppState;
 use crate::storage::flows;
 use crate::storage::{identities, misc};
 

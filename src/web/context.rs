@@ -6,8 +6,8 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use std::future::{Ready, ready};
 use std::net::IpAddr;
 
-use crate::app::AppState;
 use crate::audit::RequestContext;
+use crate::state::AppState;
 
 /// Newtype so that handlers can extract the context.
 #[derive(Debug, Clone)]

@@ -6,10 +6,10 @@ use actix_web::{HttpRequest, HttpResponse};
 use super::context::context_of;
 use super::cookies;
 use super::error::page;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::oidc::end_session::origin;
 use crate::oidc::params::Params;
+use crate::state::AppState;
 
 /// The form of a POST whose CSRF token matches; otherwise the answer to send, after an audit
 /// event of `kind` with reason `csrf`.

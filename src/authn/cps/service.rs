@@ -12,11 +12,11 @@ use super::crl;
 use super::crl::Revocation;
 use super::header::Network;
 use super::ocsp;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::authn::Method;
 use crate::config::CpsSettings;
 use crate::session::Session;
+use crate::state::AppState;
 
 #[derive(Debug)]
 pub struct Cps {
