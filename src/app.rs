@@ -167,7 +167,7 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let (db, master) = open(&settings).await?;
         let port = listener.local_addr()?.port();
-        let (state, audit_writer) = AppState::new(settings, db, master, clock, demo).await?;
+        let (state, audit_writer) = AppState::new(settings, db, master, clock).await?;
         let state = web::Data::new(state);
         oidc::backchannel::spawn_worker(state.clone().into_inner());
         spawn_housekeeping(state.clone().into_inner());
@@ -202,11 +202,11 @@ impl Application {
             &state.settings.metrics,
             metrics_addr,
         )?);
+        let demo = demo.map(web::Data::new);
         let data = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(exposure.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(web::PayloadConfig::default().limit(64 * 1024))
                 .app_data(web::QueryConfig::default().error_handler(pages::rejected::query))
@@ -218,7 +218,15 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(actix_web::middleware::from_fn(crate::metrics::track))
                 .wrap(TracingLogger::default())
-                .configure(routes)
+                .configure(oidc::configure)
+                .configure(pages::configure)
+                .configure(|cfg| crate::metrics::configure(cfg, exposure.clone()))
+                .configure(|cfg| {
+                    if let Some(rp) = &demo {
+                        crate::demo::configure(cfg, rp.clone());
+                    }
+                })
+                .default_service(web::to(pages::error::not_found))
         })
         .on_connect(crate::authn::cps::tls::on_connect)
         .workers(workers)
@@ -277,68 +285,6 @@ fn card_listener(
         .with_context(|| format!("cannot listen on {} (cps.tls.listen)", tls.listen))?;
     tracing::info!(listen = %tls.listen, "card login TLS listener (client certificates requested)");
     Ok(Some((listener, config)))
-}
-
-/// Every route of the server.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/.well-known/openid-configuration",
-        web::get().to(oidc::discovery::openid_configuration),
-    )
-    .route("/jwks", web::get().to(oidc::discovery::jwks))
-    .route("/authorize", web::get().to(oidc::authorize::authorize_get))
-    .route(
-        "/authorize",
-        web::post().to(oidc::authorize::authorize_post),
-    )
-    .route("/authorize/resume", web::get().to(oidc::authorize::resume))
-    .route("/par", web::post().to(oidc::par::par))
-    .route("/token", web::post().to(oidc::token::token))
-    .route("/userinfo", web::get().to(oidc::userinfo::userinfo))
-    .route("/userinfo", web::post().to(oidc::userinfo::userinfo))
-    .route("/introspect", web::post().to(oidc::introspect::introspect))
-    .route("/revoke", web::post().to(oidc::revoke::revoke))
-    .route("/logout", web::get().to(oidc::end_session::end_session_get))
-    .route(
-        "/logout",
-        web::post().to(oidc::end_session::end_session_post),
-    )
-    .route("/login", web::get().to(pages::login::login_get))
-    .route("/login", web::post().to(pages::login::login_post))
-    .route("/consent", web::get().to(pages::consent::consent_get))
-    .route("/consent", web::post().to(pages::consent::consent_post))
-    .route("/switch-user", web::post().to(pages::login::switch_user))
-    .route("/login/key", web::post().to(pages::key_login::login_key))
-    .route(
-        "/webauthn/login/options",
-        web::post().to(pages::key_login::login_options),
-    )
-    .route(
-        "/webauthn/enrol/options",
-        web::post().to(pages::keys::enrol_options),
-    )
-    .route("/keys/enrol", web::get().to(pages::keys::enrol_get))
-    .route("/keys/enrol", web::post().to(pages::keys::enrol_post))
-    .route("/keys", web::get().to(pages::keys::keys_get))
-    .route("/keys/{action}", web::post().to(pages::keys::keys_post))
-    .route("/login/card", web::get().to(pages::card_login::card_login))
-    .route(
-        "/password/change",
-        web::get().to(pages::directory_login::change_get),
-    )
-    .route(
-        "/password/change",
-        web::post().to(pages::directory_login::change_post),
-    )
-    .route("/", web::get().to(pages::home::home))
-    .route("/healthz", web::get().to(pages::ops::healthz))
-    .route("/readyz", web::get().to(pages::ops::readyz))
-    .route("/metrics", web::get().to(crate::metrics::metrics))
-    .route("/static/{file}", web::get().to(pages::assets::asset))
-    .route("/demo", web::get().to(crate::demo::demo_home))
-    .route("/demo/login", web::get().to(crate::demo::demo_login))
-    .route("/demo/callback", web::get().to(crate::demo::demo_callback))
-    .default_service(web::to(pages::error::not_found));
 }
 
 /// Purges expired rows every minute.

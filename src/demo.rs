@@ -51,7 +51,7 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
     // Register the demo user and client through the same code as the CLI, then serve.
     let (db, master) = crate::app::open(&settings).await?;
     let (state, writer) =
-        AppState::new(settings.clone(), db, master, Arc::new(SystemClock), None).await?;
+        AppState::new(settings.clone(), db, master, Arc::new(SystemClock)).await?;
     users::create(
         &state,
         NewUser {
@@ -138,17 +138,20 @@ fn demo_page(req: &HttpRequest, claims: Option<String>, logout_href: String) -> 
     )
 }
 
-pub async fn demo_home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if state.demo.is_none() {
-        return not_found(req).await;
-    }
+/// Registers the demo relying party's pages; only `trousseau demo` mounts them, so a production
+/// server has no `/demo` route at all.
+pub fn configure(cfg: &mut web::ServiceConfig, rp: web::Data<DemoRp>) {
+    cfg.app_data(rp)
+        .route("/demo", web::get().to(demo_home))
+        .route("/demo/login", web::get().to(demo_login))
+        .route("/demo/callback", web::get().to(demo_callback));
+}
+
+pub async fn demo_home(req: HttpRequest) -> HttpResponse {
     demo_page(&req, None, String::new())
 }
 
-pub async fn demo_login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(rp) = &state.demo else {
-        return not_found(req).await;
-    };
+pub async fn demo_login(req: HttpRequest, rp: web::Data<DemoRp>) -> HttpResponse {
     let (st, nonce, verifier) = (random_token(16), random_token(16), random_token(32));
     let mut url = match url::Url::parse(&format!("{}/authorize", rp.base)) {
         Ok(u) => u,
@@ -185,11 +188,9 @@ pub struct Callback {
 pub async fn demo_callback(
     req: HttpRequest,
     state: web::Data<AppState>,
+    rp: web::Data<DemoRp>,
     q: web::Query<Callback>,
 ) -> HttpResponse {
-    let Some(rp) = &state.demo else {
-        return not_found(req).await;
-    };
     let saved = req
         .cookie(RP_COOKIE)
         .map(|c| c.value().to_owned())

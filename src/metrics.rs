@@ -193,6 +193,12 @@ pub async fn listener_paths(
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
+/// Registers `/metrics` with where it is served and to whom (read by [`listener_paths`] too).
+pub fn configure(cfg: &mut web::ServiceConfig, exposure: web::Data<Exposure>) {
+    cfg.app_data(exposure)
+        .route("/metrics", web::get().to(metrics));
+}
+
 /// `GET /metrics`, in the Prometheus text format, to the allowed direct peers only.
 pub async fn metrics(
     req: HttpRequest,

@@ -13,7 +13,6 @@ use crate::authn::webauthn::Verifier;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::master_key::MasterKey;
-use crate::demo::DemoRp;
 use crate::metrics::Metrics;
 use crate::oidc::client::ClientCache;
 use crate::oidc::keys::KeyRing;
@@ -38,8 +37,6 @@ pub struct AppState {
     pub metrics: Metrics,
     pub logout_wakeup: Arc<Notify>,
     pub http: reqwest::Client,
-    /// The demo relying party served under /demo, when running `trousseau demo`.
-    pub demo: Option<DemoRp>,
     /// CPS card login, when `[cps]` is enabled.
     pub cps: Option<Arc<Cps>>,
 }
@@ -51,7 +48,6 @@ impl AppState {
         db: Db,
         master: Arc<MasterKey>,
         clock: SharedClock,
-        demo: Option<DemoRp>,
     ) -> anyhow::Result<(AppState, AuditWriter)> {
         let keys = Arc::new(KeyRing::new(db.clone(), master.clone(), clock.clone()));
         keys.ensure()
@@ -77,7 +73,6 @@ impl AppState {
             metrics: Metrics::new(),
             logout_wakeup: Arc::new(Notify::new()),
             http,
-            demo,
             cps,
         };
         Ok((state, audit_writer))

@@ -129,7 +129,7 @@ async fn command(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => {
             let (db, master) = open(&settings).await?;
             let (state, writer) =
-                AppState::new(settings, db, master, Arc::new(SystemClock), None).await?;
+                AppState::new(settings, db, master, Arc::new(SystemClock)).await?;
             println!(
                 "database migrated; signing keys ready ({:?})",
                 state.db.backend()
@@ -203,7 +203,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// ones.
 async fn admin_state(settings: Settings) -> anyhow::Result<(Arc<AppState>, AuditWriter)> {
     let (db, master) = open_existing(&settings).await?;
-    let (state, writer) = AppState::new(settings, db, master, Arc::new(SystemClock), None).await?;
+    let (state, writer) = AppState::new(settings, db, master, Arc::new(SystemClock)).await?;
     Ok((Arc::new(state), writer))
 }
 

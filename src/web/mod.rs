@@ -17,4 +17,7 @@ pub mod login;
 pub mod ops;
 pub mod page;
 pub mod rejected;
+pub mod routes;
 pub mod security;
+
+pub use routes::configure;

@@ -14,6 +14,7 @@ mod cps;
 mod cps_pki;
 mod cps_revocation;
 mod cps_transport;
+mod demo;
 mod discovery;
 mod error_formats;
 mod flow_binding;
