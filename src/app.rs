@@ -169,13 +169,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let (state, audit_writer) = AppState::new(settings, db, master, clock).await?;
         let state = web::Data::new(state);
-        oidc::backchannel::spawn_worker(state.clone().into_inner());
-        spawn_housekeeping(state.clone().into_inner());
-        crate::directory::sync::spawn(
-            state.clone().into_inner(),
-            crate::directory::sync::rpps_importer(),
-        );
-        crate::authn::cps::service::spawn_refresh(state.clone().into_inner());
+        crate::workers::start(state.clone().into_inner());
         let card_tls = card_listener(&state)?;
         let card_port = match &card_tls {
             Some((l, _)) => Some(l.local_addr()?.port()),
@@ -285,18 +279,4 @@ fn card_listener(
         .with_context(|| format!("cannot listen on {} (cps.tls.listen)", tls.listen))?;
     tracing::info!(listen = %tls.listen, "card login TLS listener (client certificates requested)");
     Ok(Some((listener, config)))
-}
-
-/// Purges expired rows every minute.
-fn spawn_housekeeping(state: Arc<AppState>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            let now = state.clock.now();
-            if let Err(e) = crate::storage::misc::purge_expired(state.db.pool(), now).await {
-                tracing::warn!(error = %e, "housekeeping failed");
-            }
-        }
-    });
 }
