@@ -197,10 +197,12 @@ impl Application {
             metrics_addr,
         )?);
         let demo = demo.map(web::Data::new);
+        let toolkit = web::Data::new(pages::WebSettings::new(&state.settings.http));
         let data = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(toolkit.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(web::PayloadConfig::default().limit(64 * 1024))
                 .app_data(web::QueryConfig::default().error_handler(pages::rejected::query))

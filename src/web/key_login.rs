@@ -112,7 +112,7 @@ pub async fn login_key(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form = match checked(&req, &state, &body, "login").await {
+    let form = match checked(&req, &state.audit, &origin(&state), &body, "login").await {
         Ok(f) => f,
         Err(refused) => return refused,
     };

@@ -177,7 +177,15 @@ pub async fn enrol_post(
 ) -> HttpResponse {
     let ctx = context_of(&req);
     let lang = Lang::negotiate(&req, None, None);
-    let form = match checked(&req, &state, &body, "security_key_enrolled").await {
+    let form = match checked(
+        &req,
+        &state.audit,
+        &origin(&state),
+        &body,
+        "security_key_enrolled",
+    )
+    .await
+    {
         Ok(f) => f,
         Err(refused) => return refused,
     };
@@ -347,7 +355,15 @@ pub async fn keys_post(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form = match checked(&req, &state, &body, "security_key_changed").await {
+    let form = match checked(
+        &req,
+        &state.audit,
+        &origin(&state),
+        &body,
+        "security_key_changed",
+    )
+    .await
+    {
         Ok(f) => f,
         Err(refused) => return refused,
     };

@@ -526,10 +526,11 @@ pub async fn switch_user(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form = match super::form::checked(&req, &state, &body, "logout").await {
-        Ok(f) => f,
-        Err(refused) => return refused,
-    };
+    let form =
+        match super::form::checked(&req, &state.audit, &origin(&state), &body, "logout").await {
+            Ok(f) => f,
+            Err(refused) => return refused,
+        };
     // The flow goes into a Location header: only an id of the server's own alphabet may.
     let target = match form.get("flow") {
         Some(flow) if flow::valid_id(flow) => format!("/login?flow={flow}"),

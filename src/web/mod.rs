@@ -19,5 +19,7 @@ pub mod page;
 pub mod rejected;
 pub mod routes;
 pub mod security;
+pub mod toolkit;
 
 pub use routes::configure;
+pub use toolkit::WebSettings;
