@@ -3,6 +3,7 @@
 
 mod admin;
 mod cps;
+mod demo;
 mod hr;
 mod ldap;
 mod output;
@@ -112,7 +113,7 @@ fn sentence(e: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo { port } = cli.command {
-        crate::demo::run(port).await?;
+        demo::run(port).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let settings = Settings::load(cli.config.as_deref())?;
