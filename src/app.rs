@@ -1,4 +1,5 @@
-//! Builds the server: state built once, routes, middleware, background workers.
+//! Builds the server: opens the database, builds the state, mounts the routes and middleware,
+//! starts the background workers, binds and runs.
 
 use actix_web::dev::Server;
 use actix_web::middleware::Compress;
@@ -6,84 +7,17 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use std::net::TcpListener;
 use std::sync::Arc;
-use tokio::sync::Notify;
 use tracing_actix_web::TracingLogger;
 
-use crate::audit::{Audit, AuditWriter};
-use crate::authn::password::PasswordHasher;
+use crate::audit::AuditWriter;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::master_key::MasterKey;
-use crate::metrics::Metrics;
-use crate::oidc::client::ClientCache;
-use crate::oidc::keys::KeyRing;
 use crate::storage::Db;
+
+/// The state moved to [`crate::state`]; this path stays for existing callers.
+pub use crate::state::AppState;
 use crate::{oidc, web as pages};
-
-/// Everything a request handler may need, built once.
-#[derive(Debug)]
-pub struct AppState {
-    pub settings: Arc<Settings>,
-    pub db: Db,
-    /// The master key: seals signing keys and short-lived tickets (card-login flow binding).
-    pub master: Arc<MasterKey>,
-    pub clock: SharedClock,
-    pub keys: Arc<KeyRing>,
-    pub clients: ClientCache,
-    pub audit: Audit,
-    pub hasher: PasswordHasher,
-    /// The hospital's directory, when `[ldap]` names servers.
-    pub directory: Option<Arc<crate::authn::ldap::Directory>>,
-    /// The WebAuthn relying party, when an RP ID is known (`[webauthn]`).
-    pub security_keys: Option<Arc<crate::authn::webauthn::Verifier>>,
-    pub metrics: Metrics,
-    pub logout_wakeup: Arc<Notify>,
-    pub http: reqwest::Client,
-    /// The demo relying party served under /demo, when running `trousseau demo`.
-    pub demo: Option<crate::demo::DemoRp>,
-    /// CPS card login, when `[cps]` is enabled.
-    pub cps: Option<Arc<crate::authn::cps::Cps>>,
-}
-
-impl AppState {
-    /// Builds the state from an open database; starts the audit writer.
-    pub async fn new(
-        settings: Settings,
-        db: Db,
-        master: Arc<MasterKey>,
-        clock: SharedClock,
-        demo: Option<crate::demo::DemoRp>,
-    ) -> anyhow::Result<(AppState, AuditWriter)> {
-        let keys = Arc::new(KeyRing::new(db.clone(), master.clone(), clock.clone()));
-        keys.ensure()
-            .await
-            .context("cannot prepare the signing keys")?;
-        let (audit, audit_writer) = Audit::start(db.clone(), clock.clone());
-        let http = reqwest::Client::builder()
-            .timeout(std::time::Duration::from_secs(settings.logout.timeout_secs))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        let cps = crate::authn::cps::Cps::new(&settings.cps)?;
-        let state = AppState {
-            clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
-            hasher: PasswordHasher::new(&settings.password)?,
-            directory: crate::authn::ldap::Directory::new(&settings.ldap)?,
-            security_keys: crate::authn::webauthn::Verifier::new(&settings)?.map(Arc::new),
-            settings: Arc::new(settings),
-            db,
-            master,
-            clock,
-            keys,
-            audit,
-            metrics: Metrics::new(),
-            logout_wakeup: Arc::new(Notify::new()),
-            http,
-            demo,
-            cps,
-        };
-        Ok((state, audit_writer))
-    }
-}
 
 /// Opens the database (migrating it when configured) and loads the master key: `serve`,
 /// `migrate` and `demo`, which may create both. A master key is generated only when the
@@ -233,15 +167,9 @@ impl Application {
     ) -> anyhow::Result<Application> {
         let (db, master) = open(&settings).await?;
         let port = listener.local_addr()?.port();
-        let (state, audit_writer) = AppState::new(settings, db, master, clock, demo).await?;
+        let (state, audit_writer) = AppState::new(settings, db, master, clock).await?;
         let state = web::Data::new(state);
-        oidc::backchannel::spawn_worker(state.clone().into_inner());
-        spawn_housekeeping(state.clone().into_inner());
-        crate::directory::sync::spawn(
-            state.clone().into_inner(),
-            crate::directory::sync::rpps_importer(),
-        );
-        crate::authn::cps::service::spawn_refresh(state.clone().into_inner());
+        crate::workers::start(state.clone().into_inner());
         let card_tls = card_listener(&state)?;
         let card_port = match &card_tls {
             Some((l, _)) => Some(l.local_addr()?.port()),
@@ -268,11 +196,13 @@ impl Application {
             &state.settings.metrics,
             metrics_addr,
         )?);
+        let demo = demo.map(web::Data::new);
+        let toolkit = web::Data::new(pages::WebSettings::new(&state.settings.http));
         let data = state.clone();
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
-                .app_data(exposure.clone())
+                .app_data(toolkit.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(web::PayloadConfig::default().limit(64 * 1024))
                 .app_data(web::QueryConfig::default().error_handler(pages::rejected::query))
@@ -284,7 +214,15 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(actix_web::middleware::from_fn(crate::metrics::track))
                 .wrap(TracingLogger::default())
-                .configure(routes)
+                .configure(oidc::configure)
+                .configure(pages::configure)
+                .configure(|cfg| crate::metrics::configure(cfg, exposure.clone()))
+                .configure(|cfg| {
+                    if let Some(rp) = &demo {
+                        crate::demo::configure(cfg, rp.clone());
+                    }
+                })
+                .default_service(web::to(pages::error::not_found))
         })
         .on_connect(crate::authn::cps::tls::on_connect)
         .workers(workers)
@@ -343,80 +281,4 @@ fn card_listener(
         .with_context(|| format!("cannot listen on {} (cps.tls.listen)", tls.listen))?;
     tracing::info!(listen = %tls.listen, "card login TLS listener (client certificates requested)");
     Ok(Some((listener, config)))
-}
-
-/// Every route of the server.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/.well-known/openid-configuration",
-        web::get().to(oidc::discovery::openid_configuration),
-    )
-    .route("/jwks", web::get().to(oidc::discovery::jwks))
-    .route("/authorize", web::get().to(oidc::authorize::authorize_get))
-    .route(
-        "/authorize",
-        web::post().to(oidc::authorize::authorize_post),
-    )
-    .route("/authorize/resume", web::get().to(oidc::authorize::resume))
-    .route("/par", web::post().to(oidc::par::par))
-    .route("/token", web::post().to(oidc::token::token))
-    .route("/userinfo", web::get().to(oidc::userinfo::userinfo))
-    .route("/userinfo", web::post().to(oidc::userinfo::userinfo))
-    .route("/introspect", web::post().to(oidc::introspect::introspect))
-    .route("/revoke", web::post().to(oidc::revoke::revoke))
-    .route("/logout", web::get().to(oidc::end_session::end_session_get))
-    .route(
-        "/logout",
-        web::post().to(oidc::end_session::end_session_post),
-    )
-    .route("/login", web::get().to(pages::login::login_get))
-    .route("/login", web::post().to(pages::login::login_post))
-    .route("/consent", web::get().to(pages::consent::consent_get))
-    .route("/consent", web::post().to(pages::consent::consent_post))
-    .route("/switch-user", web::post().to(pages::login::switch_user))
-    .route("/login/key", web::post().to(pages::key_login::login_key))
-    .route(
-        "/webauthn/login/options",
-        web::post().to(pages::key_login::login_options),
-    )
-    .route(
-        "/webauthn/enrol/options",
-        web::post().to(pages::keys::enrol_options),
-    )
-    .route("/keys/enrol", web::get().to(pages::keys::enrol_get))
-    .route("/keys/enrol", web::post().to(pages::keys::enrol_post))
-    .route("/keys", web::get().to(pages::keys::keys_get))
-    .route("/keys/{action}", web::post().to(pages::keys::keys_post))
-    .route("/login/card", web::get().to(pages::card_login::card_login))
-    .route(
-        "/password/change",
-        web::get().to(pages::directory_login::change_get),
-    )
-    .route(
-        "/password/change",
-        web::post().to(pages::directory_login::change_post),
-    )
-    .route("/", web::get().to(pages::home::home))
-    .route("/healthz", web::get().to(pages::ops::healthz))
-    .route("/readyz", web::get().to(pages::ops::readyz))
-    .route("/metrics", web::get().to(crate::metrics::metrics))
-    .route("/static/{file}", web::get().to(pages::assets::asset))
-    .route("/demo", web::get().to(crate::demo::demo_home))
-    .route("/demo/login", web::get().to(crate::demo::demo_login))
-    .route("/demo/callback", web::get().to(crate::demo::demo_callback))
-    .default_service(web::to(pages::error::not_found));
-}
-
-/// Purges expired rows every minute.
-fn spawn_housekeeping(state: Arc<AppState>) {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-        loop {
-            tick.tick().await;
-            let now = state.clock.now();
-            if let Err(e) = crate::storage::purge::purge_expired(state.db.pool(), now).await {
-                tracing::warn!(error = %e, "housekeeping failed");
-            }
-        }
-    });
 }

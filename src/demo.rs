@@ -1,29 +1,21 @@
-//! `trousseau demo`: a throw-away Trousseau on a temporary SQLite database with a demo user and
-//! a small demo relying party (a stand-in for a DPI) under `/demo`, which uses the real code
-//! flow with PKCE against this very server.
+//! The demo relying party of `trousseau demo` (a stand-in for a DPI) under `/demo`: it uses the
+//! real code flow with PKCE against this very server. `cli::demo` starts it.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
-use secrecy::SecretString;
-use std::sync::Arc;
 
-use crate::admin::clients::{self, ClientSpec};
-use crate::admin::users::{self, NewUser};
-use crate::app::{AppState, Application};
-use crate::clock::SystemClock;
-use crate::config::Settings;
 use crate::crypto::{random_token, s256};
-use crate::oidc::client::GrantType;
-use crate::oidc::keys::SigningAlg;
 use crate::oidc::mint;
+use crate::state::AppState;
 use crate::web::error::{not_found, page};
 use crate::web::i18n::Lang;
 use crate::web::page::{Chrome, render_with};
 
-const PASSWORD: &str = "trousseau-demo";
+/// The demo user's password, shown on the demo page.
+pub const PASSWORD: &str = "trousseau-demo";
 const RP_COOKIE: &str = "__Host-demo_rp";
 
 /// The demo relying party's registration.
@@ -32,86 +24,6 @@ pub struct DemoRp {
     pub client_id: String,
     pub client_secret: String,
     pub base: String,
-}
-
-/// Starts the demo and blocks until Ctrl+C.
-pub async fn run(port: u16) -> anyhow::Result<()> {
-    let dir =
-        std::env::temp_dir().join(format!("trousseau-demo-{}", uuid::Uuid::now_v7().simple()));
-    std::fs::create_dir_all(&dir)?;
-    let base = format!("http://localhost:{port}");
-    let overrides = format!(
-        "[http]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n[database]\nurl = \"sqlite://{db}\"\n[secrets]\nmaster_key_file = \"{key}\"\n[webauthn]\nallow_unattested = true\n",
-        db = dir.join("trousseau.db").display(),
-        key = dir.join("master.key").display(),
-    );
-    let settings = Settings::from_overrides(&overrides)?;
-    crate::telemetry::init(&settings.logging);
-    // Register the demo user and client through the same code as the CLI, then serve.
-    let (db, master) = crate::app::open(&settings).await?;
-    let (state, writer) =
-        AppState::new(settings.clone(), db, master, Arc::new(SystemClock), None).await?;
-    users::create(
-        &state,
-        NewUser {
-            username: "demo".into(),
-            given_name: "Camille".into(),
-            family_name: "Démo".into(),
-            email: Some("camille.demo@chu.example".into()),
-            password: Some(SecretString::from(PASSWORD)),
-        },
-        "demo",
-    )
-    .await?;
-    let spec = ClientSpec {
-        id: "demo-dpi".into(),
-        name: "DPI de démonstration".into(),
-        redirect_uris: vec![format!("{base}/demo/callback")],
-        post_logout_redirect_uris: vec![format!("{base}/demo")],
-        public: false,
-        grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-        scopes: ["openid", "profile", "email", "offline_access"]
-            .map(str::to_owned)
-            .to_vec(),
-        signing_alg: SigningAlg::Es256,
-        backchannel_logout_uri: None,
-        first_party: true,
-        require_pkce: true,
-        jwks: None,
-        min_acr: None,
-        max_auth_age: None,
-        introspect: false,
-    };
-    let enrolment = crate::admin::keys::enrolment_code(&state, "demo", None, "demo").await?;
-    let secret = clients::create(&state, &spec, "demo")
-        .await?
-        .unwrap_or_default();
-    writer.shutdown().await;
-    let rp = DemoRp {
-        client_id: spec.id,
-        client_secret: secret,
-        base: base.clone(),
-    };
-    let app = Application::build(settings, Arc::new(SystemClock), Some(rp)).await?;
-    println!();
-    println!(
-        "  Trousseau demo is running (temporary data in {}).",
-        dir.display()
-    );
-    println!();
-    println!("  Open   {base}/demo");
-    println!("  Sign in as   demo   with the password   {PASSWORD}");
-    println!();
-    println!(
-        "  Enrol a security key at {base}/keys/enrol with the code   {}",
-        enrolment.code
-    );
-    println!("  Discovery: {base}/.well-known/openid-configuration");
-    println!("  Press Ctrl+C to stop.");
-    println!();
-    app.run_until_stopped().await?;
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
 }
 
 #[derive(Template)]
@@ -137,17 +49,20 @@ fn demo_page(req: &HttpRequest, claims: Option<String>, logout_href: String) -> 
     )
 }
 
-pub async fn demo_home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    if state.demo.is_none() {
-        return not_found(req).await;
-    }
+/// Registers the demo relying party's pages; only `trousseau demo` mounts them, so a production
+/// server has no `/demo` route at all.
+pub fn configure(cfg: &mut web::ServiceConfig, rp: web::Data<DemoRp>) {
+    cfg.app_data(rp)
+        .route("/demo", web::get().to(demo_home))
+        .route("/demo/login", web::get().to(demo_login))
+        .route("/demo/callback", web::get().to(demo_callback));
+}
+
+pub async fn demo_home(req: HttpRequest) -> HttpResponse {
     demo_page(&req, None, String::new())
 }
 
-pub async fn demo_login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let Some(rp) = &state.demo else {
-        return not_found(req).await;
-    };
+pub async fn demo_login(req: HttpRequest, rp: web::Data<DemoRp>) -> HttpResponse {
     let (st, nonce, verifier) = (random_token(16), random_token(16), random_token(32));
     let mut url = match url::Url::parse(&format!("{}/authorize", rp.base)) {
         Ok(u) => u,
@@ -184,11 +99,9 @@ pub struct Callback {
 pub async fn demo_callback(
     req: HttpRequest,
     state: web::Data<AppState>,
+    rp: web::Data<DemoRp>,
     q: web::Query<Callback>,
 ) -> HttpResponse {
-    let Some(rp) = &state.demo else {
-        return not_found(req).await;
-    };
     let saved = req
         .cookie(RP_COOKIE)
         .map(|c| c.value().to_owned())

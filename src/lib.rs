@@ -15,6 +15,8 @@ pub mod identity;
 pub mod metrics;
 pub mod oidc;
 pub mod session;
+pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod web;
+pub mod workers;

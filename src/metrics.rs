@@ -12,10 +12,10 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::authn::cps::header::Network;
 use crate::config::MetricsSettings;
+use crate::state::AppState;
 
 /// The label of a route no pattern matched: unknown paths never become label values.
 const UNMATCHED: &str = "unmatched";
@@ -191,6 +191,12 @@ pub async fn listener_paths(
         return Ok(req.into_response(HttpResponse::NotFound().finish()));
     }
     Ok(next.call(req).await?.map_into_boxed_body())
+}
+
+/// Registers `/metrics` with where it is served and to whom (read by [`listener_paths`] too).
+pub fn configure(cfg: &mut web::ServiceConfig, exposure: web::Data<Exposure>) {
+    cfg.app_data(exposure)
+        .route("/metrics", web::get().to(metrics));
 }
 
 /// `GET /metrics`, in the Prometheus text format, to the allowed direct peers only.

@@ -5,10 +5,10 @@ use serde_json::json;
 
 use super::AdminError;
 use super::users::find;
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::identity::IdNat;
 use crate::session;
+use crate::state::AppState;
 use crate::storage::{cards, links};
 
 /// A serial number as `cps list` prints it: upper-case hexadecimal, no separators, no

@@ -4,11 +4,11 @@
 use serde_json::{Value, json};
 
 use super::AdminError;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::{hash_secret, random_token};
 use crate::oidc::client::GrantType;
 use crate::oidc::keys::SigningAlg;
+use crate::state::AppState;
 use crate::storage::clients::{self, ClientRecord};
 use crate::storage::{is_unique_violation, to_json_list};
 

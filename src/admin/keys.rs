@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use super::AdminError;
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::webauthn::enrolment::{self, IssuedCode};
+use crate::state::AppState;
 use crate::storage::security_keys::{self as store, KeyRecord};
 
 /// Issues an enrolment code for the identity `who` (username or id).

@@ -4,11 +4,11 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::AdminError;
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::throttle;
 use crate::identity::{IdNat, LinkMethod, Status};
 use crate::session;
+use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::links::{self, LinkRecord};
 use crate::storage::{is_unique_violation, refresh};

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use super::output::{pairs, table, time};
-use crate::app::AppState;
 use crate::authn::cps::check::read_pem_certs;
 use crate::authn::cps::login::{Decision, decide};
 use crate::authn::cps::{CardHolder, CheckedCard, Cps};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Settings;
+use crate::state::AppState;
 use crate::storage::{Db, cards};
 
 #[derive(Debug, Subcommand)]

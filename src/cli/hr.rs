@@ -4,8 +4,8 @@ use clap::Subcommand;
 use std::path::PathBuf;
 
 use super::output::{table, time};
-use crate::app::AppState;
 use crate::directory::hr::{self, HrReport};
+use crate::state::AppState;
 use crate::storage::hr as store;
 
 #[derive(Debug, Subcommand)]

@@ -5,9 +5,9 @@ use clap::Subcommand;
 
 use super::output::{pairs, table, time};
 use crate::admin::users::find;
-use crate::app::AppState;
 use crate::authn::ldap::check;
 use crate::directory::ldap::{SyncOptions, sync};
+use crate::state::AppState;
 use crate::storage::directory as store;
 
 #[derive(Debug, Subcommand)]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod cps;
+mod demo;
 mod hr;
 mod ldap;
 mod output;
@@ -15,10 +16,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::app::{AppState, Application, open, open_existing};
+use crate::app::{Application, open, open_existing};
 use crate::audit::AuditWriter;
 use crate::clock::SystemClock;
 use crate::config::Settings;
+use crate::state::AppState;
 
 /// Trousseau, the hospital's OpenID Connect provider.
 #[derive(Debug, Parser)]
@@ -111,7 +113,7 @@ fn sentence(e: &anyhow::Error) -> String {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     if let Command::Demo { port } = cli.command {
-        crate::demo::run(port).await?;
+        demo::run(port).await?;
         return Ok(ExitCode::SUCCESS);
     }
     let settings = Settings::load(cli.config.as_deref())?;
@@ -128,7 +130,7 @@ async fn command(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => {
             let (db, master) = open(&settings).await?;
             let (state, writer) =
-                AppState::new(settings, db, master, Arc::new(SystemClock), None).await?;
+                AppState::new(settings, db, master, Arc::new(SystemClock)).await?;
             println!(
                 "database migrated; signing keys ready ({:?})",
                 state.db.backend()
@@ -202,7 +204,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
 /// ones.
 async fn admin_state(settings: Settings) -> anyhow::Result<(Arc<AppState>, AuditWriter)> {
     let (db, master) = open_existing(&settings).await?;
-    let (state, writer) = AppState::new(settings, db, master, Arc::new(SystemClock), None).await?;
+    let (state, writer) = AppState::new(settings, db, master, Arc::new(SystemClock)).await?;
     Ok((Arc::new(state), writer))
 }
 

@@ -4,8 +4,8 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use super::output::{table, time};
-use crate::app::AppState;
 use crate::directory::reconcile;
+use crate::state::AppState;
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ReportFormat {

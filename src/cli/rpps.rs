@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::output::{table, time};
-use crate::app::AppState;
 use crate::directory::rpps::{self, ImportError, ImportOptions, Progress};
+use crate::state::AppState;
 use crate::storage::rpps as store;
 
 #[derive(Debug, Subcommand)]

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::output::{table, time};
 use crate::admin::keys;
-use crate::app::AppState;
 use crate::audit::RequestContext;
+use crate::state::AppState;
 
 const ACTOR: &str = "cli";
 

@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use crate::admin::users;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::config::HrColumns;
 use crate::identity::{IdNat, LinkMethod, Status, name};
+use crate::state::AppState;
 use crate::storage::hr::{self as store, HrRunRecord};
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::{is_unique_violation, links};

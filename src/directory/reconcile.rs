@@ -8,9 +8,9 @@ use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::admin::users;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::identity::{Status, name};
+use crate::state::AppState;
 use crate::storage::findings::{self, FindingRecord};
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::links::{self, LinkRecord};

@@ -1,6 +1,6 @@
 //! Scheduled sync jobs run by `serve`: the RPPS extraction (a path or an http(s) URL) and the
 //! HR drop folder. With several nodes on one database, a lease row lets one node run each job
-//! at a time (issue 3, "Scheduled sync").
+//! at a time (issue 3, "Scheduled sync"); [`crate::workers`] runs them on schedule.
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};
@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::hr;
 use super::reconcile;
-use crate::app::AppState;
+use crate::state::AppState;
 use crate::storage::leases;
 
 pub const RPPS_JOB: &str = "rpps_sync";
@@ -273,76 +273,6 @@ pub async fn run_ldap_once(state: &AppState, holder: &str) -> anyhow::Result<Job
         "directory {} sync: {} read, {} created, {} updated, {} disabled, {} deleted",
         r.mode, r.seen, r.created, r.updated, r.disabled, r.deleted
     )))
-}
-
-/// Starts the configured jobs on this node (`serve`).
-pub fn spawn(state: Arc<AppState>, importer: RppsImporter) {
-    let holder = format!("node-{}", uuid::Uuid::new_v4().simple());
-    let sync = state.settings.sync.clone();
-    if !sync.rpps.source.trim().is_empty() {
-        let (state, holder) = (state.clone(), holder.clone());
-        tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(std::time::Duration::from_secs(sync.rpps.interval_secs));
-            loop {
-                tick.tick().await;
-                match run_rpps_once(&state, &holder, &importer).await {
-                    Ok(o) => tracing::info!(job = RPPS_JOB, outcome = ?o, "sync job ran"),
-                    Err(e) => {
-                        tracing::warn!(job = RPPS_JOB, error = %format!("{e:#}"), "sync job failed")
-                    }
-                }
-            }
-        });
-    }
-    if state.directory.is_some() && sync.ldap.enabled {
-        let (state, holder) = (state.clone(), holder.clone());
-        tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(std::time::Duration::from_secs(sync.ldap.interval_secs));
-            loop {
-                tick.tick().await;
-                match run_ldap_once(&state, &holder).await {
-                    Ok(o) => tracing::info!(job = super::ldap::JOB, outcome = ?o, "sync job ran"),
-                    Err(e) => {
-                        tracing::warn!(job = super::ldap::JOB, error = %format!("{e:#}"), "sync job failed")
-                    }
-                }
-            }
-        });
-    }
-    {
-        let (state, holder) = (state.clone(), holder.clone());
-        tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(std::time::Duration::from_secs(sync.hr_dates.interval_secs));
-            loop {
-                tick.tick().await;
-                match run_hr_dates_once(&state, &holder).await {
-                    Ok(JobOutcome::Unchanged | JobOutcome::Busy) => {}
-                    Ok(o) => tracing::info!(job = HR_DATES_JOB, outcome = ?o, "sync job ran"),
-                    Err(e) => {
-                        tracing::warn!(job = HR_DATES_JOB, error = %format!("{e:#}"), "sync job failed")
-                    }
-                }
-            }
-        });
-    }
-    if !sync.hr.folder.trim().is_empty() {
-        tokio::spawn(async move {
-            let mut tick =
-                tokio::time::interval(std::time::Duration::from_secs(sync.hr.interval_secs));
-            loop {
-                tick.tick().await;
-                match run_hr_once(&state, &holder).await {
-                    Ok(o) => tracing::info!(job = HR_JOB, outcome = ?o, "sync job ran"),
-                    Err(e) => {
-                        tracing::warn!(job = HR_JOB, error = %format!("{e:#}"), "sync job failed")
-                    }
-                }
-            }
-        });
-    }
 }
 
 /// The RPPS side's import, run with the job's options (small batches: logins keep flowing).

@@ -5,8 +5,8 @@
 use serde_json::{Map, Value};
 
 use super::mint::{self, GRANT_CLAIM};
-use crate::app::AppState;
 use crate::session::is_live;
+use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::{refresh, revoked_tokens, sessions};
 

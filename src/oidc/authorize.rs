@@ -14,10 +14,10 @@ use super::params::Params;
 use super::request::{
     AuthRequest, Decision, Progress, ReplyTo, RequestError, ResponseMode, decide, parse,
 };
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{hash_secret, random_token};
 use crate::session::{self, Session};
+use crate::state::AppState;
 use crate::storage::codes::{self, CodeRecord};
 use crate::storage::flows::{self, FlowRecord};
 use crate::storage::{consents, par, sessions};

@@ -3,12 +3,10 @@
 //! exponential back-off.
 
 use serde_json::json;
-use std::sync::Arc;
-use std::time::Duration;
 
 use super::mint;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
+use crate::state::AppState;
 use crate::storage::sessions::{self, SessionRecord};
 use crate::storage::{Tx, logout};
 
@@ -49,19 +47,6 @@ pub async fn enqueue(
         queued += 1;
     }
     Ok(queued)
-}
-
-/// Runs forever: wakes when told, or every second, and delivers what is due.
-pub fn spawn_worker(state: Arc<AppState>) {
-    tokio::spawn(async move {
-        loop {
-            let _ =
-                tokio::time::timeout(Duration::from_secs(1), state.logout_wakeup.notified()).await;
-            if let Err(e) = deliver_due(&state).await {
-                tracing::warn!(error = %e, "back-channel logout delivery round failed");
-            }
-        }
-    });
 }
 
 /// Delivers every due logout token once; returns how many were attempted.

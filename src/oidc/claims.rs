@@ -5,8 +5,8 @@
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
-use crate::app::AppState;
 use crate::directory::reconcile::is_here;
+use crate::state::AppState;
 use crate::storage::links;
 use crate::storage::rpps_scope::{self, Situation};
 

@@ -13,8 +13,8 @@ use super::client::{Client, ClientAuthMethod};
 use super::error::OAuthError;
 use super::keys::SigningAlg;
 use super::params::Params;
-use crate::app::AppState;
 use crate::crypto::verify_secret;
+use crate::state::AppState;
 use crate::storage::assertions;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";

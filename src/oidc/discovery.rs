@@ -4,7 +4,7 @@ use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use serde_json::json;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
     let iss = state.settings.issuer();

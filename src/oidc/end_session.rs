@@ -10,9 +10,9 @@ use serde_json::Value;
 
 use super::mint;
 use super::params::Params;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::session::{self, Session};
+use crate::state::AppState;
 use crate::web::context::context_of;
 use crate::web::cookies;
 use crate::web::error::{page, server_error};

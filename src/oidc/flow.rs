@@ -14,9 +14,9 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::{ct_eq, hash_secret, random_token};
+use crate::state::AppState;
 use crate::storage::flows::{self, FlowRecord};
 use crate::web::context::context_of;
 use crate::web::cookies;

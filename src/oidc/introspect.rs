@@ -10,9 +10,9 @@ use super::access;
 use super::client::Client;
 use super::client_auth::{ClientRequest, client_request};
 use super::error::OAuthError;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
+use crate::state::AppState;
 use crate::storage::{identities, refresh};
 
 pub async fn introspect(

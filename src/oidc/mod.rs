@@ -18,6 +18,9 @@ pub mod par;
 pub mod params;
 pub mod request;
 pub mod revoke;
+pub mod routes;
 pub mod scope;
 pub mod token;
 pub mod userinfo;
+
+pub use routes::configure;

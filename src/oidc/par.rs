@@ -8,9 +8,9 @@ use serde_json::json;
 use super::client_auth::{ClientRequest, client_request};
 use super::error::OAuthError;
 use super::request::{RequestError, parse};
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::{hash_secret, random_token};
+use crate::state::AppState;
 use crate::storage::par::insert_par;
 
 pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes) -> HttpResponse {

@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 use super::client_auth::{ClientRequest, client_request};
 use super::error::OAuthError;
 use super::mint;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
+use crate::state::AppState;
 use crate::storage::{refresh, revoked_tokens};
 
 pub async fn revoke(

@@ -9,8 +9,8 @@ use super::access::{self, ActiveToken};
 use super::error::OAuthError;
 use super::mint;
 use super::params::Params;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
+use crate::state::AppState;
 use crate::web::context::context_of;
 
 pub async fn userinfo(

@@ -5,12 +5,12 @@
 
 use serde_json::json;
 
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::{AuthFactor, Level, Method, evaluate};
 use crate::crypto::{hash_secret, random_token};
 use crate::oidc::backchannel;
 use crate::oidc::mint::SessionClaims;
+use crate::state::AppState;
 use crate::storage::refresh;
 use crate::storage::sessions::{self, EventRecord, SessionRecord};
 

@@ -14,7 +14,6 @@ use super::error::{page, req_lang, server_error};
 use super::i18n::{Lang, card_refusal};
 use super::login::pending;
 use super::page::{Chrome, render};
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::cps::tls::PeerChain;
 use crate::authn::cps::{self, Refusal, header};
@@ -22,6 +21,7 @@ use crate::authn::{AuthFactor, Method};
 use crate::oidc::authorize::continue_after_login;
 use crate::oidc::flow;
 use crate::session;
+use crate::state::AppState;
 
 #[derive(Template)]
 #[template(path = "login/card_refused.html")]

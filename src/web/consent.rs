@@ -11,11 +11,12 @@ use super::cookies;
 use super::error::{page, req_lang, server_error};
 use super::i18n::{Lang, scope_label};
 use super::page::{Chrome, render_with};
-use crate::app::AppState;
 use crate::audit::AuditEvent;
+use crate::oidc::end_session::origin;
 use crate::oidc::flow;
 use crate::oidc::params::Params;
 use crate::session;
+use crate::state::AppState;
 use crate::storage::flows;
 use crate::storage::{consents, identities};
 
@@ -95,10 +96,11 @@ pub async fn consent_post(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form = match super::form::checked(&req, &state, &body, "consent").await {
-        Ok(f) => f,
-        Err(refused) => return refused,
-    };
+    let form =
+        match super::form::checked(&req, &state.audit, &origin(&state), &body, "consent").await {
+            Ok(f) => f,
+            Err(refused) => return refused,
+        };
     let flow = match flow::require(&state, &req, form.get("flow").unwrap_or_default()).await {
         Ok(f) => f,
         Err(answer) => return answer,

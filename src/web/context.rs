@@ -6,7 +6,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use std::future::{Ready, ready};
 use std::net::IpAddr;
 
-use crate::app::AppState;
+use super::toolkit::WebSettings;
 use crate::audit::RequestContext;
 
 /// Newtype so that handlers can extract the context.
@@ -25,8 +25,8 @@ impl FromRequest for Ctx {
 pub fn context_of(req: &HttpRequest) -> RequestContext {
     let peer = req.peer_addr().map(|a| a.ip());
     let trusted = req
-        .app_data::<web::Data<AppState>>()
-        .map(|s| s.settings.http.trusted_proxies.clone())
+        .app_data::<web::Data<WebSettings>>()
+        .map(|s| s.trusted_proxies.clone())
         .unwrap_or_default();
     let source = match peer {
         Some(ip) if trusted.contains(&ip) => req
@@ -44,5 +44,37 @@ pub fn context_of(req: &HttpRequest) -> RequestContext {
             .extensions()
             .get::<tracing_actix_web::RequestId>()
             .map(|r| r.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    fn source(settings: &web::Data<WebSettings>, peer: &str) -> Option<String> {
+        let req = TestRequest::default()
+            .peer_addr(peer.parse().unwrap())
+            .insert_header(("x-forwarded-for", "192.0.2.7, 198.51.100.9"))
+            .app_data(settings.clone())
+            .to_http_request();
+        context_of(&req).source_ip
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let settings = web::Data::new(WebSettings {
+            trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+            origin: String::new(),
+        });
+        // The last hop, the one the trusted proxy added.
+        assert_eq!(
+            source(&settings, "10.0.0.1:4000").as_deref(),
+            Some("198.51.100.9")
+        );
+        assert_eq!(
+            source(&settings, "10.0.0.2:4000").as_deref(),
+            Some("10.0.0.2")
+        );
     }
 }

@@ -15,7 +15,6 @@ use super::error::{page, server_error};
 use super::i18n::Lang;
 use super::login::{Checked, Failure, logged_in, pending};
 use super::page::{Chrome, render_with};
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::Method;
 use crate::authn::ldap::{DirError, Directory, Refusal};
@@ -26,6 +25,7 @@ use crate::identity::Status;
 use crate::oidc::end_session::origin;
 use crate::oidc::params::Params;
 use crate::session;
+use crate::state::AppState;
 use crate::storage::directory::{self, AccountRecord, PasswordChange};
 use crate::storage::identities;
 

@@ -6,25 +6,23 @@ use actix_web::{HttpRequest, HttpResponse};
 use super::context::context_of;
 use super::cookies;
 use super::error::page;
-use crate::app::AppState;
-use crate::audit::AuditEvent;
-use crate::oidc::end_session::origin;
+use crate::audit::{Audit, AuditEvent};
 use crate::oidc::params::Params;
 
-/// The form of a POST whose CSRF token matches; otherwise the answer to send, after an audit
-/// event of `kind` with reason `csrf`.
+/// The form of a POST whose CSRF token matches (and whose `Origin`, when sent, is `origin`);
+/// otherwise the answer to send, after an audit event of `kind` with reason `csrf`.
 pub async fn checked(
     req: &HttpRequest,
-    state: &AppState,
+    audit: &Audit,
+    origin: &str,
     body: &[u8],
     kind: &'static str,
 ) -> Result<Params, HttpResponse> {
     let Ok(form) = Params::parse(body) else {
         return Err(page(req, StatusCode::BAD_REQUEST, |t| t.err_csrf));
     };
-    if !cookies::csrf_ok(req, form.get("csrf"), &origin(state)) {
-        state
-            .audit
+    if !cookies::csrf_ok(req, form.get("csrf"), origin) {
+        audit
             .record(AuditEvent::failure(kind, "csrf").context(&context_of(req)))
             .await;
         return Err(page(req, StatusCode::FORBIDDEN, |t| t.err_csrf));

@@ -7,8 +7,8 @@ use super::cookies;
 use super::error::req_lang;
 use super::i18n::Lang;
 use super::page::{Chrome, render_with};
-use crate::app::AppState;
 use crate::session;
+use crate::state::AppState;
 use crate::storage::identities;
 
 #[derive(Template)]

@@ -13,13 +13,13 @@ use super::form::checked;
 use super::i18n::Lang;
 use super::login::{LoginPage, after_login, pending};
 use super::page::render_with;
-use crate::app::AppState;
 use crate::authn::webauthn::{Assertion, KeyError, ceremony};
 use crate::authn::{AuthFactor, Method};
 use crate::oidc::end_session::origin;
 use crate::oidc::flow::{self, Lookup};
 use crate::oidc::params::Params;
 use crate::session::{self, KeyUse};
+use crate::state::AppState;
 
 /// A JSON refusal for the script: a stable code and the message to show.
 pub(super) fn json_error(status: StatusCode, e: KeyError, lang: Lang) -> HttpResponse {
@@ -112,7 +112,7 @@ pub async fn login_key(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form = match checked(&req, &state, &body, "login").await {
+    let form = match checked(&req, &state.audit, &origin(&state), &body, "login").await {
         Ok(f) => f,
         Err(refused) => return refused,
     };

@@ -15,13 +15,13 @@ use super::i18n::Lang;
 use super::key_login::{json_error, status_of};
 use super::key_texts::KeyTexts;
 use super::page::{Chrome, render_with};
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::webauthn::{Authorisation, KeyError, ceremony, enrolment};
 use crate::oidc::authorize::start_account_login;
 use crate::oidc::end_session::origin;
 use crate::oidc::params::Params;
 use crate::session::{self, Session};
+use crate::state::AppState;
 use crate::storage::identities;
 use crate::storage::security_keys::{self as store, KeyRecord};
 
@@ -177,7 +177,15 @@ pub async fn enrol_post(
 ) -> HttpResponse {
     let ctx = context_of(&req);
     let lang = Lang::negotiate(&req, None, None);
-    let form = match checked(&req, &state, &body, "security_key_enrolled").await {
+    let form = match checked(
+        &req,
+        &state.audit,
+        &origin(&state),
+        &body,
+        "security_key_enrolled",
+    )
+    .await
+    {
         Ok(f) => f,
         Err(refused) => return refused,
     };
@@ -347,7 +355,15 @@ pub async fn keys_post(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form = match checked(&req, &state, &body, "security_key_changed").await {
+    let form = match checked(
+        &req,
+        &state.audit,
+        &origin(&state),
+        &body,
+        "security_key_changed",
+    )
+    .await
+    {
         Ok(f) => f,
         Err(refused) => return refused,
     };

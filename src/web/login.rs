@@ -14,7 +14,6 @@ use super::error::{page, req_lang, server_error};
 use super::i18n::{Lang, Texts};
 use super::key_texts::KeyTexts;
 use super::page::{Chrome, render_with};
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::ldap::{Refusal, normalize_login};
 use crate::authn::throttle::{self, Blocked};
@@ -24,6 +23,7 @@ use crate::oidc::end_session::origin;
 use crate::oidc::flow;
 use crate::oidc::params::Params;
 use crate::session::{self, Session};
+use crate::state::AppState;
 use crate::storage::directory;
 use crate::storage::flows::FlowRecord;
 use crate::storage::identities::{self, IdentityRecord};
@@ -532,10 +532,11 @@ pub async fn switch_user(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form = match super::form::checked(&req, &state, &body, "logout").await {
-        Ok(f) => f,
-        Err(refused) => return refused,
-    };
+    let form =
+        match super::form::checked(&req, &state.audit, &origin(&state), &body, "logout").await {
+            Ok(f) => f,
+            Err(refused) => return refused,
+        };
     // The flow goes into a Location header: only an id of the server's own alphabet may.
     let target = match form.get("flow") {
         Some(flow) if flow::valid_id(flow) => format!("/login?flow={flow}"),

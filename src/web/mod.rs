@@ -17,4 +17,9 @@ pub mod login;
 pub mod ops;
 pub mod page;
 pub mod rejected;
+pub mod routes;
 pub mod security;
+pub mod toolkit;
+
+pub use routes::configure;
+pub use toolkit::WebSettings;

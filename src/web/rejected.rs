@@ -12,9 +12,9 @@ use serde_json::json;
 
 use super::context::context_of;
 use super::error::page;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::oidc::error::OAuthError;
+use crate::state::AppState;
 
 /// How an endpoint answers errors, with the audit kind of its refusals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

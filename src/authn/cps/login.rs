@@ -11,10 +11,10 @@ use sqlx::AnyPool;
 
 use super::check::{CheckedCard, Refusal, Refused};
 use super::subject::CardHolder;
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::config::{Settings, StructureCardPolicy};
 use crate::identity::{LinkMethod, Status, name};
+use crate::state::AppState;
 use crate::storage::cards::{self, Seen};
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::links::{self, LinkRecord};

@@ -12,11 +12,11 @@ use super::crl;
 use super::crl::Revocation;
 use super::header::Network;
 use super::ocsp;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::authn::Method;
 use crate::config::CpsSettings;
 use crate::session::Session;
+use crate::state::AppState;
 
 #[derive(Debug)]
 pub struct Cps {
@@ -150,28 +150,10 @@ pub fn session_has_card(session: &Session) -> bool {
     session.factors.iter().any(|f| f.method == Method::Card)
 }
 
-/// Reloads the revocation lists every `crl_refresh_secs` (each node keeps its own copy).
-pub fn spawn_refresh(state: Arc<AppState>) {
-    let Some(cps) = state.cps.clone() else {
-        return;
-    };
-    let settings = &state.settings.cps;
-    if settings.crl_files.is_empty() && settings.crl_urls.is_empty() {
-        return;
-    }
-    tokio::spawn(async move {
-        let every = std::time::Duration::from_secs(state.settings.cps.crl_refresh_secs);
-        // Lists from files are loaded already; URLs are fetched at once, then everything on
-        // schedule.
-        if !state.settings.cps.crl_urls.is_empty() {
-            report(&state, cps.refresh(&state.settings.cps, &state.http).await).await;
-        }
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        loop {
-            tick.tick().await;
-            report(&state, cps.refresh(&state.settings.cps, &state.http).await).await;
-        }
-    });
+/// Reloads the revocation lists once (files and URLs of `[cps]`), logging and auditing each
+/// failure; the schedule is in [`crate::workers`].
+pub async fn refresh_revocation_lists(state: &AppState, cps: &Cps) {
+    report(state, cps.refresh(&state.settings.cps, &state.http).await).await;
 }
 
 async fn report(state: &AppState, lines: Vec<String>) {

@@ -15,9 +15,9 @@ use webauthn_rs::prelude::{
 
 use super::error::{KeyError, classify};
 use super::verifier::Verifier;
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::random_token;
+use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::security_keys::{self as store, CeremonyRecord, KeyRecord};
 

@@ -5,10 +5,10 @@
 use serde_json::json;
 
 use super::error::KeyError;
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::throttle::{self, Blocked};
 use crate::crypto::{hash_secret, random_bytes};
+use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::security_keys::{self as store, CodeRecord};
 

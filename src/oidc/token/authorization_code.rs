@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use super::TokenResponse;
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{ct_eq, hash_secret, random_token, s256};
 use crate::oidc::client::{Client, GrantType};
@@ -13,6 +12,7 @@ use crate::oidc::client_auth::Refusal;
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint::{self, SessionClaims};
 use crate::session;
+use crate::state::AppState;
 use crate::storage::refresh::{self, FamilyRecord};
 use crate::storage::{codes, identities, revoked_tokens};
 

@@ -2,12 +2,12 @@
 //! signed without touching the database.
 
 use super::{TokenResponse, audit_issued};
-use crate::app::AppState;
 use crate::audit::RequestContext;
 use crate::oidc::client::Client;
 use crate::oidc::client_auth::Refusal;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::mint;
+use crate::state::AppState;
 
 pub async fn grant(
     state: &AppState,

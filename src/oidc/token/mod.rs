@@ -14,8 +14,8 @@ use super::client::{Client, GrantType};
 use super::client_auth::{Refusal, authenticate, basic_credentials};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
+use crate::state::AppState;
 use crate::web::context::context_of;
 
 /// A token request, one variant per grant type.

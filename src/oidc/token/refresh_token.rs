@@ -5,7 +5,6 @@
 use serde_json::json;
 
 use super::{TokenResponse, narrow_scope};
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{hash_secret, random_token};
 use crate::oidc::client::Client;
@@ -13,6 +12,7 @@ use crate::oidc::client_auth::Refusal;
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint::{self, SessionClaims};
 use crate::session;
+use crate::state::AppState;
 use crate::storage::identities;
 use crate::storage::refresh::{self, Presented};
 

@@ -188,3 +188,49 @@ async fn a_batch_is_written_whole_with_every_column() {
         assert_eq!(format!("{got:?}"), format!("{want:?}"));
     }
 }
+
+#[tokio::test]
+async fn the_purge_of_expired_rows_runs_on_the_node_that_holds_its_lease() {
+    use trousseau::clock::Clock;
+    use trousseau::storage::leases;
+    use trousseau::workers::{HOUSEKEEPING_JOB, purge_once};
+
+    let app = spawn_app().await;
+    let rp = app.rp("dpi").await;
+    let mut browser = app.browser();
+    let (url, _) = authorize_url(&app, &rp, &[]);
+    browser.get(&url).await;
+    let flows = || async {
+        sqlx::query_as::<_, (i64,)>("SELECT COUNT(*) FROM auth_flows")
+            .fetch_one(app.state.db.pool())
+            .await
+            .unwrap()
+            .0
+    };
+    assert_eq!(flows().await, 1);
+    // Abandoned: a flow nobody touched for over 10 minutes is purged.
+    app.clock.advance(3600);
+    let pool = app.state.db.pool();
+    let now = app.clock.now();
+
+    // Another node holds the lease: this one purges nothing.
+    assert!(
+        leases::acquire(pool, HOUSEKEEPING_JOB, "node-b", now, 60)
+            .await
+            .unwrap()
+    );
+    assert_eq!(purge_once(&app.state, "node-a").await.unwrap(), 0);
+    assert_eq!(flows().await, 1);
+
+    // The lease is free: this node purges, then gives the lease back.
+    leases::release(pool, HOUSEKEEPING_JOB, "node-b")
+        .await
+        .unwrap();
+    assert!(purge_once(&app.state, "node-a").await.unwrap() >= 1);
+    assert_eq!(flows().await, 0);
+    assert!(
+        leases::acquire(pool, HOUSEKEEPING_JOB, "node-b", now, 60)
+            .await
+            .unwrap()
+    );
+}

@@ -1,0 +1,175 @@
+//! Every background loop of `serve`, started from here by [`start`].
+//!
+//! Once per cluster (several nodes may share one database; each job runs on one node at a time):
+//! - the RPPS, directory (LDAP) and HR-folder syncs and the HR dates job: each run takes its
+//!   `job_leases` row (`rpps_sync`, `ldap_sync`, `hr_sync`, `hr_dates`, `sync.lease_secs`) or
+//!   skips the round ([`crate::directory::sync`]);
+//! - the purge of expired rows: under the `housekeeping` lease;
+//! - back-channel logout delivery: every node runs the loop, but each delivery is claimed under
+//!   its own database lease (`logout_deliveries.locked_until`, `logout.timeout_secs` + 5 s), so
+//!   each token is sent once by one node, and a node that dies mid-round holds nothing for long.
+//!
+//! Per node (each keeps its own copy): the card revocation lists (CRL refresh). The audit writer
+//! and the caches (clients, signing keys) live in [`crate::state::AppState`] and need no loop.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::authn::cps::service::refresh_revocation_lists;
+use crate::directory::sync::{
+    self, HR_DATES_JOB, HR_JOB, JobOutcome, RPPS_JOB, run_hr_dates_once, run_hr_once,
+    run_ldap_once, run_rpps_once,
+};
+use crate::oidc::backchannel::deliver_due;
+use crate::state::AppState;
+use crate::storage::leases;
+
+/// Lease of the purge of expired rows.
+pub const HOUSEKEEPING_JOB: &str = "housekeeping";
+
+/// Starts every background loop of this node.
+pub fn start(state: Arc<AppState>) {
+    let holder = format!("node-{}", uuid::Uuid::new_v4().simple());
+    backchannel_delivery(state.clone());
+    housekeeping(state.clone(), holder.clone());
+    sync_jobs(state.clone(), holder);
+    crl_refresh(state);
+}
+
+/// Back-channel logout: wakes when a logout queued tokens, or every second, and delivers what
+/// is due (each delivery claimed under its own lease).
+fn backchannel_delivery(state: Arc<AppState>) {
+    tokio::spawn(async move {
+        loop {
+            let _ =
+                tokio::time::timeout(Duration::from_secs(1), state.logout_wakeup.notified()).await;
+            if let Err(e) = deliver_due(&state).await {
+                tracing::warn!(error = %e, "back-channel logout delivery round failed");
+            }
+        }
+    });
+}
+
+/// Purges expired rows every minute, on the node that holds the `housekeeping` lease.
+fn housekeeping(state: Arc<AppState>, holder: String) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            if let Err(e) = purge_once(&state, &holder).await {
+                tracing::warn!(error = %e, "housekeeping failed");
+            }
+        }
+    });
+}
+
+/// One purge under the lease; how many rows went (none when another node holds the lease).
+pub async fn purge_once(state: &AppState, holder: &str) -> anyhow::Result<u64> {
+    if !sync::lease(state, HOUSEKEEPING_JOB, holder).await? {
+        return Ok(0);
+    }
+    let purged = crate::storage::misc::purge_expired(state.db.pool(), state.clock.now()).await;
+    leases::release(state.db.pool(), HOUSEKEEPING_JOB, holder).await?;
+    Ok(purged?)
+}
+
+/// The configured sync jobs; each run takes its own lease.
+fn sync_jobs(state: Arc<AppState>, holder: String) {
+    let settings = state.settings.sync.clone();
+    if !settings.rpps.source.trim().is_empty() {
+        let importer = sync::rpps_importer();
+        every(
+            &state,
+            &holder,
+            RPPS_JOB,
+            settings.rpps.interval_secs,
+            false,
+            move |state, holder| {
+                let importer = importer.clone();
+                async move { run_rpps_once(&state, &holder, &importer).await }
+            },
+        );
+    }
+    if state.directory.is_some() && settings.ldap.enabled {
+        every(
+            &state,
+            &holder,
+            crate::directory::ldap::JOB,
+            settings.ldap.interval_secs,
+            false,
+            |state, holder| async move { run_ldap_once(&state, &holder).await },
+        );
+    }
+    // Quiet when it has nothing to do: it runs whether or not an HR folder is watched.
+    every(
+        &state,
+        &holder,
+        HR_DATES_JOB,
+        settings.hr_dates.interval_secs,
+        true,
+        |state, holder| async move { run_hr_dates_once(&state, &holder).await },
+    );
+    if !settings.hr.folder.trim().is_empty() {
+        every(
+            &state,
+            &holder,
+            HR_JOB,
+            settings.hr.interval_secs,
+            false,
+            |state, holder| async move { run_hr_once(&state, &holder).await },
+        );
+    }
+}
+
+/// Runs `run` every `period_secs` (the first time at once) and logs its outcome.
+fn every<F, Fut>(
+    state: &Arc<AppState>,
+    holder: &str,
+    job: &'static str,
+    period_secs: u64,
+    quiet_when_idle: bool,
+    run: F,
+) where
+    F: Fn(Arc<AppState>, String) -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<JobOutcome>> + Send,
+{
+    let (state, holder) = (state.clone(), holder.to_owned());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(period_secs));
+        loop {
+            tick.tick().await;
+            match run(state.clone(), holder.clone()).await {
+                Ok(JobOutcome::Unchanged | JobOutcome::Busy) if quiet_when_idle => {}
+                Ok(o) => tracing::info!(job, outcome = ?o, "sync job ran"),
+                Err(e) => {
+                    tracing::warn!(job, error = %format!("{e:#}"), "sync job failed")
+                }
+            }
+        }
+    });
+}
+
+/// Reloads the card revocation lists every `cps.crl_refresh_secs`; each node keeps its own copy.
+fn crl_refresh(state: Arc<AppState>) {
+    let Some(cps) = state.cps.clone() else {
+        return;
+    };
+    let settings = &state.settings.cps;
+    if settings.crl_files.is_empty() && settings.crl_urls.is_empty() {
+        return;
+    }
+    tokio::spawn(async move {
+        let every = Duration::from_secs(state.settings.cps.crl_refresh_secs);
+        // Lists from files are loaded already; URLs are fetched at once, then everything on
+        // schedule.
+        if !state.settings.cps.crl_urls.is_empty() {
+            refresh_revocation_lists(&state, &cps).await;
+        }
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tick.tick().await;
+            refresh_revocation_lists(&state, &cps).await;
+        }
+    });
+}
