@@ -1,5 +1,5 @@
 //! HR import: creates and updates identities from the HR export, keyed on the employee
-//! number, and applies departures (issue 3, "HR import").
+//! number, and applies departures.
 
 use anyhow::Context;
 use serde_json::json;

@@ -1,4 +1,4 @@
-//! Reconciliation of local identities with the RPPS index (issue 3, "Reconciliation"):
+//! Reconciliation of local identities with the RPPS index:
 //! classifies every link and every professional practising here, stores the findings (replaced
 //! by each run, `first_seen` kept), and applies the suspension policy after its grace period.
 

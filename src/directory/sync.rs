@@ -1,6 +1,6 @@
 //! Scheduled sync jobs run by `serve`: the RPPS extraction (a path or an http(s) URL) and the
 //! HR drop folder. With several nodes on one database, a lease row lets one node run each job
-//! at a time (issue 3, "Scheduled sync"); [`crate::workers`] runs them on schedule.
+//! at a time; [`crate::workers`] runs them on schedule.
 
 use anyhow::Context;
 use sha2::{Digest, Sha256};

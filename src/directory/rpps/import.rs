@@ -1,4 +1,4 @@
-//! One import run of the RPPS extraction (issue 3, item 2): the file is parsed on a blocking
+//! One import run of the RPPS extraction: the file is parsed on a blocking
 //! thread that feeds batches through a bounded channel; only professionals whose content hash
 //! changed are written, in short transactions, and readers switch to the new snapshot at the
 //! end. Memory stays bounded by the batch size plus a compact IdNat → hash map.
