@@ -147,7 +147,8 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds the state and binds the listener (port 0 picks a free port).
+    /// Builds the state and binds the listener (port 0 picks a free port). `demo` is the demo
+    /// relying party to mount under `/demo` (`trousseau demo` only; `None` everywhere else).
     pub async fn build(
         settings: Settings,
         clock: SharedClock,
