@@ -150,17 +150,9 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
             } else {
                 parse_grants(&c.grants)?
             };
+            // By default a client may ask for every person scope.
             let scopes = if c.scopes.is_empty() {
-                [
-                    "openid",
-                    "profile",
-                    "email",
-                    "rpps",
-                    "roles",
-                    "offline_access",
-                ]
-                .map(str::to_owned)
-                .to_vec()
+                crate::oidc::scope::PERSON_SCOPES.map(str::to_owned).to_vec()
             } else {
                 c.scopes
             };
