@@ -3,6 +3,7 @@
 pub mod cps;
 pub mod ldap;
 pub mod level;
+pub mod login;
 pub mod password;
 pub mod throttle;
 pub mod webauthn;

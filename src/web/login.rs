@@ -6,7 +6,6 @@ use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use secrecy::SecretString;
-use serde_json::json;
 
 use super::context::context_of;
 use super::cookies;
@@ -16,7 +15,7 @@ use super::key_texts::KeyTexts;
 use super::page::{Chrome, render_with};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::ldap::{Refusal, normalize_login};
-use crate::authn::throttle::{self, Blocked};
+use crate::authn::login::{Checked, Failure, check_login};
 use crate::authn::{AuthFactor, Method};
 use crate::oidc::authorize::continue_after_login;
 use crate::oidc::end_session::origin;
@@ -24,9 +23,8 @@ use crate::oidc::flow;
 use crate::oidc::params::Params;
 use crate::session::{self, Session};
 use crate::state::AppState;
-use crate::storage::directory;
 use crate::storage::flows::FlowRecord;
-use crate::storage::identities::{self, IdentityRecord};
+use crate::storage::identities::{self};
 
 #[derive(Template)]
 #[template(path = "login/password.html")]
@@ -226,112 +224,42 @@ pub async fn login_get(
     render_with(b, &page)
 }
 
-/// Why a password login failed, with its audit reason, status and message.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Failure {
-    MissingFields,
-    Credentials(&'static str),
-    Locked,
-    AddressBlocked,
-    Disabled,
-    /// The identity exists but its HR arrival day has not come yet.
-    NotYetArrived,
-    Unavailable,
-    /// The directory refused the account itself (disabled, locked, expired…).
-    Directory(Refusal),
-    DirectoryUnavailable,
-    /// The directory account cannot be tied to an identity without merging two people.
-    Conflict,
-}
-
-impl Failure {
-    pub(super) fn reason(self) -> &'static str {
-        match self {
-            Failure::MissingFields => "missing_fields",
-            Failure::Credentials(r) => r,
-            Failure::Locked => "account_locked",
-            Failure::AddressBlocked => "address_throttled",
-            Failure::Disabled => "account_disabled",
-            Failure::NotYetArrived => "account_pending",
-            Failure::Unavailable => "storage_unavailable",
-            Failure::Directory(r) => r.reason(),
-            Failure::DirectoryUnavailable => "directory_unavailable",
-            Failure::Conflict => "directory_link_conflict",
-        }
-    }
-    pub(super) fn status(self) -> StatusCode {
-        match self {
-            Failure::MissingFields => StatusCode::BAD_REQUEST,
-            Failure::Credentials(_) => StatusCode::UNAUTHORIZED,
-            Failure::Locked | Failure::AddressBlocked => StatusCode::TOO_MANY_REQUESTS,
-            Failure::Disabled | Failure::NotYetArrived => StatusCode::FORBIDDEN,
-            Failure::Unavailable | Failure::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-            Failure::Directory(Refusal::Locked | Refusal::NearLockout) => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            Failure::Directory(_) | Failure::Conflict => StatusCode::FORBIDDEN,
-        }
-    }
-    pub(super) fn message(self, t: &'static Texts) -> &'static str {
-        match self {
-            Failure::MissingFields => t.err_missing_fields,
-            Failure::Credentials(_) => t.err_credentials,
-            Failure::Locked => t.err_locked,
-            Failure::AddressBlocked => t.err_address_blocked,
-            Failure::Disabled => t.err_disabled,
-            Failure::NotYetArrived => t.err_pending,
-            Failure::Unavailable => t.err_unavailable,
-            Failure::Directory(r) => match r {
-                Refusal::WrongPassword | Refusal::UnknownUser => t.err_credentials,
-                Refusal::Disabled => t.err_dir_disabled,
-                Refusal::Locked => t.err_dir_locked,
-                Refusal::NearLockout => t.err_locked,
-                Refusal::AccountExpired => t.err_dir_account_expired,
-                Refusal::Restricted => t.err_dir_restricted,
-                Refusal::PasswordExpired => t.pw_change_expired,
-                Refusal::MustChangePassword => t.pw_change_must,
-            },
-            Failure::DirectoryUnavailable => t.err_dir_unavailable,
-            Failure::Conflict => t.err_dir_conflict,
-        }
+/// The answer's status for a refused password login.
+pub(super) fn failure_status(f: Failure) -> StatusCode {
+    match f {
+        Failure::MissingFields => StatusCode::BAD_REQUEST,
+        Failure::Credentials(_) => StatusCode::UNAUTHORIZED,
+        Failure::Locked | Failure::AddressBlocked => StatusCode::TOO_MANY_REQUESTS,
+        Failure::Disabled | Failure::NotYetArrived => StatusCode::FORBIDDEN,
+        Failure::Unavailable | Failure::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Failure::Directory(Refusal::Locked | Refusal::NearLockout) => StatusCode::TOO_MANY_REQUESTS,
+        Failure::Directory(_) | Failure::Conflict => StatusCode::FORBIDDEN,
     }
 }
 
-/// A password accepted: by whom and how, or a directory password to change first.
-pub(super) enum Checked {
-    Identity(String, Method),
-    /// The directory entry's DN and the audit reason (expired / must change).
-    ChangePassword(String, &'static str),
-}
-
-/// Local password or directory: a synchronised directory account, or a login with no local
-/// password while a directory is configured, goes to the directory.
-async fn check_login(
-    state: &AppState,
-    username: &str,
-    password: Option<SecretString>,
-    ctx: &RequestContext,
-) -> Result<Checked, Failure> {
-    // One lookup of the local identity and its password serves both decisions.
-    let local = identities::with_password(state.db.pool(), username)
-        .await
-        .map_err(|_| Failure::Unavailable)?;
-    if let Some(dir) = &state.directory {
-        let login = normalize_login(username).to_lowercase();
-        let account = directory::by_login(state.db.pool(), &login)
-            .await
-            .map_err(|_| Failure::Unavailable)?;
-        let has_local_password = matches!(&local, Some((_, Some(_))));
-        if account.is_some() || !has_local_password {
-            return super::directory_login::check(
-                state, dir, username, &login, account, password, ctx,
-            )
-            .await;
-        }
+/// The person's message for a refused password login.
+pub(super) fn failure_message(f: Failure, t: &'static Texts) -> &'static str {
+    match f {
+        Failure::MissingFields => t.err_missing_fields,
+        Failure::Credentials(_) => t.err_credentials,
+        Failure::Locked => t.err_locked,
+        Failure::AddressBlocked => t.err_address_blocked,
+        Failure::Disabled => t.err_disabled,
+        Failure::NotYetArrived => t.err_pending,
+        Failure::Unavailable => t.err_unavailable,
+        Failure::Directory(r) => match r {
+            Refusal::WrongPassword | Refusal::UnknownUser => t.err_credentials,
+            Refusal::Disabled => t.err_dir_disabled,
+            Refusal::Locked => t.err_dir_locked,
+            Refusal::NearLockout => t.err_locked,
+            Refusal::AccountExpired => t.err_dir_account_expired,
+            Refusal::Restricted => t.err_dir_restricted,
+            Refusal::PasswordExpired => t.pw_change_expired,
+            Refusal::MustChangePassword => t.pw_change_must,
+        },
+        Failure::DirectoryUnavailable => t.err_dir_unavailable,
+        Failure::Conflict => t.err_dir_conflict,
     }
-    check_password(state, username, local, password, ctx)
-        .await
-        .map(|id| Checked::Identity(id, Method::Password))
 }
 
 pub async fn login_post(
@@ -369,7 +297,10 @@ pub async fn login_post(
         }
         Ok(Checked::ChangePassword(dn, reason)) => {
             let login = normalize_login(&username).to_lowercase();
-            match super::directory_login::open_change(&state, &p.flow.id, &login, &dn, reason).await
+            match crate::authn::login::directory::open_change(
+                &state, &p.flow.id, &login, &dn, reason,
+            )
+            .await
             {
                 Ok(ticket) => HttpResponse::SeeOther()
                     .insert_header((LOCATION, format!("/password/change?ticket={ticket}")))
@@ -383,9 +314,9 @@ pub async fn login_post(
             let page = LoginPage::build(&req, &state, p, lang, current.as_ref(), None, csrf).await;
             let page = LoginPage {
                 username,
-                ..page.failed(failure.message(lang.t()))
+                ..page.failed(failure_message(failure, lang.t()))
             };
-            render_with(HttpResponse::build(failure.status()), &page)
+            render_with(HttpResponse::build(failure_status(failure)), &page)
         }
     }
 }
@@ -436,93 +367,6 @@ pub(super) async fn after_login(
             server_error(req)
         }
     }
-}
-
-/// Checks a local password with throttling; audits every outcome.
-async fn check_password(
-    state: &AppState,
-    username: &str,
-    local: Option<(IdentityRecord, Option<String>)>,
-    password: Option<SecretString>,
-    ctx: &RequestContext,
-) -> Result<String, Failure> {
-    let fail = |f: Failure, subject: Option<&str>| {
-        let mut ev = AuditEvent::failure("login", f.reason())
-            .context(ctx)
-            .details(json!({ "method": "password", "username": username }));
-        if let Some(s) = subject {
-            ev = ev.subject(s);
-        }
-        ev
-    };
-    let Some(password) = password.filter(|_| !username.is_empty()) else {
-        state.audit.record(fail(Failure::MissingFields, None)).await;
-        return Err(Failure::MissingFields);
-    };
-    let now = state.clock.now();
-    let ip = ctx.source_ip.as_deref();
-    let (identity, stored) = match local {
-        Some((i, hash)) => (Some(i), hash),
-        None => (None, None),
-    };
-    let owned_id = identity.as_ref().map(|i| i.id.clone());
-    let id = owned_id.as_deref();
-    // Unknown usernames are counted and locked like real accounts, so that a lock does not
-    // reveal which usernames exist.
-    let throttle_key = owned_id
-        .clone()
-        .unwrap_or_else(|| format!("unknown:{}", username.to_lowercase()));
-    let key = Some(throttle_key.as_str());
-    match throttle::check(&state.db, &state.settings.throttle, now, key, ip).await {
-        Ok(None) => {}
-        Ok(Some(Blocked::Account { .. })) => {
-            state.audit.record(fail(Failure::Locked, id)).await;
-            return Err(Failure::Locked);
-        }
-        Ok(Some(Blocked::Address { .. })) => {
-            state.audit.record(fail(Failure::AddressBlocked, id)).await;
-            return Err(Failure::AddressBlocked);
-        }
-        Err(_) => return Err(Failure::Unavailable),
-    }
-    let ok = state.hasher.verify(password, stored).await;
-    let Some(identity) = identity.filter(|_| ok) else {
-        let reason = if id.is_some() {
-            "wrong_password"
-        } else {
-            "unknown_user"
-        };
-        let locked = throttle::failure(&state.db, &state.settings.throttle, now, key, ip)
-            .await
-            .map_err(|_| Failure::Unavailable)?;
-        state
-            .audit
-            .record(fail(Failure::Credentials(reason), id))
-            .await;
-        if let (Some(until), Some(id)) = (locked, id) {
-            state
-                .audit
-                .record(
-                    AuditEvent::failure("account_locked", "too_many_failures")
-                        .subject(id)
-                        .context(ctx)
-                        .details(json!({ "until": until })),
-                )
-                .await;
-        }
-        return Err(Failure::Credentials(reason));
-    };
-    if identity.status != "active" {
-        let refusal = if identity.status == "pending" {
-            Failure::NotYetArrived
-        } else {
-            Failure::Disabled
-        };
-        state.audit.record(fail(refusal, Some(&identity.id))).await;
-        return Err(refusal);
-    }
-    // The run of failures ends and the password's last use is recorded with the session.
-    Ok(identity.id)
 }
 
 /// "Ce n'est pas moi / changer d'utilisateur": ends the session, then back to the login screen.

@@ -152,7 +152,9 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
             };
             // By default a client may ask for every person scope.
             let scopes = if c.scopes.is_empty() {
-                crate::oidc::scope::PERSON_SCOPES.map(str::to_owned).to_vec()
+                crate::oidc::scope::PERSON_SCOPES
+                    .map(str::to_owned)
+                    .to_vec()
             } else {
                 c.scopes
             };

@@ -1,0 +1,7 @@
+//! Login decisions, apart from the pages that show them: each takes typed values (never an
+//! HTTP request), audits its outcome and answers who signed in, or why not with a stable reason.
+
+pub mod directory;
+pub mod password;
+
+pub use password::{Checked, Failure, check_login};
