@@ -13,8 +13,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
 use crate::audit::AuditEvent;
-use crate::authn::cps::header::Network;
 use crate::config::MetricsSettings;
+use crate::config::Network;
 use crate::state::AppState;
 
 /// The label of a route no pattern matched: unknown paths never become label values.

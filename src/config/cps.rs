@@ -49,13 +49,25 @@ pub enum StructureCardPolicy {
     Bound,
 }
 
+/// How the proxy encodes the certificate in its header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertEncoding {
+    /// URL-escaped PEM (nginx `$ssl_client_escaped_cert`).
+    UrlPem,
+    /// PEM, line breaks kept or folded into spaces or tabs (Apache `SSL_CLIENT_CERT`).
+    Pem,
+    /// The DER certificate in base64.
+    Base64Der,
+}
+
 /// A reverse proxy that terminates TLS and forwards the card certificate in a header.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CpsProxySettings {
     /// Header name; "" turns the proxy path off.
     pub header: String,
-    pub encoding: crate::authn::cps::header::CertEncoding,
+    pub encoding: CertEncoding,
     /// Addresses or networks (`10.0.0.0/8`) of the proxies whose header is believed.
     pub trusted: Vec<String>,
 }
@@ -83,8 +95,7 @@ impl CpsSettings {
             ));
         }
         for t in &c.proxy.trusted {
-            crate::authn::cps::header::Network::parse(t)
-                .map_err(|m| ConfigError::key("cps.proxy.trusted", m))?;
+            super::Network::parse(t).map_err(|m| ConfigError::key("cps.proxy.trusted", m))?;
         }
         if !c.enabled {
             return Ok(());

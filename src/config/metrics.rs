@@ -19,8 +19,7 @@ pub struct MetricsSettings {
 impl MetricsSettings {
     pub(super) fn validate(&self, http_bind: &str) -> Result<(), ConfigError> {
         for a in &self.allow {
-            crate::authn::cps::header::Network::parse(a)
-                .map_err(|m| ConfigError::key("metrics.allow", m))?;
+            super::Network::parse(a).map_err(|m| ConfigError::key("metrics.allow", m))?;
         }
         let bind = &self.bind;
         if !bind.is_empty() {

@@ -13,6 +13,7 @@ mod load;
 mod logging;
 mod logout;
 mod metrics;
+mod network;
 mod password;
 mod reconcile;
 mod secrets;
@@ -23,7 +24,10 @@ mod throttle;
 mod tokens;
 mod webauthn;
 
-pub use cps::{CpsProxySettings, CpsSettings, CpsTlsSettings, CrlStalePolicy, StructureCardPolicy};
+pub use cps::{
+    CertEncoding, CpsProxySettings, CpsSettings, CpsTlsSettings, CrlStalePolicy,
+    StructureCardPolicy,
+};
 pub use database::{DatabaseSettings, sqlite_path};
 pub use error::ConfigError;
 pub use establishment::EstablishmentSettings;
@@ -34,6 +38,7 @@ pub use load::DEFAULTS;
 pub use logging::{LogFormat, LoggingSettings};
 pub use logout::LogoutSettings;
 pub use metrics::MetricsSettings;
+pub use network::Network;
 pub use password::PasswordSettings;
 pub use reconcile::ReconcileSettings;
 pub use secrets::SecretsSettings;

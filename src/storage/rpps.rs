@@ -10,8 +10,8 @@ use sqlx::sqlite::{Sqlite, SqliteArguments, SqliteConnection};
 use sqlx::{Any, AnyPool, AssertSqlSafe, FromRow};
 use std::sync::Arc;
 
+pub use super::rpps_row::{Activity, FIELD_SEP, Professional, SITUATION_SEP, unpack};
 use super::{Backend, Db, Tx, insert_sql, placeholders, to_json_list};
-use crate::directory::rpps::{Professional, unpack};
 
 /// The index of name searches (dropped during an import into an empty table). It holds the
 /// IdNat too, so that a search walks it in its result order (name, then IdNat) and stops after

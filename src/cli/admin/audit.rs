@@ -3,8 +3,8 @@
 use clap::Subcommand;
 
 use crate::admin::users;
-use crate::app::AppState;
 use crate::cli::output::{table, time};
+use crate::state::AppState;
 use crate::storage::audit::{self as audit_store, AuditFilter};
 
 #[derive(Debug, Subcommand)]

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use super::common::{ACTOR, JsonFlag};
 use crate::admin::clients::{self as reg, ClientSpec};
-use crate::app::AppState;
 use crate::cli::output::{pairs, table};
 use crate::oidc::client::GrantType;
 use crate::oidc::keys::SigningAlg;
+use crate::state::AppState;
 use crate::storage::from_json_list;
 
 #[derive(Debug, Subcommand)]

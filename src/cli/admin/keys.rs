@@ -4,9 +4,9 @@ use clap::Subcommand;
 use serde_json::json;
 
 use super::common::{ACTOR, JsonFlag};
-use crate::app::AppState;
 use crate::cli::output::{table, time};
 use crate::oidc::keys::SigningAlg;
+use crate::state::AppState;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {

@@ -9,8 +9,8 @@ use std::io::Read;
 
 use super::common::{ACTOR, JsonFlag};
 use crate::admin::users::{self, NewUser};
-use crate::app::AppState;
 use crate::cli::output::{pairs, table, time};
+use crate::state::AppState;
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {

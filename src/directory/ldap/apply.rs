@@ -8,11 +8,11 @@ use std::collections::{HashMap, HashSet};
 use super::ACTOR;
 use super::plan::{DELETED_REASON, Plan, Tally, plan};
 use crate::admin::users::withdraw;
-use crate::app::AppState;
 use crate::audit::AuditEvent;
 use crate::authn::ldap::DirEntry;
 use crate::config::LdapSettings;
 use crate::identity::Status;
+use crate::state::AppState;
 use crate::storage::directory::{self as store, AccountRecord};
 use crate::storage::identities;
 

@@ -5,10 +5,10 @@
 use std::collections::{HashMap, HashSet};
 
 use super::read::Groups;
-use crate::app::AppState;
 use crate::authn::ldap::DirEntry;
 use crate::config::{DirectoryKind, LdapSettings, LinkBy};
 use crate::identity::Status;
+use crate::state::AppState;
 use crate::storage::directory::{self as store, AccountRecord, IdentityKey, NewIdentity};
 use crate::storage::to_json_list;
 

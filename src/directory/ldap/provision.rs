@@ -5,9 +5,9 @@ use serde_json::json;
 
 use super::plan::{Index, new_identity, page_keys, record};
 use super::read::{Groups, role_map};
-use crate::app::AppState;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::ldap::DirEntry;
+use crate::state::AppState;
 use crate::storage::directory as store;
 
 /// The identity of a directory account at its login: the account known from a sync, or

@@ -4,29 +4,7 @@
 //! which is what the index stores.
 
 use super::header::{Column, Layout, fold_char};
-
-/// A practice situation: what the professional does, where, and how.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Activity {
-    pub profession_code: Option<String>,
-    pub profession_label: Option<String>,
-    pub category_code: Option<String>,
-    pub specialty_code: Option<String>,
-    pub mode_code: Option<String>,
-    pub siret: Option<String>,
-    pub finess_site: Option<String>,
-    pub finess_ej: Option<String>,
-    pub structure_id: Option<String>,
-    pub structure_name: Option<String>,
-    pub address: Option<String>,
-    pub postcode: Option<String>,
-    pub town_code: Option<String>,
-    pub town: Option<String>,
-    pub department_code: Option<String>,
-    pub sector_code: Option<String>,
-    pub role_code: Option<String>,
-    pub genre_code: Option<String>,
-}
+pub use crate::storage::rpps::{Activity, FIELD_SEP, SITUATION_SEP, unpack};
 
 /// Where a packed situation field comes from.
 #[derive(Clone, Copy)]
@@ -65,37 +43,6 @@ const ADDRESS: [Column; 4] = [
     Column::StreetName,
     Column::Distribution,
 ];
-
-/// Separates the fields of a packed situation.
-pub const FIELD_SEP: char = '\u{1f}';
-/// Separates the situations of a packed list.
-pub const SITUATION_SEP: char = '\u{1e}';
-
-impl Activity {
-    fn slot(&mut self, i: usize) -> Option<&mut Option<String>> {
-        Some(match i {
-            0 => &mut self.profession_code,
-            1 => &mut self.profession_label,
-            2 => &mut self.category_code,
-            3 => &mut self.specialty_code,
-            4 => &mut self.mode_code,
-            5 => &mut self.siret,
-            6 => &mut self.finess_site,
-            7 => &mut self.finess_ej,
-            8 => &mut self.structure_id,
-            9 => &mut self.structure_name,
-            10 => &mut self.address,
-            11 => &mut self.postcode,
-            12 => &mut self.town_code,
-            13 => &mut self.town,
-            14 => &mut self.department_code,
-            15 => &mut self.sector_code,
-            16 => &mut self.role_code,
-            17 => &mut self.genre_code,
-            _ => return None,
-        })
-    }
-}
 
 /// Appends the situation of a split line to `out` (a separator first when `out` is not
 /// empty). Control characters of the file become spaces, so separators stay unambiguous.
@@ -137,27 +84,6 @@ fn push_clean(out: &mut String, value: &str, control: bool) {
     } else {
         out.push_str(value);
     }
-}
-
-/// The situations of a packed list.
-pub fn unpack(packed: &str) -> Vec<Activity> {
-    if packed.is_empty() {
-        return Vec::new();
-    }
-    packed
-        .split(SITUATION_SEP)
-        .map(|situation| {
-            let mut a = Activity::default();
-            for (i, v) in situation.split(FIELD_SEP).enumerate() {
-                if let Some(slot) = a.slot(i)
-                    && !v.is_empty()
-                {
-                    *slot = Some(v.to_owned());
-                }
-            }
-            a
-        })
-        .collect()
 }
 
 /// Why a line is skipped (stable codes, shown in reports and audit details).

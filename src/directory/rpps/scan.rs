@@ -9,40 +9,11 @@ use std::collections::HashSet;
 use std::io::BufRead;
 
 use super::header::{Column, HeaderError, Layout};
-use super::line::{
-    Activity, FNV_OFFSET, Fields, LineError, content_hash, fnv1a, pack, search_name, unpack,
-};
+use super::line::{FNV_OFFSET, Fields, LineError, content_hash, fnv1a, pack, search_name};
 use crate::identity::IdNat;
-
-/// A professional with every activity of the file, and the hash of all their lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Professional {
-    pub idnat: IdNat,
-    pub civility: Option<String>,
-    pub last_name: String,
-    pub first_name: String,
-    /// "LAST FIRST" folded for prefix search.
-    pub search_name: String,
-    /// Distinct profession codes, in file order.
-    pub professions: Vec<String>,
-    pub profession_labels: Vec<String>,
-    /// Distinct specialty (savoir-faire) codes.
-    pub specialties: Vec<String>,
-    /// Distinct FINESS numbers (sites and legal entities) of the situations.
-    pub finess: Vec<String>,
-    /// Every situation, packed (see [`super::line::pack`]).
-    pub situations: String,
-    /// How many situations `situations` holds.
-    pub activities: u32,
-    pub hash: u64,
-}
+pub use crate::storage::rpps::Professional;
 
 impl Professional {
-    /// The practice situations, unpacked.
-    pub fn activities(&self) -> Vec<Activity> {
-        unpack(&self.situations)
-    }
-
     /// Builds a professional from their lines (each checked and split already).
     fn build(layout: &Layout, group: &Group) -> Professional {
         let mut p = Professional {
