@@ -29,11 +29,10 @@ fn ldap_toml(s: &Slapd, servers: &[&str], extra: &str) -> String {
 }
 
 /// A port nobody listens on.
+/// A directory URL where nothing listens. Port 1 (tcpmux) is privileged and unused: a port
+/// picked free and released could be taken by another test's server in the meantime.
 fn dead_url() -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("ldaps://127.0.0.1:{port}")
+    "ldaps://127.0.0.1:1".to_owned()
 }
 
 async fn app_for(s: &Slapd, extra: &str) -> TestApp {
