@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod demo;
 pub mod directory;
 pub mod identity;
+pub mod ldap;
 pub mod metrics;
 pub mod oidc;
 pub mod session;

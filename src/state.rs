@@ -7,12 +7,12 @@ use tokio::sync::Notify;
 
 use crate::audit::{Audit, AuditWriter};
 use crate::authn::cps::Cps;
-use crate::authn::ldap::Directory;
 use crate::authn::password::PasswordHasher;
 use crate::authn::webauthn::Verifier;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::master_key::MasterKey;
+use crate::ldap::LdapClient;
 use crate::metrics::Metrics;
 use crate::oidc::client::ClientCache;
 use crate::oidc::keys::KeyRing;
@@ -31,7 +31,7 @@ pub struct AppState {
     pub audit: Audit,
     pub hasher: PasswordHasher,
     /// The hospital's directory, when `[ldap]` names servers.
-    pub directory: Option<Arc<Directory>>,
+    pub directory: Option<Arc<LdapClient>>,
     /// The WebAuthn relying party, when an RP ID is known (`[webauthn]`).
     pub security_keys: Option<Arc<Verifier>>,
     pub metrics: Metrics,
@@ -62,7 +62,7 @@ impl AppState {
         let state = AppState {
             clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
             hasher: PasswordHasher::new(&settings.password)?,
-            directory: Directory::new(&settings.ldap)?,
+            directory: LdapClient::new(&settings.ldap)?,
             security_keys: Verifier::new(&settings)?.map(Arc::new),
             settings: Arc::new(settings),
             db,

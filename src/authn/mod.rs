@@ -1,7 +1,6 @@
 //! Authentication methods and the one level function (design.md, "How strongly").
 
 pub mod cps;
-pub mod ldap;
 pub mod level;
 pub mod login;
 pub mod password;

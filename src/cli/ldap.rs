@@ -5,8 +5,8 @@ use clap::Subcommand;
 
 use super::output::{pairs, table, time};
 use crate::admin::users::find;
-use crate::authn::ldap::check;
 use crate::directory::ldap::{SyncOptions, sync};
+use crate::ldap::check;
 use crate::state::AppState;
 use crate::storage::directory as store;
 

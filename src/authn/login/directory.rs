@@ -9,11 +9,11 @@ use std::sync::Arc;
 use super::password::{Checked, Failure};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::Method;
-use crate::authn::ldap::{DirError, Directory};
 use crate::authn::throttle::{self, Blocked};
 use crate::config::{BindMode, ThrottleSettings};
 use crate::directory::ldap::provision;
 use crate::identity::Status;
+use crate::ldap::{DirError, LdapClient};
 use crate::state::AppState;
 use crate::storage::directory::{self, AccountRecord, PasswordChange};
 use crate::storage::identities;
@@ -57,7 +57,7 @@ fn audit_failure(
 /// Checks a directory password; audits every outcome.
 pub async fn check(
     state: &AppState,
-    dir: &Arc<Directory>,
+    dir: &Arc<LdapClient>,
     username: &str,
     login: &str,
     account: Option<AccountRecord>,

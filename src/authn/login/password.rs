@@ -6,8 +6,8 @@ use serde_json::json;
 
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::Method;
-use crate::authn::ldap::{Refusal, normalize_login};
 use crate::authn::throttle::{self, Blocked};
+use crate::ldap::{Refusal, normalize_login};
 use crate::state::AppState;
 use crate::storage::directory;
 use crate::storage::identities::{self, IdentityRecord};

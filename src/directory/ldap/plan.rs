@@ -5,9 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use super::read::Groups;
-use crate::authn::ldap::DirEntry;
 use crate::config::{DirectoryKind, LdapSettings, LinkBy};
 use crate::identity::Status;
+use crate::ldap::DirEntry;
 use crate::state::AppState;
 use crate::storage::directory::{self as store, AccountRecord, IdentityKey, NewIdentity};
 use crate::storage::to_json_list;

@@ -6,7 +6,7 @@ use serde_json::json;
 use super::plan::{Index, new_identity, page_keys, record};
 use super::read::{Groups, role_map};
 use crate::audit::{AuditEvent, RequestContext};
-use crate::authn::ldap::DirEntry;
+use crate::ldap::DirEntry;
 use crate::state::AppState;
 use crate::storage::directory as store;
 

@@ -6,8 +6,8 @@ use ldap3::controls::RawControl;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::authn::ldap::LdapClient;
 use crate::config::{DirectoryKind, LdapSettings};
+use crate::ldap::LdapClient;
 
 /// AD's "show deleted objects" control.
 const SHOW_DELETED_OID: &str = "1.2.840.113556.1.4.417";
@@ -182,7 +182,7 @@ pub(super) async fn ad_deleted(dir: &Arc<LdapClient>, since: &str) -> anyhow::Re
                     .iter()
                     .find(|(k, _)| k.eq_ignore_ascii_case(&unique))
                     .and_then(|(_, v)| v.first())
-                    .map(|b| crate::authn::ldap::guid_text(b))
+                    .map(|b| crate::ldap::guid_text(b))
                     .or_else(|| {
                         e.attrs
                             .iter()

@@ -11,8 +11,8 @@ use super::apply::{apply, mark_deleted};
 use super::plan::{Counts, Tally};
 use super::read::{ad_deleted, read_groups, role_map, stamp_minus};
 use crate::audit::AuditEvent;
-use crate::authn::ldap::{DirEntry, LdapClient, requested};
 use crate::config::DirectoryKind;
+use crate::ldap::{DirEntry, LdapClient, requested};
 use crate::state::AppState;
 use crate::storage::directory::{self as store, AccountRecord, SyncRun};
 

@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 
 use crate::helpers::peers::slapd::Slapd;
 use crate::helpers::*;
-use trousseau::authn::ldap::check;
 use trousseau::directory::ldap::{SyncOptions, sync};
+use trousseau::ldap::check;
 use trousseau::storage::directory as store;
 
 /// `[ldap]` settings for `s`, with `servers` and extra lines.

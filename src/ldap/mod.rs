@@ -16,6 +16,3 @@ pub use client::{Entries, LdapClient};
 pub use entry::{DirEntry, guid_text, requested};
 pub use error::{DirError, Refusal, ad_subcode, ppolicy_error};
 pub use search::normalize_login;
-
-/// The former name of [`LdapClient`], kept for one release.
-pub use client::LdapClient as Directory;

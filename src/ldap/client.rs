@@ -3,9 +3,8 @@
 //!
 //! Named `LdapClient`, not `Directory`: in Trousseau "directory" already names the local
 //! identity repository (`crate::directory`) and its synchronisation with AD/OpenLDAP
-//! (`crate::directory::ldap`); this type only speaks LDAP to the servers. The module stays at
-//! `authn::ldap` beside the other authentication methods (password, webauthn, cps), since
-//! password binds are what it is first for; `Directory` remains as an alias for one release.
+//! (`crate::directory::ldap`); this type only speaks LDAP to the servers. The module sits below
+//! both the directory login (`crate::authn::login`) and the synchronisation, which share it.
 
 use ldap3::{Ldap, SearchEntry};
 use secrecy::{ExposeSecret, SecretString};
