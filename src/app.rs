@@ -17,7 +17,7 @@ use crate::storage::Db;
 
 /// The state moved to [`crate::state`]; this path stays for existing callers.
 pub use crate::state::AppState;
-use crate::{oidc, web as pages};
+use crate::{oidc, ui, web as pages};
 
 /// Opens the database (migrating it when configured) and loads the master key: `serve`,
 /// `migrate` and `demo`, which may create both. A master key is generated only when the
@@ -198,7 +198,7 @@ impl Application {
             metrics_addr,
         )?);
         let demo = demo.map(web::Data::new);
-        let toolkit = web::Data::new(pages::WebSettings::new(&state.settings.http));
+        let toolkit = web::Data::new(ui::WebSettings::new(&state.settings.http));
         let data = state.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -211,7 +211,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     crate::metrics::listener_paths,
                 ))
-                .wrap(pages::security::headers(data.settings.is_https()))
+                .wrap(ui::security::headers(data.settings.is_https()))
                 .wrap(Compress::default())
                 .wrap(actix_web::middleware::from_fn(crate::metrics::track))
                 .wrap(TracingLogger::default())
@@ -223,7 +223,7 @@ impl Application {
                         crate::demo::configure(cfg, rp.clone());
                     }
                 })
-                .default_service(web::to(pages::error::not_found))
+                .default_service(web::to(ui::error::not_found))
         })
         .on_connect(crate::authn::cps::tls::on_connect)
         .workers(workers)

@@ -10,9 +10,9 @@ use askama::Template;
 use crate::crypto::{random_token, s256};
 use crate::oidc::mint;
 use crate::state::AppState;
-use crate::web::error::{not_found, page};
-use crate::web::i18n::Lang;
-use crate::web::page::{Chrome, render_with};
+use crate::ui::error::{not_found, page};
+use crate::ui::i18n::Lang;
+use crate::ui::page::{Chrome, render_with};
 
 /// The demo user's password, shown on the demo page.
 pub const PASSWORD: &str = "trousseau-demo";

@@ -19,5 +19,6 @@ pub mod session;
 pub mod state;
 pub mod storage;
 pub mod telemetry;
+pub mod ui;
 pub mod web;
 pub mod workers;

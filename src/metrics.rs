@@ -207,17 +207,17 @@ pub async fn metrics(
 ) -> HttpResponse {
     // With a listener of its own, the public listener has no /metrics.
     if exposure.listener.is_some() && !exposure.on_listener(&req) {
-        return crate::web::error::not_found(req).await;
+        return crate::ui::error::not_found(req).await;
     }
     // The TCP peer, never X-Forwarded-For: a forwarded address is whatever the caller wrote.
     let peer = req.peer_addr().map(|a| a.ip());
     if !peer.is_some_and(|ip| exposure.allow.iter().any(|n| n.contains(ip))) {
-        let ctx = crate::web::context::context_of(&req);
+        let ctx = crate::ui::context::context_of(&req);
         let ev = AuditEvent::failure("metrics_refused", "address_not_allowed")
             .context(&ctx)
             .details(serde_json::json!({ "peer": peer.map(|ip| ip.to_string()) }));
         state.audit.record(ev).await;
-        return crate::web::error::page(&req, StatusCode::FORBIDDEN, |t| t.forbidden_address);
+        return crate::ui::error::page(&req, StatusCode::FORBIDDEN, |t| t.forbidden_address);
     }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")

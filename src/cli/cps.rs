@@ -183,7 +183,7 @@ pub async fn check(
 
 /// The French message a login page shows for a refusal.
 fn refusal_text(refusal: crate::authn::cps::Refusal) -> String {
-    crate::web::i18n::card_refusal(&crate::web::i18n::FR, refusal).to_owned()
+    crate::ui::i18n::card_refusal(&crate::ui::i18n::FR, refusal).to_owned()
 }
 
 /// The login decision read from the configured database, opened without creating or migrating

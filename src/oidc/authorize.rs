@@ -21,11 +21,11 @@ use crate::state::AppState;
 use crate::storage::codes::{self, CodeRecord};
 use crate::storage::flows::{self, FlowRecord};
 use crate::storage::{consents, par, sessions};
-use crate::web::context::context_of;
-use crate::web::cookies;
-use crate::web::error::{page, server_error};
-use crate::web::i18n::Lang;
-use crate::web::page::{Chrome, render};
+use crate::ui::context::context_of;
+use crate::ui::cookies;
+use crate::ui::error::{page, server_error};
+use crate::ui::i18n::Lang;
+use crate::ui::page::{Chrome, render};
 
 /// `client_id`'s bound (request::PARAMETER_BOUNDS), checked before the client is looked up.
 const MAX_CLIENT_ID: usize = 255;
@@ -485,7 +485,7 @@ fn respond(req: &HttpRequest, to: &ReplyTo, fields: Vec<(String, String)>) -> Ht
             // The auto-submitting page posts to the client: allow exactly that target.
             let csp = format!(
                 "{}; form-action {}",
-                crate::web::security::CSP,
+                crate::ui::security::CSP,
                 origin_of(&to.redirect_uri)
             );
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&csp) {

@@ -119,7 +119,7 @@ pub async fn client_request(
     refused_kind: &'static str,
 ) -> Result<ClientRequest, actix_web::HttpResponse> {
     use actix_web::ResponseError;
-    let ctx = crate::web::context::context_of(req);
+    let ctx = crate::ui::context::context_of(req);
     let params = Params::parse(body).map_err(|e| e.error_response())?;
     let authenticated = match basic_credentials(req) {
         Ok(basic) => authenticate(state, basic, &params).await,

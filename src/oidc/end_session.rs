@@ -13,11 +13,11 @@ use super::params::Params;
 use crate::audit::AuditEvent;
 use crate::session::{self, Session};
 use crate::state::AppState;
-use crate::web::context::context_of;
-use crate::web::cookies;
-use crate::web::error::{page, server_error};
-use crate::web::i18n::Lang;
-use crate::web::page::{Chrome, render_with};
+use crate::ui::context::context_of;
+use crate::ui::cookies;
+use crate::ui::error::{page, server_error};
+use crate::ui::i18n::Lang;
+use crate::ui::page::{Chrome, render_with};
 
 #[derive(Template)]
 #[template(path = "logout.html")]

@@ -18,9 +18,9 @@ use crate::audit::AuditEvent;
 use crate::crypto::{ct_eq, hash_secret, random_token};
 use crate::state::AppState;
 use crate::storage::flows::{self, FlowRecord};
-use crate::web::context::context_of;
-use crate::web::cookies;
-use crate::web::error::{page, server_error};
+use crate::ui::context::context_of;
+use crate::ui::cookies;
+use crate::ui::error::{page, server_error};
 
 /// How long a person has, at most, to complete the login and consent screens.
 pub const FLOW_TTL: i64 = 1800;

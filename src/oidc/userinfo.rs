@@ -11,7 +11,7 @@ use super::mint;
 use super::params::Params;
 use crate::audit::AuditEvent;
 use crate::state::AppState;
-use crate::web::context::context_of;
+use crate::ui::context::context_of;
 
 pub async fn userinfo(
     req: HttpRequest,

@@ -27,6 +27,6 @@ pub async fn asset(req: HttpRequest, file: web::Path<String>) -> HttpResponse {
             .insert_header((CONTENT_TYPE, *mime))
             .insert_header((CACHE_CONTROL, "public, max-age=3600"))
             .body(*body),
-        None => super::error::not_found(req).await,
+        None => crate::ui::error::not_found(req).await,
     }
 }

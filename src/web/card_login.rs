@@ -8,12 +8,7 @@ use askama::Template;
 use rustls::pki_types::CertificateDer;
 use serde_json::json;
 
-use super::context::context_of;
-use super::cookies;
-use super::error::{page, req_lang, server_error};
-use super::i18n::{Lang, card_refusal};
 use super::login::pending;
-use super::page::{Chrome, render};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::cps::tls::PeerChain;
 use crate::authn::cps::{self, Refusal, header};
@@ -22,6 +17,11 @@ use crate::oidc::authorize::continue_after_login;
 use crate::oidc::flow;
 use crate::session;
 use crate::state::AppState;
+use crate::ui::context::context_of;
+use crate::ui::cookies;
+use crate::ui::error::{page, req_lang, server_error};
+use crate::ui::i18n::{Lang, card_refusal};
+use crate::ui::page::{Chrome, render};
 
 #[derive(Template)]
 #[template(path = "login/card_refused.html")]

@@ -6,11 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::json;
 
-use super::context::context_of;
-use super::cookies;
-use super::error::{page, req_lang, server_error};
-use super::i18n::{Lang, scope_label};
-use super::page::{Chrome, render_with};
 use crate::audit::AuditEvent;
 use crate::oidc::end_session::origin;
 use crate::oidc::flow;
@@ -19,6 +14,11 @@ use crate::session;
 use crate::state::AppState;
 use crate::storage::flows;
 use crate::storage::{consents, identities};
+use crate::ui::context::context_of;
+use crate::ui::cookies;
+use crate::ui::error::{page, req_lang, server_error};
+use crate::ui::i18n::{Lang, scope_label};
+use crate::ui::page::{Chrome, render_with};
 
 #[derive(Template)]
 #[template(path = "consent.html")]
@@ -96,11 +96,12 @@ pub async fn consent_post(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form =
-        match super::form::checked(&req, &state.audit, &origin(&state), &body, "consent").await {
-            Ok(f) => f,
-            Err(refused) => return refused,
-        };
+    let form = match crate::ui::form::checked(&req, &state.audit, &origin(&state), &body, "consent")
+        .await
+    {
+        Ok(f) => f,
+        Err(refused) => return refused,
+    };
     let flow = match flow::require(&state, &req, form.get("flow").unwrap_or_default()).await {
         Ok(f) => f,
         Err(answer) => return answer,

@@ -8,12 +8,7 @@ use askama::Template;
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::context::context_of;
-use super::cookies;
-use super::error::{page, server_error};
-use super::i18n::Lang;
 use super::login::{failure_message, failure_status, logged_in, pending};
-use super::page::{Chrome, render_with};
 use crate::audit::AuditEvent;
 use crate::authn::login::directory::{check, throttle_key, throttle_settings};
 use crate::authn::login::{Checked, Failure};
@@ -24,6 +19,11 @@ use crate::oidc::params::Params;
 use crate::session;
 use crate::state::AppState;
 use crate::storage::directory::{self, PasswordChange};
+use crate::ui::context::context_of;
+use crate::ui::cookies;
+use crate::ui::error::{page, server_error};
+use crate::ui::i18n::Lang;
+use crate::ui::page::{Chrome, render_with};
 
 #[derive(Template)]
 #[template(path = "login/change_password.html")]
@@ -88,7 +88,7 @@ pub async fn change_get(
     )
 }
 
-fn intro(t: &'static super::i18n::Texts, reason: &str) -> &'static str {
+fn intro(t: &'static crate::ui::i18n::Texts, reason: &str) -> &'static str {
     if reason == Refusal::PasswordExpired.reason() {
         t.pw_change_expired
     } else {

@@ -3,13 +3,13 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use super::cookies;
-use super::error::req_lang;
-use super::i18n::Lang;
-use super::page::{Chrome, render_with};
 use crate::session;
 use crate::state::AppState;
 use crate::storage::identities;
+use crate::ui::cookies;
+use crate::ui::error::req_lang;
+use crate::ui::i18n::Lang;
+use crate::ui::page::{Chrome, render_with};
 
 #[derive(Template)]
 #[template(path = "home.html")]

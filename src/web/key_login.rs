@@ -6,13 +6,10 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use super::context::context_of;
-use super::cookies;
+use crate::ui::context::context_of;
+use crate::ui::cookies;
 
-use super::form::checked;
-use super::i18n::Lang;
 use super::login::{LoginPage, after_login, pending};
-use super::page::render_with;
 use crate::authn::webauthn::{Assertion, KeyError, ceremony};
 use crate::authn::{AuthFactor, Method};
 use crate::oidc::end_session::origin;
@@ -20,6 +17,9 @@ use crate::oidc::flow::{self, Lookup};
 use crate::oidc::params::Params;
 use crate::session::{self, KeyUse};
 use crate::state::AppState;
+use crate::ui::form::checked;
+use crate::ui::i18n::Lang;
+use crate::ui::page::render_with;
 
 /// A JSON refusal for the script: a stable code and the message to show.
 pub(super) fn json_error(status: StatusCode, e: KeyError, lang: Lang) -> HttpResponse {

@@ -1,7 +1,7 @@
 //! The strings of the security-key screens, French first.
 
-use super::i18n::Lang;
 use crate::authn::webauthn::KeyError;
+use crate::ui::i18n::Lang;
 
 /// Every string of the security-key screens and scripts.
 #[derive(Debug)]

@@ -7,14 +7,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::json;
 
-use super::context::context_of;
-use super::cookies;
-use super::error::{page, req_lang, server_error};
-use super::form::checked;
-use super::i18n::Lang;
 use super::key_login::{json_error, status_of};
 use super::key_texts::KeyTexts;
-use super::page::{Chrome, render_with};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::webauthn::{Authorisation, KeyError, ceremony, enrolment};
 use crate::oidc::authorize::start_account_login;
@@ -24,6 +18,12 @@ use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::storage::identities;
 use crate::storage::security_keys::{self as store, KeyRecord};
+use crate::ui::context::context_of;
+use crate::ui::cookies;
+use crate::ui::error::{page, req_lang, server_error};
+use crate::ui::form::checked;
+use crate::ui::i18n::Lang;
+use crate::ui::page::{Chrome, render_with};
 
 /// A session that may enrol another key on its own: it holds a phishing-resistant factor.
 fn strong(s: &Session) -> bool {

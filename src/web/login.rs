@@ -7,12 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use secrecy::SecretString;
 
-use super::context::context_of;
-use super::cookies;
-use super::error::{page, req_lang, server_error};
-use super::i18n::{Lang, Texts};
 use super::key_texts::KeyTexts;
-use super::page::{Chrome, render_with};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::login::{Checked, Failure, check_login};
 use crate::authn::{AuthFactor, Method};
@@ -25,6 +20,11 @@ use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::storage::flows::FlowRecord;
 use crate::storage::identities::{self};
+use crate::ui::context::context_of;
+use crate::ui::cookies;
+use crate::ui::error::{page, req_lang, server_error};
+use crate::ui::i18n::{Lang, Texts};
+use crate::ui::page::{Chrome, render_with};
 
 #[derive(Template)]
 #[template(path = "login/password.html")]
@@ -376,11 +376,12 @@ pub async fn switch_user(
     body: web::Bytes,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form =
-        match super::form::checked(&req, &state.audit, &origin(&state), &body, "logout").await {
-            Ok(f) => f,
-            Err(refused) => return refused,
-        };
+    let form = match crate::ui::form::checked(&req, &state.audit, &origin(&state), &body, "logout")
+        .await
+    {
+        Ok(f) => f,
+        Err(refused) => return refused,
+    };
     // The flow goes into a Location header: only an id of the server's own alphabet may.
     let target = match form.get("flow") {
         Some(flow) if flow::valid_id(flow) => format!("/login?flow={flow}"),

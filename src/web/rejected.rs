@@ -10,11 +10,11 @@ use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 
-use super::context::context_of;
-use super::error::page;
 use crate::audit::AuditEvent;
 use crate::oidc::error::OAuthError;
 use crate::state::AppState;
+use crate::ui::context::context_of;
+use crate::ui::error::page;
 
 /// How an endpoint answers errors, with the audit kind of its refusals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,7 @@ use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::state::AppState;
-use crate::web::context::context_of;
+use crate::ui::context::context_of;
 
 /// A token request, one variant per grant type.
 #[derive(Debug)]

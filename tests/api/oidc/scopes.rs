@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use trousseau::oidc::client::GrantType;
 use trousseau::oidc::scope::PERSON_SCOPES;
-use trousseau::web::i18n::{EN, FR, scope_label};
+use trousseau::ui::i18n::{EN, FR, scope_label};
 
 use crate::helpers::{TestApp, authorize_url, query_param, spawn_app};
 
