@@ -17,7 +17,7 @@ use crate::storage::Db;
 
 /// The state moved to [`crate::state`]; this path stays for existing callers.
 pub use crate::state::AppState;
-use crate::{oidc, ui, web as pages};
+use crate::{endpoint, ui, web as pages};
 
 /// Opens the database (migrating it when configured) and loads the master key: `serve`,
 /// `migrate` and `demo`, which may create both. A master key is generated only when the
@@ -215,7 +215,7 @@ impl Application {
                 .wrap(Compress::default())
                 .wrap(actix_web::middleware::from_fn(crate::metrics::track))
                 .wrap(TracingLogger::default())
-                .configure(oidc::configure)
+                .configure(endpoint::configure)
                 .configure(pages::configure)
                 .configure(|cfg| crate::metrics::configure(cfg, exposure.clone()))
                 .configure(|cfg| {

@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod directory;
+pub mod endpoint;
 pub mod identity;
 pub mod ldap;
 pub mod metrics;

@@ -51,7 +51,7 @@ fn sign(
 
 /// A JWT access token for `sub` (an identity id, or the client id for client_credentials).
 /// `grant` is the refresh family the token belongs to, if any: the token lives only as long
-/// as that family (see [`crate::oidc::access`]).
+/// as that family (see [`crate::endpoint::access`]).
 #[allow(clippy::too_many_arguments)]
 pub fn access_token(
     keys: &KeySet,

@@ -11,7 +11,7 @@ pub async fn purge_expired(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error>
         "DELETE FROM used_assertions WHERE expires_at < $1",
         "DELETE FROM par_requests WHERE expires_at < $1",
         "DELETE FROM auth_flows WHERE expires_at < $1",
-        // A flow nobody opened for 10 minutes (crate::oidc::flow::IDLE_SECS) is abandoned.
+        // A flow nobody opened for 10 minutes (crate::endpoint::flow::IDLE_SECS) is abandoned.
         "DELETE FROM auth_flows WHERE touched_at < $1 - 600",
         "DELETE FROM webauthn_ceremonies WHERE expires_at < $1",
         "DELETE FROM auth_codes WHERE expires_at < $1 - 86400",

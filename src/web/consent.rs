@@ -7,8 +7,8 @@ use askama::Template;
 use serde_json::json;
 
 use crate::audit::AuditEvent;
-use crate::oidc::end_session::origin;
-use crate::oidc::flow;
+use crate::endpoint::end_session::origin;
+use crate::endpoint::flow;
 use crate::oidc::params::Params;
 use crate::session;
 use crate::state::AppState;

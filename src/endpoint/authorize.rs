@@ -8,14 +8,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::json;
 
-use super::error::OAuthError;
 use super::flow;
-use super::params::Params;
-use super::request::{
-    AuthRequest, Decision, Progress, ReplyTo, RequestError, ResponseMode, decide, parse,
-};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{hash_secret, random_token};
+use crate::oidc::error::OAuthError;
+use crate::oidc::params::Params;
+use crate::oidc::request::{
+    AuthRequest, Decision, Progress, ReplyTo, RequestError, ResponseMode, decide, parse,
+};
 use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::storage::codes::{self, CodeRecord};
@@ -80,7 +80,7 @@ pub async fn resume(
                 &state,
                 &ar.reply_to(),
                 &OAuthError::new(
-                    super::error::ErrorCode::AccessDenied,
+                    crate::oidc::error::ErrorCode::AccessDenied,
                     "the user cancelled the request",
                 ),
             );
@@ -318,7 +318,7 @@ fn describe(reason: &str) -> &'static str {
 /// The parameters a flow keeps: the ones the request parser reads, each within its bound
 /// (unknown parameters are ignored, as OAuth asks, and not stored).
 fn stored_params(params: &Params) -> String {
-    super::request::known_params(params).to_json()
+    crate::oidc::request::known_params(params).to_json()
 }
 
 /// Resolves a pushed request; the query may carry only client_id and request_uri.

@@ -9,11 +9,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use super::client::{Client, ClientAuthMethod};
-use super::error::OAuthError;
-use super::keys::SigningAlg;
-use super::params::Params;
 use crate::crypto::verify_secret;
+use crate::oidc::client::{Client, ClientAuthMethod};
+use crate::oidc::error::OAuthError;
+use crate::oidc::keys::SigningAlg;
+use crate::oidc::params::Params;
 use crate::state::AppState;
 use crate::storage::assertions;
 
@@ -40,8 +40,8 @@ impl Refusal {
 impl From<OAuthError> for Refusal {
     fn from(error: OAuthError) -> Self {
         let reason = match error.code {
-            super::error::ErrorCode::TemporarilyUnavailable => "storage_unavailable",
-            super::error::ErrorCode::ServerError => "internal_error",
+            crate::oidc::error::ErrorCode::TemporarilyUnavailable => "storage_unavailable",
+            crate::oidc::error::ErrorCode::ServerError => "internal_error",
             _ => "invalid_request",
         };
         Refusal {

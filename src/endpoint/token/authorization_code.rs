@@ -7,8 +7,8 @@ use serde_json::json;
 use super::TokenResponse;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{ct_eq, hash_secret, random_token, s256};
+use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::{Client, GrantType};
-use crate::oidc::client_auth::Refusal;
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint::{self, SessionClaims};
 use crate::session;
@@ -110,7 +110,7 @@ pub async fn grant(
         now,
     )?;
     let scopes: Vec<&str> = record.scope.split(' ').collect();
-    let extra = crate::oidc::claims::scoped(state, &identity.id, &scopes).await?;
+    let extra = crate::endpoint::claims::scoped(state, &identity.id, &scopes).await?;
     let id_token = mint::id_token(
         &keys,
         &issuer,

@@ -6,10 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
 use super::access::{self, ActiveToken};
-use super::error::OAuthError;
-use super::mint;
-use super::params::Params;
 use crate::audit::AuditEvent;
+use crate::oidc::error::OAuthError;
+use crate::oidc::mint;
+use crate::oidc::params::Params;
 use crate::state::AppState;
 use crate::ui::context::context_of;
 
@@ -60,7 +60,7 @@ pub async fn userinfo(
     let scopes: Vec<&str> = scope.split(' ').collect();
     if !scopes.contains(&"openid") {
         return OAuthError::new(
-            super::error::ErrorCode::InsufficientScope,
+            crate::oidc::error::ErrorCode::InsufficientScope,
             "the openid scope is required",
         )
         .with_challenge("Bearer")

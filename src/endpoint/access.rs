@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::mint::{self, GRANT_CLAIM};
+use crate::oidc::mint::{self, GRANT_CLAIM};
 use crate::session::is_live;
 use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};

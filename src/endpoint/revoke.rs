@@ -5,10 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
 use super::client_auth::{ClientRequest, client_request};
-use super::error::OAuthError;
-use super::mint;
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
+use crate::oidc::error::OAuthError;
+use crate::oidc::mint;
 use crate::state::AppState;
 use crate::storage::{refresh, revoked_tokens};
 

@@ -7,8 +7,8 @@ use serde_json::json;
 use super::{TokenResponse, narrow_scope};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{hash_secret, random_token};
+use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::Client;
-use crate::oidc::client_auth::Refusal;
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint::{self, SessionClaims};
 use crate::session;
@@ -106,7 +106,7 @@ pub async fn grant(
     )?;
     let id_token = if scope.split(' ').any(|s| s == "openid") {
         let scopes: Vec<&str> = scope.split(' ').collect();
-        let extra = crate::oidc::claims::scoped(state, &identity.id, &scopes).await?;
+        let extra = crate::endpoint::claims::scoped(state, &identity.id, &scopes).await?;
         Some(mint::id_token(
             &keys,
             &issuer,

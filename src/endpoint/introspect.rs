@@ -7,11 +7,11 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
 use super::access;
-use super::client::Client;
 use super::client_auth::{ClientRequest, client_request};
-use super::error::OAuthError;
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
+use crate::oidc::client::Client;
+use crate::oidc::error::OAuthError;
 use crate::state::AppState;
 use crate::storage::{identities, refresh};
 

@@ -8,9 +8,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde_json::Value;
 
-use super::mint;
-use super::params::Params;
 use crate::audit::AuditEvent;
+use crate::oidc::mint;
+use crate::oidc::params::Params;
 use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::ui::context::context_of;

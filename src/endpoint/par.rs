@@ -6,10 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::json;
 
 use super::client_auth::{ClientRequest, client_request};
-use super::error::OAuthError;
-use super::request::{RequestError, parse};
 use crate::audit::AuditEvent;
 use crate::crypto::{hash_secret, random_token};
+use crate::oidc::error::OAuthError;
+use crate::oidc::request::{RequestError, parse};
 use crate::state::AppState;
 use crate::storage::par::insert_par;
 
@@ -59,7 +59,7 @@ pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
         state.db.pool(),
         &hash_secret(&handle),
         &client.id,
-        &super::request::known_params(&params).to_json(),
+        &crate::oidc::request::known_params(&params).to_json(),
         now + ttl,
     )
     .await

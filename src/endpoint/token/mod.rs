@@ -10,11 +10,11 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 use serde_json::json;
 
-use super::client::{Client, GrantType};
 use super::client_auth::{Refusal, authenticate, basic_credentials};
-use super::error::{ErrorCode, OAuthError};
-use super::params::Params;
 use crate::audit::{AuditEvent, RequestContext};
+use crate::oidc::client::{Client, GrantType};
+use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::params::Params;
 use crate::state::AppState;
 use crate::ui::context::context_of;
 

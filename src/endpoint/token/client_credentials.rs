@@ -3,8 +3,8 @@
 
 use super::{TokenResponse, audit_issued};
 use crate::audit::RequestContext;
+use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::Client;
-use crate::oidc::client_auth::Refusal;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::mint;
 use crate::state::AppState;
