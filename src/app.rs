@@ -200,10 +200,14 @@ impl Application {
         let demo = demo.map(web::Data::new);
         let toolkit = web::Data::new(ui::WebSettings::new(&state.settings.http));
         let data = state.clone();
+        let metrics = web::Data::from(state.metrics.clone());
+        let audit = web::Data::new(state.audit.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(toolkit.clone())
+                .app_data(metrics.clone())
+                .app_data(audit.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(web::PayloadConfig::default().limit(64 * 1024))
                 .app_data(web::QueryConfig::default().error_handler(pages::rejected::query))

@@ -12,10 +12,9 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 
-use crate::audit::AuditEvent;
+use crate::audit::{Audit, AuditEvent};
 use crate::config::MetricsSettings;
 use crate::config::Network;
-use crate::state::AppState;
 
 /// The label of a route no pattern matched: unknown paths never become label values.
 const UNMATCHED: &str = "unmatched";
@@ -137,15 +136,15 @@ pub async fn track(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let method = method_label(req.method());
     let route = req.match_pattern().unwrap_or_else(|| UNMATCHED.to_owned());
-    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let res = next.call(req).await?;
-    if let Some(state) = state {
+    if let Some(metrics) = metrics {
         let labels = RequestLabels {
             method: method.to_owned(),
             route,
             status: res.status().as_u16().to_string(),
         };
-        state.metrics.requests.get_or_create(&labels).inc();
+        metrics.requests.get_or_create(&labels).inc();
     }
     Ok(res)
 }
@@ -202,7 +201,8 @@ pub fn configure(cfg: &mut web::ServiceConfig, exposure: web::Data<Exposure>) {
 /// `GET /metrics`, in the Prometheus text format, to the allowed direct peers only.
 pub async fn metrics(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    metrics: web::Data<Metrics>,
+    audit: web::Data<Audit>,
     exposure: web::Data<Exposure>,
 ) -> HttpResponse {
     // With a listener of its own, the public listener has no /metrics.
@@ -216,12 +216,12 @@ pub async fn metrics(
         let ev = AuditEvent::failure("metrics_refused", "address_not_allowed")
             .context(&ctx)
             .details(serde_json::json!({ "peer": peer.map(|ip| ip.to_string()) }));
-        state.audit.record(ev).await;
+        audit.record(ev).await;
         return crate::ui::error::page(&req, StatusCode::FORBIDDEN, |t| t.forbidden_address);
     }
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-        .body(state.metrics.render())
+        .body(metrics.render())
 }
 
 #[cfg(test)]

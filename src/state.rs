@@ -1,22 +1,29 @@
 //! The application state: everything a request handler or a background job may need, built
-//! once at start-up and shared (`web::Data<AppState>`). It imports only the types it holds.
+//! once at start-up and shared (`web::Data<AppState>`). It imports only the types it holds and
+//! those it lends to the layers below (`Authn`, `Repository`, `Sessions`, `Backchannel`).
 
 use anyhow::Context;
+use futures_util::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-use crate::audit::{Audit, AuditWriter};
+use crate::audit::{Audit, AuditWriter, RequestContext};
+use crate::authn::Authn;
 use crate::authn::cps::Cps;
 use crate::authn::password::PasswordHasher;
 use crate::authn::webauthn::Verifier;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::master_key::MasterKey;
+use crate::directory::{EndSessions, Repository};
 use crate::ldap::LdapClient;
 use crate::metrics::Metrics;
+use crate::oidc::backchannel::{self, Backchannel};
 use crate::oidc::client::ClientCache;
 use crate::oidc::keys::KeyRing;
-use crate::storage::Db;
+use crate::session::{self, LogoutQueue, Sessions};
+use crate::storage::sessions::SessionRecord;
+use crate::storage::{Db, Tx};
 
 /// Everything a request handler may need, built once.
 #[derive(Debug)]
@@ -34,7 +41,7 @@ pub struct AppState {
     pub directory: Option<Arc<LdapClient>>,
     /// The WebAuthn relying party, when an RP ID is known (`[webauthn]`).
     pub security_keys: Option<Arc<Verifier>>,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
     pub logout_wakeup: Arc<Notify>,
     pub http: reqwest::Client,
     /// CPS card login, when `[cps]` is enabled.
@@ -70,11 +77,86 @@ impl AppState {
             clock,
             keys,
             audit,
-            metrics: Metrics::new(),
+            metrics: Arc::new(Metrics::new()),
             logout_wakeup: Arc::new(Notify::new()),
             http,
             cps,
         };
         Ok((state, audit_writer))
+    }
+}
+
+/// What each layer below is lent of the state: its functions take these, never `AppState`.
+impl AppState {
+    pub fn repository(&self) -> Repository<'_> {
+        Repository {
+            settings: &self.settings,
+            db: &self.db,
+            clock: &self.clock,
+            audit: &self.audit,
+            directory: &self.directory,
+            sessions: self,
+        }
+    }
+
+    pub fn authn(&self) -> Authn<'_> {
+        Authn {
+            settings: &self.settings,
+            db: &self.db,
+            clock: &self.clock,
+            audit: &self.audit,
+            hasher: &self.hasher,
+            directory: &self.directory,
+            security_keys: &self.security_keys,
+            cps: &self.cps,
+            http: &self.http,
+            repository: self.repository(),
+        }
+    }
+
+    pub fn sessions(&self) -> Sessions<'_> {
+        Sessions {
+            settings: &self.settings,
+            db: &self.db,
+            clock: &self.clock,
+            audit: &self.audit,
+            logout: self,
+            logout_wakeup: &self.logout_wakeup,
+        }
+    }
+
+    pub fn backchannel(&self) -> Backchannel<'_> {
+        Backchannel {
+            settings: &self.settings,
+            db: &self.db,
+            clock: &self.clock,
+            keys: &self.keys,
+            clients: &self.clients,
+            audit: &self.audit,
+            http: &self.http,
+        }
+    }
+}
+
+impl LogoutQueue for AppState {
+    fn enqueue<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        session: &'a SessionRecord,
+    ) -> BoxFuture<'a, anyhow::Result<usize>> {
+        Box::pin(async move { backchannel::enqueue(&self.backchannel(), tx, session).await })
+    }
+}
+
+impl EndSessions for AppState {
+    fn end_all<'a>(
+        &'a self,
+        identity_id: &'a str,
+        reason: &'a str,
+    ) -> BoxFuture<'a, anyhow::Result<usize>> {
+        Box::pin(async move {
+            let ctx = RequestContext::default();
+            session::end_all(&self.sessions(), identity_id, reason, &ctx).await
+        })
     }
 }

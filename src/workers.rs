@@ -44,7 +44,7 @@ fn backchannel_delivery(state: Arc<AppState>) {
         loop {
             let _ =
                 tokio::time::timeout(Duration::from_secs(1), state.logout_wakeup.notified()).await;
-            if let Err(e) = deliver_due(&state).await {
+            if let Err(e) = deliver_due(&state.backchannel()).await {
                 tracing::warn!(error = %e, "back-channel logout delivery round failed");
             }
         }
@@ -66,7 +66,7 @@ fn housekeeping(state: Arc<AppState>, holder: String) {
 
 /// One purge under the lease; how many rows went (none when another node holds the lease).
 pub async fn purge_once(state: &AppState, holder: &str) -> anyhow::Result<u64> {
-    if !sync::lease(state, HOUSEKEEPING_JOB, holder).await? {
+    if !sync::lease(&state.repository(), HOUSEKEEPING_JOB, holder).await? {
         return Ok(0);
     }
     let purged = crate::storage::misc::purge_expired(state.db.pool(), state.clock.now()).await;
@@ -87,7 +87,7 @@ fn sync_jobs(state: Arc<AppState>, holder: String) {
             false,
             move |state, holder| {
                 let importer = importer.clone();
-                async move { run_rpps_once(&state, &holder, &importer).await }
+                async move { run_rpps_once(&state.repository(), &holder, &importer).await }
             },
         );
     }
@@ -98,7 +98,7 @@ fn sync_jobs(state: Arc<AppState>, holder: String) {
             crate::directory::ldap::JOB,
             settings.ldap.interval_secs,
             false,
-            |state, holder| async move { run_ldap_once(&state, &holder).await },
+            |state, holder| async move { run_ldap_once(&state.repository(), &holder).await },
         );
     }
     // Quiet when it has nothing to do: it runs whether or not an HR folder is watched.
@@ -108,7 +108,7 @@ fn sync_jobs(state: Arc<AppState>, holder: String) {
         HR_DATES_JOB,
         settings.hr_dates.interval_secs,
         true,
-        |state, holder| async move { run_hr_dates_once(&state, &holder).await },
+        |state, holder| async move { run_hr_dates_once(&state.repository(), &holder).await },
     );
     if !settings.hr.folder.trim().is_empty() {
         every(
@@ -117,7 +117,7 @@ fn sync_jobs(state: Arc<AppState>, holder: String) {
             HR_JOB,
             settings.hr.interval_secs,
             false,
-            |state, holder| async move { run_hr_once(&state, &holder).await },
+            |state, holder| async move { run_hr_once(&state.repository(), &holder).await },
         );
     }
 }
@@ -164,12 +164,12 @@ fn crl_refresh(state: Arc<AppState>) {
         // Lists from files are loaded already; URLs are fetched at once, then everything on
         // schedule.
         if !state.settings.cps.crl_urls.is_empty() {
-            refresh_revocation_lists(&state, &cps).await;
+            refresh_revocation_lists(&state.authn(), &cps).await;
         }
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
             tick.tick().await;
-            refresh_revocation_lists(&state, &cps).await;
+            refresh_revocation_lists(&state.authn(), &cps).await;
         }
     });
 }

@@ -58,7 +58,13 @@ pub async fn block(
         .await?
         .and_then(|c| c.identity_id)
     {
-        session::end_all(state, &id, "card_blocked", &RequestContext::default()).await?;
+        session::end_all(
+            &state.sessions(),
+            &id,
+            "card_blocked",
+            &RequestContext::default(),
+        )
+        .await?;
     }
     Ok(done)
 }

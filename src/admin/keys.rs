@@ -29,7 +29,7 @@ pub async fn enrolment_code(
             "the code's lifetime must be positive".into(),
         ));
     }
-    Ok(enrolment::issue(state, &identity, ttl, actor).await?)
+    Ok(enrolment::issue(&state.authn(), &identity, ttl, actor).await?)
 }
 
 /// The keys of one identity (revoked ones included), or every key, or the flagged ones.
@@ -82,7 +82,7 @@ pub async fn revoke(
         .await?;
     tx.commit().await?;
     for session in store::sessions_using(state.db.pool(), key_id).await? {
-        crate::session::end(state, &session, "credential_revoked", ctx).await?;
+        crate::session::end(&state.sessions(), &session, "credential_revoked", ctx).await?;
     }
     Ok(true)
 }

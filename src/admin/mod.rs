@@ -19,3 +19,16 @@ pub enum AdminError {
     #[error(transparent)]
     Other(#[from] anyhow::Error),
 }
+
+impl From<crate::directory::users::UserError> for AdminError {
+    fn from(e: crate::directory::users::UserError) -> AdminError {
+        use crate::directory::users::UserError;
+        match e {
+            UserError::Invalid(m) => AdminError::Invalid(m),
+            UserError::NotFound(m) => AdminError::NotFound(m),
+            UserError::Conflict(m) => AdminError::Conflict(m),
+            UserError::Storage(e) => AdminError::Storage(e),
+            UserError::Other(e) => AdminError::Other(e),
+        }
+    }
+}

@@ -4,14 +4,14 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use super::AdminError;
-use crate::audit::{AuditEvent, RequestContext};
+use crate::audit::AuditEvent;
 use crate::authn::throttle;
+use crate::directory::users as repo;
 use crate::identity::{IdNat, LinkMethod, Status};
-use crate::session;
 use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
+use crate::storage::is_unique_violation;
 use crate::storage::links::{self, LinkRecord};
-use crate::storage::{is_unique_violation, refresh};
 
 /// A new identity.
 #[derive(Debug)]
@@ -105,12 +105,7 @@ pub async fn create(
 
 /// Finds an identity by username or id.
 pub async fn find(state: &AppState, who: &str) -> Result<IdentityRecord, AdminError> {
-    if let Some(i) = identities::by_username(state.db.pool(), who).await? {
-        return Ok(i);
-    }
-    identities::by_id(state.db.pool(), who)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("no user {who}: see `trousseau user list`")))
+    Ok(repo::find(&state.repository(), who).await?)
 }
 
 pub async fn list(state: &AppState) -> Result<Vec<IdentityRecord>, AdminError> {
@@ -151,25 +146,8 @@ pub async fn withdraw(
     actor: &str,
     details: serde_json::Value,
 ) -> Result<(), AdminError> {
-    let (kind, revoke_reason) = match status {
-        Status::Left => ("user_left", "identity_left"),
-        _ => ("user_disabled", "identity_suspended"),
-    };
-    let now = state.clock.now();
-    let mut tx = state.db.begin().await?;
-    identities::set_status(&mut tx, identity_id, status.as_str(), Some(reason), now).await?;
-    let revoked =
-        refresh::revoke_identity_families(&mut tx, identity_id, revoke_reason, now).await?;
-    let ev = AuditEvent::success(kind)
-        .actor(actor)
-        .subject(identity_id)
-        .reason(reason)
-        .details(json!({ "refresh_families_revoked": revoked, "status": status.as_str(), "context": details }));
-    state.audit.in_tx(&mut tx, ev).await?;
-    tx.commit().await?;
-    let ctx = RequestContext::default();
-    session::end_all(state, identity_id, revoke_reason, &ctx).await?;
-    Ok(())
+    let repository = state.repository();
+    Ok(repo::withdraw(&repository, identity_id, status, reason, actor, details).await?)
 }
 
 /// Ties an identity to a national identifier. One link per identity and per IdNat: an existing
@@ -181,41 +159,7 @@ pub async fn link_rpps(
     method: LinkMethod,
     actor: &str,
 ) -> Result<LinkRecord, AdminError> {
-    let i = find(state, who).await?;
-    if !idnat.is_personal() {
-        return Err(AdminError::Invalid(format!(
-            "{idnat} is a structure card's identifier: only RPPS or ADELI numbers name a person"
-        )));
-    }
-    if let Some(l) = links::of_identity(state.db.pool(), &i.id).await? {
-        return Err(AdminError::Conflict(format!(
-            "{} is already linked to {}: run `trousseau user unlink-rpps {}` first",
-            i.username, l.idnat, i.username
-        )));
-    }
-    let rec = LinkRecord {
-        identity_id: i.id.clone(),
-        idnat: idnat.to_string(),
-        method: method.as_str().into(),
-        linked_at: state.clock.now(),
-        linked_by: actor.into(),
-    };
-    let mut tx = state.db.begin().await?;
-    match links::insert(&mut tx, &rec).await {
-        Err(e) if is_unique_violation(&e) => {
-            return Err(AdminError::Conflict(format!(
-                "{idnat} is already linked to another identity"
-            )));
-        }
-        other => other?,
-    }
-    let ev = AuditEvent::success("rpps_linked")
-        .actor(actor)
-        .subject(&i.id)
-        .details(json!({ "idnat": rec.idnat, "method": rec.method, "luhn_warning": idnat.luhn_warning(), "test_number": idnat.is_test() }));
-    state.audit.in_tx(&mut tx, ev).await?;
-    tx.commit().await?;
-    Ok(rec)
+    Ok(repo::link_rpps(&state.repository(), who, idnat, method, actor).await?)
 }
 
 /// Removes the RPPS link of an identity; the removed link.

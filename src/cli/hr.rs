@@ -28,7 +28,7 @@ pub enum HrCommand {
 pub async fn run(state: &AppState, cmd: HrCommand) -> anyhow::Result<()> {
     match cmd {
         HrCommand::Import { file, json } => {
-            let report = hr::import_file(state, &file, "cli").await?;
+            let report = hr::import_file(&state.repository(), &file, "cli").await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

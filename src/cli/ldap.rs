@@ -85,7 +85,7 @@ pub async fn run(state: &AppState, cmd: LdapCommand) -> anyhow::Result<()> {
         } => {
             let started = std::time::Instant::now();
             let r = sync(
-                state,
+                &state.repository(),
                 SyncOptions {
                     full,
                     allow_mass_delete,

@@ -25,9 +25,9 @@ pub struct ReportArgs {
 
 pub async fn report(state: &AppState, args: ReportArgs) -> anyhow::Result<()> {
     if args.refresh {
-        reconcile::reconcile(state).await?;
+        reconcile::reconcile(&state.repository()).await?;
     }
-    let findings = reconcile::last_findings(state).await?;
+    let findings = reconcile::last_findings(&state.repository()).await?;
     let usernames: std::collections::HashMap<String, String> =
         crate::storage::identities::list(state.db.pool())
             .await?

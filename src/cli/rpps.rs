@@ -83,7 +83,7 @@ async fn import(state: &AppState, path: PathBuf, batch: usize, json: bool) -> an
     };
     // Every import is followed by reconciliation against the local identities (issue: "after
     // each import"); its findings are read with `trousseau rpps report`.
-    let findings = crate::directory::reconcile::reconcile(state)
+    let findings = crate::directory::reconcile::reconcile(&state.repository())
         .await
         .context("the import succeeded but reconciliation against local identities failed")?;
     if json {

@@ -6,11 +6,11 @@ use serde_json::json;
 use std::collections::HashSet;
 use std::path::Path;
 
-use crate::admin::users;
 use crate::audit::AuditEvent;
 use crate::config::HrColumns;
+use crate::directory::Repository;
+use crate::directory::users;
 use crate::identity::{IdNat, LinkMethod, Status, name};
-use crate::state::AppState;
 use crate::storage::hr::{self as store, HrRunRecord};
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::{is_unique_violation, links};
@@ -130,7 +130,7 @@ pub fn parse_date(s: &str) -> Option<String> {
 
 /// Today in the establishment's time zone (`establishment.time_zone`), as `YYYY-MM-DD`: HR
 /// dates are whole local days.
-pub fn local_today(state: &AppState) -> String {
+pub fn local_today(state: &Repository<'_>) -> String {
     state
         .settings
         .establishment
@@ -191,7 +191,11 @@ fn parse_row(p: &Positions, r: &csv::StringRecord) -> Result<Row, String> {
 }
 
 /// Imports an HR export file. `actor` names who asked (CLI, sync job).
-pub async fn import_file(state: &AppState, path: &Path, actor: &str) -> Result<HrReport, HrError> {
+pub async fn import_file(
+    state: &Repository<'_>,
+    path: &Path,
+    actor: &str,
+) -> Result<HrReport, HrError> {
     let bytes = tokio::fs::read(path)
         .await
         .with_context(|| format!("cannot read the HR file {}", path.display()))?;
@@ -200,7 +204,7 @@ pub async fn import_file(state: &AppState, path: &Path, actor: &str) -> Result<H
 
 /// Imports an HR export held in memory (HR exports are small: thousands of lines).
 pub async fn import_bytes(
-    state: &AppState,
+    state: &Repository<'_>,
     source: &str,
     bytes: &[u8],
     actor: &str,
@@ -333,7 +337,7 @@ enum Outcome {
 /// Creates or updates the identity of one row; the outcome and an optional warning. An error
 /// is a reason to skip the line.
 async fn apply_row(
-    state: &AppState,
+    state: &Repository<'_>,
     row: &Row,
     run_id: &str,
     today: &str,
@@ -439,7 +443,7 @@ fn changes(old: &IdentityRecord, new: &IdentityRecord) -> Vec<&'static str> {
 /// Creates an identity with a username derived from the names (`jdupont`, `jdupont2`…);
 /// `pending` (no login) while its arrival date is after `today`.
 async fn create(
-    state: &AppState,
+    state: &Repository<'_>,
     row: &Row,
     run_id: &str,
     today: &str,
@@ -503,7 +507,7 @@ async fn create(
 
 /// Links the IdNat given by HR when neither side is linked yet; otherwise a warning.
 async fn link_if_free(
-    state: &AppState,
+    state: &Repository<'_>,
     identity_id: &str,
     idnat: &IdNat,
     actor: &str,
@@ -531,7 +535,11 @@ pub const ARRIVAL_REASON: &str = "hr_arrival";
 
 /// Makes active every pending identity whose arrival date is today or earlier (or was removed
 /// by HR); the number made active. Each change is audited (`user_enabled`, `hr_arrival`).
-pub async fn apply_arrivals(state: &AppState, today: &str, actor: &str) -> anyhow::Result<usize> {
+pub async fn apply_arrivals(
+    state: &Repository<'_>,
+    today: &str,
+    actor: &str,
+) -> anyhow::Result<usize> {
     let due = store::arrived_but_pending(state.db.pool(), today).await?;
     let mut done = 0;
     for (id, arrival) in &due {
@@ -553,7 +561,11 @@ pub async fn apply_arrivals(state: &AppState, today: &str, actor: &str) -> anyho
 
 /// Marks `left` every identity whose departure date is today or earlier, revoking its sessions
 /// and tokens; the number of identities concerned.
-pub async fn apply_departures(state: &AppState, today: &str, actor: &str) -> anyhow::Result<usize> {
+pub async fn apply_departures(
+    state: &Repository<'_>,
+    today: &str,
+    actor: &str,
+) -> anyhow::Result<usize> {
     let due = store::departed_but_active(state.db.pool(), today).await?;
     for (id, date) in &due {
         users::withdraw(

@@ -7,10 +7,10 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::admin::users;
 use crate::audit::AuditEvent;
+use crate::directory::Repository;
+use crate::directory::users;
 use crate::identity::{Status, name};
-use crate::state::AppState;
 use crate::storage::findings::{self, FindingRecord};
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::links::{self, LinkRecord};
@@ -132,7 +132,7 @@ pub fn name_score(identity: &IdentityRecord, p: &Person) -> u8 {
 
 /// Runs the reconciliation now. Called at the end of each RPPS import and by `rpps report
 /// --refresh`. Findings are replaced in one transaction; policy suspensions follow.
-pub async fn reconcile(state: &AppState) -> anyhow::Result<Report> {
+pub async fn reconcile(state: &Repository<'_>) -> anyhow::Result<Report> {
     let now = state.clock.now();
     let pool = state.db.pool();
     let ours: Vec<String> = state
@@ -293,7 +293,7 @@ pub async fn reconcile(state: &AppState) -> anyhow::Result<Report> {
 }
 
 async fn classify_link(
-    state: &AppState,
+    state: &Repository<'_>,
     link: &LinkRecord,
     identity: Option<&IdentityRecord>,
     ours: &HashSet<String>,
@@ -342,7 +342,7 @@ async fn classify_link(
 
 /// Suspends identities whose link has been broken longer than the configured grace period.
 async fn apply_policy(
-    state: &AppState,
+    state: &Repository<'_>,
     found: &[Finding],
     now: i64,
 ) -> anyhow::Result<Vec<String>> {
@@ -378,7 +378,7 @@ async fn apply_policy(
 }
 
 /// The stored findings of the last run, for `rpps report`.
-pub async fn last_findings(state: &AppState) -> anyhow::Result<Vec<FindingRecord>> {
+pub async fn last_findings(state: &Repository<'_>) -> anyhow::Result<Vec<FindingRecord>> {
     Ok(findings::all(state.db.pool()).await?)
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::hr;
 use super::reconcile;
-use crate::state::AppState;
+use crate::directory::Repository;
 use crate::storage::leases;
 
 pub const RPPS_JOB: &str = "rpps_sync";
@@ -33,7 +33,7 @@ pub enum JobOutcome {
 /// `directory::rpps::import_file`, wrapped to fit).
 pub type RppsImporter = Arc<
     dyn for<'a> Fn(
-            &'a AppState,
+            &'a Repository<'a>,
             &'a Path,
         ) -> Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send + 'a>>
         + Send
@@ -41,7 +41,7 @@ pub type RppsImporter = Arc<
 >;
 
 /// Takes the lease of `job` for this node, or says another node has it.
-pub async fn lease(state: &AppState, job: &str, holder: &str) -> anyhow::Result<bool> {
+pub async fn lease(state: &Repository<'_>, job: &str, holder: &str) -> anyhow::Result<bool> {
     let now = state.clock.now();
     Ok(leases::acquire(
         state.db.pool(),
@@ -56,7 +56,7 @@ pub async fn lease(state: &AppState, job: &str, holder: &str) -> anyhow::Result<
 /// One RPPS sync: fetch the source (download when it is a URL), skip it when its content is
 /// unchanged, else import it and reconcile.
 pub async fn run_rpps_once(
-    state: &AppState,
+    state: &Repository<'_>,
     holder: &str,
     importer: &RppsImporter,
 ) -> anyhow::Result<JobOutcome> {
@@ -156,7 +156,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// One HR sync: imports every `*.csv` of the drop folder (oldest name first), moving each to
 /// `done/` or `failed/`, then applies the departures that fell due.
-pub async fn run_hr_once(state: &AppState, holder: &str) -> anyhow::Result<JobOutcome> {
+pub async fn run_hr_once(state: &Repository<'_>, holder: &str) -> anyhow::Result<JobOutcome> {
     let folder = state.settings.sync.hr.folder.trim().to_owned();
     if folder.is_empty() {
         return Ok(JobOutcome::Unchanged);
@@ -169,7 +169,7 @@ pub async fn run_hr_once(state: &AppState, holder: &str) -> anyhow::Result<JobOu
     result
 }
 
-async fn hr_folder(state: &AppState, folder: &Path) -> anyhow::Result<JobOutcome> {
+async fn hr_folder(state: &Repository<'_>, folder: &Path) -> anyhow::Result<JobOutcome> {
     let mut files = Vec::new();
     let mut dir = tokio::fs::read_dir(folder).await.with_context(|| {
         format!(
@@ -223,7 +223,7 @@ async fn hr_folder(state: &AppState, folder: &Path) -> anyhow::Result<JobOutcome
 /// identities whose departure day came are marked left (days in `establishment.time_zone`, at
 /// the injected clock's time). It needs no HR file, so arrivals happen on their day even when
 /// the drop folder is not watched.
-pub async fn run_hr_dates_once(state: &AppState, holder: &str) -> anyhow::Result<JobOutcome> {
+pub async fn run_hr_dates_once(state: &Repository<'_>, holder: &str) -> anyhow::Result<JobOutcome> {
     if !lease(state, HR_DATES_JOB, holder).await? {
         return Ok(JobOutcome::Busy);
     }
@@ -246,7 +246,7 @@ pub async fn run_hr_dates_once(state: &AppState, holder: &str) -> anyhow::Result
 
 /// One directory sync: incremental, or full when none of the last `full_every` runs was a
 /// successful full one.
-pub async fn run_ldap_once(state: &AppState, holder: &str) -> anyhow::Result<JobOutcome> {
+pub async fn run_ldap_once(state: &Repository<'_>, holder: &str) -> anyhow::Result<JobOutcome> {
     if state.directory.is_none() {
         return Ok(JobOutcome::Unchanged);
     }
@@ -281,7 +281,7 @@ pub fn rpps_importer() -> RppsImporter {
 }
 
 fn import_for_job<'a>(
-    state: &'a AppState,
+    state: &'a Repository<'a>,
     path: &'a Path,
 ) -> Pin<Box<dyn Future<Output = anyhow::Result<String>> + Send + 'a>> {
     Box::pin(async move {

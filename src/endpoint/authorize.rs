@@ -210,10 +210,14 @@ async fn handle(
     };
     let current = match session {
         Some(s) => Some(s),
-        None => match session::from_cookie(state, cookies::session_token(req).as_deref()).await {
-            Ok(s) => s,
-            Err(_) => return server_error(req),
-        },
+        None => {
+            match session::from_cookie(&state.sessions(), cookies::session_token(req).as_deref())
+                .await
+            {
+                Ok(s) => s,
+                Err(_) => return server_error(req),
+            }
+        }
     };
     let progress = match progress(state, &ar, current.as_ref(), flow.as_ref()).await {
         Ok(p) => p,
@@ -248,7 +252,7 @@ async fn handle(
         Decision::Login | Decision::Reauthenticate | Decision::StepUp(_) | Decision::Consent => {
             if let Some(s) = &current {
                 // An authorization request is activity of the session.
-                let _ = session::touch(state, &s.id).await;
+                let _ = session::touch(&state.sessions(), &s.id).await;
             }
             let target = |flow_id: &str| match decision {
                 Decision::Consent => format!("/consent?flow={flow_id}"),

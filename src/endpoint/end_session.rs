@@ -110,7 +110,11 @@ pub async fn end_session_get(req: HttpRequest, state: web::Data<AppState>) -> Ht
     let Ok(params) = Params::parse(req.query_string().as_bytes()) else {
         return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_client);
     };
-    let current = match session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
+    let current = match session::from_cookie(
+        &state.sessions(),
+        cookies::session_token(&req).as_deref(),
+    )
+    .await
     {
         Ok(s) => s,
         Err(_) => return server_error(&req),
@@ -179,7 +183,11 @@ pub async fn end_session_post(
             .await;
         return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
     }
-    let current = match session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
+    let current = match session::from_cookie(
+        &state.sessions(),
+        cookies::session_token(&req).as_deref(),
+    )
+    .await
     {
         Ok(s) => s,
         Err(_) => return server_error(&req),
@@ -209,7 +217,7 @@ async fn end_and_finish(
     s: &Session,
     logout: &Logout,
 ) -> HttpResponse {
-    if let Err(e) = session::end(state, &s.id, "logout", &context_of(req)).await {
+    if let Err(e) = session::end(&state.sessions(), &s.id, "logout", &context_of(req)).await {
         tracing::error!(error = ?e, "logout failed");
         return server_error(req);
     }

@@ -100,7 +100,9 @@ async fn refresh_answer(
         return Ok(Err("refresh_revoked"));
     }
     if let Some(sid) = &family.session_id
-        && crate::session::by_id(state, sid).await?.is_none()
+        && crate::session::by_id(&state.sessions(), sid)
+            .await?
+            .is_none()
     {
         return Ok(Err("session_ended"));
     }

@@ -4,15 +4,30 @@
 
 use serde_json::json;
 
+use super::client::ClientCache;
+use super::keys::KeyRing;
 use super::mint;
-use crate::audit::AuditEvent;
-use crate::state::AppState;
+use crate::audit::{Audit, AuditEvent};
+use crate::clock::SharedClock;
+use crate::config::Settings;
 use crate::storage::sessions::{self, SessionRecord};
-use crate::storage::{Tx, logout};
+use crate::storage::{Db, Tx, logout};
+
+/// What queueing and delivering logout tokens use, lent by the application state
+/// (`AppState::backchannel`).
+pub struct Backchannel<'a> {
+    pub settings: &'a Settings,
+    pub db: &'a Db,
+    pub clock: &'a SharedClock,
+    pub keys: &'a KeyRing,
+    pub clients: &'a ClientCache,
+    pub audit: &'a Audit,
+    pub http: &'a reqwest::Client,
+}
 
 /// Queues a logout token for every client of the session that registered a back-channel URI.
 pub async fn enqueue(
-    state: &AppState,
+    state: &Backchannel<'_>,
     tx: &mut Tx,
     session: &SessionRecord,
 ) -> anyhow::Result<usize> {
@@ -50,7 +65,7 @@ pub async fn enqueue(
 }
 
 /// Delivers every due logout token once; returns how many were attempted.
-pub async fn deliver_due(state: &AppState) -> anyhow::Result<usize> {
+pub async fn deliver_due(state: &Backchannel<'_>) -> anyhow::Result<usize> {
     let now = state.clock.now();
     let lease = state.settings.logout.timeout_secs as i64 + 5;
     let batch = logout::claim_due(state.db.pool(), now, lease, 20).await?;

@@ -5,22 +5,13 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use josekit::jws::JwsHeader;
 use josekit::jwt::{self, JwtPayload};
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
 use super::client::Client;
 use super::keys::KeySet;
+use crate::session::SessionClaims;
 use crate::storage::identities::IdentityRecord;
-
-/// What a token says about the login behind it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-pub struct SessionClaims {
-    pub sid: String,
-    pub auth_time: i64,
-    pub acr: String,
-    pub amr: Vec<String>,
-}
 
 /// The access token claim naming its refresh family (a private claim, RFC 7519 §4.3).
 pub const GRANT_CLAIM: &str = "grant_id";

@@ -3,16 +3,49 @@
 //! and never extend its absolute end. Ending it revokes its refresh tokens and notifies its
 //! clients by back-channel logout.
 
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use tokio::sync::Notify;
 
-use crate::audit::{AuditEvent, RequestContext};
+use crate::audit::{Audit, AuditEvent, RequestContext};
 use crate::authn::{AuthFactor, Level, Method, evaluate};
+use crate::clock::SharedClock;
+use crate::config::Settings;
 use crate::crypto::{hash_secret, random_token};
-use crate::oidc::backchannel;
-use crate::oidc::mint::SessionClaims;
-use crate::state::AppState;
-use crate::storage::refresh;
 use crate::storage::sessions::{self, EventRecord, SessionRecord};
+use crate::storage::{Db, Tx, refresh};
+
+/// What the session functions use, lent by the application state (`AppState::sessions`).
+pub struct Sessions<'a> {
+    pub settings: &'a Settings,
+    pub db: &'a Db,
+    pub clock: &'a SharedClock,
+    pub audit: &'a Audit,
+    /// Queues the back-channel logout tokens of an ending session (the protocol core, above).
+    pub logout: &'a dyn LogoutQueue,
+    /// Wakes the back-channel delivery loop when a logout was queued.
+    pub logout_wakeup: &'a Notify,
+}
+
+/// Queues, in the transaction that ends a session, a logout token for every client of the
+/// session that registered a back-channel URI; answers how many were queued.
+pub trait LogoutQueue: Send + Sync {
+    fn enqueue<'a>(
+        &'a self,
+        tx: &'a mut Tx,
+        session: &'a SessionRecord,
+    ) -> BoxFuture<'a, anyhow::Result<usize>>;
+}
+
+/// What a token says about the login behind it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct SessionClaims {
+    pub sid: String,
+    pub auth_time: i64,
+    pub acr: String,
+    pub amr: Vec<String>,
+}
 
 /// A live session with its computed level.
 #[derive(Debug, Clone)]
@@ -44,7 +77,7 @@ pub fn is_live(r: &SessionRecord, now: i64, idle_secs: i64) -> bool {
     r.ended_at.is_none() && now < r.expires_at && now - r.last_active_at < idle_secs
 }
 
-async fn hydrate(state: &AppState, r: SessionRecord) -> Result<Option<Session>, sqlx::Error> {
+async fn hydrate(state: &Sessions<'_>, r: SessionRecord) -> Result<Option<Session>, sqlx::Error> {
     let events = sessions::events(state.db.pool(), &r.id).await?;
     let factors: Vec<AuthFactor> = events
         .iter()
@@ -72,7 +105,7 @@ async fn hydrate(state: &AppState, r: SessionRecord) -> Result<Option<Session>, 
 
 /// The live session behind a cookie value, if any.
 pub async fn from_cookie(
-    state: &AppState,
+    state: &Sessions<'_>,
     token: Option<&str>,
 ) -> Result<Option<Session>, sqlx::Error> {
     let Some(token) = token else { return Ok(None) };
@@ -86,7 +119,7 @@ pub async fn from_cookie(
 }
 
 /// The live session with this id (refresh grants).
-pub async fn by_id(state: &AppState, id: &str) -> Result<Option<Session>, sqlx::Error> {
+pub async fn by_id(state: &Sessions<'_>, id: &str) -> Result<Option<Session>, sqlx::Error> {
     let Some(r) = sessions::by_id(state.db.pool(), id).await? else {
         return Ok(None);
     };
@@ -97,7 +130,7 @@ pub async fn by_id(state: &AppState, id: &str) -> Result<Option<Session>, sqlx::
 }
 
 /// Records activity (authorization requests, refreshes) against the idle timeout.
-pub async fn touch(state: &AppState, id: &str) -> Result<(), sqlx::Error> {
+pub async fn touch(state: &Sessions<'_>, id: &str) -> Result<(), sqlx::Error> {
     sessions::touch(state.db.pool(), id, state.clock.now()).await
 }
 
@@ -115,7 +148,7 @@ pub struct LoggedIn {
 /// In the same transaction: the flow's login step (`flow_id`), and for a local password the
 /// credential's last use and the end of the account's run of failures.
 pub async fn record_login(
-    state: &AppState,
+    state: &Sessions<'_>,
     current: Option<Session>,
     identity_id: &str,
     factor: AuthFactor,
@@ -136,7 +169,7 @@ pub struct KeyUse<'a> {
 /// Like [`record_login`] for a security key: the event names the key, and the key's counter
 /// and last use are written in the same transaction.
 pub async fn record_key_login(
-    state: &AppState,
+    state: &Sessions<'_>,
     current: Option<Session>,
     identity_id: &str,
     factor: AuthFactor,
@@ -148,7 +181,7 @@ pub async fn record_key_login(
 }
 
 async fn record(
-    state: &AppState,
+    state: &Sessions<'_>,
     current: Option<Session>,
     identity_id: &str,
     factor: AuthFactor,
@@ -253,7 +286,7 @@ async fn record(
 /// Ends a session: revokes its refresh tokens, queues back-channel logout to its clients and
 /// audits, in one transaction. True when this call ended it.
 pub async fn end(
-    state: &AppState,
+    state: &Sessions<'_>,
     session_id: &str,
     reason: &str,
     ctx: &RequestContext,
@@ -267,7 +300,7 @@ pub async fn end(
         return Ok(false);
     }
     let revoked = refresh::revoke_session_families(&mut tx, session_id, reason, now).await?;
-    let notified = backchannel::enqueue(state, &mut tx, &record).await?;
+    let notified = state.logout.enqueue(&mut tx, &record).await?;
     state
         .audit
         .in_tx(
@@ -288,7 +321,7 @@ pub async fn end(
 
 /// Ends every open session of an identity (suspension, admin action).
 pub async fn end_all(
-    state: &AppState,
+    state: &Sessions<'_>,
     identity_id: &str,
     reason: &str,
     ctx: &RequestContext,

@@ -97,23 +97,24 @@ async fn card_flow(
     };
     let lang = Lang::negotiate(req, p.params.get("ui_locales"), req_lang(req).as_deref());
     let result = match presented(req, state, ctx).await {
-        Ok(chain) => cps::authenticate(state, &chain, ctx).await,
+        Ok(chain) => cps::authenticate(&state.authn(), &chain, ctx).await,
         Err(r) => Err(r),
     };
     match result {
         Ok(login) => {
             state.metrics.login(Method::Card.as_str(), "success");
-            let current = session::from_cookie(state, cookies::session_token(req).as_deref())
-                .await
-                .ok()
-                .flatten();
+            let current =
+                session::from_cookie(&state.sessions(), cookies::session_token(req).as_deref())
+                    .await
+                    .ok()
+                    .flatten();
             let factor = AuthFactor {
                 method: Method::Card,
                 user_verified: true,
             };
             let mut flow = p.flow;
             match session::record_login(
-                state,
+                &state.sessions(),
                 current,
                 &login.identity_id,
                 factor,

@@ -45,7 +45,8 @@ pub async fn consent_get(
         Ok(f) => f,
         Err(answer) => return answer,
     };
-    let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
+    let Ok(Some(s)) =
+        session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref()).await
     else {
         return HttpResponse::SeeOther()
             .insert_header((LOCATION, format!("/login?flow={}", flow.id)))
@@ -106,7 +107,8 @@ pub async fn consent_post(
         Ok(f) => f,
         Err(answer) => return answer,
     };
-    let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
+    let Ok(Some(s)) =
+        session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref()).await
     else {
         return HttpResponse::SeeOther()
             .insert_header((LOCATION, format!("/login?flow={}", flow.id)))

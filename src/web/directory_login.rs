@@ -152,7 +152,7 @@ pub async fn change_post(
         return render_error(StatusCode::BAD_REQUEST, t.err_pw_same);
     }
     let now = state.clock.now();
-    let ts = throttle_settings(&state);
+    let ts = throttle_settings(&state.authn());
     let account = directory::by_login(state.db.pool(), &c.login)
         .await
         .ok()
@@ -219,11 +219,21 @@ pub async fn change_post(
         .record(audit(AuditEvent::success("password_change")))
         .await;
     // The new password proves the person: sign in with it.
-    let session = session::from_cookie(&state, cookies::session_token(&req).as_deref())
+    let session = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
         .await
         .ok()
         .flatten();
-    match check(&state, &dir, &c.login, &c.login, account, Some(new), &ctx).await {
+    match check(
+        &state.authn(),
+        &dir,
+        &c.login,
+        &c.login,
+        account,
+        Some(new),
+        &ctx,
+    )
+    .await
+    {
         Ok(Checked::Identity(id, method)) => {
             state.metrics.login(method.as_str(), "success");
             logged_in(&req, &state, session, &id, method, p.flow.clone(), &ctx).await

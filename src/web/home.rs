@@ -24,7 +24,7 @@ struct Home {
 
 pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let lang = Lang::negotiate(&req, None, req_lang(&req).as_deref());
-    let current = session::from_cookie(&state, cookies::session_token(&req).as_deref())
+    let current = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
         .await
         .ok()
         .flatten();

@@ -79,7 +79,8 @@ pub async fn login_options(
     let kind = match form.get("mode") {
         Some("second_factor") => {
             let current =
-                session::from_cookie(&state, cookies::session_token(&req).as_deref()).await;
+                session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
+                    .await;
             match current {
                 Ok(Some(s)) => Assertion::SecondFactor {
                     identity_id: s.identity_id,
@@ -97,7 +98,7 @@ pub async fn login_options(
         Some("conditional") => Assertion::Passwordless { conditional: true },
         _ => Assertion::Passwordless { conditional: false },
     };
-    match ceremony::start_assertion(&state, &kind, Some(&flow_id)).await {
+    match ceremony::start_assertion(&state.authn(), &kind, Some(&flow_id)).await {
         Ok(o) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .json(o),
@@ -122,7 +123,7 @@ pub async fn login_key(
         Err(answer) => return answer,
     };
     let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
-    let current = session::from_cookie(&state, cookies::session_token(&req).as_deref())
+    let current = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
         .await
         .ok()
         .flatten();
@@ -132,7 +133,7 @@ pub async fn login_key(
         Err(KeyError::BadResponse)
     } else {
         ceremony::finish_assertion(
-            &state,
+            &state.authn(),
             form.get("ceremony").unwrap_or_default(),
             credential,
             Some(&flow_id),
@@ -153,7 +154,7 @@ pub async fn login_key(
                 counter: v.counter,
             };
             let recorded = session::record_key_login(
-                &state,
+                &state.sessions(),
                 current,
                 &v.identity_id,
                 factor,

@@ -31,7 +31,7 @@ fn strong(s: &Session) -> bool {
 }
 
 async fn current(state: &AppState, req: &HttpRequest) -> Option<Session> {
-    session::from_cookie(state, cookies::session_token(req).as_deref())
+    session::from_cookie(&state.sessions(), cookies::session_token(req).as_deref())
         .await
         .ok()
         .flatten()
@@ -126,7 +126,7 @@ async fn authorise(
         return Ok((identity, Authorisation::StrongSession));
     }
     let username = form.get("username").unwrap_or_default();
-    let (identity, hash) = enrolment::redeem(state, username, code, ctx).await?;
+    let (identity, hash) = enrolment::redeem(&state.authn(), username, code, ctx).await?;
     Ok((identity, Authorisation::Code(hash)))
 }
 
@@ -151,7 +151,7 @@ pub async fn enrol_options(
         Err(e) => return json_error(status_of(e), e, lang),
     };
     let flow = clean_flow(form.get("flow"));
-    match ceremony::start_enrolment(&state, &identity, &auth, flow.as_deref()).await {
+    match ceremony::start_enrolment(&state.authn(), &identity, &auth, flow.as_deref()).await {
         Ok(o) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .json(o),
@@ -196,7 +196,7 @@ pub async fn enrol_post(
         Err(KeyError::BadResponse)
     } else {
         ceremony::finish_enrolment(
-            &state,
+            &state.authn(),
             form.get("ceremony").unwrap_or_default(),
             flow.as_deref(),
             credential,

@@ -199,7 +199,7 @@ pub async fn login_get(
     };
     let explicit = req_lang(&req);
     let lang = Lang::negotiate(&req, p.params.get("ui_locales"), explicit.as_deref());
-    let current = session::from_cookie(&state, cookies::session_token(&req).as_deref())
+    let current = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
         .await
         .ok()
         .flatten();
@@ -286,11 +286,11 @@ pub async fn login_post(
     }
     let username = form.get("username").unwrap_or_default().trim().to_owned();
     let password = form.remove("password").map(SecretString::from);
-    let current = session::from_cookie(&state, cookies::session_token(&req).as_deref())
+    let current = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
         .await
         .ok()
         .flatten();
-    match check_login(&state, &username, password, &ctx).await {
+    match check_login(&state.authn(), &username, password, &ctx).await {
         Ok(Checked::Identity(identity_id, method)) => {
             state.metrics.login(method.as_str(), "success");
             logged_in(&req, &state, current, &identity_id, method, p.flow, &ctx).await
@@ -298,7 +298,11 @@ pub async fn login_post(
         Ok(Checked::ChangePassword(dn, reason)) => {
             let login = normalize_login(&username).to_lowercase();
             match crate::authn::login::directory::open_change(
-                &state, &p.flow.id, &login, &dn, reason,
+                &state.authn(),
+                &p.flow.id,
+                &login,
+                &dn,
+                reason,
             )
             .await
             {
@@ -335,8 +339,15 @@ pub(super) async fn logged_in(
         method,
         user_verified: false,
     };
-    let recorded =
-        session::record_login(state, current, identity_id, factor, Some(&flow.id), ctx).await;
+    let recorded = session::record_login(
+        &state.sessions(),
+        current,
+        identity_id,
+        factor,
+        Some(&flow.id),
+        ctx,
+    )
+    .await;
     after_login(req, state, recorded, flow).await
 }
 
@@ -394,8 +405,9 @@ pub async fn switch_user(
         }
         None => "/".to_owned(),
     };
-    if let Ok(Some(s)) = session::from_cookie(&state, cookies::session_token(&req).as_deref()).await
-        && let Err(e) = session::end(&state, &s.id, "switch_user", &ctx).await
+    if let Ok(Some(s)) =
+        session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref()).await
+        && let Err(e) = session::end(&state.sessions(), &s.id, "switch_user", &ctx).await
     {
         tracing::error!(error = ?e, "switch user failed");
         return server_error(&req);

@@ -12,9 +12,9 @@ use sqlx::AnyPool;
 use super::check::{CheckedCard, Refusal, Refused};
 use super::subject::CardHolder;
 use crate::audit::{AuditEvent, RequestContext};
+use crate::authn::Authn;
 use crate::config::{Settings, StructureCardPolicy};
 use crate::identity::{LinkMethod, Status, name};
-use crate::state::AppState;
 use crate::storage::cards::{self, Seen};
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::links::{self, LinkRecord};
@@ -195,7 +195,7 @@ pub async fn decide(
 
 /// Checks the chain a browser presented and maps it to an identity; audits the refusals.
 pub async fn authenticate(
-    state: &AppState,
+    state: &Authn<'_>,
     chain: &[CertificateDer<'_>],
     ctx: &RequestContext,
 ) -> Result<CardLogin, Refusal> {
@@ -263,7 +263,7 @@ pub async fn authenticate(
 /// In one transaction: the RPPS link of a first card login (expected IdNat) or the identity
 /// created from the RPPS index, and the card's use.
 async fn settle(
-    state: &AppState,
+    state: &Authn<'_>,
     card: &CheckedCard,
     identity: Option<IdentityRecord>,
     link_now: bool,
@@ -308,7 +308,7 @@ fn seen<'a>(card: &'a CheckedCard, identity_id: Option<&'a str>, now: i64) -> Se
 }
 
 /// Records a card seen by a refused login (its first sight), so that it can be listed.
-async fn remember(state: &AppState, card: &CheckedCard, identity_id: Option<&str>) {
+async fn remember(state: &Authn<'_>, card: &CheckedCard, identity_id: Option<&str>) {
     let now = state.clock.now();
     let result = async {
         let mut tx = state.db.begin().await?;
@@ -322,7 +322,7 @@ async fn remember(state: &AppState, card: &CheckedCard, identity_id: Option<&str
 }
 
 async fn link(
-    state: &AppState,
+    state: &Authn<'_>,
     tx: &mut Tx,
     identity_id: &str,
     idnat: &str,
@@ -363,7 +363,7 @@ async fn works_here(pool: &AnyPool, settings: &Settings, idnat: &str) -> Result<
 
 /// Creates the identity of a card holder known to the RPPS index here, with its link.
 async fn create(
-    state: &AppState,
+    state: &Authn<'_>,
     tx: &mut Tx,
     card: &CheckedCard,
     now: i64,
@@ -416,7 +416,7 @@ async fn create(
 }
 
 async fn audit_refusal(
-    state: &AppState,
+    state: &Authn<'_>,
     r: &Refused,
     idnat: Option<&str>,
     subject: Option<&str>,

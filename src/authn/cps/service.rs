@@ -13,10 +13,9 @@ use super::crl::Revocation;
 use super::header::Network;
 use super::ocsp;
 use crate::audit::AuditEvent;
-use crate::authn::Method;
+use crate::authn::Authn;
+use crate::authn::{AuthFactor, Method};
 use crate::config::CpsSettings;
-use crate::session::Session;
-use crate::state::AppState;
 
 #[derive(Debug)]
 pub struct Cps {
@@ -145,18 +144,18 @@ impl Cps {
     }
 }
 
-/// Whether a session holds a card login (e.g. to authorise enrolling a security key).
-pub fn session_has_card(session: &Session) -> bool {
-    session.factors.iter().any(|f| f.method == Method::Card)
+/// Whether a session's factors hold a card login (e.g. to authorise enrolling a security key).
+pub fn session_has_card(factors: &[AuthFactor]) -> bool {
+    factors.iter().any(|f| f.method == Method::Card)
 }
 
 /// Reloads the revocation lists once (files and URLs of `[cps]`), logging and auditing each
 /// failure; the schedule is in [`crate::workers`].
-pub async fn refresh_revocation_lists(state: &AppState, cps: &Cps) {
+pub async fn refresh_revocation_lists(state: &Authn<'_>, cps: &Cps) {
     report(state, cps.refresh(&state.settings.cps, &state.http).await).await;
 }
 
-async fn report(state: &AppState, lines: Vec<String>) {
+async fn report(state: &Authn<'_>, lines: Vec<String>) {
     for line in &lines {
         if line.starts_with("failed") {
             tracing::warn!(%line, "card revocation list not reloaded");

@@ -8,19 +8,19 @@ use std::sync::Arc;
 
 use super::password::{Checked, Failure};
 use crate::audit::{AuditEvent, RequestContext};
+use crate::authn::Authn;
 use crate::authn::Method;
 use crate::authn::throttle::{self, Blocked};
 use crate::config::{BindMode, ThrottleSettings};
 use crate::directory::ldap::provision;
 use crate::identity::Status;
 use crate::ldap::{DirError, LdapClient};
-use crate::state::AppState;
 use crate::storage::directory::{self, AccountRecord, PasswordChange};
 use crate::storage::identities;
 
 /// Throttling of directory accounts: never more failures than the directory tolerates, locks
 /// at least as long as its observation window.
-pub fn throttle_settings(state: &AppState) -> ThrottleSettings {
+pub fn throttle_settings(state: &Authn<'_>) -> ThrottleSettings {
     let t = &state.settings.throttle;
     let l = &state.settings.ldap;
     ThrottleSettings {
@@ -56,7 +56,7 @@ fn audit_failure(
 
 /// Checks a directory password; audits every outcome.
 pub async fn check(
-    state: &AppState,
+    state: &Authn<'_>,
     dir: &Arc<LdapClient>,
     username: &str,
     login: &str,
@@ -101,7 +101,7 @@ pub async fn check(
         .await
     {
         Ok(entry) => {
-            let identity_id = match provision(state, &entry, ctx).await {
+            let identity_id = match provision(&state.repository, &entry, ctx).await {
                 Ok(Some(id)) => id,
                 Ok(None) => {
                     state.audit.record(fail(Failure::Conflict, None)).await;
@@ -213,7 +213,7 @@ const CHANGE_TTL_SECS: i64 = 600;
 
 /// Opens the change-password step for a flow; returns the ticket.
 pub async fn open_change(
-    state: &AppState,
+    state: &Authn<'_>,
     flow_id: &str,
     login: &str,
     dn: &str,

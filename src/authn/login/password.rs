@@ -5,10 +5,10 @@ use secrecy::SecretString;
 use serde_json::json;
 
 use crate::audit::{AuditEvent, RequestContext};
+use crate::authn::Authn;
 use crate::authn::Method;
 use crate::authn::throttle::{self, Blocked};
 use crate::ldap::{Refusal, normalize_login};
-use crate::state::AppState;
 use crate::storage::directory;
 use crate::storage::identities::{self, IdentityRecord};
 
@@ -58,7 +58,7 @@ pub enum Checked {
 /// Local password or directory: a synchronised directory account, or a login with no local
 /// password while a directory is configured, goes to the directory.
 pub async fn check_login(
-    state: &AppState,
+    state: &Authn<'_>,
     username: &str,
     password: Option<SecretString>,
     ctx: &RequestContext,
@@ -85,7 +85,7 @@ pub async fn check_login(
 
 /// Checks a local password with throttling; audits every outcome.
 async fn check_password(
-    state: &AppState,
+    state: &Authn<'_>,
     username: &str,
     local: Option<(IdentityRecord, Option<String>)>,
     password: Option<SecretString>,

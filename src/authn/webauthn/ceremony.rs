@@ -16,8 +16,8 @@ use webauthn_rs::prelude::{
 use super::error::{KeyError, classify};
 use super::verifier::Verifier;
 use crate::audit::{AuditEvent, RequestContext};
+use crate::authn::Authn;
 use crate::crypto::random_token;
-use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::security_keys::{self as store, CeremonyRecord, KeyRecord};
 
@@ -68,7 +68,7 @@ pub struct Verified {
     pub counter: i64,
 }
 
-fn verifier(state: &AppState) -> Result<&Verifier, KeyError> {
+fn verifier<'a>(state: &'a Authn<'_>) -> Result<&'a Verifier, KeyError> {
     state.security_keys.as_deref().ok_or(KeyError::Disabled)
 }
 
@@ -84,7 +84,7 @@ fn load_credential(k: &KeyRecord) -> Result<Credential, KeyError> {
 }
 
 async fn save_ceremony(
-    state: &AppState,
+    state: &Authn<'_>,
     kind: &str,
     identity_id: Option<&str>,
     flow_id: Option<&str>,
@@ -112,7 +112,7 @@ async fn save_ceremony(
 
 /// Takes a live ceremony out of storage: one of `kinds`, started in `flow_id`.
 async fn take(
-    state: &AppState,
+    state: &Authn<'_>,
     id: &str,
     kinds: &[&str],
     flow_id: Option<&str>,
@@ -131,7 +131,7 @@ async fn take(
 
 /// Starts enrolling a key for `identity`.
 pub async fn start_enrolment(
-    state: &AppState,
+    state: &Authn<'_>,
     identity: &IdentityRecord,
     auth: &Authorisation,
     flow_id: Option<&str>,
@@ -199,7 +199,7 @@ pub async fn start_enrolment(
 /// Finishes an enrolment: verifies the attestation against the policy, stores the key and
 /// spends the enrolment code in one transaction.
 pub async fn finish_enrolment(
-    state: &AppState,
+    state: &Authn<'_>,
     ceremony_id: &str,
     flow_id: Option<&str>,
     response: &str,
@@ -218,7 +218,7 @@ pub async fn finish_enrolment(
 }
 
 async fn finish_enrolment_inner(
-    state: &AppState,
+    state: &Authn<'_>,
     ceremony_id: &str,
     flow_id: Option<&str>,
     response: &str,
@@ -335,7 +335,7 @@ pub fn clean_name(name: &str) -> String {
 
 /// Starts an assertion.
 pub async fn start_assertion(
-    state: &AppState,
+    state: &Authn<'_>,
     kind: &Assertion,
     flow_id: Option<&str>,
 ) -> Result<Options, KeyError> {
@@ -396,7 +396,7 @@ pub async fn start_assertion(
 /// when passwordless), the challenge, origin and RP ID, and the signature counter. Failures are
 /// audited here; a counter that goes backwards flags the key.
 pub async fn finish_assertion(
-    state: &AppState,
+    state: &Authn<'_>,
     ceremony_id: &str,
     response: &str,
     flow_id: Option<&str>,
@@ -440,7 +440,7 @@ pub async fn finish_assertion(
 }
 
 async fn assertion_inner(
-    state: &AppState,
+    state: &Authn<'_>,
     ceremony_id: &str,
     response: &str,
     flow_id: Option<&str>,

@@ -6,9 +6,9 @@ use serde_json::json;
 
 use super::error::KeyError;
 use crate::audit::{AuditEvent, RequestContext};
+use crate::authn::Authn;
 use crate::authn::throttle::{self, Blocked};
 use crate::crypto::{hash_secret, random_bytes};
-use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::security_keys::{self as store, CodeRecord};
 
@@ -57,7 +57,7 @@ pub fn code_hash(typed: &str) -> String {
 
 /// Issues a code for `identity` (the previous unused one stops working).
 pub async fn issue(
-    state: &AppState,
+    state: &Authn<'_>,
     identity: &IdentityRecord,
     ttl_secs: i64,
     actor: &str,
@@ -95,7 +95,7 @@ pub async fn issue(
 /// Checks a username and code pair (throttled like a password); the code is spent only when a
 /// key is enrolled with it.
 pub async fn redeem(
-    state: &AppState,
+    state: &Authn<'_>,
     username: &str,
     typed_code: &str,
     ctx: &RequestContext,

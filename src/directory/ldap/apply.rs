@@ -7,18 +7,18 @@ use std::collections::{HashMap, HashSet};
 
 use super::ACTOR;
 use super::plan::{DELETED_REASON, Plan, Tally, plan};
-use crate::admin::users::withdraw;
 use crate::audit::AuditEvent;
 use crate::config::LdapSettings;
+use crate::directory::Repository;
+use crate::directory::users::withdraw;
 use crate::identity::Status;
 use crate::ldap::DirEntry;
-use crate::state::AppState;
 use crate::storage::directory::{self as store, AccountRecord};
 use crate::storage::identities;
 
 /// Compares a page with the repository and writes the differences in one transaction.
 pub(super) async fn apply(
-    state: &AppState,
+    state: &Repository<'_>,
     s: &LdapSettings,
     roles_map: &HashMap<String, String>,
     tally: &mut Tally,
@@ -30,7 +30,7 @@ pub(super) async fn apply(
 
 /// Writes a plan: one transaction for the rows, then the withdrawals (each audited, sessions
 /// ended and their clients notified).
-async fn write(state: &AppState, plan: &Plan) -> anyhow::Result<()> {
+async fn write(state: &Repository<'_>, plan: &Plan) -> anyhow::Result<()> {
     let now = plan.now;
     let backend = state.db.backend();
     let mut tx = state.db.begin().await?;
@@ -85,7 +85,10 @@ async fn write(state: &AppState, plan: &Plan) -> anyhow::Result<()> {
 }
 
 /// Marks accounts deleted; suspends identities left with no live account.
-pub(super) async fn mark_deleted(state: &AppState, gone: &[AccountRecord]) -> anyhow::Result<i64> {
+pub(super) async fn mark_deleted(
+    state: &Repository<'_>,
+    gone: &[AccountRecord],
+) -> anyhow::Result<i64> {
     let now = state.clock.now();
     let gone_ids: HashSet<&str> = gone.iter().map(|a| a.unique_id.as_str()).collect();
     let mut count = 0;

@@ -6,9 +6,9 @@ use std::collections::{HashMap, HashSet};
 
 use super::read::Groups;
 use crate::config::{DirectoryKind, LdapSettings, LinkBy};
+use crate::directory::Repository;
 use crate::identity::Status;
 use crate::ldap::DirEntry;
-use crate::state::AppState;
 use crate::storage::directory::{self as store, AccountRecord, IdentityKey, NewIdentity};
 use crate::storage::to_json_list;
 
@@ -100,7 +100,7 @@ pub(super) struct Counts {
 
 /// Compares a page with the repository: what it changes, counted in the tally.
 pub(super) async fn plan(
-    state: &AppState,
+    state: &Repository<'_>,
     s: &LdapSettings,
     roles_map: &HashMap<String, String>,
     tally: &mut Tally,

@@ -6,14 +6,14 @@ use serde_json::json;
 use super::plan::{Index, new_identity, page_keys, record};
 use super::read::{Groups, role_map};
 use crate::audit::{AuditEvent, RequestContext};
+use crate::directory::Repository;
 use crate::ldap::DirEntry;
-use crate::state::AppState;
 use crate::storage::directory as store;
 
 /// The identity of a directory account at its login: the account known from a sync, or
 /// provisioned now (linked by the configured key, or a new identity). Returns the identity id.
 pub async fn provision(
-    state: &AppState,
+    state: &Repository<'_>,
     e: &DirEntry,
     ctx: &RequestContext,
 ) -> anyhow::Result<Option<String>> {

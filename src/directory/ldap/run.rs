@@ -12,8 +12,8 @@ use super::plan::{Counts, Tally};
 use super::read::{ad_deleted, read_groups, role_map, stamp_minus};
 use crate::audit::AuditEvent;
 use crate::config::DirectoryKind;
+use crate::directory::Repository;
 use crate::ldap::{DirEntry, LdapClient, requested};
-use crate::state::AppState;
 use crate::storage::directory::{self as store, AccountRecord, SyncRun};
 
 /// The actor name of changes made by the sync.
@@ -38,13 +38,17 @@ pub struct SyncOptions {
 pub struct Busy;
 
 /// Runs one synchronisation under the job's lease; records the run and audits it.
-pub async fn sync(state: &AppState, opts: SyncOptions) -> anyhow::Result<SyncRun> {
+pub async fn sync(state: &Repository<'_>, opts: SyncOptions) -> anyhow::Result<SyncRun> {
     let holder = format!("cli-{}", uuid::Uuid::new_v4().simple());
     sync_as(state, &holder, opts).await
 }
 
 /// [`sync`] with the lease taken as `holder`.
-pub async fn sync_as(state: &AppState, holder: &str, opts: SyncOptions) -> anyhow::Result<SyncRun> {
+pub async fn sync_as(
+    state: &Repository<'_>,
+    holder: &str,
+    opts: SyncOptions,
+) -> anyhow::Result<SyncRun> {
     if !crate::directory::sync::lease(state, JOB, holder).await? {
         return Err(Busy.into());
     }
@@ -53,7 +57,7 @@ pub async fn sync_as(state: &AppState, holder: &str, opts: SyncOptions) -> anyho
     result
 }
 
-async fn sync_locked(state: &AppState, opts: SyncOptions) -> anyhow::Result<SyncRun> {
+async fn sync_locked(state: &Repository<'_>, opts: SyncOptions) -> anyhow::Result<SyncRun> {
     let dir = state.directory.clone().context(
         "no directory is configured: set [ldap] servers, user_base and the service account",
     )?;
@@ -93,7 +97,7 @@ async fn sync_locked(state: &AppState, opts: SyncOptions) -> anyhow::Result<Sync
 }
 
 async fn sync_inner(
-    state: &AppState,
+    state: &Repository<'_>,
     dir: &Arc<LdapClient>,
     opts: SyncOptions,
     since: Option<&str>,

@@ -10,8 +10,9 @@ use crate::crypto::{ct_eq, hash_secret, random_token, s256};
 use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::{Client, GrantType};
 use crate::oidc::error::OAuthError;
-use crate::oidc::mint::{self, SessionClaims};
+use crate::oidc::mint;
 use crate::session;
+use crate::session::SessionClaims;
 use crate::state::AppState;
 use crate::storage::refresh::{self, FamilyRecord};
 use crate::storage::{codes, identities, revoked_tokens};
@@ -80,7 +81,7 @@ pub async fn grant(
         }
         (None, None) => {}
     }
-    let Some(session) = session::by_id(state, &record.session_id).await? else {
+    let Some(session) = session::by_id(&state.sessions(), &record.session_id).await? else {
         return Err(refuse(
             "session_ended",
             "the login session has ended; sign in again",

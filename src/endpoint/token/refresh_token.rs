@@ -10,8 +10,9 @@ use crate::crypto::{hash_secret, random_token};
 use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::Client;
 use crate::oidc::error::OAuthError;
-use crate::oidc::mint::{self, SessionClaims};
+use crate::oidc::mint;
 use crate::session;
+use crate::session::SessionClaims;
 use crate::state::AppState;
 use crate::storage::identities;
 use crate::storage::refresh::{self, Presented};
@@ -74,13 +75,13 @@ pub async fn grant(
         return Err(refuse("refresh_expired", INVALID));
     }
     if let Some(sid) = &family.session_id {
-        if session::by_id(state, sid).await?.is_none() {
+        if session::by_id(&state.sessions(), sid).await?.is_none() {
             return Err(refuse(
                 "session_ended",
                 "the login session has ended; sign in again",
             ));
         }
-        session::touch(state, sid).await?;
+        session::touch(&state.sessions(), sid).await?;
     }
     let identity = match identities::by_id(state.db.pool(), &family.identity_id).await? {
         Some(i) if i.status == "active" => i,

@@ -301,7 +301,9 @@ async fn ad_sync_full_then_incremental_with_nesting_disable_and_tombstones() {
     let app = spawn_app_with(&ad_toml(&ad, &ad.url, &tag, "")).await;
     let pool = app.state.db.pool();
 
-    let run = sync(&app.state, SyncOptions::default()).await.unwrap();
+    let run = sync(&app.state.repository(), SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         (run.mode.as_str(), run.seen, run.created),
         ("full", 2, 2),
@@ -342,7 +344,9 @@ async fn ad_sync_full_then_incremental_with_nesting_disable_and_tombstones() {
     // Disabled in AD; Gus joins a group (only the group's uSNChanged moves).
     ad.disable(&a).await;
     ad.add_member(&g1, &b_dn).await;
-    let inc = sync(&app.state, SyncOptions::default()).await.unwrap();
+    let inc = sync(&app.state.repository(), SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!(inc.mode, "incremental");
     assert_eq!(inc.disabled, 1, "{inc:?}");
     assert!(inc.seen <= 2, "{inc:?}");
@@ -371,12 +375,16 @@ async fn ad_sync_full_then_incremental_with_nesting_disable_and_tombstones() {
 
     // Gus is deleted: the next incremental run finds his tombstone.
     ad.delete(&b_dn).await;
-    let inc = sync(&app.state, SyncOptions::default()).await.unwrap();
+    let inc = sync(&app.state.repository(), SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!(inc.deleted, 1, "{inc:?}");
     let gus = store::by_login(pool, &sb).await.unwrap();
     assert!(gus.is_none(), "a deleted account no longer answers a login");
     // Nothing changed since: an empty incremental run.
-    let idle = sync(&app.state, SyncOptions::default()).await.unwrap();
+    let idle = sync(&app.state.repository(), SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         (idle.seen, idle.created, idle.updated, idle.deleted),
         (0, 0, 0, 0),

@@ -25,7 +25,7 @@ fn csv(lines: &[&str]) -> Vec<u8> {
 }
 
 async fn import(app: &TestApp, lines: &[&str]) -> hr::HrReport {
-    hr::import_bytes(&app.state, "test.csv", &csv(lines), "test")
+    hr::import_bytes(&app.state.repository(), "test.csv", &csv(lines), "test")
         .await
         .expect("HR import runs")
 }
@@ -99,9 +99,14 @@ async fn import_creates_updates_and_never_duplicates() {
 #[tokio::test]
 async fn a_file_missing_a_mapped_column_is_refused_naming_it() {
     let app = spawn_app().await;
-    let err = hr::import_bytes(&app.state, "x.csv", b"matricule;prenom\nE1;Jean\n", "test")
-        .await
-        .unwrap_err();
+    let err = hr::import_bytes(
+        &app.state.repository(),
+        "x.csv",
+        b"matricule;prenom\nE1;Jean\n",
+        "test",
+    )
+    .await
+    .unwrap_err();
     let text = err.to_string();
     assert!(
         text.contains("nom") && text.contains("hr.columns.family_name"),
@@ -124,7 +129,7 @@ async fn column_mapping_and_delimiter_come_from_configuration() {
     )
     .await;
     let body = "\u{feff}Matricule RH,Last,First,Out\r\nX9,Léger,Émile,\r\n";
-    let r = hr::import_bytes(&app.state, "x.csv", body.as_bytes(), "test")
+    let r = hr::import_bytes(&app.state.repository(), "x.csv", body.as_bytes(), "test")
         .await
         .unwrap();
     assert_eq!(r.run.created, 1, "{r:?}");
@@ -197,7 +202,7 @@ async fn a_past_departure_marks_left_and_revokes_a_live_refresh_token() {
     app.clock.advance(3 * 86_400);
     let today = iso_date(app.clock.now());
     assert_eq!(
-        hr::apply_departures(&app.state, &today, "test")
+        hr::apply_departures(&app.state.repository(), &today, "test")
             .await
             .unwrap(),
         1
@@ -240,7 +245,9 @@ async fn the_drop_folder_is_imported_and_emptied() {
     std::fs::write(dir.path().join("rh-2.csv"), b"nothing useful\n").unwrap();
     // `serve` runs the job at start-up too: whichever node wins, the files are handled once.
     let out = wait::value("the HR job lease", || async {
-        let out = sync::run_hr_once(&app.state, "node-a").await.unwrap();
+        let out = sync::run_hr_once(&app.state.repository(), "node-a")
+            .await
+            .unwrap();
         (out != JobOutcome::Busy).then_some(out)
     })
     .await;
@@ -249,7 +256,9 @@ async fn the_drop_folder_is_imported_and_emptied() {
     assert!(dir.path().join("failed/rh-2.csv").exists());
     assert!(!dir.path().join("rh-1.csv").exists());
     assert_eq!(
-        sync::run_hr_once(&app.state, "node-a").await.unwrap(),
+        sync::run_hr_once(&app.state.repository(), "node-a")
+            .await
+            .unwrap(),
         JobOutcome::Unchanged
     );
 }
@@ -285,7 +294,9 @@ async fn one_node_at_a_time_holds_a_job_lease() {
         "renewal"
     );
     assert_eq!(
-        sync::run_hr_once(&app.state, "node-b").await.unwrap(),
+        sync::run_hr_once(&app.state.repository(), "node-b")
+            .await
+            .unwrap(),
         JobOutcome::Busy
     );
     app.clock.advance(120);
@@ -297,7 +308,9 @@ async fn one_node_at_a_time_holds_a_job_lease() {
     );
     leases::release(pool, sync::HR_JOB, "node-b").await.unwrap();
     assert_ne!(
-        sync::run_hr_once(&app.state, "node-a").await.unwrap(),
+        sync::run_hr_once(&app.state.repository(), "node-a")
+            .await
+            .unwrap(),
         JobOutcome::Busy
     );
 }
@@ -470,7 +483,7 @@ async fn a_future_arrival_is_pending_until_that_day_in_the_establishment_time_zo
     app.clock.advance(paris(eve, 23, 30) - app.clock.now());
     // One run of the job at that time (once the node's own run gives its lease back).
     let out = wait::value("the HR dates job lease", || async {
-        let out = sync::run_hr_dates_once(&app.state, "node-test")
+        let out = sync::run_hr_dates_once(&app.state.repository(), "node-test")
             .await
             .unwrap();
         (out != JobOutcome::Busy).then_some(out)

@@ -155,7 +155,7 @@ async fn reconciliation_classifies_links_and_professionals_here() {
         line("810000000052", "DURAND", "SIMON", "10", HERE),
     ];
     import_rpps(&app, dir.path(), "one.txt", &first).await;
-    let report = reconcile::reconcile(&app.state).await.unwrap();
+    let report = reconcile::reconcile(&app.state.repository()).await.unwrap();
     let of = |c: Category| -> Vec<(Option<String>, Option<String>)> {
         report
             .findings
@@ -208,7 +208,7 @@ async fn reconciliation_classifies_links_and_professionals_here() {
     let mut second = first.clone();
     second[0] = line("810000000011", "DUPONT", "JEAN", "21", HERE);
     import_rpps(&app, dir.path(), "two.txt", &second).await;
-    let report = reconcile::reconcile(&app.state).await.unwrap();
+    let report = reconcile::reconcile(&app.state.repository()).await.unwrap();
     let changed = report
         .findings
         .iter()
@@ -229,7 +229,7 @@ async fn reconciliation_classifies_links_and_professionals_here() {
 
     // Past the grace period, the policy suspends the broken links.
     app.clock.advance(2 * 86_400);
-    let report = reconcile::reconcile(&app.state).await.unwrap();
+    let report = reconcile::reconcile(&app.state.repository()).await.unwrap();
     let mut suspended = report.suspended.clone();
     suspended.sort();
     let mut expected = vec![gone.clone(), away.clone()];
@@ -346,7 +346,7 @@ async fn the_rpps_job_polls_a_url_imports_once_and_reconciles() {
     let importer = sync::rpps_importer();
     // `serve` may have started the job already: wait for its lease to be free.
     let out = wait::value("the RPPS job lease", || async {
-        let out = sync::run_rpps_once(&app.state, "node-test", &importer)
+        let out = sync::run_rpps_once(&app.state.repository(), "node-test", &importer)
             .await
             .unwrap();
         (out != JobOutcome::Busy).then_some(out)
@@ -358,7 +358,7 @@ async fn the_rpps_job_polls_a_url_imports_once_and_reconciles() {
         .unwrap();
     assert_eq!(person.unwrap().last_name, "DUPONT");
     assert_eq!(
-        sync::run_rpps_once(&app.state, "node-test", &importer)
+        sync::run_rpps_once(&app.state.repository(), "node-test", &importer)
             .await
             .unwrap(),
         JobOutcome::Unchanged,

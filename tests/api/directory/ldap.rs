@@ -117,7 +117,9 @@ async fn directory_login_through_the_code_flow_gives_a_password_level_token() {
     let details = ok.details.clone().unwrap_or_default();
     assert!(details.contains("directory_password"), "{details}");
     // The sync resolves the nested group into the role; the next token carries it.
-    let run = sync(&app.state, SyncOptions::default()).await.unwrap();
+    let run = sync(&app.state.repository(), SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!((run.mode.as_str(), run.created, run.linked), ("full", 0, 0));
     assert_eq!(run.updated, 1, "{run:?}");
     let mut b2 = app.browser();
@@ -357,7 +359,9 @@ async fn sync_links_creates_resolves_nesting_and_withdraws_disabled_and_deleted_
         .await
         .unwrap();
 
-    let run = sync(&app.state, SyncOptions::default()).await.unwrap();
+    let run = sync(&app.state.repository(), SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!(run.mode, "full");
     assert_eq!(
         (run.seen, run.created, run.linked, run.conflicts),
@@ -377,7 +381,7 @@ async fn sync_links_creates_resolves_nesting_and_withdraws_disabled_and_deleted_
 
     // Nothing changed: nothing written, nobody duplicated.
     let again = sync(
-        &app.state,
+        &app.state.repository(),
         SyncOptions {
             full: true,
             ..Default::default()
@@ -404,7 +408,9 @@ async fn sync_links_creates_resolves_nesting_and_withdraws_disabled_and_deleted_
         .await
         .unwrap();
     s.replace(&u1, "userAccountControl", &["514"]).await;
-    let inc = sync(&app.state, SyncOptions::default()).await.unwrap();
+    let inc = sync(&app.state.repository(), SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!(inc.mode, "incremental");
     assert_eq!(inc.disabled, 1, "{inc:?}");
     // Only Emma changed (others read again by the look-back are unchanged).
@@ -430,13 +436,15 @@ async fn sync_links_creates_resolves_nesting_and_withdraws_disabled_and_deleted_
 
     // Enabled again in the directory: active again.
     s.replace(&u1, "userAccountControl", &["512"]).await;
-    let inc = sync(&app.state, SyncOptions::default()).await.unwrap();
+    let inc = sync(&app.state.repository(), SyncOptions::default())
+        .await
+        .unwrap();
     assert_eq!(inc.enabled, 1, "{inc:?}");
 
     // Félix's entry is deleted: a full run sees it and suspends his identity.
     s.delete(&u2).await;
     let full = sync(
-        &app.state,
+        &app.state.repository(),
         SyncOptions {
             full: true,
             ..Default::default()
@@ -461,14 +469,16 @@ async fn a_sync_that_reads_nobody_disables_nobody() {
     };
     let dn = s.add_user("gsand", "Secret-10", "Gina", "Sand", None).await;
     let app = app_for(&s, "").await;
-    sync(&app.state, SyncOptions::default()).await.unwrap();
+    sync(&app.state.repository(), SyncOptions::default())
+        .await
+        .unwrap();
     // An empty answer (a wrong base, a filter typo, a broken replica) is not "everyone left".
     s.delete(&dn).await;
     let full = SyncOptions {
         full: true,
         ..Default::default()
     };
-    let err = sync(&app.state, full).await.unwrap_err();
+    let err = sync(&app.state.repository(), full).await.unwrap_err();
     assert!(err.to_string().contains("nothing was disabled"), "{err}");
     let a = store::by_login(app.state.db.pool(), "gsand")
         .await
@@ -479,7 +489,7 @@ async fn a_sync_that_reads_nobody_disables_nobody() {
     assert!(failed[0].error.is_some());
     // The admin confirms.
     let run = sync(
-        &app.state,
+        &app.state.repository(),
         SyncOptions {
             full: true,
             allow_mass_delete: true,
@@ -499,11 +509,17 @@ async fn a_directory_password_is_one_factor_and_the_scheduled_job_goes_full_then
         .await;
     let app = app_for(&s, "").await;
     use trousseau::directory::sync::{JobOutcome, run_ldap_once};
-    let JobOutcome::Done(first) = run_ldap_once(&app.state, "node-a").await.unwrap() else {
+    let JobOutcome::Done(first) = run_ldap_once(&app.state.repository(), "node-a")
+        .await
+        .unwrap()
+    else {
         panic!("the first job run syncs")
     };
     assert!(first.contains("full sync"), "{first}");
-    let JobOutcome::Done(second) = run_ldap_once(&app.state, "node-a").await.unwrap() else {
+    let JobOutcome::Done(second) = run_ldap_once(&app.state.repository(), "node-a")
+        .await
+        .unwrap()
+    else {
         panic!("the second job run syncs")
     };
     assert!(second.contains("incremental sync"), "{second}");

@@ -451,7 +451,7 @@ async fn every_client_of_the_session_receives_a_logout_token() {
     );
     // Nothing is left to deliver: one more pass posts nothing.
     assert_eq!(
-        trousseau::oidc::backchannel::deliver_due(&app.state)
+        trousseau::oidc::backchannel::deliver_due(&app.state.backchannel())
             .await
             .unwrap(),
         0
@@ -498,7 +498,7 @@ async fn a_failing_receiver_is_retried_then_the_delivery_is_given_up_and_audited
     assert_eq!(counts, (1, 0, 0), "still pending after a failure");
     // Not due before the back-off has passed.
     assert_eq!(
-        trousseau::oidc::backchannel::deliver_due(&app.state)
+        trousseau::oidc::backchannel::deliver_due(&app.state.backchannel())
             .await
             .unwrap(),
         0
@@ -506,7 +506,7 @@ async fn a_failing_receiver_is_retried_then_the_delivery_is_given_up_and_audited
 
     for attempt in 2..=4 {
         app.clock.advance(60);
-        trousseau::oidc::backchannel::deliver_due(&app.state)
+        trousseau::oidc::backchannel::deliver_due(&app.state.backchannel())
             .await
             .unwrap();
         settled_attempts(&app, attempt).await;
@@ -539,7 +539,7 @@ async fn a_failing_receiver_is_retried_then_the_delivery_is_given_up_and_audited
     // Given up for good.
     app.clock.advance(3600);
     assert_eq!(
-        trousseau::oidc::backchannel::deliver_due(&app.state)
+        trousseau::oidc::backchannel::deliver_due(&app.state.backchannel())
             .await
             .unwrap(),
         0
