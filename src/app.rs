@@ -15,8 +15,7 @@ use crate::config::Settings;
 use crate::crypto::master_key::MasterKey;
 use crate::storage::Db;
 
-/// The state moved to [`crate::state`]; this path stays for existing callers.
-pub use crate::state::AppState;
+use crate::state::AppState;
 use crate::{endpoint, ui, web as pages};
 
 /// Opens the database (migrating it when configured) and loads the master key: `serve`,

@@ -69,7 +69,7 @@ pub async fn purge_once(state: &AppState, holder: &str) -> anyhow::Result<u64> {
     if !sync::lease(&state.repository(), HOUSEKEEPING_JOB, holder).await? {
         return Ok(0);
     }
-    let purged = crate::storage::misc::purge_expired(state.db.pool(), state.clock.now()).await;
+    let purged = crate::storage::purge::purge_expired(state.db.pool(), state.clock.now()).await;
     leases::release(state.db.pool(), HOUSEKEEPING_JOB, holder).await?;
     Ok(purged?)
 }

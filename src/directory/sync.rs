@@ -290,15 +290,9 @@ fn import_for_job<'a>(
             batch: 500,
             ..super::rpps::ImportOptions::default()
         };
-        let report = super::rpps::import_file(
-            &state.db,
-            &state.audit,
-            &state.clock,
-            path,
-            &options,
-            |_| {},
-        )
-        .await?;
+        let report =
+            super::rpps::import_file(state.db, state.audit, state.clock, path, &options, |_| {})
+                .await?;
         let c = &report.counts;
         Ok(format!(
             "RPPS run {}: {} lines, {} added, {} changed, {} removed, {} rejected",

@@ -16,7 +16,6 @@ pub mod keys;
 pub mod leases;
 pub mod links;
 pub mod logout;
-pub mod misc;
 pub mod par;
 pub mod purge;
 pub mod refresh;

@@ -204,7 +204,7 @@ pub async fn authenticate(
     };
     let now = state.clock.now();
     let card = match cps
-        .verdict(&state.settings.cps, &state.http, chain, now)
+        .verdict(&state.settings.cps, state.http, chain, now)
         .await
     {
         Ok(c) => c,
@@ -223,7 +223,7 @@ pub async fn authenticate(
         audit_refusal(state, &r, Some(card.holder.idnat().as_str()), subject, ctx).await;
         refusal
     };
-    let Ok(decision) = decide(state.db.pool(), &state.settings, &card).await else {
+    let Ok(decision) = decide(state.db.pool(), state.settings, &card).await else {
         return Err(Refusal::Unavailable);
     };
     let found = match decision.outcome {

@@ -152,7 +152,7 @@ pub fn session_has_card(factors: &[AuthFactor]) -> bool {
 /// Reloads the revocation lists once (files and URLs of `[cps]`), logging and auditing each
 /// failure; the schedule is in [`crate::workers`].
 pub async fn refresh_revocation_lists(state: &Authn<'_>, cps: &Cps) {
-    report(state, cps.refresh(&state.settings.cps, &state.http).await).await;
+    report(state, cps.refresh(&state.settings.cps, state.http).await).await;
 }
 
 async fn report(state: &Authn<'_>, lines: Vec<String>) {

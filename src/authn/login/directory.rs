@@ -77,7 +77,7 @@ pub async fn check(
     let ip = ctx.source_ip.as_deref();
     let ts = throttle_settings(state);
     let key = throttle_key(account.as_ref(), login);
-    match throttle::check(&state.db, &ts, now, Some(&key), ip).await {
+    match throttle::check(state.db, &ts, now, Some(&key), ip).await {
         Ok(None) => {}
         Ok(Some(Blocked::Account { .. })) => {
             state.audit.record(fail(Failure::Locked, None)).await;
@@ -129,16 +129,16 @@ pub async fn check(
                     .await;
                 return Err(Failure::Disabled);
             }
-            throttle::success(&state.db, &key, ip)
+            throttle::success(state.db, &key, ip)
                 .await
                 .map_err(|_| Failure::Unavailable)?;
             if key != identity_id {
-                let _ = throttle::success(&state.db, &identity_id, ip).await;
+                let _ = throttle::success(state.db, &identity_id, ip).await;
             }
             Ok(Checked::Identity(identity_id, Method::DirectoryPassword))
         }
         Err(DirError::Refused(r)) if r.is_guess() => {
-            let locked = throttle::failure(&state.db, &ts, now, Some(&key), ip)
+            let locked = throttle::failure(state.db, &ts, now, Some(&key), ip)
                 .await
                 .map_err(|_| Failure::Unavailable)?;
             state

@@ -118,7 +118,7 @@ async fn check_password(
         .clone()
         .unwrap_or_else(|| format!("unknown:{}", username.to_lowercase()));
     let key = Some(throttle_key.as_str());
-    match throttle::check(&state.db, &state.settings.throttle, now, key, ip).await {
+    match throttle::check(state.db, &state.settings.throttle, now, key, ip).await {
         Ok(None) => {}
         Ok(Some(Blocked::Account { .. })) => {
             state.audit.record(fail(Failure::Locked, id)).await;
@@ -137,7 +137,7 @@ async fn check_password(
         } else {
             "unknown_user"
         };
-        let locked = throttle::failure(&state.db, &state.settings.throttle, now, key, ip)
+        let locked = throttle::failure(state.db, &state.settings.throttle, now, key, ip)
             .await
             .map_err(|_| Failure::Unavailable)?;
         state

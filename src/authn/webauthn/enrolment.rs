@@ -118,7 +118,7 @@ pub async fn redeem(
     };
     let subject = identity.as_ref().map(|i| i.id.clone());
     match throttle::check(
-        &state.db,
+        state.db,
         &state.settings.throttle,
         now,
         Some(&throttle_key),
@@ -143,7 +143,7 @@ pub async fn redeem(
     };
     let Some(identity) = identity.filter(|_| valid) else {
         throttle::failure(
-            &state.db,
+            state.db,
             &state.settings.throttle,
             now,
             Some(&throttle_key),

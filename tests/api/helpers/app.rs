@@ -11,12 +11,13 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use trousseau::admin::clients::{self, ClientSpec};
 use trousseau::admin::users::{self, NewUser};
-use trousseau::app::{AppState, Application};
+use trousseau::app::Application;
 use trousseau::clock::FixedClock;
 use trousseau::config::Settings;
 use trousseau::crypto::{random_token, s256};
 use trousseau::oidc::client::GrantType;
 use trousseau::oidc::keys::SigningAlg;
+use trousseau::state::AppState;
 
 pub struct TestApp {
     pub issuer: String,

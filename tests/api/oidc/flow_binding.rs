@@ -123,7 +123,7 @@ async fn a_consented_flow_opened_in_another_browser_restarts_at_a_fresh_login() 
         .unwrap()
         .unwrap();
     assert!(
-        trousseau::storage::misc::consent(app.state.db.pool(), &alice.id, &portail.id)
+        trousseau::storage::consents::consent(app.state.db.pool(), &alice.id, &portail.id)
             .await
             .unwrap()
             .is_none(),

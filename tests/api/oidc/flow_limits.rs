@@ -136,7 +136,7 @@ async fn one_address_holds_a_capped_number_of_pending_flows_and_idle_ones_go() {
     // The untouched four are abandoned: room again, and the purge takes them away.
     let (url, _) = authorize_url(&app, &rp, &[]);
     assert_eq!(b.get(&url).await.status(), StatusCode::SEE_OTHER);
-    trousseau::storage::misc::purge_expired(app.state.db.pool(), app.state.clock.now())
+    trousseau::storage::purge::purge_expired(app.state.db.pool(), app.state.clock.now())
         .await
         .unwrap();
     assert_eq!(
