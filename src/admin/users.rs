@@ -7,6 +7,7 @@ use super::AdminError;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::throttle;
 use crate::identity::{IdNat, LinkMethod, Status};
+use crate::psc::pairing;
 use crate::session;
 use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
@@ -160,6 +161,15 @@ pub async fn withdraw(
     identities::set_status(&mut tx, identity_id, status.as_str(), Some(reason), now).await?;
     let revoked =
         refresh::revoke_identity_families(&mut tx, identity_id, revoke_reason, now).await?;
+    pairing::revoke_on_withdrawal(
+        &state.audit,
+        &mut tx,
+        identity_id,
+        status.as_str(),
+        actor,
+        now,
+    )
+    .await?;
     let ev = AuditEvent::success(kind)
         .actor(actor)
         .subject(identity_id)

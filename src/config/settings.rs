@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     ConfigError, CpsSettings, DatabaseSettings, EstablishmentSettings, HrSettings, HttpSettings,
-    LdapSettings, LoggingSettings, LogoutSettings, MetricsSettings, PasswordSettings,
+    LdapSettings, LoggingSettings, LogoutSettings, MetricsSettings, PasswordSettings, PscSettings,
     ReconcileSettings, SecretsSettings, SessionSettings, SyncSettings, ThrottleSettings,
     TokenSettings, WebauthnSettings, sqlite_path,
 };
@@ -31,6 +31,9 @@ pub struct Settings {
     pub webauthn: WebauthnSettings,
     pub cps: CpsSettings,
     pub metrics: MetricsSettings,
+    /// Pro Santé Connect as a provider (e-CPS pairing).
+    #[serde(default)]
+    pub psc: PscSettings,
     /// Where relative paths were resolved, when they were (`--config`): the file's folder.
     #[serde(skip)]
     pub paths: PathResolution,
@@ -100,6 +103,7 @@ impl Settings {
         self.ldap.validate()?;
         self.webauthn.validate()?;
         self.cps.validate()?;
+        self.psc.validate()?;
         self.metrics.validate(&self.http.bind)?;
         self.password.validate()
     }

@@ -17,6 +17,7 @@ pub mod leases;
 pub mod links;
 pub mod logout;
 pub mod misc;
+pub mod pairings;
 pub mod par;
 pub mod purge;
 pub mod refresh;
