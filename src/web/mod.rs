@@ -16,6 +16,8 @@ pub mod keys;
 pub mod login;
 pub mod ops;
 pub mod page;
+pub mod pairing;
+pub mod pairing_texts;
 pub mod rejected;
 pub mod routes;
 pub mod security;

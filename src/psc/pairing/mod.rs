@@ -2,11 +2,15 @@
 //! e-CPS validation proved for a hospital account, its rules, and how it ends.
 
 mod error;
+mod pending;
 mod record;
 mod revoke;
 mod rules;
+mod start;
 
 pub use error::PairingError;
+pub use pending::{Asker, latest_for, request_for};
 pub use record::{Means, Proof, record};
 pub use revoke::{cancel, revoke, revoke_on_withdrawal};
 pub use rules::{PairingView, check_session, may_pair, view, warning_days};
+pub use start::{Starter, start_ciba, start_redirect};
