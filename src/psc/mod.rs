@@ -1,0 +1,4 @@
+//! Pro Santé Connect (psc.md): the values of its protocol, shared by Trousseau's PSC client
+//! and the PSC sandbox so that both agree by construction.
+
+pub mod protocol;
