@@ -1,3 +1,6 @@
-//! Pro Santé Connect seen from Trousseau (psc.md): the e-CPS pairing of hospital accounts.
+//! Pro Santé Connect (psc.md): the values of its protocol, shared by Trousseau's PSC client
+//! and the PSC sandbox so that both agree by construction; the e-CPS pairing of hospital
+//! accounts.
 
 pub mod pairing;
+pub mod protocol;
