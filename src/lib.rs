@@ -14,6 +14,7 @@ pub mod directory;
 pub mod identity;
 pub mod metrics;
 pub mod oidc;
+pub mod psc;
 pub mod session;
 pub mod state;
 pub mod storage;

@@ -18,6 +18,7 @@ pub mod links;
 pub mod logout;
 pub mod misc;
 pub mod par;
+pub mod psc;
 pub mod purge;
 pub mod refresh;
 pub mod revoked_tokens;
