@@ -16,6 +16,7 @@ use crate::crypto::master_key::MasterKey;
 use crate::metrics::Metrics;
 use crate::oidc::client::ClientCache;
 use crate::oidc::keys::KeyRing;
+use crate::psc::PscClient;
 use crate::storage::Db;
 
 /// Everything a request handler may need, built once.
@@ -39,6 +40,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// CPS card login, when `[cps]` is enabled.
     pub cps: Option<Arc<Cps>>,
+    /// The Pro Santé Connect client, when `[psc]` is enabled.
+    pub psc: Option<Arc<PscClient>>,
 }
 
 impl AppState {
@@ -59,6 +62,7 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let cps = Cps::new(&settings.cps)?;
+        let psc = PscClient::new(&settings.psc, clock.clone(), db.clone())?;
         let state = AppState {
             clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
             hasher: PasswordHasher::new(&settings.password)?,
@@ -74,6 +78,7 @@ impl AppState {
             logout_wakeup: Arc::new(Notify::new()),
             http,
             cps,
+            psc,
         };
         Ok((state, audit_writer))
     }

@@ -41,7 +41,7 @@ pub use logout::LogoutSettings;
 pub use metrics::MetricsSettings;
 pub use network::Network;
 pub use password::PasswordSettings;
-pub use psc::{PairingSettings, PscSettings};
+pub use psc::{KnownEndpoints, PairingSettings, PscEnvironment, PscSettings};
 pub use reconcile::ReconcileSettings;
 pub use secrets::SecretsSettings;
 pub use session::SessionSettings;

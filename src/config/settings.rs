@@ -30,10 +30,8 @@ pub struct Settings {
     pub ldap: LdapSettings,
     pub webauthn: WebauthnSettings,
     pub cps: CpsSettings,
-    pub metrics: MetricsSettings,
-    /// Pro Santé Connect as a provider (e-CPS pairing).
-    #[serde(default)]
     pub psc: PscSettings,
+    pub metrics: MetricsSettings,
     /// Where relative paths were resolved, when they were (`--config`): the file's folder.
     #[serde(skip)]
     pub paths: PathResolution,

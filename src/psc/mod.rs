@@ -1,6 +1,11 @@
-//! Pro Santé Connect (psc.md): the values of its protocol, shared by Trousseau's PSC client
-//! and the PSC sandbox so that both agree by construction; the e-CPS pairing of hospital
-//! accounts.
+//! Pro Santé Connect (psc.md): the values of its protocol (shared by Trousseau's PSC client and
+//! the PSC sandbox so that both agree by construction), Trousseau as a client of PSC (discovery,
+//! keys, code flow, CIBA, token checks) and the e-CPS pairing of hospital accounts.
 
+pub mod client;
+pub mod error;
 pub mod pairing;
 pub mod protocol;
+
+pub use client::{Channel, CibaPoll, CibaStarted, PendingAuthorization, ProvenIdentity, PscClient};
+pub use error::PscError;

@@ -19,6 +19,7 @@ pub mod logout;
 pub mod misc;
 pub mod pairings;
 pub mod par;
+pub mod psc;
 pub mod purge;
 pub mod refresh;
 pub mod revoked_tokens;

@@ -127,7 +127,11 @@ mod tests {
 
     #[test]
     fn the_warning_starts_warn_days_before_expiry() {
-        let settings = PairingSettings::default();
+        let settings = PairingSettings {
+            validity_days: 365,
+            warn_days: 30,
+            link_unlinked: false,
+        };
         let p = PairingRecord {
             id: "p".into(),
             identity_id: "i".into(),
