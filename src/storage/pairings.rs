@@ -263,26 +263,28 @@ pub async fn pending(pool: &AnyPool) -> Result<Vec<RequestRecord>, sqlx::Error> 
     .await
 }
 
-/// Settles a pending request: only the first caller wins (concurrent completions are
-/// single-use). Whether this call settled it.
-pub async fn settle(
-    tx: &mut Tx,
+/// Moves a request from state `from` to `to`: only the first caller wins (concurrent
+/// completions are single-use). Whether this call moved it.
+pub async fn transition(
+    pool: &AnyPool,
     id: &str,
-    state: &str,
+    from: &str,
+    to: &str,
     reason: Option<&str>,
     pairing_id: Option<&str>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
         "UPDATE pairing_requests SET state = $1, reason = $2, pairing_id = $3, settled_at = $4 \
-         WHERE id = $5 AND state = 'pending'",
+         WHERE id = $5 AND state = $6",
     )
-    .bind(state)
+    .bind(to)
     .bind(reason)
     .bind(pairing_id)
     .bind(now)
     .bind(id)
-    .execute(&mut **tx)
+    .bind(from)
+    .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
 }

@@ -65,6 +65,8 @@ struct PairingPage {
     waiting: Option<Waiting>,
     message: Option<&'static str>,
     error: Option<&'static str>,
+    /// No RPPS link, and a pairing may create one: the person types the IdNat to prove.
+    ask_idnat: bool,
 }
 
 #[derive(serde::Deserialize)]
@@ -122,6 +124,11 @@ pub async fn pairing_get(
     if let Some(code) = q.error.as_deref() {
         error = Some(error_by_code(p, code));
     }
+    let ask_idnat = state.settings.psc.pairing.link_unlinked
+        && matches!(
+            crate::storage::links::of_identity(state.db.pool(), &s.identity_id).await,
+            Ok(None)
+        );
     let (csrf, csrf_cookie) = cookies::csrf(&req);
     let mut b = HttpResponse::Ok();
     if let Some(c) = csrf_cookie {
@@ -146,6 +153,7 @@ pub async fn pairing_get(
             waiting,
             message,
             error,
+            ask_idnat,
         },
     )
 }
@@ -163,7 +171,8 @@ fn error_by_code(p: &'static PairingTexts, code: &str) -> &'static str {
         "request_settled" => p.err_settled,
         "pairing_unknown" => p.err_none,
         "psc_disabled" => p.err_disabled,
-        "psc_unreachable" => p.err_unreachable,
+        "psc_unreachable" | "psc_timeout" => p.err_unreachable,
+        "psc_unknown_user" | "psc_access_denied" | "psc_invalid_client" => p.req_failed,
         _ => p.err_internal,
     }
 }
@@ -205,6 +214,7 @@ pub async fn pairing_post(
         identity_id: &s.identity_id,
         session_id: &s.id,
         level: s.level,
+        typed_idnat: form.get("idnat"),
     };
     match action.as_str() {
         "start" => match form.get("means") {

@@ -33,6 +33,9 @@ pub enum PairingError {
     /// Pro Santé Connect is not configured.
     #[error("Pro Santé Connect is not configured")]
     Disabled,
+    /// Pro Santé Connect refused or failed (its own reason code).
+    #[error("Pro Santé Connect: {0}")]
+    Psc(#[from] crate::psc::PscError),
     #[error(transparent)]
     Unexpected(#[from] anyhow::Error),
 }
@@ -58,6 +61,7 @@ impl PairingError {
             PairingError::RequestSettled => "request_settled",
             PairingError::NotFound => "pairing_unknown",
             PairingError::Disabled => "psc_disabled",
+            PairingError::Psc(e) => e.reason(),
             PairingError::Unexpected(_) => "internal_error",
         }
     }

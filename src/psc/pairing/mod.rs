@@ -7,6 +7,7 @@ mod record;
 mod revoke;
 mod rules;
 mod start;
+mod worker;
 
 pub use error::PairingError;
 pub use pending::{Asker, latest_for, request_for};
@@ -14,3 +15,4 @@ pub use record::{Means, Proof, record};
 pub use revoke::{cancel, revoke, revoke_on_withdrawal};
 pub use rules::{PairingView, check_session, may_pair, view, warning_days};
 pub use start::{Starter, start_ciba, start_redirect};
+pub use worker::{PAIRING_JOB, Schedule, complete, poll_round};

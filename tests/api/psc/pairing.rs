@@ -588,3 +588,66 @@ async fn the_pairing_commands_list_show_and_revoke() {
     assert!(err.contains("unknown status"), "{err}");
     assert_eq!(app.audit("pairing_revoked").await.len(), 1);
 }
+
+#[tokio::test]
+async fn concurrent_completions_of_one_request_are_single_use() {
+    let app = spawn_app().await;
+    let id = user(&app, "nora").await;
+    link(&app, "nora", IDNAT, LinkMethod::Admin).await;
+    let b = signed_in(&app, &id, Method::Card).await;
+    let sid = session_id(&app, &b).await;
+    let request = pending_request(&app, &id, &sid).await;
+    let r = pairings::request(app.state.db.pool(), &request)
+        .await
+        .unwrap()
+        .unwrap();
+    let idnat = IdNat::parse(IDNAT).unwrap();
+    let runs = (0..8).map(|_| pairing::complete(&app.state, &r, idnat.clone()));
+    let won: Vec<bool> = futures_util::future::join_all(runs)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(won.iter().filter(|w| **w).count(), 1, "{won:?}");
+    let all = pairings::of_identity(app.state.db.pool(), &id)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 1);
+    let r = pairings::request(app.state.db.pool(), &request)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.state, "paired");
+    assert_eq!(r.pairing_id.as_deref(), Some(all[0].id.as_str()));
+    assert_eq!(app.audit("pairing_completed").await.len(), 1);
+}
+
+#[tokio::test]
+async fn an_approval_that_proves_another_idnat_settles_as_a_mismatch() {
+    let app = spawn_app().await;
+    let id = user(&app, "olga").await;
+    link(&app, "olga", IDNAT, LinkMethod::Admin).await;
+    let b = signed_in(&app, &id, Method::Card).await;
+    let sid = session_id(&app, &b).await;
+    let request = pending_request(&app, &id, &sid).await;
+    let r = pairings::request(app.state.db.pool(), &request)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        pairing::complete(&app.state, &r, IdNat::parse(OTHER_IDNAT).unwrap())
+            .await
+            .unwrap()
+    );
+    let r = pairings::request(app.state.db.pool(), &request)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.state, "mismatch");
+    assert!(
+        pairings::of_identity(app.state.db.pool(), &id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
