@@ -13,3 +13,4 @@ mod directory;
 mod login;
 mod oidc;
 mod ops;
+mod psc_sandbox;
