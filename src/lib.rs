@@ -15,6 +15,7 @@ pub mod identity;
 pub mod metrics;
 pub mod oidc;
 pub mod psc;
+pub mod sandbox;
 pub mod session;
 pub mod state;
 pub mod storage;

@@ -14,3 +14,4 @@ mod login;
 mod oidc;
 mod ops;
 mod psc;
+mod psc_sandbox;
