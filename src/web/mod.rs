@@ -16,6 +16,8 @@ pub mod keys;
 pub mod login;
 pub mod ops;
 pub mod page;
+pub mod psc_login;
+pub mod psc_texts;
 pub mod rejected;
 pub mod routes;
 pub mod security;

@@ -3,7 +3,9 @@
 
 use actix_web::web;
 
-use super::{assets, card_login, consent, directory_login, home, key_login, keys, login, ops};
+use super::{
+    assets, card_login, consent, directory_login, home, key_login, keys, login, ops, psc_login,
+};
 
 /// Registers every page. `/keys/enrol` comes before `/keys/{action}`, which would match it.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/keys", web::get().to(keys::keys_get))
         .route("/keys/{action}", web::post().to(keys::keys_post))
         .route("/login/card", web::get().to(card_login::card_login))
+        .route("/login/psc", web::get().to(psc_login::psc_login))
+        .route("/psc/callback", web::get().to(psc_login::psc_callback))
         .route(
             "/password/change",
             web::get().to(directory_login::change_get),
