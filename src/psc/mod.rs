@@ -1,10 +1,13 @@
 //! Pro Santé Connect (psc.md): the values of its protocol (shared by Trousseau's PSC client and
 //! the PSC sandbox so that both agree by construction), Trousseau as a client of PSC (discovery,
-//! keys, code flow, CIBA, token checks) and the e-CPS pairing of hospital accounts.
+//! keys, code flow, CIBA, token checks, the authorizations waiting for the browser's return, the
+//! e-CPS login) and the e-CPS pairing of hospital accounts.
 
 pub mod client;
 pub mod error;
+pub mod login;
 pub mod pairing;
+pub mod pending;
 pub mod protocol;
 
 pub use client::{Channel, CibaPoll, CibaStarted, PendingAuthorization, ProvenIdentity, PscClient};

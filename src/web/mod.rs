@@ -18,6 +18,8 @@ pub mod ops;
 pub mod page;
 pub mod pairing;
 pub mod pairing_texts;
+pub mod psc_login;
+pub mod psc_texts;
 pub mod rejected;
 pub mod routes;
 pub mod security;

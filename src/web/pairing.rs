@@ -177,6 +177,14 @@ fn error_by_code(p: &'static PairingTexts, code: &str) -> &'static str {
     }
 }
 
+/// Where the callback of a redirect pairing sends the browser: the page, with the outcome.
+pub fn after_redirect(outcome: Result<(), &PairingError>) -> HttpResponse {
+    match outcome {
+        Ok(()) => back("done=paired"),
+        Err(e) => refused(e),
+    }
+}
+
 fn back(query: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, format!("/pairing?{query}")))
@@ -218,12 +226,19 @@ pub async fn pairing_post(
     };
     match action.as_str() {
         "start" => match form.get("means") {
-            Some("redirect") => match pairing::start_redirect(&state, &who, &ctx).await {
-                Ok(url) => HttpResponse::SeeOther()
-                    .insert_header((LOCATION, url))
-                    .finish(),
-                Err(e) => refused(&e),
-            },
+            Some("redirect") => {
+                let (binding, cookie) = cookies::binding(&req);
+                match pairing::start_redirect(&state, &who, &binding, &ctx).await {
+                    Ok(url) => {
+                        let mut b = HttpResponse::SeeOther();
+                        if let Some(c) = cookie {
+                            b.cookie(c);
+                        }
+                        b.insert_header((LOCATION, url)).finish()
+                    }
+                    Err(e) => refused(&e),
+                }
+            }
             _ => match pairing::start_ciba(&state, &who, &ctx).await {
                 Ok(_) => back("waiting=1"),
                 Err(e) => refused(&e),

@@ -5,6 +5,7 @@ use actix_web::web;
 
 use super::{
     assets, card_login, consent, directory_login, home, key_login, keys, login, ops, pairing,
+    psc_login,
 };
 
 /// Registers every page. `/keys/enrol` comes before `/keys/{action}`, which would match it.
@@ -31,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/pairing/status", web::get().to(pairing::pairing_status))
         .route("/pairing/{action}", web::post().to(pairing::pairing_post))
         .route("/login/card", web::get().to(card_login::card_login))
+        .route("/login/psc", web::get().to(psc_login::psc_login))
+        .route("/psc/callback", web::get().to(psc_login::psc_callback))
         .route(
             "/password/change",
             web::get().to(directory_login::change_get),

@@ -14,5 +14,5 @@ pub use pending::{Asker, latest_for, request_for};
 pub use record::{Means, Proof, record};
 pub use revoke::{cancel, revoke, revoke_on_withdrawal};
 pub use rules::{PairingView, check_session, may_pair, view, warning_days};
-pub use start::{Starter, start_ciba, start_redirect};
+pub use start::{Starter, complete_redirect, start_ciba, start_redirect};
 pub use worker::{PAIRING_JOB, Schedule, complete, poll_round};

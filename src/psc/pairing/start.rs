@@ -2,15 +2,16 @@
 
 use serde_json::json;
 
-use super::{PairingError, may_pair};
+use super::{Means, PairingError, Proof, may_pair, record};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::level::Level;
 use crate::crypto::random_bytes;
 use crate::identity::IdNat;
-use crate::psc::Channel;
+use crate::psc::pending::{self, Purpose};
+use crate::psc::{Channel, ProvenIdentity, PscError};
 use crate::state::AppState;
 use crate::storage::links;
-use crate::storage::pairings::{self, RequestRecord};
+use crate::storage::pairings::{self, PairingRecord, RequestRecord};
 
 /// Who starts a pairing, from which session.
 #[derive(Debug, Clone)]
@@ -113,11 +114,74 @@ async fn start_ciba_checked(
 }
 
 /// Starts a redirect pairing: the address of Pro Santé Connect's page to send the browser to.
+/// The pending authorization is bound to this browser (`binding`, its binding cookie value) and
+/// to the person; [`super::complete_redirect`] records what comes back.
 pub async fn start_redirect(
     state: &AppState,
     who: &Starter<'_>,
+    binding: &str,
     ctx: &RequestContext,
 ) -> Result<String, PairingError> {
     may_pair(state, who.identity_id, who.level, ctx).await?;
-    Err(PairingError::Disabled)
+    let result = if state.psc.is_none() {
+        Err(PairingError::Disabled)
+    } else {
+        let purpose = Purpose::Pairing {
+            identity_id: who.identity_id.to_owned(),
+        };
+        pending::start(state, binding, purpose, ctx.source_ip.clone())
+            .await
+            .map(|u| u.to_string())
+            .map_err(PairingError::from)
+    };
+    let ev = match &result {
+        Ok(_) => AuditEvent::success("pairing_started"),
+        Err(e) => AuditEvent::failure("pairing_started", e.reason()),
+    };
+    state
+        .audit
+        .record(
+            ev.actor(who.identity_id)
+                .subject(who.identity_id)
+                .context(ctx)
+                .details(json!({ "means": "redirect" })),
+        )
+        .await;
+    result
+}
+
+/// A redirect pairing came back from Pro Santé Connect (`/psc/callback`, purpose `pairing`):
+/// records the pairing of `identity_id` when the browser's session is still that person's.
+pub async fn complete_redirect(
+    state: &AppState,
+    identity_id: &str,
+    session_identity: Option<&str>,
+    proven: Result<ProvenIdentity, PscError>,
+    ctx: &RequestContext,
+) -> Result<PairingRecord, PairingError> {
+    let fail = |e: PairingError| async move {
+        state
+            .audit
+            .record(
+                AuditEvent::failure("pairing_completed", e.reason())
+                    .subject(identity_id)
+                    .context(ctx)
+                    .details(json!({ "means": "redirect" })),
+            )
+            .await;
+        Err(e)
+    };
+    if session_identity != Some(identity_id) {
+        return fail(PairingError::RequestForeign).await;
+    }
+    let proven = match proven {
+        Ok(p) => p,
+        Err(e) => return fail(PairingError::Psc(e)).await,
+    };
+    let proof = Proof {
+        identity_id: identity_id.to_owned(),
+        idnat: proven.idnat,
+        means: Means::Redirect,
+    };
+    record(state, &proof, ctx).await
 }

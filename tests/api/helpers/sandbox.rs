@@ -158,7 +158,7 @@ pub struct Sandbox {
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: String,
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     /// A client without redirects or cookies.
     pub http: reqwest::Client,
     _child: Child,
@@ -255,7 +255,7 @@ pub async fn spawn_sandbox(o: SandboxOptions) -> Sandbox {
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
         redirect_uri: o.redirect_uris.first().cloned().unwrap_or_default(),
-        dir,
+        _dir: dir,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
