@@ -146,7 +146,7 @@ async fn jwks(s: web::Data<Sandbox>) -> HttpResponse {
         .json(s.keys.jwks())
 }
 
-fn header<'r>(req: &'r HttpRequest, name: actix_web::http::header::HeaderName) -> Option<&'r str> {
+fn header(req: &HttpRequest, name: actix_web::http::header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -385,10 +385,9 @@ enum Grant<'f> {
     },
 }
 
-fn parse_grant(form: &Map<String, Value>) -> Result<Grant<'_>, HttpResponse> {
+fn parse_grant(form: &Map<String, Value>) -> Result<Grant<'_>, (ErrorCode, String)> {
     let need = |k: &str| {
-        param(form, k)
-            .ok_or_else(|| oauth_error(ErrorCode::InvalidRequest, &format!("{k} is required")))
+        param(form, k).ok_or_else(|| (ErrorCode::InvalidRequest, format!("{k} is required")))
     };
     match param(form, "grant_type") {
         Some("authorization_code") => Ok(Grant::Code {
@@ -402,14 +401,11 @@ fn parse_grant(form: &Map<String, Value>) -> Result<Grant<'_>, HttpResponse> {
         Some(CIBA_GRANT_TYPE) => Ok(Grant::Ciba {
             auth_req_id: need("auth_req_id")?,
         }),
-        Some(_) => Err(oauth_error(
+        Some(_) => Err((
             ErrorCode::UnsupportedGrantType,
-            "unsupported grant_type",
+            "unsupported grant_type".into(),
         )),
-        None => Err(oauth_error(
-            ErrorCode::InvalidRequest,
-            "grant_type is required",
-        )),
+        None => Err((ErrorCode::InvalidRequest, "grant_type is required".into())),
     }
 }
 
@@ -423,7 +419,7 @@ async fn token(s: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) -> Htt
     };
     let grant = match parse_grant(&form) {
         Ok(g) => g,
-        Err(resp) => return resp,
+        Err((code, description)) => return oauth_error(code, &description),
     };
     let result = match grant {
         Grant::Code {

@@ -222,6 +222,7 @@ async fn browser_session(
 }
 
 /// Issues a code for a session and sends the browser back to the client.
+#[allow(clippy::too_many_arguments)]
 async fn finish_with_code(
     s: &Sandbox,
     session: &Session,

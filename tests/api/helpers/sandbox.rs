@@ -158,7 +158,7 @@ pub struct Sandbox {
     pub client_id: String,
     pub client_secret: String,
     pub redirect_uri: String,
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     /// A client without redirects or cookies.
     pub http: reqwest::Client,
     _child: Child,
@@ -255,7 +255,7 @@ pub async fn spawn_sandbox(o: SandboxOptions) -> Sandbox {
         client_id: CLIENT_ID.into(),
         client_secret: CLIENT_SECRET.into(),
         redirect_uri: o.redirect_uris.first().cloned().unwrap_or_default(),
-        dir,
+        _dir: dir,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -331,9 +331,10 @@ impl Sandbox {
             .build()
             .unwrap();
         let html = self.phone(&browser, idnat).await;
-        let csrf = between(&html, "name=\"csrf\" value=\"", "\"")
-            .expect("the phone page has a form")
-            .to_owned();
+        // No form: nothing of this professional is pending, so nothing can be decided.
+        let Some(csrf) = between(&html, "name=\"csrf\" value=\"", "\"").map(str::to_owned) else {
+            return false;
+        };
         let resp = browser
             .post(format!("{}/ecps/decide", self.base))
             .form(&[

@@ -156,16 +156,20 @@ async fn an_unanswered_request_expires() {
 async fn unknown_professionals_and_bad_requests_are_refused() {
     let sb = spawn_sandbox(SandboxOptions::default()).await;
     let ask = |hint: &'static str, channel: &'static str| {
-        post(
-            &sb,
-            CIBA,
-            &[
-                ("scope", "openid scope_all"),
-                ("login_hint", hint),
-                ("binding_message", "12"),
-                ("channel", channel),
-            ],
-        )
+        let sb = &sb;
+        async move {
+            post(
+                sb,
+                CIBA,
+                &[
+                    ("scope", "openid scope_all"),
+                    ("login_hint", hint),
+                    ("binding_message", "12"),
+                    ("channel", channel),
+                ],
+            )
+            .await
+        }
     };
     // A valid IdNat that is not in the RPPS file; then something that is no IdNat.
     assert_eq!(

@@ -53,7 +53,7 @@ async fn discovery_advertises_the_sandbox_endpoints() {
         doc.introspection_endpoint.unwrap(),
         doc.end_session_endpoint.unwrap(),
     ] {
-        let status = sb.http.get(&url).send().await.unwrap().status();
+        let status = sb.http.post(&url).send().await.unwrap().status();
         assert_ne!(status, 404, "{url}");
     }
 }
