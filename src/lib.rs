@@ -16,6 +16,8 @@ pub mod identity;
 pub mod ldap;
 pub mod metrics;
 pub mod oidc;
+pub mod psc;
+pub mod sandbox;
 pub mod session;
 pub mod state;
 pub mod storage;

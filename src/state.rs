@@ -21,6 +21,7 @@ use crate::metrics::Metrics;
 use crate::oidc::backchannel::{self, Backchannel};
 use crate::oidc::client::ClientCache;
 use crate::oidc::keys::KeyRing;
+use crate::psc::{Ecps, PscClient};
 use crate::session::{self, LogoutQueue, Sessions};
 use crate::storage::sessions::SessionRecord;
 use crate::storage::{Db, Tx};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub http: reqwest::Client,
     /// CPS card login, when `[cps]` is enabled.
     pub cps: Option<Arc<Cps>>,
+    /// The Pro Santé Connect client, when `[psc]` is enabled.
+    pub psc: Option<Arc<PscClient>>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let cps = Cps::new(&settings.cps)?;
+        let psc = PscClient::new(&settings.psc, clock.clone(), db.clone())?;
         let state = AppState {
             clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
             hasher: PasswordHasher::new(&settings.password)?,
@@ -81,6 +85,7 @@ impl AppState {
             logout_wakeup: Arc::new(Notify::new()),
             http,
             cps,
+            psc,
         };
         Ok((state, audit_writer))
     }
@@ -96,6 +101,17 @@ impl AppState {
             audit: &self.audit,
             directory: &self.directory,
             sessions: self,
+        }
+    }
+
+    pub fn ecps(&self) -> Ecps<'_> {
+        Ecps {
+            settings: &self.settings,
+            db: &self.db,
+            clock: &self.clock,
+            audit: &self.audit,
+            master: &self.master,
+            psc: &self.psc,
         }
     }
 

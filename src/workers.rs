@@ -5,6 +5,8 @@
 //!   `job_leases` row (`rpps_sync`, `ldap_sync`, `hr_sync`, `hr_dates`, `sync.lease_secs`) or
 //!   skips the round ([`crate::directory::sync`]);
 //! - the purge of expired rows: under the `housekeeping` lease;
+//! - the polling of pending e-CPS pairing requests (CIBA): under the `pairing_ciba` lease, kept
+//!   while the node polls;
 //! - back-channel logout delivery: every node runs the loop, but each delivery is claimed under
 //!   its own database lease (`logout_deliveries.locked_until`, `logout.timeout_secs` + 5 s), so
 //!   each token is sent once by one node, and a node that dies mid-round holds nothing for long.
@@ -22,6 +24,7 @@ use crate::directory::sync::{
     run_ldap_once, run_rpps_once,
 };
 use crate::oidc::backchannel::deliver_due;
+use crate::psc::pairing::{PAIRING_JOB, Schedule, poll_round};
 use crate::state::AppState;
 use crate::storage::leases;
 
@@ -33,7 +36,8 @@ pub fn start(state: Arc<AppState>) {
     let holder = format!("node-{}", uuid::Uuid::new_v4().simple());
     backchannel_delivery(state.clone());
     housekeeping(state.clone(), holder.clone());
-    sync_jobs(state.clone(), holder);
+    sync_jobs(state.clone(), holder.clone());
+    pairing_polls(state.clone(), holder);
     crl_refresh(state);
 }
 
@@ -72,6 +76,33 @@ pub async fn purge_once(state: &AppState, holder: &str) -> anyhow::Result<u64> {
     let purged = crate::storage::purge::purge_expired(state.db.pool(), state.clock.now()).await;
     leases::release(state.db.pool(), HOUSEKEEPING_JOB, holder).await?;
     Ok(purged?)
+}
+
+/// Polls Pro Santé Connect for the pending e-CPS pairing requests every second, on the node that
+/// holds the `pairing_ciba` lease (kept while it polls).
+fn pairing_polls(state: Arc<AppState>, holder: String) {
+    if state.psc.is_none() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut schedule = Schedule::default();
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match sync::lease(&state.repository(), PAIRING_JOB, &holder).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %format!("{e:#}"), "pairing lease failed");
+                    continue;
+                }
+            }
+            if let Err(e) = poll_round(&state.ecps(), &mut schedule).await {
+                tracing::warn!(error = %format!("{e:#}"), "pairing poll round failed");
+            }
+        }
+    });
 }
 
 /// The configured sync jobs; each run takes its own lease.

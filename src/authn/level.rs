@@ -15,6 +15,8 @@ pub enum Method {
     SecurityKey,
     /// CPS smartcard (client certificate, card + PIN).
     Card,
+    /// The e-CPS app, proven through Pro Santé Connect (a key in the phone unlocked by a PIN).
+    Ecps,
 }
 
 impl Method {
@@ -24,6 +26,7 @@ impl Method {
             Method::DirectoryPassword => "directory_password",
             Method::SecurityKey => "security_key",
             Method::Card => "card",
+            Method::Ecps => "ecps",
         }
     }
 
@@ -33,6 +36,7 @@ impl Method {
             "directory_password" => Method::DirectoryPassword,
             "security_key" => Method::SecurityKey,
             "card" => Method::Card,
+            "ecps" => Method::Ecps,
             _ => return None,
         })
     }
@@ -43,6 +47,7 @@ impl Method {
             Method::Password | Method::DirectoryPassword => 0,
             Method::SecurityKey => 1,
             Method::Card => 2,
+            Method::Ecps => 3,
         }
     }
 
@@ -53,6 +58,9 @@ impl Method {
             Method::SecurityKey if user_verified => vec!["hwk", "user", "mfa"],
             Method::SecurityKey => vec!["hwk"],
             Method::Card => vec!["sc", "pin", "hwk", "mfa"],
+            // A software key in the phone, unlocked by the person's PIN: two factors, but the
+            // approval happens on PSC's pages, outside this origin (not phishing-resistant).
+            Method::Ecps => vec!["swk", "pin", "mfa"],
         }
     }
 
@@ -110,9 +118,10 @@ pub fn evaluate(factors: &[AuthFactor]) -> Option<(Level, Vec<String>)> {
         .iter()
         .any(|f| f.method == Method::SecurityKey && f.user_verified);
     let key = factors.iter().any(|f| f.method == Method::SecurityKey);
+    let ecps = factors.iter().any(|f| f.method == Method::Ecps);
     let level = if card || key_uv || (multi && key) {
         Level::Loa3
-    } else if multi {
+    } else if multi || ecps {
         Level::Loa2
     } else {
         Level::Loa1
@@ -155,6 +164,12 @@ mod tests {
             evaluate(&[f(Method::Card, true)]).unwrap().1,
             ["sc", "pin", "hwk", "mfa"]
         );
+        // e-CPS is two factors, not phishing-resistant.
+        let (l, amr) = evaluate(&[f(Method::Ecps, true)]).unwrap();
+        assert_eq!(l, Level::Loa2);
+        assert_eq!(amr, ["swk", "pin", "mfa"]);
+        assert!(!Method::Ecps.phishing_resistant());
+        assert_eq!(Method::parse("ecps"), Some(Method::Ecps));
         // Two knowledge factors are still one factor.
         let (l, amr) = evaluate(&[
             f(Method::Password, false),

@@ -58,6 +58,9 @@ enum Command {
     /// People's FIDO2 security keys: list, revoke, review flagged keys.
     #[command(subcommand)]
     SecurityKey(security_key::SecurityKeyCommand),
+    /// e-CPS pairings with national identities: list, show, revoke.
+    #[command(subcommand)]
+    Pairing(admin::PairingCommand),
     /// Read the audit trail.
     #[command(subcommand)]
     Audit(admin::AuditCommand),
@@ -159,6 +162,12 @@ async fn command(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::SecurityKey(c) => {
             with_state(settings, |s| {
                 Box::pin(async move { security_key::run(&s, c).await })
+            })
+            .await
+        }
+        Command::Pairing(c) => {
+            with_state(settings, |s| {
+                Box::pin(async move { admin::pairing(&s, c).await })
             })
             .await
         }

@@ -45,6 +45,17 @@ impl Settings {
     }
 
     fn from_figment(figment: Figment, base: Option<&Path>) -> Result<Settings, ConfigError> {
+        // The PSC client secret may come from the environment only, never a file.
+        if let Some(md) = figment.find_metadata("psc.client_secret")
+            && !md.name.contains("environment")
+        {
+            return Err(ConfigError::Key {
+                key: "psc.client_secret".to_owned(),
+                message: "a secret is never written in a configuration file: put it in the file \
+                          named by psc.client_secret_file, or in TROUSSEAU__PSC__CLIENT_SECRET"
+                    .to_owned(),
+            });
+        }
         let mut settings: Settings = figment.extract().map_err(|e| {
             let key = e.path.join(".");
             let message = e.kind.to_string();
@@ -112,6 +123,15 @@ impl Settings {
         }
         c.tls.cert_file = join_text(&c.tls.cert_file);
         c.tls.key_file = join_text(&c.tls.key_file);
+        let p = &mut self.psc;
+        for f in [
+            &mut p.client_secret_file,
+            &mut p.tls_cert_file,
+            &mut p.tls_key_file,
+            &mut p.ca_file,
+        ] {
+            *f = join_text(f);
+        }
         self.paths = PathResolution {
             base: Some(base.to_path_buf()),
             moved,
@@ -144,6 +164,31 @@ mod tests {
         assert!(err.to_string().contains("establishment.finess"), "{err}");
         let ok = Settings::from_overrides("[establishment]\nfiness = [\"750712184\"]").unwrap();
         assert_eq!(ok.establishment.finess[0].as_str(), "750712184");
+    }
+
+    #[test]
+    fn psc_settings_are_checked() {
+        let err = Settings::from_overrides("[psc]\nclient_secret = \"s3cret\"").unwrap_err();
+        assert!(err.to_string().contains("psc.client_secret"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+        let err = Settings::from_overrides("[psc]\nenabled = true\nclient_id = \"c\"").unwrap_err();
+        assert!(err.to_string().contains("psc.issuer"), "{err}");
+        let err = Settings::from_overrides(
+            "[psc]\nenabled = true\nenvironment = \"bas\"\nclient_id = \"c\"",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("psc.client_secret_file"), "{err}");
+        let err = Settings::from_overrides("[psc]\nenvironment = \"staging\"").unwrap_err();
+        assert!(err.to_string().contains("psc.environment"), "{err}");
+        let err = Settings::from_overrides("[psc.pairing]\nwarn_days = 400").unwrap_err();
+        assert!(err.to_string().contains("psc.pairing.warn_days"), "{err}");
+        let ok = Settings::from_overrides("").unwrap();
+        assert!(!ok.psc.enabled);
+        assert_eq!(
+            ok.psc.issuer(),
+            "",
+            "local needs an issuer; nothing is made up"
+        );
     }
 
     #[test]

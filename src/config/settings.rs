@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{
     ConfigError, CpsSettings, DatabaseSettings, EstablishmentSettings, HrSettings, HttpSettings,
-    LdapSettings, LoggingSettings, LogoutSettings, MetricsSettings, PasswordSettings,
+    LdapSettings, LoggingSettings, LogoutSettings, MetricsSettings, PasswordSettings, PscSettings,
     ReconcileSettings, SecretsSettings, SessionSettings, SyncSettings, ThrottleSettings,
     TokenSettings, WebauthnSettings, sqlite_path,
 };
@@ -30,6 +30,7 @@ pub struct Settings {
     pub ldap: LdapSettings,
     pub webauthn: WebauthnSettings,
     pub cps: CpsSettings,
+    pub psc: PscSettings,
     pub metrics: MetricsSettings,
     /// Where relative paths were resolved, when they were (`--config`): the file's folder.
     #[serde(skip)]
@@ -100,6 +101,7 @@ impl Settings {
         self.ldap.validate()?;
         self.webauthn.validate()?;
         self.cps.validate()?;
+        self.psc.validate()?;
         self.metrics.validate(&self.http.bind)?;
         self.password.validate()
     }

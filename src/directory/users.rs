@@ -5,11 +5,12 @@
 use serde_json::json;
 
 use super::Repository;
-use crate::audit::AuditEvent;
+use crate::audit::{Audit, AuditEvent, RequestContext};
 use crate::identity::{IdNat, LinkMethod, Status};
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::links::{self, LinkRecord};
-use crate::storage::{is_unique_violation, refresh};
+use crate::storage::pairings;
+use crate::storage::{Tx, is_unique_violation, refresh};
 
 /// Why an identity change was refused (the administration functions answer the same).
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +56,15 @@ pub async fn withdraw(
     identities::set_status(&mut tx, identity_id, status.as_str(), Some(reason), now).await?;
     let revoked =
         refresh::revoke_identity_families(&mut tx, identity_id, revoke_reason, now).await?;
+    revoke_pairing_on_withdrawal(
+        state.audit,
+        &mut tx,
+        identity_id,
+        status.as_str(),
+        actor,
+        now,
+    )
+    .await?;
     let ev = AuditEvent::success(kind)
         .actor(actor)
         .subject(identity_id)
@@ -63,6 +73,30 @@ pub async fn withdraw(
     state.audit.in_tx(&mut tx, ev).await?;
     tx.commit().await?;
     state.sessions.end_all(identity_id, revoke_reason).await?;
+    Ok(())
+}
+
+/// Inside the transaction that suspends an identity or marks its departure: revokes its
+/// e-CPS pairing and cancels its pending requests, audited in the same transaction.
+pub async fn revoke_pairing_on_withdrawal(
+    audit: &Audit,
+    tx: &mut Tx,
+    identity_id: &str,
+    status: &str,
+    actor: &str,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let reason = format!("identity_{status}");
+    pairings::cancel_pending_of(tx, identity_id, &reason, now).await?;
+    if let Some(p) = pairings::revoke_active_of(tx, identity_id, actor, &reason, now).await? {
+        let ev = AuditEvent::success("pairing_revoked")
+            .actor(actor)
+            .subject(identity_id)
+            .reason(reason)
+            .context(&RequestContext::default())
+            .details(json!({ "pairing": p.id, "idnat": p.idnat }));
+        audit.in_tx(tx, ev).await?;
+    }
     Ok(())
 }
 

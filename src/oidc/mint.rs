@@ -70,6 +70,9 @@ pub fn access_token(
         c.insert("auth_time".into(), json!(s.auth_time));
         c.insert("acr".into(), json!(s.acr));
         c.insert("amr".into(), json!(s.amr));
+        if let Some(idp) = &s.idp {
+            c.insert("idp".into(), json!(idp));
+        }
     }
     if let Some(g) = grant {
         c.insert(GRANT_CLAIM.into(), json!(g));
@@ -132,6 +135,9 @@ pub fn id_token(
     c.insert("acr".into(), json!(session.acr));
     c.insert("amr".into(), json!(session.amr));
     c.insert("sid".into(), json!(session.sid));
+    if let Some(idp) = &session.idp {
+        c.insert("idp".into(), json!(idp));
+    }
     if let Some(n) = nonce {
         c.insert("nonce".into(), json!(n));
     }

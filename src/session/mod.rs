@@ -45,6 +45,8 @@ pub struct SessionClaims {
     pub auth_time: i64,
     pub acr: String,
     pub amr: Vec<String>,
+    /// The upstream identity provider of the session's login (`psc` after an e-CPS login).
+    pub idp: Option<String>,
 }
 
 /// A live session with its computed level.
@@ -68,7 +70,17 @@ impl Session {
             auth_time: self.auth_time,
             acr: levels.get(self.level.index()).cloned().unwrap_or_default(),
             amr: self.amr.clone(),
+            idp: self.idp().map(str::to_owned),
         }
+    }
+
+    /// The upstream identity provider the session was proven with: `psc` when an event of
+    /// the session is an e-CPS login through Pro Santé Connect.
+    pub fn idp(&self) -> Option<&'static str> {
+        self.factors
+            .iter()
+            .any(|f| f.method == Method::Ecps)
+            .then_some("psc")
     }
 }
 
@@ -155,7 +167,45 @@ pub async fn record_login(
     flow_id: Option<&str>,
     ctx: &RequestContext,
 ) -> anyhow::Result<LoggedIn> {
-    record(state, current, identity_id, factor, None, flow_id, ctx).await
+    record(
+        state,
+        current,
+        identity_id,
+        factor,
+        None,
+        None,
+        flow_id,
+        ctx,
+    )
+    .await
+}
+
+/// Like [`record_login`] for an e-CPS login through Pro Santé Connect: the event records the
+/// PSC subject it came from.
+pub async fn record_psc_login(
+    state: &Sessions<'_>,
+    current: Option<Session>,
+    identity_id: &str,
+    psc_sub: &str,
+    flow_id: Option<&str>,
+    ctx: &RequestContext,
+) -> anyhow::Result<LoggedIn> {
+    let factor = AuthFactor {
+        method: Method::Ecps,
+        user_verified: true,
+    };
+    let origin = format!("psc:{psc_sub}");
+    record(
+        state,
+        current,
+        identity_id,
+        factor,
+        None,
+        Some(&origin),
+        flow_id,
+        ctx,
+    )
+    .await
 }
 
 /// A verified security-key assertion: the key and its new verifier state.
@@ -177,15 +227,27 @@ pub async fn record_key_login(
     flow_id: Option<&str>,
     ctx: &RequestContext,
 ) -> anyhow::Result<LoggedIn> {
-    record(state, current, identity_id, factor, Some(key), flow_id, ctx).await
+    record(
+        state,
+        current,
+        identity_id,
+        factor,
+        Some(key),
+        None,
+        flow_id,
+        ctx,
+    )
+    .await
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn record(
     state: &Sessions<'_>,
     current: Option<Session>,
     identity_id: &str,
     factor: AuthFactor,
     key: Option<&KeyUse<'_>>,
+    origin: Option<&str>,
     flow_id: Option<&str>,
     ctx: &RequestContext,
 ) -> anyhow::Result<LoggedIn> {
@@ -234,7 +296,9 @@ async fn record(
             phishing_resistant: i64::from(factor.method.phishing_resistant()),
             at: now,
             source_ip: ctx.source_ip.clone(),
-            credential_ref: key.map(|k| k.key_id.to_owned()),
+            credential_ref: key
+                .map(|k| k.key_id.to_owned())
+                .or(origin.map(str::to_owned)),
         },
     )
     .await?;
@@ -249,7 +313,7 @@ async fn record(
             AuditEvent::success("login")
                 .subject(identity_id)
                 .context(ctx)
-                .details(json!({ "method": factor.method.as_str(), "amr": amr, "user_verified": factor.user_verified, "key": key.map(|k| k.key_id), "session": session_id, "new_session": new_token.is_some() })),
+                .details(json!({ "method": factor.method.as_str(), "amr": amr, "user_verified": factor.user_verified, "key": key.map(|k| k.key_id), "origin": origin, "session": session_id, "new_session": new_token.is_some() })),
         )
         .await?;
     if let Some(flow) = flow_id {

@@ -15,6 +15,8 @@ pub async fn purge_expired(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error>
         "DELETE FROM auth_flows WHERE touched_at < $1 - 600",
         "DELETE FROM webauthn_ceremonies WHERE expires_at < $1",
         "DELETE FROM auth_codes WHERE expires_at < $1 - 86400",
+        "DELETE FROM psc_pending WHERE expires_at < $1",
+        "DELETE FROM psc_used_nonces WHERE expires_at < $1",
     ] {
         total += sqlx::query(sql)
             .bind(now)

@@ -19,6 +19,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../static/form_post.js"),
     ),
+    (
+        "pairing.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/pairing.js"),
+    ),
 ];
 
 pub async fn asset(req: HttpRequest, file: web::Path<String>) -> HttpResponse {

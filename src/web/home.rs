@@ -20,6 +20,9 @@ struct Home {
     amr: String,
     until: String,
     csrf: String,
+    /// Days before the person's pairing expires, within `psc.pairing.warn_days`.
+    pairing_warn: Option<i64>,
+    pairing_text: &'static super::pairing_texts::PairingTexts,
 }
 
 pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -30,7 +33,13 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .flatten();
     let (mut who, mut acr, mut amr, mut until) =
         (None, String::new(), String::new(), String::new());
+    let mut pairing_warn = None;
     if let Some(s) = &current {
+        pairing_warn = crate::psc::pairing::view(&state.ecps(), &s.identity_id)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|v| v.warn_days_left);
         if let Ok(Some(i)) = identities::by_id(state.db.pool(), &s.identity_id).await {
             who = Some(format!(
                 "{} {} ({})",
@@ -62,6 +71,8 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
             amr,
             until,
             csrf,
+            pairing_warn,
+            pairing_text: lang.pairing(),
         },
     )
 }

@@ -17,6 +17,7 @@ use crate::oidc::params::Params;
 use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::storage::identities;
+use crate::storage::links;
 use crate::storage::security_keys::{self as store, KeyRecord};
 use crate::ui::context::context_of;
 use crate::ui::cookies;
@@ -25,9 +26,21 @@ use crate::ui::form::checked;
 use crate::ui::i18n::Lang;
 use crate::ui::page::{Chrome, render_with};
 
-/// A session that may enrol another key on its own: it holds a phishing-resistant factor.
-fn strong(s: &Session) -> bool {
-    s.factors.iter().any(|f| f.method.phishing_resistant())
+/// A session that may enrol another key on its own: it holds a phishing-resistant factor that
+/// does not owe the identity to an RPPS link nobody checked ([`enrolment::session_may_enrol`]).
+async fn strong(state: &AppState, s: &Session) -> bool {
+    let link = links::of_identity(state.db.pool(), &s.identity_id)
+        .await
+        .ok()
+        .flatten();
+    enrolment::session_may_enrol(&s.factors, link.as_ref().map(|l| l.method.as_str()))
+}
+
+async fn strong_opt(state: &AppState, s: Option<&Session>) -> bool {
+    match s {
+        Some(s) => strong(state, s).await,
+        None => false,
+    }
 }
 
 async fn current(state: &AppState, req: &HttpRequest) -> Option<Session> {
@@ -101,7 +114,7 @@ pub async fn enrol_get(
             k: lang.keys(),
             csrf,
             flow: clean_flow(q.flow.as_deref()),
-            session_mode: s.as_ref().is_some_and(strong),
+            session_mode: strong_opt(&state, s.as_ref()).await,
             username: String::new(),
             name: String::new(),
             error: None,
@@ -117,8 +130,10 @@ async fn authorise(
     ctx: &RequestContext,
 ) -> Result<(identities::IdentityRecord, Authorisation), KeyError> {
     let code = form.get("code").unwrap_or_default();
+    let session = current(state, req).await;
     if code.trim().is_empty()
-        && let Some(s) = current(state, req).await.filter(strong)
+        && let Some(s) = session
+        && strong(state, &s).await
     {
         let identity = identities::by_id(state.db.pool(), &s.identity_id)
             .await?
@@ -239,7 +254,7 @@ pub async fn enrol_post(
                     k: lang.keys(),
                     csrf,
                     flow,
-                    session_mode: s.as_ref().is_some_and(strong),
+                    session_mode: strong_opt(&state, s.as_ref()).await,
                     username: form.get("username").unwrap_or_default().to_owned(),
                     name: name.to_owned(),
                     error: Some(message),
@@ -337,7 +352,7 @@ pub async fn keys_get(
                 .filter(|k| k.revoked_at.is_none())
                 .map(|k| row(k, t))
                 .collect(),
-            can_add: strong(&s) && state.security_keys.is_some(),
+            can_add: strong(&state, &s).await && state.security_keys.is_some(),
             done: match q.done.as_deref() {
                 Some("removed") => Some(t.removed),
                 Some("renamed") => Some(t.renamed),

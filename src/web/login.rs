@@ -48,6 +48,9 @@ pub(super) struct LoginPage {
     show_key: bool,
     /// The CPS card login link, when card login is on.
     card_href: Option<String>,
+    /// "Se connecter avec e-CPS", when Pro Santé Connect is configured.
+    ecps_href: Option<String>,
+    ecps_label: &'static str,
 }
 
 impl LoginPage {
@@ -99,6 +102,7 @@ impl LoginPage {
         let cancel_href =
             (!show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
         let card_href = card_href(state, &p.flow.id).await;
+        let flow_id_of_page = p.flow.id.clone();
         LoginPage {
             chrome: Chrome::new(req, lang),
             k: lang.keys(),
@@ -115,6 +119,11 @@ impl LoginPage {
             key_mode,
             show_key,
             card_href,
+            ecps_href: state
+                .psc
+                .is_some()
+                .then(|| format!("/login/psc?flow={}", flow_id_of_page)),
+            ecps_label: super::psc_texts::texts(lang).login_link,
         }
     }
 

@@ -10,6 +10,10 @@ pub mod key_texts;
 pub mod keys;
 pub mod login;
 pub mod ops;
+pub mod pairing;
+pub mod pairing_texts;
+pub mod psc_login;
+pub mod psc_texts;
 pub mod rejected;
 pub mod routes;
 

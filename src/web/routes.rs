@@ -1,9 +1,12 @@
-//! The browser pages (login, consent, security keys, card login, password change, home), the
-//! probes and the static files, mounted by the server through [`configure`].
+//! The browser pages (login, consent, security keys, card login, password change, pairing,
+//! home), the probes and the static files, mounted by the server through [`configure`].
 
 use actix_web::web;
 
-use super::{assets, card_login, consent, directory_login, home, key_login, keys, login, ops};
+use super::{
+    assets, card_login, consent, directory_login, home, key_login, keys, login, ops, pairing,
+    psc_login,
+};
 
 /// Registers every page. `/keys/enrol` comes before `/keys/{action}`, which would match it.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -25,7 +28,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/keys/enrol", web::post().to(keys::enrol_post))
         .route("/keys", web::get().to(keys::keys_get))
         .route("/keys/{action}", web::post().to(keys::keys_post))
+        .route("/pairing", web::get().to(pairing::pairing_get))
+        .route("/pairing/status", web::get().to(pairing::pairing_status))
+        .route("/pairing/{action}", web::post().to(pairing::pairing_post))
         .route("/login/card", web::get().to(card_login::card_login))
+        .route("/login/psc", web::get().to(psc_login::psc_login))
+        .route("/psc/callback", web::get().to(psc_login::psc_callback))
         .route(
             "/password/change",
             web::get().to(directory_login::change_get),

@@ -13,3 +13,5 @@ mod directory;
 mod login;
 mod oidc;
 mod ops;
+mod psc;
+mod psc_sandbox;

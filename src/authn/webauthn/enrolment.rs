@@ -7,8 +7,10 @@ use serde_json::json;
 use super::error::KeyError;
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::Authn;
+use crate::authn::level::{AuthFactor, Method};
 use crate::authn::throttle::{self, Blocked};
 use crate::crypto::{hash_secret, random_bytes};
+use crate::identity::LinkMethod;
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::security_keys::{self as store, CodeRecord};
 
@@ -53,6 +55,17 @@ pub fn normalise(typed: &str) -> String {
 /// The stored form of a code.
 pub fn code_hash(typed: &str) -> String {
     hash_secret(&format!("enrolment:{}", normalise(typed)))
+}
+
+/// Whether a session may enrol a key without a code: it must hold a phishing-resistant factor.
+/// When the identity's RPPS link came from an e-CPS pairing (`link_method` `ecps`: nobody at
+/// the establishment checked it), a card does not count, since the card reaches the identity
+/// through that very link: such a person needs a helpdesk code or an enrolled key.
+pub fn session_may_enrol(factors: &[AuthFactor], link_method: Option<&str>) -> bool {
+    let link_unchecked = link_method == Some(LinkMethod::Ecps.as_str());
+    factors
+        .iter()
+        .any(|f| f.method.phishing_resistant() && !(link_unchecked && f.method == Method::Card))
 }
 
 /// Issues a code for `identity` (the previous unused one stops working).
@@ -180,6 +193,27 @@ mod tests {
                 .all(|ch| ch == '-' || ALPHABET.contains(&(ch as u8)))
         );
         assert_eq!(normalise(&c.to_lowercase()), c.replace('-', ""));
+    }
+
+    #[test]
+    fn a_card_behind_an_ecps_link_does_not_authorise_enrolment() {
+        let card = AuthFactor {
+            method: Method::Card,
+            user_verified: true,
+        };
+        let key = AuthFactor {
+            method: Method::SecurityKey,
+            user_verified: true,
+        };
+        let pwd = AuthFactor {
+            method: Method::Password,
+            user_verified: false,
+        };
+        assert!(session_may_enrol(&[pwd, card], Some("admin")));
+        assert!(session_may_enrol(&[card], None));
+        assert!(!session_may_enrol(&[pwd, card], Some("ecps")));
+        assert!(session_may_enrol(&[key], Some("ecps")));
+        assert!(!session_may_enrol(&[pwd], None));
     }
 
     #[test]

@@ -85,6 +85,7 @@ fn session() -> SessionClaims {
         auth_time: NOW - 30,
         acr: "loa2".into(),
         amr: vec!["pwd".into(), "hwk".into()],
+        idp: None,
     }
 }
 

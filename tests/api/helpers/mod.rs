@@ -5,6 +5,7 @@
 mod app;
 pub mod http_peer;
 pub mod peers;
+pub mod sandbox;
 pub mod skip;
 pub mod wait;
 

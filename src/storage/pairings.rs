@@ -1,0 +1,309 @@
+//! e-CPS pairings and the pending CIBA requests that lead to them. "Expired" is never stored:
+//! an active row whose `expires_at` has passed reads as expired (the injected clock decides).
+
+use sqlx::{AnyPool, FromRow};
+
+use super::Tx;
+
+#[derive(Debug, Clone, FromRow, serde::Serialize)]
+pub struct PairingRecord {
+    pub id: String,
+    pub identity_id: String,
+    pub idnat: String,
+    /// `ciba` or `redirect`.
+    pub means: String,
+    pub validated_at: i64,
+    pub expires_at: i64,
+    /// `active` or `revoked` as stored; see [`PairingRecord::status_at`].
+    pub status: String,
+    /// 1 when this pairing created the identity's RPPS link (`psc.pairing.link_unlinked`).
+    pub created_link: i64,
+    pub revoked_at: Option<i64>,
+    pub revoked_by: Option<String>,
+    pub revoked_reason: Option<String>,
+}
+
+impl PairingRecord {
+    /// `active`, `expired` or `revoked` at `now`.
+    pub fn status_at(&self, now: i64) -> &'static str {
+        match self.status.as_str() {
+            "active" if self.expires_at > now => "active",
+            "active" => "expired",
+            _ => "revoked",
+        }
+    }
+}
+
+const COLUMNS: &str = "SELECT id, identity_id, idnat, means, validated_at, expires_at, status, \
+     created_link, revoked_at, revoked_by, revoked_reason FROM pairings";
+
+pub async fn insert(tx: &mut Tx, r: &PairingRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO pairings (id, identity_id, idnat, means, validated_at, expires_at, status, \
+         created_link, revoked_at, revoked_by, revoked_reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&r.id)
+    .bind(&r.identity_id)
+    .bind(&r.idnat)
+    .bind(&r.means)
+    .bind(r.validated_at)
+    .bind(r.expires_at)
+    .bind(&r.status)
+    .bind(r.created_link)
+    .bind(r.revoked_at)
+    .bind(&r.revoked_by)
+    .bind(&r.revoked_reason)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+/// The latest pairing of an identity (active, expired or revoked), if any.
+pub async fn latest_of(
+    pool: &AnyPool,
+    identity_id: &str,
+) -> Result<Option<PairingRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{COLUMNS} WHERE identity_id = $1 ORDER BY validated_at DESC, id DESC LIMIT 1"
+    )))
+    .bind(identity_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Every pairing of an identity, newest first.
+pub async fn of_identity(
+    pool: &AnyPool,
+    identity_id: &str,
+) -> Result<Vec<PairingRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{COLUMNS} WHERE identity_id = $1 ORDER BY validated_at DESC, id DESC"
+    )))
+    .bind(identity_id)
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn by_id(pool: &AnyPool, id: &str) -> Result<Option<PairingRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("{COLUMNS} WHERE id = $1")))
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+}
+
+/// Which pairings a listing wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    All,
+    Active,
+    Expired,
+    Revoked,
+}
+
+/// Pairings by status at `now`, those expiring before `expiring_before` when given (active
+/// ones only make sense there), newest first.
+pub async fn list(
+    pool: &AnyPool,
+    filter: Filter,
+    now: i64,
+    expiring_before: Option<i64>,
+) -> Result<Vec<PairingRecord>, sqlx::Error> {
+    let mut clauses: Vec<String> = Vec::new();
+    let mut binds: Vec<i64> = Vec::new();
+    let next = |value: i64, binds: &mut Vec<i64>| {
+        binds.push(value);
+        format!("${}", binds.len())
+    };
+    match filter {
+        Filter::All => {}
+        Filter::Active => {
+            let p = next(now, &mut binds);
+            clauses.push(format!("status = 'active' AND expires_at > {p}"));
+        }
+        Filter::Expired => {
+            let p = next(now, &mut binds);
+            clauses.push(format!("status = 'active' AND expires_at <= {p}"));
+        }
+        Filter::Revoked => clauses.push("status = 'revoked'".to_owned()),
+    }
+    if let Some(t) = expiring_before {
+        let p = next(t, &mut binds);
+        clauses.push(format!("status = 'active' AND expires_at <= {p}"));
+    }
+    let mut sql = COLUMNS.to_owned();
+    if !clauses.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&clauses.join(" AND "));
+    }
+    sql.push_str(" ORDER BY validated_at DESC, id DESC");
+    let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+    for b in binds {
+        q = q.bind(b);
+    }
+    q.fetch_all(pool).await
+}
+
+/// Revokes the active pairing of an identity (if any); the revoked row.
+pub async fn revoke_active_of(
+    tx: &mut Tx,
+    identity_id: &str,
+    by: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Option<PairingRecord>, sqlx::Error> {
+    let row: Option<PairingRecord> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{COLUMNS} WHERE identity_id = $1 AND status = 'active'"
+    )))
+    .bind(identity_id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    revoke_row(tx, &row.id, by, reason, now).await?;
+    Ok(Some(row))
+}
+
+/// Revokes one pairing; whether it was not revoked already.
+pub async fn revoke_row(
+    tx: &mut Tx,
+    id: &str,
+    by: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE pairings SET status = 'revoked', revoked_at = $1, revoked_by = $2, \
+         revoked_reason = $3 WHERE id = $4 AND status = 'active'",
+    )
+    .bind(now)
+    .bind(by)
+    .bind(reason)
+    .bind(id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A pending (or settled) CIBA pairing request.
+#[derive(Debug, Clone, FromRow)]
+pub struct RequestRecord {
+    pub id: String,
+    pub identity_id: String,
+    /// The SSO session that started it: the browser and the person it is bound to.
+    pub session_id: String,
+    pub idnat: String,
+    pub binding_message: String,
+    pub auth_req_id: String,
+    pub interval_secs: i64,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// `pending`, `paired`, `refused`, `expired`, `mismatch`, `failed`, `cancelled`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub pairing_id: Option<String>,
+    pub settled_at: Option<i64>,
+}
+
+const REQUEST_COLUMNS: &str = "SELECT id, identity_id, session_id, idnat, binding_message, \
+     auth_req_id, interval_secs, created_at, expires_at, state, reason, pairing_id, settled_at \
+     FROM pairing_requests";
+
+pub async fn insert_request(tx: &mut Tx, r: &RequestRecord) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO pairing_requests (id, identity_id, session_id, idnat, binding_message, \
+         auth_req_id, interval_secs, created_at, expires_at, state, reason, pairing_id, \
+         settled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&r.id)
+    .bind(&r.identity_id)
+    .bind(&r.session_id)
+    .bind(&r.idnat)
+    .bind(&r.binding_message)
+    .bind(&r.auth_req_id)
+    .bind(r.interval_secs)
+    .bind(r.created_at)
+    .bind(r.expires_at)
+    .bind(&r.state)
+    .bind(&r.reason)
+    .bind(&r.pairing_id)
+    .bind(r.settled_at)
+    .execute(&mut **tx)
+    .await
+    .map(|_| ())
+}
+
+pub async fn request(pool: &AnyPool, id: &str) -> Result<Option<RequestRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{REQUEST_COLUMNS} WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// The latest request of a session (what the page shows after a reload).
+pub async fn latest_request_of_session(
+    pool: &AnyPool,
+    session_id: &str,
+) -> Result<Option<RequestRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{REQUEST_COLUMNS} WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
+    )))
+    .bind(session_id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Every pending request (the polling worker's work list).
+pub async fn pending(pool: &AnyPool) -> Result<Vec<RequestRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{REQUEST_COLUMNS} WHERE state = 'pending' ORDER BY created_at"
+    )))
+    .fetch_all(pool)
+    .await
+}
+
+/// Moves a request from state `from` to `to`: only the first caller wins (concurrent
+/// completions are single-use). Whether this call moved it.
+pub async fn transition(
+    pool: &AnyPool,
+    id: &str,
+    from: &str,
+    to: &str,
+    reason: Option<&str>,
+    pairing_id: Option<&str>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE pairing_requests SET state = $1, reason = $2, pairing_id = $3, settled_at = $4 \
+         WHERE id = $5 AND state = $6",
+    )
+    .bind(to)
+    .bind(reason)
+    .bind(pairing_id)
+    .bind(now)
+    .bind(id)
+    .bind(from)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Cancels the pending requests of an identity (suspension, departure, a new request).
+pub async fn cancel_pending_of(
+    tx: &mut Tx,
+    identity_id: &str,
+    reason: &str,
+    now: i64,
+) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE pairing_requests SET state = 'cancelled', reason = $1, settled_at = $2 \
+         WHERE identity_id = $3 AND state = 'pending'",
+    )
+    .bind(reason)
+    .bind(now)
+    .bind(identity_id)
+    .execute(&mut **tx)
+    .await
+    .map(|r| r.rows_affected())
+}

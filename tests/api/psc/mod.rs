@@ -1,0 +1,3 @@
+//! Pro Santé Connect seen from Trousseau: e-CPS pairing.
+
+mod pairing;
