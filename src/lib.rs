@@ -14,6 +14,7 @@ pub mod directory;
 pub mod identity;
 pub mod metrics;
 pub mod oidc;
+pub mod protocol;
 pub mod session;
 pub mod state;
 pub mod storage;
