@@ -287,7 +287,9 @@ async fn progress(
                 .await?
                 .map(|granted| {
                     let granted: Vec<String> = serde_json::from_str(&granted).unwrap_or_default();
-                    ar.scope.iter().all(|sc| granted.contains(sc))
+                    ar.scope
+                        .iter()
+                        .all(|sc| granted.iter().any(|g| g == sc.as_str()))
                 })
                 .unwrap_or(false)
         }
@@ -360,8 +362,8 @@ async fn issue_code(
             client_id: ar.client.id.clone(),
             identity_id: s.identity_id.clone(),
             session_id: s.id.clone(),
-            redirect_uri: ar.redirect_uri.clone(),
-            scope: ar.scope.join(" "),
+            redirect_uri: ar.redirect_uri.to_string(),
+            scope: ar.scope.to_string(),
             nonce: ar.nonce.clone(),
             code_challenge: ar.code_challenge.clone(),
             created_at: now,
@@ -387,7 +389,7 @@ async fn issue_code(
                 .subject(&s.identity_id)
                 .client(&ar.client.id)
                 .context(ctx)
-                .details(json!({ "session": s.id, "scope": ar.scope.join(" ") })),
+                .details(json!({ "session": s.id, "scope": ar.scope.to_string() })),
         )
         .await;
     Ok(code)
@@ -463,9 +465,7 @@ struct FormPost {
 fn respond(req: &HttpRequest, to: &ReplyTo, fields: Vec<(String, String)>) -> HttpResponse {
     match to.response_mode {
         ResponseMode::Query => {
-            let Ok(mut url) = url::Url::parse(&to.redirect_uri) else {
-                return server_error(req);
-            };
+            let mut url = to.redirect_uri.url().clone();
             url.query_pairs_mut().extend_pairs(fields);
             HttpResponse::SeeOther()
                 .insert_header((LOCATION, url.to_string()))
@@ -478,7 +478,7 @@ fn respond(req: &HttpRequest, to: &ReplyTo, fields: Vec<(String, String)>) -> Ht
                 StatusCode::OK,
                 &FormPost {
                     chrome,
-                    action: to.redirect_uri.clone(),
+                    action: to.redirect_uri.to_string(),
                     fields,
                 },
             );
@@ -486,7 +486,7 @@ fn respond(req: &HttpRequest, to: &ReplyTo, fields: Vec<(String, String)>) -> Ht
             let csp = format!(
                 "{}; form-action {}",
                 crate::web::security::CSP,
-                origin_of(&to.redirect_uri)
+                origin_of(to.redirect_uri.as_str())
             );
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&csp) {
                 resp.headers_mut()

@@ -7,6 +7,7 @@ use super::client::{Client, GrantType};
 use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
 use crate::authn::Level;
+use crate::protocol::{AcrLadder, Prompt, PromptSet, RedirectUri, Scope, ScopeSet};
 use crate::session::Session;
 
 /// How the response goes back to the client.
@@ -20,15 +21,13 @@ pub enum ResponseMode {
 #[derive(Debug, Clone)]
 pub struct AuthRequest {
     pub client: Arc<Client>,
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
     pub nonce: Option<String>,
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
     pub code_challenge: Option<String>,
-    pub prompt_none: bool,
-    pub prompt_login: bool,
-    pub prompt_consent: bool,
+    pub prompt: PromptSet,
     pub max_age: Option<i64>,
     pub min_level: Option<Level>,
     pub login_hint: Option<String>,
@@ -38,7 +37,7 @@ pub struct AuthRequest {
 /// Where an error can be sent back, once the redirect URI is known to be registered.
 #[derive(Debug, Clone)]
 pub struct ReplyTo {
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
     pub client_id: String,
@@ -124,7 +123,7 @@ fn is_pkce_value(v: &str) -> bool {
 pub fn parse(
     client: Option<Arc<Client>>,
     params: &Params,
-    levels: &[String],
+    levels: &AcrLadder,
 ) -> Result<AuthRequest, RequestError> {
     let Some(client) = client else {
         return Err(RequestError::Page {
@@ -148,20 +147,25 @@ pub fn parse(
             client_id,
         });
     };
-    if !client.has_redirect_uri(redirect_uri) {
+    // Registered URIs are absolute and without a fragment: one that does not parse as such
+    // cannot be registered.
+    let Some(redirect_uri) = RedirectUri::new(redirect_uri)
+        .ok()
+        .filter(|u| client.has_redirect_uri(u))
+    else {
         return Err(RequestError::Page {
             reason: "unregistered_redirect_uri",
             bad_redirect: true,
             client_id,
         });
-    }
+    };
     let response_mode = match params.get("response_mode") {
         None | Some("query") => Ok(ResponseMode::Query),
         Some("form_post") => Ok(ResponseMode::FormPost),
         Some(_) => Err("response_mode must be query or form_post"),
     };
     let to = ReplyTo {
-        redirect_uri: redirect_uri.to_owned(),
+        redirect_uri: redirect_uri.clone(),
         response_mode: *response_mode.as_ref().unwrap_or(&ResponseMode::Query),
         state: bounded(params, "state").map(str::to_owned),
         client_id: client.id.clone(),
@@ -211,14 +215,15 @@ pub fn parse(
             "grant_not_allowed",
         ));
     }
-    let scope: Vec<String> = params
-        .get("scope")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if !scope.iter().any(|s| s == "openid") {
+    // A malformed scope token cannot be among the client's: refused as not allowed.
+    let scope = ScopeSet::parse(params.get("scope").unwrap_or("")).map_err(|e| {
+        fail(
+            ErrorCode::InvalidScope,
+            &format!("the scope {} is not allowed for this client", e.0),
+            "scope_not_allowed",
+        )
+    })?;
+    if !scope.contains(Scope::OPENID) {
         return Err(fail(
             ErrorCode::InvalidScope,
             "the scope must include openid",
@@ -227,10 +232,9 @@ pub fn parse(
     }
     // The code flow grants person scopes only (each is shown on the consent page); API scopes
     // are for clients acting for themselves.
-    if let Some(bad) = scope
-        .iter()
-        .find(|s| !client.scopes.contains(s) || !super::scope::is_person_scope(s))
-    {
+    if let Some(bad) = scope.iter().find(|s| {
+        !client.scopes.iter().any(|c| c == s.as_str()) || !super::scope::is_person_scope(s.as_str())
+    }) {
         return Err(fail(
             ErrorCode::InvalidScope,
             &format!("the scope {bad} is not allowed for this client"),
@@ -274,34 +278,8 @@ pub fn parse(
             "pkce_required",
         ));
     }
-    let mut prompt = (false, false, false);
-    for p in params
-        .get("prompt")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|p| !p.is_empty())
-    {
-        match p {
-            "none" => prompt.0 = true,
-            "login" => prompt.1 = true,
-            "consent" => prompt.2 = true,
-            "select_account" => {}
-            _ => {
-                return Err(fail(
-                    ErrorCode::InvalidRequest,
-                    &format!("unknown prompt value {p}"),
-                    "bad_prompt",
-                ));
-            }
-        }
-    }
-    if prompt.0 && (prompt.1 || prompt.2) {
-        return Err(fail(
-            ErrorCode::InvalidRequest,
-            "prompt=none cannot be combined with other values",
-            "bad_prompt",
-        ));
-    }
+    let prompt = PromptSet::parse(params.get("prompt").unwrap_or(""))
+        .map_err(|e| fail(ErrorCode::InvalidRequest, &e.to_string(), "bad_prompt"))?;
     let max_age = match params.get("max_age") {
         None => None,
         Some(v) => match v.parse::<i64>() {
@@ -316,30 +294,24 @@ pub fn parse(
         },
     };
     // acr_values lists acceptable levels: the lowest one listed is the floor.
+    // Values the ladder does not name are ignored (OIDC Core §3.1.2.1: a voluntary claim).
     let min_level = params
         .get("acr_values")
         .unwrap_or("")
         .split(' ')
-        .filter_map(|v| {
-            levels
-                .iter()
-                .position(|l| l == v)
-                .and_then(Level::from_index)
-        })
+        .filter_map(|v| levels.rank(v).and_then(Level::from_index))
         .min();
     Ok(AuthRequest {
         nonce: params.get("nonce").map(str::to_owned),
         state: params.get("state").map(str::to_owned),
         login_hint: params.get("login_hint").map(str::to_owned),
         ui_locales: params.get("ui_locales").map(str::to_owned),
-        redirect_uri: redirect_uri.to_owned(),
+        redirect_uri,
         client,
         response_mode,
         scope,
         code_challenge,
-        prompt_none: prompt.0,
-        prompt_login: prompt.1,
-        prompt_consent: prompt.2,
+        prompt,
         max_age,
         min_level,
     })
@@ -405,7 +377,7 @@ pub fn decide(
     now: i64,
 ) -> Decision {
     let Some(s) = session else {
-        return if req.prompt_none {
+        return if req.prompt.contains(Prompt::None) {
             Decision::Refuse(ErrorCode::LoginRequired, "no_session")
         } else {
             Decision::Login
@@ -413,7 +385,7 @@ pub fn decide(
     };
     let fresh_login = progress.login_done;
     if progress.fresh_login_required && !fresh_login {
-        return if req.prompt_none {
+        return if req.prompt.contains(Prompt::None) {
             Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
         } else {
             Decision::Reauthenticate
@@ -428,8 +400,8 @@ pub fn decide(
             now - s.auth_time > max
         }
     });
-    if (req.prompt_login && !fresh_login) || too_old {
-        return if req.prompt_none {
+    if (req.prompt.contains(Prompt::Login) && !fresh_login) || too_old {
+        return if req.prompt.contains(Prompt::None) {
             Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
         } else {
             Decision::Reauthenticate
@@ -437,7 +409,7 @@ pub fn decide(
     }
     let needed = req.required_level();
     if s.level < needed {
-        return if req.prompt_none {
+        return if req.prompt.contains(Prompt::None) {
             Decision::Refuse(ErrorCode::InteractionRequired, "level_too_low")
         } else {
             Decision::StepUp(needed)
@@ -445,9 +417,9 @@ pub fn decide(
     }
     let needs_consent = !req.client.first_party
         && !progress.consent_done
-        && (!progress.consented || req.prompt_consent);
+        && (!progress.consented || req.prompt.contains(Prompt::Consent));
     if needs_consent {
-        return if req.prompt_none {
+        return if req.prompt.contains(Prompt::None) {
             Decision::Refuse(ErrorCode::ConsentRequired, "consent_required")
         } else {
             Decision::Consent

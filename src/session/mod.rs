@@ -10,6 +10,7 @@ use crate::authn::{AuthFactor, Level, Method, evaluate};
 use crate::crypto::{hash_secret, random_token};
 use crate::oidc::backchannel;
 use crate::oidc::mint::SessionClaims;
+use crate::protocol::AcrLadder;
 use crate::state::AppState;
 use crate::storage::refresh;
 use crate::storage::sessions::{self, EventRecord, SessionRecord};
@@ -29,11 +30,14 @@ pub struct Session {
 
 impl Session {
     /// The claims tokens carry about this session.
-    pub fn claims(&self, levels: &[String]) -> SessionClaims {
+    pub fn claims(&self, levels: &AcrLadder) -> SessionClaims {
         SessionClaims {
             sid: self.id.clone(),
             auth_time: self.auth_time,
-            acr: levels.get(self.level.index()).cloned().unwrap_or_default(),
+            acr: levels
+                .at(self.level.index())
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             amr: self.amr.clone(),
         }
     }

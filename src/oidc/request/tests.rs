@@ -11,8 +11,8 @@ use crate::oidc::keys::SigningAlg;
 const REDIRECT: &str = "https://dpi.example/cb";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-fn levels() -> Vec<String> {
-    ["loa1", "loa2", "loa3"].map(String::from).to_vec()
+fn levels() -> AcrLadder {
+    serde_json::from_str(r#"["loa1", "loa2", "loa3"]"#).unwrap()
 }
 
 fn client() -> Client {
@@ -79,7 +79,7 @@ fn ok(params: &Params) -> AuthRequest {
 fn redirect_reason(params: &Params) -> (ErrorCode, &'static str) {
     match parse_with(client(), params) {
         Err(RequestError::Redirect { to, error, reason }) => {
-            assert_eq!(to.redirect_uri, REDIRECT);
+            assert_eq!(to.redirect_uri.as_str(), REDIRECT);
             assert_eq!(to.client_id, "dpi");
             assert_eq!(to.state.as_deref(), Some("st4te"), "{reason}");
             (error.code, reason)
@@ -103,19 +103,19 @@ fn page_reason(client: Option<Client>, params: &Params) -> (&'static str, bool) 
 fn a_valid_request_is_parsed_into_its_fields() {
     let req = ok(&to_params(&valid()));
     assert_eq!(req.client.id, "dpi");
-    assert_eq!(req.redirect_uri, REDIRECT);
+    assert_eq!(req.redirect_uri.as_str(), REDIRECT);
     assert_eq!(req.response_mode, ResponseMode::Query);
     assert_eq!(req.state.as_deref(), Some("st4te"));
     assert_eq!(req.nonce.as_deref(), Some("n0nce"));
-    assert_eq!(req.scope, ["openid", "profile"]);
+    assert_eq!(req.scope.to_string(), "openid profile");
     assert_eq!(req.code_challenge.as_deref(), Some(CHALLENGE));
-    assert!(!req.prompt_none && !req.prompt_login && !req.prompt_consent);
+    assert!(req.prompt.is_empty());
     assert_eq!(req.max_age, None);
     assert_eq!(req.min_level, None);
     assert_eq!(req.required_level(), Level::Loa1);
     assert_eq!(req.max_auth_age(), None);
     let reply = req.reply_to();
-    assert_eq!(reply.redirect_uri, REDIRECT);
+    assert_eq!(reply.redirect_uri.as_str(), REDIRECT);
     assert_eq!(reply.state.as_deref(), Some("st4te"));
 }
 
@@ -128,7 +128,8 @@ fn form_post_prompt_and_max_age_are_read() {
     params.push(("login_hint", "alice".into()));
     let req = ok(&to_params(&params));
     assert_eq!(req.response_mode, ResponseMode::FormPost);
-    assert!(req.prompt_login && req.prompt_consent && !req.prompt_none);
+    assert!(req.prompt.contains(Prompt::Login) && req.prompt.contains(Prompt::Consent));
+    assert!(!req.prompt.contains(Prompt::None));
     assert_eq!(req.max_age, Some(300));
     assert_eq!(req.login_hint.as_deref(), Some("alice"));
 }
