@@ -11,6 +11,7 @@ use crate::oidc::client::{Client, GrantType};
 use crate::oidc::client_auth::Refusal;
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint::{self, SessionClaims};
+use crate::protocol::{Scope, ScopeSet};
 use crate::session;
 use crate::state::AppState;
 use crate::storage::refresh::{self, FamilyRecord};
@@ -109,8 +110,8 @@ pub async fn grant(
         ttl.access_token_ttl_secs,
         now,
     )?;
-    let scopes: Vec<&str> = record.scope.split(' ').collect();
-    let extra = crate::oidc::claims::scoped(state, &identity.id, &scopes).await?;
+    let scopes = ScopeSet::parse(&record.scope).map_err(anyhow::Error::from)?;
+    let extra = crate::oidc::claims::scoped(state, &identity.id, &scopes.as_strs()).await?;
     let id_token = mint::id_token(
         &keys,
         &issuer,
@@ -125,7 +126,7 @@ pub async fn grant(
         now,
     )?;
     let refresh_token = if let Some(family) = &family_id {
-        let offline = record.scope.split(' ').any(|s| s == "offline_access");
+        let offline = scopes.contains(Scope::OFFLINE_ACCESS);
         let started = NewFamily {
             id: family,
             identity_id: &identity.id,

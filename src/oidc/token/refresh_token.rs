@@ -11,6 +11,7 @@ use crate::oidc::client::Client;
 use crate::oidc::client_auth::Refusal;
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint::{self, SessionClaims};
+use crate::protocol::{Scope, ScopeSet};
 use crate::session;
 use crate::state::AppState;
 use crate::storage::identities;
@@ -104,9 +105,9 @@ pub async fn grant(
         ttl.access_token_ttl_secs,
         now,
     )?;
-    let id_token = if scope.split(' ').any(|s| s == "openid") {
-        let scopes: Vec<&str> = scope.split(' ').collect();
-        let extra = crate::oidc::claims::scoped(state, &identity.id, &scopes).await?;
+    let scopes = ScopeSet::parse(&scope).map_err(anyhow::Error::from)?;
+    let id_token = if scopes.contains(Scope::OPENID) {
+        let extra = crate::oidc::claims::scoped(state, &identity.id, &scopes.as_strs()).await?;
         Some(mint::id_token(
             &keys,
             &issuer,
