@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::client::Client;
 use super::keys::KeySet;
+use crate::protocol::Amr;
 use crate::storage::identities::IdentityRecord;
 
 /// What a token says about the login behind it.
@@ -19,7 +20,7 @@ pub struct SessionClaims {
     pub sid: String,
     pub auth_time: i64,
     pub acr: String,
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
 }
 
 /// The access token claim naming its refresh family (a private claim, RFC 7519 §4.3).

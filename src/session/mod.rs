@@ -10,7 +10,7 @@ use crate::authn::{AuthFactor, Level, Method, evaluate};
 use crate::crypto::{hash_secret, random_token};
 use crate::oidc::backchannel;
 use crate::oidc::mint::SessionClaims;
-use crate::protocol::AcrLadder;
+use crate::protocol::{AcrLadder, Amr};
 use crate::state::AppState;
 use crate::storage::refresh;
 use crate::storage::sessions::{self, EventRecord, SessionRecord};
@@ -25,7 +25,7 @@ pub struct Session {
     pub auth_time: i64,
     pub factors: Vec<AuthFactor>,
     pub level: Level,
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
 }
 
 impl Session {

@@ -2,7 +2,7 @@
 //! about it.
 
 use super::*;
-use crate::protocol::Acr;
+use crate::protocol::{Acr, Amr};
 
 const NOW: i64 = 1_800_000_000;
 const IDLE: i64 = 1800;
@@ -54,7 +54,7 @@ fn the_token_claims_name_the_level_by_its_configured_acr() {
             user_verified: true,
         }],
         level: Level::Loa3,
-        amr: vec!["sc".into(), "pin".into()],
+        amr: vec![Amr::Sc, Amr::Pin],
     };
     let ladder = |names: &[&str]| {
         AcrLadder::new(names.iter().map(|n| Acr::new(*n).unwrap()).collect()).unwrap()
@@ -63,7 +63,7 @@ fn the_token_claims_name_the_level_by_its_configured_acr() {
     assert_eq!(claims.sid, "sid-1");
     assert_eq!(claims.auth_time, NOW - 60);
     assert_eq!(claims.acr, "eidas-high");
-    assert_eq!(claims.amr, ["sc", "pin"]);
+    assert_eq!(claims.amr, [Amr::Sc, Amr::Pin]);
     // A level without a configured name gives an empty acr rather than a wrong one.
     assert_eq!(session.claims(&ladder(&["loa1", "loa2"])).acr, "");
 }

@@ -84,7 +84,7 @@ fn session() -> SessionClaims {
         sid: "sid-1".into(),
         auth_time: NOW - 30,
         acr: "loa2".into(),
-        amr: vec!["pwd".into(), "hwk".into()],
+        amr: vec![crate::protocol::Amr::Pwd, crate::protocol::Amr::Hwk],
     }
 }
 

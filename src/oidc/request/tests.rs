@@ -377,7 +377,7 @@ fn session(level: Level, auth_time: i64) -> Session {
             user_verified: false,
         }],
         level,
-        amr: vec!["pwd".into()],
+        amr: vec![crate::protocol::Amr::Pwd],
     }
 }
 
