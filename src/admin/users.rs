@@ -70,7 +70,7 @@ pub async fn create(
         given_name: new.given_name.trim().to_owned(),
         family_name: new.family_name.trim().to_owned(),
         email: new.email,
-        status: "active".into(),
+        status: Status::Active,
         status_reason: None,
         status_at: Some(now),
         created_at: now,
@@ -157,7 +157,7 @@ pub async fn withdraw(
     };
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    identities::set_status(&mut tx, identity_id, status.as_str(), Some(reason), now).await?;
+    identities::set_status(&mut tx, identity_id, status, Some(reason), now).await?;
     let revoked =
         refresh::revoke_identity_families(&mut tx, identity_id, revoke_reason, now).await?;
     let ev = AuditEvent::success(kind)
@@ -256,7 +256,7 @@ pub async fn enable(
 ) -> Result<IdentityRecord, AdminError> {
     let i = find(state, who).await?;
     let mut tx = state.db.begin().await?;
-    identities::set_status(&mut tx, &i.id, "active", None, state.clock.now()).await?;
+    identities::set_status(&mut tx, &i.id, Status::Active, None, state.clock.now()).await?;
     state
         .audit
         .in_tx(

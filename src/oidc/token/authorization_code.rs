@@ -88,7 +88,7 @@ pub async fn grant(
         ));
     };
     let identity = match identities::by_id(state.db.pool(), &record.identity_id).await? {
-        Some(i) if i.status == "active" => i,
+        Some(i) if i.status.is_active() => i,
         _ => return Err(refuse("identity_inactive", "the account is not active")),
     };
     let claims = session.claims(&state.settings.session.levels);

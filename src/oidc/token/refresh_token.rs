@@ -84,7 +84,7 @@ pub async fn grant(
         session::touch(state, sid).await?;
     }
     let identity = match identities::by_id(state.db.pool(), &family.identity_id).await? {
-        Some(i) if i.status == "active" => i,
+        Some(i) if i.status.is_active() => i,
         _ => return Err(refuse("identity_inactive", "the account is not active")),
     };
     let scope = narrow_scope(&family.scope, scope)
