@@ -16,6 +16,7 @@ pub mod keys;
 pub mod mint;
 pub mod par;
 pub mod params;
+pub mod refusal;
 pub mod request;
 pub mod revoke;
 pub mod routes;

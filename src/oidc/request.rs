@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use super::client::{Client, GrantType};
-use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
+use super::refusal::AuthzRefusal;
 use crate::authn::Level;
 use crate::protocol::{AcrLadder, Prompt, PromptSet, RedirectUri, Scope, ScopeSet};
 use crate::session::Session;
@@ -48,15 +48,15 @@ pub struct ReplyTo {
 pub enum RequestError {
     /// No trustworthy redirect URI: show the HTML error page.
     Page {
-        reason: &'static str,
+        reason: AuthzRefusal,
         bad_redirect: bool,
         client_id: Option<String>,
     },
     /// Report to the client at its registered redirect URI.
     Redirect {
         to: Box<ReplyTo>,
-        error: OAuthError,
-        reason: &'static str,
+        reason: AuthzRefusal,
+        description: String,
     },
 }
 
@@ -127,7 +127,7 @@ pub fn parse(
 ) -> Result<AuthRequest, RequestError> {
     let Some(client) = client else {
         return Err(RequestError::Page {
-            reason: "unknown_client",
+            reason: AuthzRefusal::UnknownClient,
             bad_redirect: false,
             client_id: bounded(params, "client_id").map(str::to_owned),
         });
@@ -135,14 +135,14 @@ pub fn parse(
     let client_id = Some(client.id.clone());
     if bounded(params, "redirect_uri").is_none() && params.get("redirect_uri").is_some() {
         return Err(RequestError::Page {
-            reason: "parameter_too_long",
+            reason: AuthzRefusal::ParameterTooLong,
             bad_redirect: true,
             client_id,
         });
     }
     let Some(redirect_uri) = params.get("redirect_uri") else {
         return Err(RequestError::Page {
-            reason: "missing_redirect_uri",
+            reason: AuthzRefusal::MissingRedirectUri,
             bad_redirect: true,
             client_id,
         });
@@ -154,7 +154,7 @@ pub fn parse(
         .filter(|u| client.has_redirect_uri(u))
     else {
         return Err(RequestError::Page {
-            reason: "unregistered_redirect_uri",
+            reason: AuthzRefusal::UnregisteredRedirectUri,
             bad_redirect: true,
             client_id,
         });
@@ -170,64 +170,56 @@ pub fn parse(
         state: bounded(params, "state").map(str::to_owned),
         client_id: client.id.clone(),
     };
-    let fail = |code: ErrorCode, msg: &str, reason: &'static str| RequestError::Redirect {
+    let fail = |reason: AuthzRefusal, msg: &str| RequestError::Redirect {
         to: Box::new(to.clone()),
-        error: OAuthError::new(code, msg),
         reason,
+        description: msg.to_owned(),
     };
     if let Some((name, max)) = oversized(params) {
         return Err(fail(
-            ErrorCode::InvalidRequest,
+            AuthzRefusal::ParameterTooLong,
             &format!("the parameter {name} is longer than {max} bytes"),
-            "parameter_too_long",
         ));
     }
-    let response_mode =
-        response_mode.map_err(|m| fail(ErrorCode::InvalidRequest, m, "bad_response_mode"))?;
+    let response_mode = response_mode.map_err(|m| fail(AuthzRefusal::BadResponseMode, m))?;
     if params.contains("request") {
         return Err(fail(
-            ErrorCode::RequestNotSupported,
+            AuthzRefusal::RequestObject,
             "request objects are not supported; use pushed authorization requests",
-            "request_object",
         ));
     }
     match params.get("response_type") {
         Some("code") => {}
         None => {
             return Err(fail(
-                ErrorCode::InvalidRequest,
+                AuthzRefusal::MissingResponseType,
                 "response_type is missing",
-                "missing_response_type",
             ));
         }
         Some(_) => {
             return Err(fail(
-                ErrorCode::UnsupportedResponseType,
+                AuthzRefusal::UnsupportedResponseType,
                 "only response_type=code is supported",
-                "unsupported_response_type",
             ));
         }
     }
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(fail(
-            ErrorCode::UnauthorizedClient,
+            AuthzRefusal::GrantNotAllowed,
             "this client may not use the authorization code flow",
-            "grant_not_allowed",
         ));
     }
     // A malformed scope token cannot be among the client's: refused as not allowed.
     let scope = ScopeSet::parse(params.get("scope").unwrap_or("")).map_err(|e| {
         fail(
-            ErrorCode::InvalidScope,
+            AuthzRefusal::ScopeNotAllowed,
             &format!("the scope {} is not allowed for this client", e.0),
-            "scope_not_allowed",
         )
     })?;
     if !scope.contains(Scope::OPENID) {
         return Err(fail(
-            ErrorCode::InvalidScope,
+            AuthzRefusal::MissingOpenidScope,
             "the scope must include openid",
-            "missing_openid_scope",
         ));
     }
     // The code flow grants person scopes only (each is shown on the consent page); API scopes
@@ -236,9 +228,8 @@ pub fn parse(
         !client.scopes.iter().any(|c| c == s.as_str()) || !super::scope::is_person_scope(s.as_str())
     }) {
         return Err(fail(
-            ErrorCode::InvalidScope,
+            AuthzRefusal::ScopeNotAllowed,
             &format!("the scope {bad} is not allowed for this client"),
-            "scope_not_allowed",
         ));
     }
     let code_challenge = match (
@@ -248,24 +239,21 @@ pub fn parse(
         (None, None) => None,
         (None, Some(_)) => {
             return Err(fail(
-                ErrorCode::InvalidRequest,
+                AuthzRefusal::MissingCodeChallenge,
                 "code_challenge is missing",
-                "missing_code_challenge",
             ));
         }
         (Some(c), m) => {
             if m != Some("S256") {
                 return Err(fail(
-                    ErrorCode::InvalidRequest,
+                    AuthzRefusal::PkceMethodRefused,
                     "code_challenge_method must be S256",
-                    "pkce_method_refused",
                 ));
             }
             if !is_pkce_value(c) {
                 return Err(fail(
-                    ErrorCode::InvalidRequest,
+                    AuthzRefusal::MalformedCodeChallenge,
                     "code_challenge is malformed",
-                    "malformed_code_challenge",
                 ));
             }
             Some(c.to_owned())
@@ -273,22 +261,20 @@ pub fn parse(
     };
     if client.require_pkce && code_challenge.is_none() {
         return Err(fail(
-            ErrorCode::InvalidRequest,
+            AuthzRefusal::PkceRequired,
             "PKCE is required: send code_challenge with code_challenge_method=S256",
-            "pkce_required",
         ));
     }
     let prompt = PromptSet::parse(params.get("prompt").unwrap_or(""))
-        .map_err(|e| fail(ErrorCode::InvalidRequest, &e.to_string(), "bad_prompt"))?;
+        .map_err(|e| fail(AuthzRefusal::BadPrompt, &e.to_string()))?;
     let max_age = match params.get("max_age") {
         None => None,
         Some(v) => match v.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n),
             _ => {
                 return Err(fail(
-                    ErrorCode::InvalidRequest,
+                    AuthzRefusal::BadMaxAge,
                     "max_age must be a non-negative integer",
-                    "bad_max_age",
                 ));
             }
         },
@@ -353,7 +339,7 @@ pub enum Decision {
     Reauthenticate,
     StepUp(Level),
     Consent,
-    Refuse(ErrorCode, &'static str),
+    Refuse(AuthzRefusal),
 }
 
 /// What already happened for this request.
@@ -378,7 +364,7 @@ pub fn decide(
 ) -> Decision {
     let Some(s) = session else {
         return if req.prompt.contains(Prompt::None) {
-            Decision::Refuse(ErrorCode::LoginRequired, "no_session")
+            Decision::Refuse(AuthzRefusal::NoSession)
         } else {
             Decision::Login
         };
@@ -386,7 +372,7 @@ pub fn decide(
     let fresh_login = progress.login_done;
     if progress.fresh_login_required && !fresh_login {
         return if req.prompt.contains(Prompt::None) {
-            Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
+            Decision::Refuse(AuthzRefusal::ReauthenticationRequired)
         } else {
             Decision::Reauthenticate
         };
@@ -402,7 +388,7 @@ pub fn decide(
     });
     if (req.prompt.contains(Prompt::Login) && !fresh_login) || too_old {
         return if req.prompt.contains(Prompt::None) {
-            Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
+            Decision::Refuse(AuthzRefusal::ReauthenticationRequired)
         } else {
             Decision::Reauthenticate
         };
@@ -410,7 +396,7 @@ pub fn decide(
     let needed = req.required_level();
     if s.level < needed {
         return if req.prompt.contains(Prompt::None) {
-            Decision::Refuse(ErrorCode::InteractionRequired, "level_too_low")
+            Decision::Refuse(AuthzRefusal::LevelTooLow)
         } else {
             Decision::StepUp(needed)
         };
@@ -420,7 +406,7 @@ pub fn decide(
         && (!progress.consented || req.prompt.contains(Prompt::Consent));
     if needs_consent {
         return if req.prompt.contains(Prompt::None) {
-            Decision::Refuse(ErrorCode::ConsentRequired, "consent_required")
+            Decision::Refuse(AuthzRefusal::ConsentRequired)
         } else {
             Decision::Consent
         };
