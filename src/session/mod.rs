@@ -13,6 +13,7 @@ use crate::authn::{AuthFactor, Level, Method, evaluate};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{hash_secret, random_token};
+use crate::protocol::{AcrLadder, Amr};
 use crate::storage::sessions::{self, EventRecord, SessionRecord};
 use crate::storage::{Db, Tx, refresh};
 
@@ -44,7 +45,7 @@ pub struct SessionClaims {
     pub sid: String,
     pub auth_time: i64,
     pub acr: String,
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
 }
 
 /// A live session with its computed level.
@@ -57,16 +58,19 @@ pub struct Session {
     pub auth_time: i64,
     pub factors: Vec<AuthFactor>,
     pub level: Level,
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
 }
 
 impl Session {
     /// The claims tokens carry about this session.
-    pub fn claims(&self, levels: &[String]) -> SessionClaims {
+    pub fn claims(&self, levels: &AcrLadder) -> SessionClaims {
         SessionClaims {
             sid: self.id.clone(),
             auth_time: self.auth_time,
-            acr: levels.get(self.level.index()).cloned().unwrap_or_default(),
+            acr: levels
+                .at(self.level.index())
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             amr: self.amr.clone(),
         }
     }

@@ -39,7 +39,12 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         }
         let claims = s.claims(&state.settings.session.levels);
         acr = claims.acr;
-        amr = claims.amr.join(", ");
+        amr = claims
+            .amr
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         until = time::OffsetDateTime::from_unix_timestamp(s.expires_at)
             .ok()
             .and_then(|t| {
