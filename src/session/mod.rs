@@ -7,10 +7,12 @@ use serde_json::json;
 
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::{AuthFactor, Level, Method, evaluate};
+use crate::clock::SharedClock;
 use crate::crypto::{hash_secret, random_token};
 use crate::oidc::backchannel;
 use crate::oidc::mint::SessionClaims;
 use crate::state::AppState;
+use crate::storage::Db;
 use crate::storage::refresh;
 use crate::storage::sessions::{self, EventRecord, SessionRecord};
 
@@ -44,8 +46,8 @@ pub fn is_live(r: &SessionRecord, now: i64, idle_secs: i64) -> bool {
     r.ended_at.is_none() && now < r.expires_at && now - r.last_active_at < idle_secs
 }
 
-async fn hydrate(state: &AppState, r: SessionRecord) -> Result<Option<Session>, sqlx::Error> {
-    let events = sessions::events(state.db.pool(), &r.id).await?;
+async fn hydrate(db: &Db, r: SessionRecord) -> Result<Option<Session>, sqlx::Error> {
+    let events = sessions::events(db.pool(), &r.id).await?;
     let factors: Vec<AuthFactor> = events
         .iter()
         .filter_map(|e| {
@@ -70,19 +72,52 @@ async fn hydrate(state: &AppState, r: SessionRecord) -> Result<Option<Session>, 
     }))
 }
 
+/// What reading the session behind a cookie needs, and nothing more: the pages' extractors
+/// get it as app data of its own.
+#[derive(Clone, Debug)]
+pub struct SessionReader {
+    db: Db,
+    clock: SharedClock,
+    idle_secs: i64,
+}
+
+impl SessionReader {
+    pub fn new(db: Db, clock: SharedClock, idle_secs: i64) -> SessionReader {
+        SessionReader {
+            db,
+            clock,
+            idle_secs,
+        }
+    }
+
+    /// The reader of this state's sessions.
+    pub fn of(state: &AppState) -> SessionReader {
+        SessionReader::new(
+            state.db.clone(),
+            state.clock.clone(),
+            state.settings.session.idle_secs,
+        )
+    }
+
+    /// The live session behind a cookie value, if any.
+    pub async fn from_cookie(&self, token: Option<&str>) -> Result<Option<Session>, sqlx::Error> {
+        let Some(token) = token else { return Ok(None) };
+        let Some(r) = sessions::by_token_hash(self.db.pool(), &hash_secret(token)).await? else {
+            return Ok(None);
+        };
+        if !is_live(&r, self.clock.now(), self.idle_secs) {
+            return Ok(None);
+        }
+        hydrate(&self.db, r).await
+    }
+}
+
 /// The live session behind a cookie value, if any.
 pub async fn from_cookie(
     state: &AppState,
     token: Option<&str>,
 ) -> Result<Option<Session>, sqlx::Error> {
-    let Some(token) = token else { return Ok(None) };
-    let Some(r) = sessions::by_token_hash(state.db.pool(), &hash_secret(token)).await? else {
-        return Ok(None);
-    };
-    if !is_live(&r, state.clock.now(), state.settings.session.idle_secs) {
-        return Ok(None);
-    }
-    hydrate(state, r).await
+    SessionReader::of(state).from_cookie(token).await
 }
 
 /// The live session with this id (refresh grants).
@@ -93,7 +128,7 @@ pub async fn by_id(state: &AppState, id: &str) -> Result<Option<Session>, sqlx::
     if !is_live(&r, state.clock.now(), state.settings.session.idle_secs) {
         return Ok(None);
     }
-    hydrate(state, r).await
+    hydrate(&state.db, r).await
 }
 
 /// Records activity (authorization requests, refreshes) against the idle timeout.
