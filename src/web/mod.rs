@@ -7,7 +7,7 @@ pub mod context;
 pub mod cookies;
 pub mod directory_login;
 pub mod error;
-pub mod form;
+pub mod extract;
 pub mod home;
 pub mod i18n;
 pub mod key_login;
