@@ -6,6 +6,7 @@ use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest, web};
+use anyhow::Context;
 use futures_util::future::LocalBoxFuture;
 
 use super::context::context_of;
@@ -35,8 +36,8 @@ impl FromRequest for PageLang {
     }
 }
 
-/// The live session of this browser, if any. A session that cannot be read counts as none
-/// (the page then asks for a login), and is logged.
+/// The live session of this browser, if any. A session that cannot be read is an unexpected
+/// error: a page never takes an unreadable session for none (a logout would then end nothing).
 #[derive(Debug, Clone)]
 pub struct CurrentSession(pub Option<Session>);
 
@@ -54,13 +55,11 @@ async fn read_session(req: &HttpRequest) -> Result<Option<Session>, PageError> {
         return Err(anyhow::anyhow!("the session reader is not registered").into());
     };
     let token = cookies::session_token(req);
-    match reader.from_cookie(token.as_deref()).await {
-        Ok(s) => Ok(s),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read the session");
-            Ok(None)
-        }
-    }
+    let session = reader
+        .from_cookie(token.as_deref())
+        .await
+        .context("cannot read the session")?;
+    Ok(session)
 }
 
 impl FromRequest for CurrentSession {

@@ -51,6 +51,60 @@ pub(super) struct LoginPage {
     card_href: Option<String>,
 }
 
+/// What the login page says above its forms, and which forms it shows.
+struct Banner {
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
+    show_form: bool,
+    key_mode: &'static str,
+    show_key: bool,
+}
+
+impl Banner {
+    /// The banner for a login (`reason` none), a re-authentication or a step-up.
+    async fn of(
+        state: &AppState,
+        lang: Lang,
+        current: Option<&Session>,
+        reason: Option<&str>,
+    ) -> Banner {
+        let t = lang.t();
+        let keys_on = state.security_keys.is_some();
+        let plain = |notice| Banner {
+            notice,
+            error: None,
+            show_form: true,
+            key_mode: "passwordless",
+            show_key: keys_on,
+        };
+        if reason == Some("reauth") {
+            return plain(Some(t.reauth_needed));
+        }
+        if reason != Some("stepup") {
+            return plain(None);
+        }
+        let usable = match current {
+            Some(s) if keys_on => has_usable_key(state, &s.identity_id).await,
+            _ => false,
+        };
+        let (notice, error) = if usable {
+            (Some(lang.keys().stepup_intro), None)
+        } else if keys_on && current.is_some() {
+            // Keys exist on this service, just not for this person yet: say how to get one.
+            (Some(t.stepup_needed), Some(lang.keys().stepup_none))
+        } else {
+            (Some(t.stepup_needed), Some(t.err_level))
+        };
+        Banner {
+            notice,
+            error,
+            show_form: false,
+            key_mode: "second_factor",
+            show_key: usable,
+        }
+    }
+}
+
 impl LoginPage {
     /// The login page of a pending request for the person behind `current`, if any.
     pub(super) async fn build(
@@ -62,31 +116,7 @@ impl LoginPage {
         reason: Option<&str>,
         csrf: String,
     ) -> LoginPage {
-        let signed_in_as = who(state, current).await;
-        let t = lang.t();
-        let keys_on = state.security_keys.is_some();
-        let mut key_mode = "passwordless";
-        let mut show_key = keys_on;
-        let (notice, error, show_form) = match reason {
-            Some("stepup") => {
-                let usable = match current {
-                    Some(s) if keys_on => has_usable_key(state, &s.identity_id).await,
-                    _ => false,
-                };
-                key_mode = "second_factor";
-                show_key = usable;
-                if usable {
-                    (Some(lang.keys().stepup_intro), None, false)
-                } else if keys_on && current.is_some() {
-                    // Keys exist on this service, just not for this person yet: say how to get one.
-                    (Some(t.stepup_needed), Some(lang.keys().stepup_none), false)
-                } else {
-                    (Some(t.stepup_needed), Some(t.err_level), false)
-                }
-            }
-            Some("reauth") => (Some(t.reauth_needed), None, true),
-            _ => (None, None, true),
-        };
+        let banner = Banner::of(state, lang, current, reason).await;
         let username = match (current, p.params.get("login_hint")) {
             (Some(s), _) => identities::by_id(state.db.pool(), &s.identity_id)
                 .await
@@ -98,24 +128,23 @@ impl LoginPage {
             (None, None) => String::new(),
         };
         let cancel_href =
-            (!show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
-        let card_href = card_href(state, &p.flow.id).await;
+            (!banner.show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
         LoginPage {
             chrome: Chrome::new(req, lang),
             k: lang.keys(),
-            flow_id: p.flow.id,
             csrf,
             username,
-            error,
-            notice,
+            error: banner.error,
+            notice: banner.notice,
             client_name: p.client_name,
-            show_form,
+            show_form: banner.show_form,
             cancel_href,
-            signed_in_as,
-            keys_on,
-            key_mode,
-            show_key,
-            card_href,
+            signed_in_as: who(state, current).await,
+            keys_on: state.security_keys.is_some(),
+            key_mode: banner.key_mode,
+            show_key: banner.show_key,
+            card_href: card_href(state, &p.flow.id).await,
+            flow_id: p.flow.id,
         }
     }
 
