@@ -81,8 +81,8 @@ pub fn is_live(r: &SessionRecord, now: i64, idle_secs: i64) -> bool {
     r.ended_at.is_none() && now < r.expires_at && now - r.last_active_at < idle_secs
 }
 
-async fn hydrate(state: &Sessions<'_>, r: SessionRecord) -> Result<Option<Session>, sqlx::Error> {
-    let events = sessions::events(state.db.pool(), &r.id).await?;
+async fn hydrate(db: &Db, r: SessionRecord) -> Result<Option<Session>, sqlx::Error> {
+    let events = sessions::events(db.pool(), &r.id).await?;
     let factors: Vec<AuthFactor> = events
         .iter()
         .filter_map(|e| {
@@ -107,19 +107,52 @@ async fn hydrate(state: &Sessions<'_>, r: SessionRecord) -> Result<Option<Sessio
     }))
 }
 
+/// What reading the session behind a cookie needs, and nothing more: the pages' extractors
+/// get it as app data of its own.
+#[derive(Clone, Debug)]
+pub struct SessionReader {
+    db: Db,
+    clock: SharedClock,
+    idle_secs: i64,
+}
+
+impl SessionReader {
+    pub fn new(db: Db, clock: SharedClock, idle_secs: i64) -> SessionReader {
+        SessionReader {
+            db,
+            clock,
+            idle_secs,
+        }
+    }
+
+    /// The reader of these sessions.
+    pub fn of(state: &Sessions<'_>) -> SessionReader {
+        SessionReader::new(
+            state.db.clone(),
+            state.clock.clone(),
+            state.settings.session.idle_secs,
+        )
+    }
+
+    /// The live session behind a cookie value, if any.
+    pub async fn from_cookie(&self, token: Option<&str>) -> Result<Option<Session>, sqlx::Error> {
+        let Some(token) = token else { return Ok(None) };
+        let Some(r) = sessions::by_token_hash(self.db.pool(), &hash_secret(token)).await? else {
+            return Ok(None);
+        };
+        if !is_live(&r, self.clock.now(), self.idle_secs) {
+            return Ok(None);
+        }
+        hydrate(&self.db, r).await
+    }
+}
+
 /// The live session behind a cookie value, if any.
 pub async fn from_cookie(
     state: &Sessions<'_>,
     token: Option<&str>,
 ) -> Result<Option<Session>, sqlx::Error> {
-    let Some(token) = token else { return Ok(None) };
-    let Some(r) = sessions::by_token_hash(state.db.pool(), &hash_secret(token)).await? else {
-        return Ok(None);
-    };
-    if !is_live(&r, state.clock.now(), state.settings.session.idle_secs) {
-        return Ok(None);
-    }
-    hydrate(state, r).await
+    SessionReader::of(state).from_cookie(token).await
 }
 
 /// The live session with this id (refresh grants).
@@ -130,7 +163,7 @@ pub async fn by_id(state: &Sessions<'_>, id: &str) -> Result<Option<Session>, sq
     if !is_live(&r, state.clock.now(), state.settings.session.idle_secs) {
         return Ok(None);
     }
-    hydrate(state, r).await
+    hydrate(state.db, r).await
 }
 
 /// Records activity (authorization requests, refreshes) against the idle timeout.
