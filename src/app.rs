@@ -198,6 +198,7 @@ impl Application {
         )?);
         let demo = demo.map(web::Data::new);
         let toolkit = web::Data::new(ui::WebSettings::new(&state.settings.http));
+        let sessions = web::Data::new(crate::session::SessionReader::of(&state.sessions()));
         let data = state.clone();
         let metrics = web::Data::from(state.metrics.clone());
         let audit = web::Data::new(state.audit.clone());
@@ -206,10 +207,12 @@ impl Application {
                 .app_data(data.clone())
                 .app_data(toolkit.clone())
                 .app_data(metrics.clone())
+                .app_data(sessions.clone())
                 .app_data(audit.clone())
                 .app_data(web::FormConfig::default().limit(64 * 1024))
                 .app_data(web::PayloadConfig::default().limit(64 * 1024))
                 .app_data(web::QueryConfig::default().error_handler(pages::rejected::query))
+                .wrap(actix_web::middleware::from_fn(ui::error::render_errors))
                 .wrap(actix_web::middleware::from_fn(pages::rejected::body))
                 .wrap(actix_web::middleware::from_fn(
                     crate::metrics::listener_paths,

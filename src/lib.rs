@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ldap;
 pub mod metrics;
 pub mod oidc;
+pub mod protocol;
 pub mod psc;
 pub mod sandbox;
 pub mod session;

@@ -8,6 +8,7 @@ use crate::audit::AuditEvent;
 use crate::crypto::{hash_secret, random_token};
 use crate::oidc::client::GrantType;
 use crate::oidc::keys::SigningAlg;
+use crate::protocol::Scope;
 use crate::state::AppState;
 use crate::storage::clients::{self, ClientRecord};
 use crate::storage::{is_unique_violation, to_json_list};
@@ -73,10 +74,10 @@ fn check_id(id: &str) -> Result<(), AdminError> {
 /// Every scope is known: a person scope (shown on the consent page), or an API scope of a
 /// client allowed `client_credentials` (the code flow never grants those).
 fn check_scopes(spec: &ClientSpec) -> Result<(), AdminError> {
-    use crate::oidc::scope::{PERSON_SCOPES, is_person_scope, is_scope_token};
+    use crate::oidc::scope::{PERSON_SCOPES, is_person_scope};
     let machine = spec.grants.contains(&GrantType::ClientCredentials);
     for s in &spec.scopes {
-        if !is_scope_token(s) {
+        if !Scope::is_token(s) {
             return Err(AdminError::Invalid(format!(
                 "the scope {s:?} is not a valid scope name (1 to 128 printable ASCII \
                  characters, no space, quote or backslash)"

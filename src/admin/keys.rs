@@ -17,7 +17,7 @@ pub async fn enrolment_code(
     actor: &str,
 ) -> Result<IssuedCode, AdminError> {
     let identity = super::users::find(state, who).await?;
-    if identity.status != "active" {
+    if !identity.status.is_active() {
         return Err(AdminError::Invalid(format!(
             "{} is {}: enable the account first",
             identity.username, identity.status

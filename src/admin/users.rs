@@ -70,7 +70,7 @@ pub async fn create(
         given_name: new.given_name.trim().to_owned(),
         family_name: new.family_name.trim().to_owned(),
         email: new.email,
-        status: "active".into(),
+        status: Status::Active,
         status_reason: None,
         status_at: Some(now),
         created_at: now,
@@ -200,7 +200,7 @@ pub async fn enable(
 ) -> Result<IdentityRecord, AdminError> {
     let i = find(state, who).await?;
     let mut tx = state.db.begin().await?;
-    identities::set_status(&mut tx, &i.id, "active", None, state.clock.now()).await?;
+    identities::set_status(&mut tx, &i.id, Status::Active, None, state.clock.now()).await?;
     state
         .audit
         .in_tx(

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::Amr;
+
 /// A kind of proof, as recorded in an authentication event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -52,15 +54,15 @@ impl Method {
     }
 
     /// RFC 8176 values of one event of this method.
-    pub fn amr(self, user_verified: bool) -> Vec<&'static str> {
+    pub fn amr(self, user_verified: bool) -> Vec<Amr> {
         match self {
-            Method::Password | Method::DirectoryPassword => vec!["pwd"],
-            Method::SecurityKey if user_verified => vec!["hwk", "user", "mfa"],
-            Method::SecurityKey => vec!["hwk"],
-            Method::Card => vec!["sc", "pin", "hwk", "mfa"],
+            Method::Password | Method::DirectoryPassword => vec![Amr::Pwd],
+            Method::SecurityKey if user_verified => vec![Amr::Hwk, Amr::User, Amr::Mfa],
+            Method::SecurityKey => vec![Amr::Hwk],
+            Method::Card => vec![Amr::Sc, Amr::Pin, Amr::Hwk, Amr::Mfa],
             // A software key in the phone, unlocked by the person's PIN: two factors, but the
             // approval happens on PSC's pages, outside this origin (not phishing-resistant).
-            Method::Ecps => vec!["swk", "pin", "mfa"],
+            Method::Ecps => vec![Amr::Swk, Amr::Pin, Amr::Mfa],
         }
     }
 
@@ -94,11 +96,11 @@ impl Level {
 }
 
 /// The level and `amr` reached by a set of factors; `None` when there is none.
-pub fn evaluate(factors: &[AuthFactor]) -> Option<(Level, Vec<String>)> {
+pub fn evaluate(factors: &[AuthFactor]) -> Option<(Level, Vec<Amr>)> {
     if factors.is_empty() {
         return None;
     }
-    let mut amr: Vec<&'static str> = Vec::new();
+    let mut amr: Vec<Amr> = Vec::new();
     for f in factors {
         for v in f.method.amr(f.user_verified) {
             if !amr.contains(&v) {
@@ -110,8 +112,8 @@ pub fn evaluate(factors: &[AuthFactor]) -> Option<(Level, Vec<String>)> {
     classes.sort_unstable();
     classes.dedup();
     let multi = classes.len() > 1;
-    if multi && !amr.contains(&"mfa") {
-        amr.push("mfa");
+    if multi && !amr.contains(&Amr::Mfa) {
+        amr.push(Amr::Mfa);
     }
     let card = factors.iter().any(|f| f.method == Method::Card);
     let key_uv = factors
@@ -126,7 +128,7 @@ pub fn evaluate(factors: &[AuthFactor]) -> Option<(Level, Vec<String>)> {
     } else {
         Level::Loa1
     };
-    Some((level, amr.into_iter().map(str::to_owned).collect()))
+    Some((level, amr))
 }
 
 #[cfg(test)]
@@ -144,30 +146,30 @@ mod tests {
     fn ladder_follows_the_design_table() {
         assert_eq!(evaluate(&[]), None);
         let (l, amr) = evaluate(&[f(Method::Password, false)]).unwrap();
-        assert_eq!((l, amr), (Level::Loa1, vec!["pwd".to_owned()]));
+        assert_eq!((l, amr), (Level::Loa1, vec![Amr::Pwd]));
         assert_eq!(
             evaluate(&[f(Method::DirectoryPassword, false)]).unwrap().0,
             Level::Loa1
         );
         assert_eq!(
             evaluate(&[f(Method::SecurityKey, false)]).unwrap(),
-            (Level::Loa1, vec!["hwk".to_owned()])
+            (Level::Loa1, vec![Amr::Hwk])
         );
         let (l, amr) = evaluate(&[f(Method::SecurityKey, true)]).unwrap();
         assert_eq!(l, Level::Loa3);
-        assert_eq!(amr, ["hwk", "user", "mfa"]);
+        assert_eq!(amr, [Amr::Hwk, Amr::User, Amr::Mfa]);
         let (l, amr) =
             evaluate(&[f(Method::Password, false), f(Method::SecurityKey, false)]).unwrap();
         assert_eq!(l, Level::Loa3);
-        assert_eq!(amr, ["pwd", "hwk", "mfa"]);
+        assert_eq!(amr, [Amr::Pwd, Amr::Hwk, Amr::Mfa]);
         assert_eq!(
             evaluate(&[f(Method::Card, true)]).unwrap().1,
-            ["sc", "pin", "hwk", "mfa"]
+            [Amr::Sc, Amr::Pin, Amr::Hwk, Amr::Mfa]
         );
         // e-CPS is two factors, not phishing-resistant.
         let (l, amr) = evaluate(&[f(Method::Ecps, true)]).unwrap();
         assert_eq!(l, Level::Loa2);
-        assert_eq!(amr, ["swk", "pin", "mfa"]);
+        assert_eq!(amr, [Amr::Swk, Amr::Pin, Amr::Mfa]);
         assert!(!Method::Ecps.phishing_resistant());
         assert_eq!(Method::parse("ecps"), Some(Method::Ecps));
         // Two knowledge factors are still one factor.
@@ -176,6 +178,6 @@ mod tests {
             f(Method::DirectoryPassword, false),
         ])
         .unwrap();
-        assert_eq!((l, amr), (Level::Loa1, vec!["pwd".to_owned()]));
+        assert_eq!((l, amr), (Level::Loa1, vec![Amr::Pwd]));
     }
 }

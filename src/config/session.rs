@@ -2,10 +2,13 @@
 
 use serde::Deserialize;
 
+use crate::protocol::AcrLadder;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SessionSettings {
     pub absolute_secs: i64,
     pub idle_secs: i64,
-    pub levels: Vec<String>,
+    /// The `acr` values of the three levels, lowest first.
+    pub levels: AcrLadder,
 }

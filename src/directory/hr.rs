@@ -365,7 +365,7 @@ async fn apply_row(
             let changed = changes(&old, &new);
             // An account in use is not taken away on a date correction: said, left active.
             if changed.contains(&"hr_arrival")
-                && old.status == Status::Active.as_str()
+                && old.status == Status::Active
                 && row.arrival.as_deref().is_some_and(|a| a > today)
             {
                 late_arrival = Some(format!(
@@ -474,7 +474,7 @@ async fn create(
             given_name: row.given_name.clone(),
             family_name: row.family_name.clone(),
             email: row.email.clone(),
-            status: status.as_str().into(),
+            status,
             status_reason: status_reason.clone(),
             status_at: Some(now),
             created_at: now,

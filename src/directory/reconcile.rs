@@ -214,7 +214,7 @@ pub async fn reconcile(state: &Repository<'_>) -> anyhow::Result<Report> {
     }
     for i in people
         .iter()
-        .filter(|i| i.status == Status::Active.as_str() && !linked_ids.contains(i.id.as_str()))
+        .filter(|i| i.status == Status::Active && !linked_ids.contains(i.id.as_str()))
     {
         let mut suggestions: Vec<(u8, &Person)> = here
             .iter()
@@ -359,7 +359,7 @@ async fn apply_policy(
         let Some(i) = identities::by_id(state.db.pool(), id).await? else {
             continue;
         };
-        if i.status != Status::Active.as_str() {
+        if i.status != Status::Active {
             continue;
         }
         users::withdraw(
@@ -393,7 +393,7 @@ mod tests {
             given_name: given.into(),
             family_name: family.into(),
             email: None,
-            status: "active".into(),
+            status: Status::Active,
             status_reason: None,
             status_at: None,
             created_at: 0,

@@ -53,7 +53,7 @@ pub async fn withdraw(
     };
     let now = state.clock.now();
     let mut tx = state.db.begin().await?;
-    identities::set_status(&mut tx, identity_id, status.as_str(), Some(reason), now).await?;
+    identities::set_status(&mut tx, identity_id, status, Some(reason), now).await?;
     let revoked =
         refresh::revoke_identity_families(&mut tx, identity_id, revoke_reason, now).await?;
     revoke_pairing_on_withdrawal(

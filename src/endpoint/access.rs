@@ -79,7 +79,7 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'stat
         .await
         .map_err(stored)?
     {
-        Some(i) if i.status == "active" => i,
+        Some(i) if i.status.is_active() => i,
         _ => return Err("identity_inactive"),
     };
     let mut session = Some(sid);

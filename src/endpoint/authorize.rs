@@ -13,6 +13,7 @@ use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{hash_secret, random_token};
 use crate::oidc::error::OAuthError;
 use crate::oidc::params::Params;
+use crate::oidc::refusal::AuthzRefusal;
 use crate::oidc::request::{
     AuthRequest, Decision, Progress, ReplyTo, RequestError, ResponseMode, decide, parse,
 };
@@ -34,7 +35,7 @@ const PAR_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     match Params::parse(req.query_string().as_bytes()) {
         Ok(params) => handle(&req, &state, params, None, None).await,
-        Err(_) => bad_request_page(&req, &state, "repeated_parameter", None).await,
+        Err(_) => bad_request_page(&req, &state, AuthzRefusal::RepeatedParameter, None).await,
     }
 }
 
@@ -45,7 +46,7 @@ pub async fn authorize_post(
 ) -> HttpResponse {
     match Params::parse(&body) {
         Ok(params) => handle(&req, &state, params, None, None).await,
-        Err(_) => bad_request_page(&req, &state, "repeated_parameter", None).await,
+        Err(_) => bad_request_page(&req, &state, AuthzRefusal::RepeatedParameter, None).await,
     }
 }
 
@@ -74,15 +75,13 @@ pub async fn resume(
         if let Ok(ar) = parse(client, &params, &state.settings.session.levels) {
             let _ = flows::delete(state.db.pool(), &flow.id).await;
             let ctx = context_of(&req);
-            audit_refusal(&state, &ctx, &ar.client.id, "user_cancelled").await;
+            let reason = AuthzRefusal::UserCancelled;
+            audit_refusal(&state, &ctx, &ar.client.id, reason).await;
             return reply_error(
                 &req,
                 &state,
                 &ar.reply_to(),
-                &OAuthError::new(
-                    crate::oidc::error::ErrorCode::AccessDenied,
-                    "the user cancelled the request",
-                ),
+                &reason.error(reason.description()),
             );
         }
         return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow);
@@ -163,7 +162,7 @@ async fn handle(
                 return bad_request_page(
                     req,
                     state,
-                    "invalid_request_uri",
+                    AuthzRefusal::InvalidRequestUri,
                     params.get("client_id"),
                 )
                 .await;
@@ -175,7 +174,7 @@ async fn handle(
         .get("client_id")
         .is_some_and(|id| id.len() > MAX_CLIENT_ID)
     {
-        return bad_request_page(req, state, "parameter_too_long", None).await;
+        return bad_request_page(req, state, AuthzRefusal::ParameterTooLong, None).await;
     }
     let client = match params.get("client_id") {
         Some(id) => match state.clients.get(id).await {
@@ -203,9 +202,13 @@ async fn handle(
                 page(req, StatusCode::BAD_REQUEST, |t| t.bad_request_client)
             };
         }
-        Err(RequestError::Redirect { to, error, reason }) => {
+        Err(RequestError::Redirect {
+            to,
+            reason,
+            description,
+        }) => {
             audit_refusal(state, &ctx, &to.client_id, reason).await;
-            return reply_error(req, state, &to, &error);
+            return reply_error(req, state, &to, &reason.error(description));
         }
     };
     let current = match session {
@@ -237,7 +240,7 @@ async fn handle(
                 }
             }
         }
-        Decision::Refuse(code, reason) => {
+        Decision::Refuse(reason) => {
             if let Some(f) = &flow {
                 let _ = flows::delete(state.db.pool(), &f.id).await;
             }
@@ -246,7 +249,7 @@ async fn handle(
                 req,
                 state,
                 &ar.reply_to(),
-                &OAuthError::new(code, describe(reason)),
+                &reason.error(reason.description()),
             )
         }
         Decision::Login | Decision::Reauthenticate | Decision::StepUp(_) | Decision::Consent => {
@@ -291,7 +294,9 @@ async fn progress(
                 .await?
                 .map(|granted| {
                     let granted: Vec<String> = serde_json::from_str(&granted).unwrap_or_default();
-                    ar.scope.iter().all(|sc| granted.contains(sc))
+                    ar.scope
+                        .iter()
+                        .all(|sc| granted.iter().any(|g| g == sc.as_str()))
                 })
                 .unwrap_or(false)
         }
@@ -307,16 +312,6 @@ async fn progress(
         consent_done: flow.is_some_and(|f| by_this_session(f.consent_session.as_ref())),
         fresh_login_required: flow.is_some_and(|f| f.fresh_login != 0),
     })
-}
-
-fn describe(reason: &str) -> &'static str {
-    match reason {
-        "no_session" => "the user is not signed in",
-        "reauthentication_required" => "the user must sign in again",
-        "level_too_low" => "a stronger authentication is required",
-        "consent_required" => "the user has not consented",
-        _ => "the request was refused",
-    }
 }
 
 /// The parameters a flow keeps: the ones the request parser reads, each within its bound
@@ -364,8 +359,8 @@ async fn issue_code(
             client_id: ar.client.id.clone(),
             identity_id: s.identity_id.clone(),
             session_id: s.id.clone(),
-            redirect_uri: ar.redirect_uri.clone(),
-            scope: ar.scope.join(" "),
+            redirect_uri: ar.redirect_uri.to_string(),
+            scope: ar.scope.to_string(),
             nonce: ar.nonce.clone(),
             code_challenge: ar.code_challenge.clone(),
             created_at: now,
@@ -391,7 +386,7 @@ async fn issue_code(
                 .subject(&s.identity_id)
                 .client(&ar.client.id)
                 .context(ctx)
-                .details(json!({ "session": s.id, "scope": ar.scope.join(" ") })),
+                .details(json!({ "session": s.id, "scope": ar.scope.to_string() })),
         )
         .await;
     Ok(code)
@@ -401,7 +396,7 @@ async fn audit_refusal(
     state: &AppState,
     ctx: &RequestContext,
     client_id: &str,
-    reason: &'static str,
+    reason: AuthzRefusal,
 ) {
     state
         .audit
@@ -416,7 +411,7 @@ async fn audit_refusal(
 async fn bad_request_page(
     req: &HttpRequest,
     state: &AppState,
-    reason: &'static str,
+    reason: AuthzRefusal,
     client_id: Option<&str>,
 ) -> HttpResponse {
     let ctx = context_of(req);
@@ -467,9 +462,7 @@ struct FormPost {
 fn respond(req: &HttpRequest, to: &ReplyTo, fields: Vec<(String, String)>) -> HttpResponse {
     match to.response_mode {
         ResponseMode::Query => {
-            let Ok(mut url) = url::Url::parse(&to.redirect_uri) else {
-                return server_error(req);
-            };
+            let mut url = to.redirect_uri.url().clone();
             url.query_pairs_mut().extend_pairs(fields);
             HttpResponse::SeeOther()
                 .insert_header((LOCATION, url.to_string()))
@@ -482,7 +475,7 @@ fn respond(req: &HttpRequest, to: &ReplyTo, fields: Vec<(String, String)>) -> Ht
                 StatusCode::OK,
                 &FormPost {
                     chrome,
-                    action: to.redirect_uri.clone(),
+                    action: to.redirect_uri.to_string(),
                     fields,
                 },
             );
@@ -490,7 +483,7 @@ fn respond(req: &HttpRequest, to: &ReplyTo, fields: Vec<(String, String)>) -> Ht
             let csp = format!(
                 "{}; form-action {}",
                 crate::ui::security::CSP,
-                origin_of(&to.redirect_uri)
+                origin_of(to.redirect_uri.as_str())
             );
             if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&csp) {
                 resp.headers_mut()

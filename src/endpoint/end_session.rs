@@ -2,9 +2,9 @@
 //! `post_logout_redirect_uri` only, `state` echoed. Without a hint that names the signed-in
 //! person, the user confirms on a page first.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use askama::Template;
 use serde_json::Value;
 
@@ -15,7 +15,8 @@ use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::ui::context::context_of;
 use crate::ui::cookies;
-use crate::ui::error::{page, server_error};
+use crate::ui::error::PageError;
+use crate::ui::extract::CurrentSession;
 use crate::ui::i18n::Lang;
 use crate::ui::page::{Chrome, render_with};
 
@@ -106,31 +107,24 @@ async fn check(
     })
 }
 
-pub async fn end_session_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn end_session_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
     let Ok(params) = Params::parse(req.query_string().as_bytes()) else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_client);
+        return Err(PageError::BadRequest(|t| t.bad_request_client));
     };
-    let current = match session::from_cookie(
-        &state.sessions(),
-        cookies::session_token(&req).as_deref(),
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(_) => return server_error(&req),
-    };
-    let logout = match check(&state, &params, current.as_ref()).await {
+    let logout = match check(&state, &params, current.0.as_ref()).await {
         Ok(l) => l,
         Err(reason) => {
-            state
-                .audit
-                .record(AuditEvent::failure("logout_refused", reason).context(&context_of(&req)))
-                .await;
-            return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_redirect);
+            let refusal = AuditEvent::failure("logout_refused", reason).context(&context_of(&req));
+            state.audit.record(refusal).await;
+            return Err(PageError::BadRequest(|t| t.bad_request_redirect));
         }
     };
-    match current {
-        None => finish(&req, &logout),
+    match current.0 {
+        None => Ok(finish(&req, &logout)),
         Some(s) if logout.hint_matches == Some(true) => {
             end_and_finish(&req, &state, &s, &logout).await
         }
@@ -141,64 +135,56 @@ pub async fn end_session_get(req: HttpRequest, state: web::Data<AppState>) -> Ht
             if let Some(c) = cookie {
                 b.cookie(c);
             }
-            render_with(
-                b,
-                &Confirm {
-                    chrome: Chrome::new(&req, lang),
-                    csrf,
-                    fields: logout.fields,
-                },
-            )
+            let page = Confirm {
+                chrome: Chrome::new(&req, lang),
+                csrf,
+                fields: logout.fields,
+            };
+            Ok(render_with(b, &page))
         }
     }
+}
+
+/// A logout request sent by POST from a relying party (without our CSRF token), replayed as a
+/// GET on this origin.
+fn replay_as_get(params: &Params) -> HttpResponse {
+    // That cross-site POST carries neither our CSRF token nor the SameSite=Lax session cookie:
+    // the browser sends the cookie with a GET on this origin (RP-Initiated Logout §2).
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            LOGOUT_PARAMS
+                .iter()
+                .filter_map(|k| params.get(k).map(|v| (*k, v))),
+        )
+        .finish();
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, format!("/logout?{query}")))
+        .finish()
 }
 
 pub async fn end_session_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
-) -> HttpResponse {
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
     let Ok(params) = Params::parse(&body) else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_client);
+        return Err(PageError::BadRequest(|t| t.bad_request_client));
     };
     if !params.contains("csrf") {
-        // A relying party may send its logout request by POST (RP-Initiated Logout §2). That
-        // cross-site POST carries neither our CSRF token nor the SameSite=Lax session cookie:
-        // replay it as a GET on this origin, which the browser sends with the cookie.
-        let query = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(
-                LOGOUT_PARAMS
-                    .iter()
-                    .filter_map(|k| params.get(k).map(|v| (*k, v))),
-            )
-            .finish();
-        return HttpResponse::SeeOther()
-            .insert_header((LOCATION, format!("/logout?{query}")))
-            .finish();
+        return Ok(replay_as_get(&params));
     }
     if !cookies::csrf_ok(&req, params.get("csrf"), &origin(&state)) {
-        state
-            .audit
-            .record(AuditEvent::failure("logout_refused", "csrf").context(&context_of(&req)))
-            .await;
-        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
+        let refusal = AuditEvent::failure("logout_refused", "csrf").context(&context_of(&req));
+        state.audit.record(refusal).await;
+        return Err(PageError::Forbidden(|t| t.err_csrf));
     }
-    let current = match session::from_cookie(
-        &state.sessions(),
-        cookies::session_token(&req).as_deref(),
-    )
-    .await
-    {
-        Ok(s) => s,
-        Err(_) => return server_error(&req),
+    let Ok(logout) = check(&state, &params, current.0.as_ref()).await else {
+        return Err(PageError::BadRequest(|t| t.bad_request_redirect));
     };
-    let logout = match check(&state, &params, current.as_ref()).await {
-        Ok(l) => l,
-        Err(_) => return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_redirect),
-    };
-    match current {
+    match current.0 {
         Some(s) => end_and_finish(&req, &state, &s, &logout).await,
-        None => finish(&req, &logout),
+        None => Ok(finish(&req, &logout)),
     }
 }
 
@@ -216,12 +202,11 @@ async fn end_and_finish(
     state: &AppState,
     s: &Session,
     logout: &Logout,
-) -> HttpResponse {
-    if let Err(e) = session::end(&state.sessions(), &s.id, "logout", &context_of(req)).await {
-        tracing::error!(error = ?e, "logout failed");
-        return server_error(req);
-    }
-    finish(req, logout)
+) -> Result<HttpResponse, PageError> {
+    session::end(&state.sessions(), &s.id, "logout", &context_of(req))
+        .await
+        .context("logout failed")?;
+    Ok(finish(req, logout))
 }
 
 fn finish(req: &HttpRequest, logout: &Logout) -> HttpResponse {

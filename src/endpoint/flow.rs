@@ -16,6 +16,7 @@ use serde_json::json;
 
 use crate::audit::AuditEvent;
 use crate::crypto::{ct_eq, hash_secret, random_token};
+use crate::oidc::refusal::AuthzRefusal;
 use crate::state::AppState;
 use crate::storage::flows::{self, FlowRecord};
 use crate::ui::context::context_of;
@@ -169,7 +170,7 @@ pub async fn refused(
             state
                 .audit
                 .record(
-                    AuditEvent::failure("authorization_refused", "too_many_pending_flows")
+                    AuditEvent::failure("authorization_refused", AuthzRefusal::TooManyPendingFlows)
                         .client(client_id)
                         .context(&context_of(req)),
                 )
@@ -190,7 +191,7 @@ pub async fn restart(state: &AppState, req: &HttpRequest, foreign: FlowRecord) -
     state
         .audit
         .record(
-            AuditEvent::failure("authorization_refused", "flow_not_bound")
+            AuditEvent::failure("authorization_refused", AuthzRefusal::FlowNotBound)
                 .client(&foreign.client_id)
                 .context(&context_of(req))
                 .details(json!({ "flow_created_at": foreign.created_at })),

@@ -108,7 +108,7 @@ async fn refresh_answer(
     }
     let active = identities::by_id(state.db.pool(), &family.identity_id)
         .await?
-        .is_some_and(|i| i.status == "active");
+        .is_some_and(|i| i.status.is_active());
     if !active {
         return Ok(Err("identity_inactive"));
     }

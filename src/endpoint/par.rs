@@ -37,10 +37,14 @@ pub async fn par(req: HttpRequest, state: web::Data<AppState>, body: web::Bytes)
     ) {
         let (error, reason) = match e {
             RequestError::Page { reason, .. } => (
-                OAuthError::invalid_request("redirect_uri is missing or not registered"),
+                reason.error("redirect_uri is missing or not registered"),
                 reason,
             ),
-            RequestError::Redirect { error, reason, .. } => (error, reason),
+            RequestError::Redirect {
+                reason,
+                description,
+                ..
+            } => (reason.error(description), reason),
         };
         state
             .audit

@@ -10,6 +10,7 @@ use crate::audit::AuditEvent;
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint;
 use crate::oidc::params::Params;
+use crate::protocol::{Scope, ScopeSet};
 use crate::state::AppState;
 use crate::ui::context::context_of;
 
@@ -57,8 +58,9 @@ pub async fn userinfo(
         .get("scope")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let scopes: Vec<&str> = scope.split(' ').collect();
-    if !scopes.contains(&"openid") {
+    // A token carries the scope Trousseau wrote; a malformed one grants nothing.
+    let scopes = ScopeSet::parse(scope).unwrap_or_default();
+    if !scopes.contains(Scope::OPENID) {
         return OAuthError::new(
             crate::oidc::error::ErrorCode::InsufficientScope,
             "the openid scope is required",
@@ -72,6 +74,7 @@ pub async fn userinfo(
         return OAuthError::invalid_token("the access token does not speak for a person")
             .error_response();
     };
+    let scopes = scopes.as_strs();
     let mut out = mint::identity_claims(&identity, &scopes);
     match super::claims::scoped(&state, &identity.id, &scopes).await {
         Ok(extra) => out.extend(extra),

@@ -47,24 +47,3 @@ impl std::str::FromStr for LinkMethod {
         }
     }
 }
-
-/// Status of an identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Active,
-    /// Known from HR before the arrival date: no login until that day.
-    Pending,
-    Suspended,
-    Left,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Active => "active",
-            Status::Pending => "pending",
-            Status::Suspended => "suspended",
-            Status::Left => "left",
-        }
-    }
-}

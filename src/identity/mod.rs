@@ -5,7 +5,9 @@ mod idnat;
 mod link;
 mod luhn;
 pub mod name;
+mod status;
 
 pub use finess::{Finess, FinessError};
 pub use idnat::{Adeli, IdNat, IdNatError, IdNatKind, Rpps};
-pub use link::{LinkMethod, Status};
+pub use link::LinkMethod;
+pub use status::{Status, UnknownStatus};

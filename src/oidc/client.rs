@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::keys::SigningAlg;
 use crate::authn::Level;
+use crate::protocol::{AcrLadder, RedirectUri};
 use crate::storage::clients::{self, ClientRecord};
 use crate::storage::{Db, from_json_list};
 
@@ -108,15 +109,15 @@ impl Client {
         self.grants.contains(&grant)
     }
     /// Exact, character-for-character redirect URI matching.
-    pub fn has_redirect_uri(&self, uri: &str) -> bool {
-        self.redirect_uris.iter().any(|r| r == uri)
+    pub fn has_redirect_uri(&self, uri: &RedirectUri) -> bool {
+        self.redirect_uris.iter().any(|r| uri.matches(r))
     }
 
-    pub fn from_record(r: &ClientRecord, levels: &[String]) -> Client {
+    pub fn from_record(r: &ClientRecord, levels: &AcrLadder) -> Client {
         let min_level = r
             .min_acr
             .as_deref()
-            .and_then(|name| levels.iter().position(|l| l == name))
+            .and_then(|name| levels.rank(name))
             .and_then(Level::from_index);
         Client {
             id: r.id.clone(),
@@ -157,12 +158,12 @@ const TTL: Duration = Duration::from_secs(1);
 #[derive(Debug)]
 pub struct ClientCache {
     db: Db,
-    levels: Vec<String>,
+    levels: AcrLadder,
     entries: RwLock<HashMap<String, CacheEntry>>,
 }
 
 impl ClientCache {
-    pub fn new(db: Db, levels: Vec<String>) -> ClientCache {
+    pub fn new(db: Db, levels: AcrLadder) -> ClientCache {
         ClientCache {
             db,
             levels,

@@ -6,53 +6,7 @@ use actix_web::http::header::{CACHE_CONTROL, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{HttpResponse, ResponseError};
 use serde_json::json;
 
-/// The standard error codes Trousseau answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorCode {
-    InvalidRequest,
-    InvalidClient,
-    InvalidGrant,
-    UnauthorizedClient,
-    UnsupportedGrantType,
-    InvalidScope,
-    AccessDenied,
-    UnsupportedResponseType,
-    ServerError,
-    TemporarilyUnavailable,
-    LoginRequired,
-    ConsentRequired,
-    InteractionRequired,
-    InvalidRequestUri,
-    InvalidRequestObject,
-    RequestNotSupported,
-    InvalidToken,
-    InsufficientScope,
-}
-
-impl ErrorCode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::InvalidRequest => "invalid_request",
-            ErrorCode::InvalidClient => "invalid_client",
-            ErrorCode::InvalidGrant => "invalid_grant",
-            ErrorCode::UnauthorizedClient => "unauthorized_client",
-            ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
-            ErrorCode::InvalidScope => "invalid_scope",
-            ErrorCode::AccessDenied => "access_denied",
-            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
-            ErrorCode::ServerError => "server_error",
-            ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
-            ErrorCode::LoginRequired => "login_required",
-            ErrorCode::ConsentRequired => "consent_required",
-            ErrorCode::InteractionRequired => "interaction_required",
-            ErrorCode::InvalidRequestUri => "invalid_request_uri",
-            ErrorCode::InvalidRequestObject => "invalid_request_object",
-            ErrorCode::RequestNotSupported => "request_not_supported",
-            ErrorCode::InvalidToken => "invalid_token",
-            ErrorCode::InsufficientScope => "insufficient_scope",
-        }
-    }
-}
+pub use crate::protocol::ErrorCode;
 
 /// An error for a client, with how to render it.
 #[derive(Debug, Clone, thiserror::Error)]

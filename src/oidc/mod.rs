@@ -8,5 +8,6 @@ pub mod error;
 pub mod keys;
 pub mod mint;
 pub mod params;
+pub mod refusal;
 pub mod request;
 pub mod scope;

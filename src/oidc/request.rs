@@ -4,9 +4,10 @@
 use std::sync::Arc;
 
 use super::client::{Client, GrantType};
-use super::error::{ErrorCode, OAuthError};
 use super::params::Params;
+use super::refusal::AuthzRefusal;
 use crate::authn::Level;
+use crate::protocol::{AcrLadder, Prompt, PromptSet, RedirectUri, Scope, ScopeSet};
 use crate::session::Session;
 
 /// How the response goes back to the client.
@@ -20,15 +21,13 @@ pub enum ResponseMode {
 #[derive(Debug, Clone)]
 pub struct AuthRequest {
     pub client: Arc<Client>,
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
     pub nonce: Option<String>,
-    pub scope: Vec<String>,
+    pub scope: ScopeSet,
     pub code_challenge: Option<String>,
-    pub prompt_none: bool,
-    pub prompt_login: bool,
-    pub prompt_consent: bool,
+    pub prompt: PromptSet,
     pub max_age: Option<i64>,
     pub min_level: Option<Level>,
     pub login_hint: Option<String>,
@@ -38,7 +37,7 @@ pub struct AuthRequest {
 /// Where an error can be sent back, once the redirect URI is known to be registered.
 #[derive(Debug, Clone)]
 pub struct ReplyTo {
-    pub redirect_uri: String,
+    pub redirect_uri: RedirectUri,
     pub response_mode: ResponseMode,
     pub state: Option<String>,
     pub client_id: String,
@@ -49,15 +48,15 @@ pub struct ReplyTo {
 pub enum RequestError {
     /// No trustworthy redirect URI: show the HTML error page.
     Page {
-        reason: &'static str,
+        reason: AuthzRefusal,
         bad_redirect: bool,
         client_id: Option<String>,
     },
     /// Report to the client at its registered redirect URI.
     Redirect {
         to: Box<ReplyTo>,
-        error: OAuthError,
-        reason: &'static str,
+        reason: AuthzRefusal,
+        description: String,
     },
 }
 
@@ -124,11 +123,11 @@ fn is_pkce_value(v: &str) -> bool {
 pub fn parse(
     client: Option<Arc<Client>>,
     params: &Params,
-    levels: &[String],
+    levels: &AcrLadder,
 ) -> Result<AuthRequest, RequestError> {
     let Some(client) = client else {
         return Err(RequestError::Page {
-            reason: "unknown_client",
+            reason: AuthzRefusal::UnknownClient,
             bad_redirect: false,
             client_id: bounded(params, "client_id").map(str::to_owned),
         });
@@ -136,105 +135,101 @@ pub fn parse(
     let client_id = Some(client.id.clone());
     if bounded(params, "redirect_uri").is_none() && params.get("redirect_uri").is_some() {
         return Err(RequestError::Page {
-            reason: "parameter_too_long",
+            reason: AuthzRefusal::ParameterTooLong,
             bad_redirect: true,
             client_id,
         });
     }
     let Some(redirect_uri) = params.get("redirect_uri") else {
         return Err(RequestError::Page {
-            reason: "missing_redirect_uri",
+            reason: AuthzRefusal::MissingRedirectUri,
             bad_redirect: true,
             client_id,
         });
     };
-    if !client.has_redirect_uri(redirect_uri) {
+    // Registered URIs are absolute and without a fragment: one that does not parse as such
+    // cannot be registered.
+    let Some(redirect_uri) = RedirectUri::new(redirect_uri)
+        .ok()
+        .filter(|u| client.has_redirect_uri(u))
+    else {
         return Err(RequestError::Page {
-            reason: "unregistered_redirect_uri",
+            reason: AuthzRefusal::UnregisteredRedirectUri,
             bad_redirect: true,
             client_id,
         });
-    }
+    };
     let response_mode = match params.get("response_mode") {
         None | Some("query") => Ok(ResponseMode::Query),
         Some("form_post") => Ok(ResponseMode::FormPost),
         Some(_) => Err("response_mode must be query or form_post"),
     };
     let to = ReplyTo {
-        redirect_uri: redirect_uri.to_owned(),
+        redirect_uri: redirect_uri.clone(),
         response_mode: *response_mode.as_ref().unwrap_or(&ResponseMode::Query),
         state: bounded(params, "state").map(str::to_owned),
         client_id: client.id.clone(),
     };
-    let fail = |code: ErrorCode, msg: &str, reason: &'static str| RequestError::Redirect {
+    let fail = |reason: AuthzRefusal, msg: &str| RequestError::Redirect {
         to: Box::new(to.clone()),
-        error: OAuthError::new(code, msg),
         reason,
+        description: msg.to_owned(),
     };
     if let Some((name, max)) = oversized(params) {
         return Err(fail(
-            ErrorCode::InvalidRequest,
+            AuthzRefusal::ParameterTooLong,
             &format!("the parameter {name} is longer than {max} bytes"),
-            "parameter_too_long",
         ));
     }
-    let response_mode =
-        response_mode.map_err(|m| fail(ErrorCode::InvalidRequest, m, "bad_response_mode"))?;
+    let response_mode = response_mode.map_err(|m| fail(AuthzRefusal::BadResponseMode, m))?;
     if params.contains("request") {
         return Err(fail(
-            ErrorCode::RequestNotSupported,
+            AuthzRefusal::RequestObject,
             "request objects are not supported; use pushed authorization requests",
-            "request_object",
         ));
     }
     match params.get("response_type") {
         Some("code") => {}
         None => {
             return Err(fail(
-                ErrorCode::InvalidRequest,
+                AuthzRefusal::MissingResponseType,
                 "response_type is missing",
-                "missing_response_type",
             ));
         }
         Some(_) => {
             return Err(fail(
-                ErrorCode::UnsupportedResponseType,
+                AuthzRefusal::UnsupportedResponseType,
                 "only response_type=code is supported",
-                "unsupported_response_type",
             ));
         }
     }
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(fail(
-            ErrorCode::UnauthorizedClient,
+            AuthzRefusal::GrantNotAllowed,
             "this client may not use the authorization code flow",
-            "grant_not_allowed",
         ));
     }
-    let scope: Vec<String> = params
-        .get("scope")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if !scope.iter().any(|s| s == "openid") {
+    // A malformed scope token cannot be among the client's: refused as not allowed.
+    let scope = ScopeSet::parse(params.get("scope").unwrap_or("")).map_err(|e| {
+        fail(
+            AuthzRefusal::ScopeNotAllowed,
+            &format!("the scope {} is not allowed for this client", e.0),
+        )
+    })?;
+    if !scope.contains(Scope::OPENID) {
         return Err(fail(
-            ErrorCode::InvalidScope,
+            AuthzRefusal::MissingOpenidScope,
             "the scope must include openid",
-            "missing_openid_scope",
         ));
     }
     // The code flow grants person scopes only (each is shown on the consent page); API scopes
     // are for clients acting for themselves.
-    if let Some(bad) = scope
-        .iter()
-        .find(|s| !client.scopes.contains(s) || !super::scope::is_person_scope(s))
-    {
+    if let Some(bad) = scope.iter().find(|s| {
+        !client.scopes.iter().any(|c| c == s.as_str()) || !super::scope::is_person_scope(s.as_str())
+    }) {
         return Err(fail(
-            ErrorCode::InvalidScope,
+            AuthzRefusal::ScopeNotAllowed,
             &format!("the scope {bad} is not allowed for this client"),
-            "scope_not_allowed",
         ));
     }
     let code_challenge = match (
@@ -244,24 +239,21 @@ pub fn parse(
         (None, None) => None,
         (None, Some(_)) => {
             return Err(fail(
-                ErrorCode::InvalidRequest,
+                AuthzRefusal::MissingCodeChallenge,
                 "code_challenge is missing",
-                "missing_code_challenge",
             ));
         }
         (Some(c), m) => {
             if m != Some("S256") {
                 return Err(fail(
-                    ErrorCode::InvalidRequest,
+                    AuthzRefusal::PkceMethodRefused,
                     "code_challenge_method must be S256",
-                    "pkce_method_refused",
                 ));
             }
             if !is_pkce_value(c) {
                 return Err(fail(
-                    ErrorCode::InvalidRequest,
+                    AuthzRefusal::MalformedCodeChallenge,
                     "code_challenge is malformed",
-                    "malformed_code_challenge",
                 ));
             }
             Some(c.to_owned())
@@ -269,77 +261,43 @@ pub fn parse(
     };
     if client.require_pkce && code_challenge.is_none() {
         return Err(fail(
-            ErrorCode::InvalidRequest,
+            AuthzRefusal::PkceRequired,
             "PKCE is required: send code_challenge with code_challenge_method=S256",
-            "pkce_required",
         ));
     }
-    let mut prompt = (false, false, false);
-    for p in params
-        .get("prompt")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|p| !p.is_empty())
-    {
-        match p {
-            "none" => prompt.0 = true,
-            "login" => prompt.1 = true,
-            "consent" => prompt.2 = true,
-            "select_account" => {}
-            _ => {
-                return Err(fail(
-                    ErrorCode::InvalidRequest,
-                    &format!("unknown prompt value {p}"),
-                    "bad_prompt",
-                ));
-            }
-        }
-    }
-    if prompt.0 && (prompt.1 || prompt.2) {
-        return Err(fail(
-            ErrorCode::InvalidRequest,
-            "prompt=none cannot be combined with other values",
-            "bad_prompt",
-        ));
-    }
+    let prompt = PromptSet::parse(params.get("prompt").unwrap_or(""))
+        .map_err(|e| fail(AuthzRefusal::BadPrompt, &e.to_string()))?;
     let max_age = match params.get("max_age") {
         None => None,
         Some(v) => match v.parse::<i64>() {
             Ok(n) if n >= 0 => Some(n),
             _ => {
                 return Err(fail(
-                    ErrorCode::InvalidRequest,
+                    AuthzRefusal::BadMaxAge,
                     "max_age must be a non-negative integer",
-                    "bad_max_age",
                 ));
             }
         },
     };
     // acr_values lists acceptable levels: the lowest one listed is the floor.
+    // Values the ladder does not name are ignored (OIDC Core §3.1.2.1: a voluntary claim).
     let min_level = params
         .get("acr_values")
         .unwrap_or("")
         .split(' ')
-        .filter_map(|v| {
-            levels
-                .iter()
-                .position(|l| l == v)
-                .and_then(Level::from_index)
-        })
+        .filter_map(|v| levels.rank(v).and_then(Level::from_index))
         .min();
     Ok(AuthRequest {
         nonce: params.get("nonce").map(str::to_owned),
         state: params.get("state").map(str::to_owned),
         login_hint: params.get("login_hint").map(str::to_owned),
         ui_locales: params.get("ui_locales").map(str::to_owned),
-        redirect_uri: redirect_uri.to_owned(),
+        redirect_uri,
         client,
         response_mode,
         scope,
         code_challenge,
-        prompt_none: prompt.0,
-        prompt_login: prompt.1,
-        prompt_consent: prompt.2,
+        prompt,
         max_age,
         min_level,
     })
@@ -381,7 +339,7 @@ pub enum Decision {
     Reauthenticate,
     StepUp(Level),
     Consent,
-    Refuse(ErrorCode, &'static str),
+    Refuse(AuthzRefusal),
 }
 
 /// What already happened for this request.
@@ -405,16 +363,16 @@ pub fn decide(
     now: i64,
 ) -> Decision {
     let Some(s) = session else {
-        return if req.prompt_none {
-            Decision::Refuse(ErrorCode::LoginRequired, "no_session")
+        return if req.prompt.contains(Prompt::None) {
+            Decision::Refuse(AuthzRefusal::NoSession)
         } else {
             Decision::Login
         };
     };
     let fresh_login = progress.login_done;
     if progress.fresh_login_required && !fresh_login {
-        return if req.prompt_none {
-            Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
+        return if req.prompt.contains(Prompt::None) {
+            Decision::Refuse(AuthzRefusal::ReauthenticationRequired)
         } else {
             Decision::Reauthenticate
         };
@@ -428,27 +386,27 @@ pub fn decide(
             now - s.auth_time > max
         }
     });
-    if (req.prompt_login && !fresh_login) || too_old {
-        return if req.prompt_none {
-            Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
+    if (req.prompt.contains(Prompt::Login) && !fresh_login) || too_old {
+        return if req.prompt.contains(Prompt::None) {
+            Decision::Refuse(AuthzRefusal::ReauthenticationRequired)
         } else {
             Decision::Reauthenticate
         };
     }
     let needed = req.required_level();
     if s.level < needed {
-        return if req.prompt_none {
-            Decision::Refuse(ErrorCode::InteractionRequired, "level_too_low")
+        return if req.prompt.contains(Prompt::None) {
+            Decision::Refuse(AuthzRefusal::LevelTooLow)
         } else {
             Decision::StepUp(needed)
         };
     }
     let needs_consent = !req.client.first_party
         && !progress.consent_done
-        && (!progress.consented || req.prompt_consent);
+        && (!progress.consented || req.prompt.contains(Prompt::Consent));
     if needs_consent {
-        return if req.prompt_none {
-            Decision::Refuse(ErrorCode::ConsentRequired, "consent_required")
+        return if req.prompt.contains(Prompt::None) {
+            Decision::Refuse(AuthzRefusal::ConsentRequired)
         } else {
             Decision::Consent
         };

@@ -61,7 +61,7 @@ pub async fn decide(
         let Some(identity) = identities::by_id(pool, &link.identity_id).await? else {
             return Ok(Err(EcpsRefusal::NotLinked));
         };
-        if identity.status != Status::Active.as_str() {
+        if identity.status != Status::Active {
             return Ok(Err(EcpsRefusal::Inactive));
         }
         Ok::<_, sqlx::Error>(Ok(identity.id))

@@ -13,6 +13,7 @@ use crate::authn::{AuthFactor, Level, Method, evaluate};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{hash_secret, random_token};
+use crate::protocol::{AcrLadder, Amr};
 use crate::storage::sessions::{self, EventRecord, SessionRecord};
 use crate::storage::{Db, Tx, refresh};
 
@@ -44,7 +45,7 @@ pub struct SessionClaims {
     pub sid: String,
     pub auth_time: i64,
     pub acr: String,
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
     /// The upstream identity provider of the session's login (`psc` after an e-CPS login).
     pub idp: Option<String>,
 }
@@ -59,16 +60,19 @@ pub struct Session {
     pub auth_time: i64,
     pub factors: Vec<AuthFactor>,
     pub level: Level,
-    pub amr: Vec<String>,
+    pub amr: Vec<Amr>,
 }
 
 impl Session {
     /// The claims tokens carry about this session.
-    pub fn claims(&self, levels: &[String]) -> SessionClaims {
+    pub fn claims(&self, levels: &AcrLadder) -> SessionClaims {
         SessionClaims {
             sid: self.id.clone(),
             auth_time: self.auth_time,
-            acr: levels.get(self.level.index()).cloned().unwrap_or_default(),
+            acr: levels
+                .at(self.level.index())
+                .map(ToString::to_string)
+                .unwrap_or_default(),
             amr: self.amr.clone(),
             idp: self.idp().map(str::to_owned),
         }
@@ -89,8 +93,8 @@ pub fn is_live(r: &SessionRecord, now: i64, idle_secs: i64) -> bool {
     r.ended_at.is_none() && now < r.expires_at && now - r.last_active_at < idle_secs
 }
 
-async fn hydrate(state: &Sessions<'_>, r: SessionRecord) -> Result<Option<Session>, sqlx::Error> {
-    let events = sessions::events(state.db.pool(), &r.id).await?;
+async fn hydrate(db: &Db, r: SessionRecord) -> Result<Option<Session>, sqlx::Error> {
+    let events = sessions::events(db.pool(), &r.id).await?;
     let factors: Vec<AuthFactor> = events
         .iter()
         .filter_map(|e| {
@@ -115,19 +119,52 @@ async fn hydrate(state: &Sessions<'_>, r: SessionRecord) -> Result<Option<Sessio
     }))
 }
 
+/// What reading the session behind a cookie needs, and nothing more: the pages' extractors
+/// get it as app data of its own.
+#[derive(Clone, Debug)]
+pub struct SessionReader {
+    db: Db,
+    clock: SharedClock,
+    idle_secs: i64,
+}
+
+impl SessionReader {
+    pub fn new(db: Db, clock: SharedClock, idle_secs: i64) -> SessionReader {
+        SessionReader {
+            db,
+            clock,
+            idle_secs,
+        }
+    }
+
+    /// The reader of these sessions.
+    pub fn of(state: &Sessions<'_>) -> SessionReader {
+        SessionReader::new(
+            state.db.clone(),
+            state.clock.clone(),
+            state.settings.session.idle_secs,
+        )
+    }
+
+    /// The live session behind a cookie value, if any.
+    pub async fn from_cookie(&self, token: Option<&str>) -> Result<Option<Session>, sqlx::Error> {
+        let Some(token) = token else { return Ok(None) };
+        let Some(r) = sessions::by_token_hash(self.db.pool(), &hash_secret(token)).await? else {
+            return Ok(None);
+        };
+        if !is_live(&r, self.clock.now(), self.idle_secs) {
+            return Ok(None);
+        }
+        hydrate(&self.db, r).await
+    }
+}
+
 /// The live session behind a cookie value, if any.
 pub async fn from_cookie(
     state: &Sessions<'_>,
     token: Option<&str>,
 ) -> Result<Option<Session>, sqlx::Error> {
-    let Some(token) = token else { return Ok(None) };
-    let Some(r) = sessions::by_token_hash(state.db.pool(), &hash_secret(token)).await? else {
-        return Ok(None);
-    };
-    if !is_live(&r, state.clock.now(), state.settings.session.idle_secs) {
-        return Ok(None);
-    }
-    hydrate(state, r).await
+    SessionReader::of(state).from_cookie(token).await
 }
 
 /// The live session with this id (refresh grants).
@@ -138,7 +175,7 @@ pub async fn by_id(state: &Sessions<'_>, id: &str) -> Result<Option<Session>, sq
     if !is_live(&r, state.clock.now(), state.settings.session.idle_secs) {
         return Ok(None);
     }
-    hydrate(state, r).await
+    hydrate(state.db, r).await
 }
 
 /// Records activity (authorization requests, refreshes) against the idle timeout.

@@ -2,6 +2,7 @@
 //! about it.
 
 use super::*;
+use crate::protocol::{Acr, Amr};
 
 const NOW: i64 = 1_800_000_000;
 const IDLE: i64 = 1800;
@@ -53,14 +54,16 @@ fn the_token_claims_name_the_level_by_its_configured_acr() {
             user_verified: true,
         }],
         level: Level::Loa3,
-        amr: vec!["sc".into(), "pin".into()],
+        amr: vec![Amr::Sc, Amr::Pin],
     };
-    let levels = ["loa1", "loa2", "eidas-high"].map(String::from);
-    let claims = session.claims(&levels);
+    let ladder = |names: &[&str]| {
+        AcrLadder::new(names.iter().map(|n| Acr::new(*n).unwrap()).collect()).unwrap()
+    };
+    let claims = session.claims(&ladder(&["loa1", "loa2", "eidas-high"]));
     assert_eq!(claims.sid, "sid-1");
     assert_eq!(claims.auth_time, NOW - 60);
     assert_eq!(claims.acr, "eidas-high");
-    assert_eq!(claims.amr, ["sc", "pin"]);
+    assert_eq!(claims.amr, [Amr::Sc, Amr::Pin]);
     // A level without a configured name gives an empty acr rather than a wrong one.
-    assert_eq!(session.claims(&levels[..2]).acr, "");
+    assert_eq!(session.claims(&ladder(&["loa1", "loa2"])).acr, "");
 }

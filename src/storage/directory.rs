@@ -3,6 +3,7 @@
 use sqlx::{AnyPool, AssertSqlSafe, FromRow};
 
 use super::{Backend, Tx, from_json_list, insert_sql, placeholders};
+use crate::identity::Status;
 
 /// One directory account.
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
@@ -174,7 +175,7 @@ pub struct NewIdentity {
     pub family_name: String,
     pub email: Option<String>,
     pub employee_number: Option<String>,
-    pub status: &'static str,
+    pub status: Status,
     pub status_reason: Option<&'static str>,
 }
 
@@ -197,7 +198,7 @@ pub async fn insert_identities(
                 .bind(&r.family_name)
                 .bind(&r.email)
                 .bind(&r.employee_number)
-                .bind(r.status)
+                .bind(r.status.as_str())
                 .bind(r.status_reason)
                 .bind(now)
                 .bind(now)
@@ -214,7 +215,8 @@ pub struct IdentityKey {
     pub id: String,
     pub username: String,
     pub employee_number: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub status_reason: Option<String>,
     pub given_name: String,
     pub family_name: String,

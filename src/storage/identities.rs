@@ -3,6 +3,7 @@
 use sqlx::{AnyPool, FromRow};
 
 use super::Tx;
+use crate::identity::Status;
 
 #[derive(Debug, Clone, FromRow, serde::Serialize)]
 pub struct IdentityRecord {
@@ -11,7 +12,8 @@ pub struct IdentityRecord {
     pub given_name: String,
     pub family_name: String,
     pub email: Option<String>,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub status_reason: Option<String>,
     pub status_at: Option<i64>,
     pub created_at: i64,
@@ -40,7 +42,7 @@ pub async fn insert(tx: &mut Tx, r: &IdentityRecord) -> Result<(), sqlx::Error> 
     .bind(&r.given_name)
     .bind(&r.family_name)
     .bind(&r.email)
-    .bind(&r.status)
+    .bind(r.status.as_str())
     .bind(&r.status_reason)
     .bind(r.status_at)
     .bind(r.created_at)
@@ -151,7 +153,7 @@ pub async fn list(pool: &AnyPool) -> Result<Vec<IdentityRecord>, sqlx::Error> {
 pub async fn set_status(
     tx: &mut Tx,
     id: &str,
-    status: &str,
+    status: Status,
     reason: Option<&str>,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
@@ -159,7 +161,7 @@ pub async fn set_status(
         "UPDATE identities SET status = $1, status_reason = $2, status_at = $3, updated_at = $3 \
          WHERE id = $4",
     )
-    .bind(status)
+    .bind(status.as_str())
     .bind(reason)
     .bind(now)
     .bind(id)

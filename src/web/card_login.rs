@@ -2,25 +2,23 @@
 //! reverse proxy's header, checked and mapped by `authn::cps`; then the authorization request
 //! goes on, or the user reads why the card was refused.
 
-use actix_web::http::StatusCode;
+use actix_web::cookie::Cookie;
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use askama::Template;
 use rustls::pki_types::CertificateDer;
 use serde_json::json;
 
-use super::login::pending;
+use super::login::{Pending, pending, pending_of, refusal_message, refusal_status, sign_in};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::cps::tls::PeerChain;
-use crate::authn::cps::{self, Refusal, header};
-use crate::authn::{AuthFactor, Method};
-use crate::endpoint::authorize::continue_after_login;
+use crate::authn::cps::{Refusal, header};
+use crate::authn::login::{self, LoginOutcome};
 use crate::endpoint::flow;
-use crate::session;
 use crate::state::AppState;
 use crate::ui::context::context_of;
-use crate::ui::cookies;
-use crate::ui::error::{page, req_lang, server_error};
-use crate::ui::i18n::{Lang, card_refusal};
+use crate::ui::error::{PageError, req_lang};
+use crate::ui::extract::CurrentSession;
 use crate::ui::page::{Chrome, render};
 
 #[derive(Template)]
@@ -44,120 +42,82 @@ pub async fn card_login(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<CardQuery>,
-) -> HttpResponse {
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
     if state.cps.is_none() {
-        return page(&req, StatusCode::NOT_FOUND, |t| t.not_found);
+        return Err(PageError::NotFound);
     }
     let ctx = context_of(&req);
     // On a card listener of its own host, this browser's binding cookie is not sent: the
     // login page's single-use ticket binds the flow to this host's cookie once.
     let mut binding_cookie = None;
     if let Some(ticket) = q.ticket.as_deref() {
-        match flow::use_card_ticket(&state, &req, &q.flow, ticket).await {
-            Ok(Some(cookie)) => binding_cookie = cookie,
-            Ok(None) => {
-                state
-                    .audit
-                    .record(AuditEvent::failure("card_login", "card_ticket_refused").context(&ctx))
-                    .await;
+        let used = flow::use_card_ticket(&state, &req, &q.flow, ticket)
+            .await
+            .context("cannot use a card ticket")?;
+        match used {
+            Some(cookie) => binding_cookie = cookie,
+            None => {
+                let refusal = AuditEvent::failure("card_login", "card_ticket_refused");
+                state.audit.record(refusal.context(&ctx)).await;
             }
-            Err(_) => return server_error(&req),
         }
     }
-    let mut resp = card_flow(&req, &state, &q.flow, binding_cookie.as_ref(), &ctx).await;
-    if let Some(c) = binding_cookie
-        && let Err(e) = resp.add_cookie(&c)
-    {
-        tracing::error!(error = %e, "cannot set the binding cookie");
-        return server_error(&req);
+    let p = card_pending(&req, &state, &q.flow, binding_cookie.as_ref()).await?;
+    let mut resp = card_flow(&req, &state, p, current, &ctx).await?;
+    if let Some(c) = binding_cookie {
+        resp.add_cookie(&c)
+            .context("cannot set the binding cookie")?;
     }
-    resp
+    Ok(resp)
 }
 
-/// The card login of one flow, once its binding is settled.
+/// The pending request of the flow, once its binding is settled.
+async fn card_pending(
+    req: &HttpRequest,
+    state: &AppState,
+    flow_id: &str,
+    new_binding: Option<&Cookie<'static>>,
+) -> Result<Pending, PageError> {
+    // The binding cookie was just given to this browser: the request does not carry it yet.
+    let Some(c) = new_binding else {
+        return pending(req, state, flow_id).await;
+    };
+    let found = flow::lookup_with(state, flow_id, Some(c.value()))
+        .await
+        .context("cannot read an authorization flow")?;
+    match found {
+        flow::Lookup::Bound(flow) => pending_of(state, flow).await,
+        _ => Err(PageError::BadRequest(|t| t.err_flow)),
+    }
+}
+
+/// The card login of one flow: signed in, or the page that says why the card was refused.
 async fn card_flow(
     req: &HttpRequest,
-    state: &web::Data<AppState>,
-    flow_id: &str,
-    new_binding: Option<&actix_web::cookie::Cookie<'static>>,
+    state: &AppState,
+    p: Pending,
+    current: CurrentSession,
     ctx: &RequestContext,
-) -> HttpResponse {
-    let p = match new_binding {
-        // The binding cookie was just given to this browser: the request does not carry it yet.
-        Some(c) => match flow::lookup_with(state, flow_id, Some(c.value())).await {
-            Ok(flow::Lookup::Bound(flow)) => super::login::pending_of(req, state, flow).await,
-            Ok(_) => Err(page(req, StatusCode::BAD_REQUEST, |t| t.err_flow)),
-            Err(_) => Err(server_error(req)),
-        },
-        None => pending(req, state, flow_id).await,
-    };
-    let p = match p {
-        Ok(p) => p,
-        Err(answer) => return answer,
-    };
-    let lang = Lang::negotiate(req, p.params.get("ui_locales"), req_lang(req).as_deref());
-    let result = match presented(req, state, ctx).await {
-        Ok(chain) => cps::authenticate(&state.authn(), &chain, ctx).await,
-        Err(r) => Err(r),
-    };
-    match result {
-        Ok(login) => {
-            state.metrics.login(Method::Card.as_str(), "success");
-            let current =
-                session::from_cookie(&state.sessions(), cookies::session_token(req).as_deref())
-                    .await
-                    .ok()
-                    .flatten();
-            let factor = AuthFactor {
-                method: Method::Card,
-                user_verified: true,
-            };
-            let mut flow = p.flow;
-            match session::record_login(
-                &state.sessions(),
-                current,
-                &login.identity_id,
-                factor,
-                Some(&flow.id),
-                ctx,
-            )
-            .await
-            {
-                Ok(done) => {
-                    flow.login_session = Some(done.session.id.clone());
-                    let mut resp = continue_after_login(req, state, flow, done.session).await;
-                    if let Some(token) = done.new_token
-                        && let Err(e) = resp.add_cookie(&cookies::session(token))
-                    {
-                        tracing::error!(error = %e, "cannot set the session cookie");
-                        return server_error(req);
-                    }
-                    resp
-                }
-                Err(e) => {
-                    tracing::error!(error = ?e, "cannot record the card login");
-                    server_error(req)
-                }
-            }
+) -> Result<HttpResponse, PageError> {
+    let chain = presented(req, state, ctx).await;
+    match login::with_card(&state.authn(), chain, ctx).await {
+        LoginOutcome::SignedIn(proof) => sign_in(req, state, current.0, proof, p.flow).await,
+        LoginOutcome::ChangePassword { .. } => {
+            Err(anyhow::anyhow!("a card has no password").into())
         }
-        Err(refusal) => {
-            state.metrics.login(Method::Card.as_str(), "failure");
-            let status = match refusal {
-                Refusal::NoCard => StatusCode::UNAUTHORIZED,
-                Refusal::Unavailable | Refusal::RevocationUnknown => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                _ => StatusCode::FORBIDDEN,
-            };
-            render(
-                status,
+        LoginOutcome::Refused(refused) => {
+            state.metrics.login(refused.method.as_str(), "failure");
+            let lang = p.lang(req, req_lang(req).as_deref());
+            Ok(render(
+                refusal_status(refused.class()),
                 &RefusedPage {
                     chrome: Chrome::new(req, lang),
-                    message: card_refusal(lang.t(), refusal),
+                    message: refusal_message(refused.say, lang),
                     flow_id: p.flow.id,
                     request_id: ctx.request_id.clone(),
                 },
-            )
+            ))
         }
     }
 }

@@ -1,22 +1,22 @@
 //! Per-client consent, skipped for first-party clients.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use askama::Template;
 use serde_json::json;
 
+use super::login::who;
 use crate::audit::AuditEvent;
-use crate::endpoint::end_session::origin;
 use crate::endpoint::flow;
 use crate::oidc::params::Params;
-use crate::session;
 use crate::state::AppState;
-use crate::storage::flows;
-use crate::storage::{consents, identities};
+use crate::storage::consents;
+use crate::storage::flows::{self, FlowRecord};
 use crate::ui::context::context_of;
 use crate::ui::cookies;
-use crate::ui::error::{page, req_lang, server_error};
+use crate::ui::error::{PageError, req_lang};
+use crate::ui::extract::{CheckedForm, ConsentForm, CurrentSession};
 use crate::ui::i18n::{Lang, scope_label};
 use crate::ui::page::{Chrome, render_with};
 
@@ -36,135 +36,109 @@ pub struct ConsentQuery {
     flow: String,
 }
 
-pub async fn consent_get(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    q: web::Query<ConsentQuery>,
-) -> HttpResponse {
-    let flow = match flow::require(&state, &req, &q.flow).await {
-        Ok(f) => f,
-        Err(answer) => return answer,
-    };
-    let Ok(Some(s)) =
-        session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref()).await
-    else {
-        return HttpResponse::SeeOther()
-            .insert_header((LOCATION, format!("/login?flow={}", flow.id)))
-            .finish();
-    };
+/// The live flow of this browser behind `id`, with its parameters.
+async fn flow_of(
+    req: &HttpRequest,
+    state: &AppState,
+    id: &str,
+) -> Result<(FlowRecord, Params), PageError> {
+    let flow = flow::require(state, req, id).await?;
     let params = Params::from_json(&flow.params).unwrap_or_default();
-    let lang = Lang::negotiate(&req, params.get("ui_locales"), req_lang(&req).as_deref());
-    let client_name = match state.clients.get(&flow.client_id).await {
-        Ok(Some(c)) => c.name.clone(),
-        _ => return page(&req, StatusCode::BAD_REQUEST, |t| t.bad_request_client),
-    };
-    let t = lang.t();
-    // Every scope granted is listed: a scope without a label shows its name, never nothing.
-    let scopes = params
+    Ok((flow, params))
+}
+
+/// The scopes of the request, as asked.
+fn scopes(params: &Params) -> Vec<&str> {
+    params
         .get("scope")
         .unwrap_or("")
         .split(' ')
         .filter(|s| !s.is_empty())
+        .collect()
+}
+
+pub async fn consent_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    q: web::Query<ConsentQuery>,
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
+    let (flow, params) = flow_of(&req, &state, &q.flow).await?;
+    let s = current.require(format!("/login?flow={}", flow.id))?;
+    let lang = Lang::negotiate(&req, params.get("ui_locales"), req_lang(&req).as_deref());
+    let client_name = match state.clients.get(&flow.client_id).await {
+        Ok(Some(c)) => c.name.clone(),
+        _ => return Err(PageError::BadRequest(|t| t.bad_request_client)),
+    };
+    let t = lang.t();
+    // Every scope granted is listed: a scope without a label shows its name, never nothing.
+    let scopes = scopes(&params)
+        .into_iter()
         .map(|s| scope_label(t, s).unwrap_or(s).to_owned())
         .collect();
-    let signed_in_as = identities::by_id(state.db.pool(), &s.identity_id)
-        .await
-        .ok()
-        .flatten()
-        .map(|i| format!("{} {} ({})", i.given_name, i.family_name, i.username))
-        .unwrap_or_default();
+    let signed_in_as = who(&state, Some(&s)).await.unwrap_or_default();
     let (csrf, cookie) = cookies::csrf(&req);
     let mut b = HttpResponse::Ok();
     if let Some(c) = cookie {
         b.cookie(c);
     }
-    render_with(
-        b,
-        &ConsentPage {
-            chrome: Chrome::new(&req, lang),
-            flow_id: flow.id,
-            csrf,
-            client_name,
-            scopes,
-            signed_in_as,
-        },
-    )
+    let page = ConsentPage {
+        chrome: Chrome::new(&req, lang),
+        flow_id: flow.id,
+        csrf,
+        client_name,
+        scopes,
+        signed_in_as,
+    };
+    Ok(render_with(b, &page))
 }
 
+fn resume(flow: &FlowRecord, cancel: bool) -> HttpResponse {
+    let cancel = if cancel { "&cancel=1" } else { "" };
+    HttpResponse::SeeOther()
+        .insert_header((
+            LOCATION,
+            format!("/authorize/resume?flow={}{cancel}", flow.id),
+        ))
+        .finish()
+}
+
+/// POST /consent: `csrf`, `flow`, `decision` (`allow`, or anything else to deny).
 pub async fn consent_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+    form: CheckedForm<ConsentForm>,
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
     let ctx = context_of(&req);
-    let form = match crate::ui::form::checked(&req, &state.audit, &origin(&state), &body, "consent")
-        .await
-    {
-        Ok(f) => f,
-        Err(refused) => return refused,
+    let (flow, params) = flow_of(&req, &state, form.get("flow").unwrap_or_default()).await?;
+    let s = current.require(format!("/login?flow={}", flow.id))?;
+    let scopes = scopes(&params);
+    let event = |ev: AuditEvent| {
+        ev.subject(&s.identity_id)
+            .client(&flow.client_id)
+            .context(&ctx)
     };
-    let flow = match flow::require(&state, &req, form.get("flow").unwrap_or_default()).await {
-        Ok(f) => f,
-        Err(answer) => return answer,
-    };
-    let Ok(Some(s)) =
-        session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref()).await
-    else {
-        return HttpResponse::SeeOther()
-            .insert_header((LOCATION, format!("/login?flow={}", flow.id)))
-            .finish();
-    };
-    let params = Params::from_json(&flow.params).unwrap_or_default();
-    let scopes: Vec<&str> = params
-        .get("scope")
-        .unwrap_or("")
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
     if form.get("decision") != Some("allow") {
-        state
-            .audit
-            .record(
-                AuditEvent::failure("consent", "denied_by_user")
-                    .subject(&s.identity_id)
-                    .client(&flow.client_id)
-                    .context(&ctx),
-            )
-            .await;
-        return HttpResponse::SeeOther()
-            .insert_header((
-                LOCATION,
-                format!("/authorize/resume?flow={}&cancel=1", flow.id),
-            ))
-            .finish();
+        let denied = event(AuditEvent::failure("consent", "denied_by_user"));
+        state.audit.record(denied).await;
+        return Ok(resume(&flow, true));
     }
     let now = state.clock.now();
-    if consents::put_consent(
+    let granted = json!(scopes).to_string();
+    consents::put_consent(
         state.db.pool(),
         &s.identity_id,
         &flow.client_id,
-        &json!(scopes).to_string(),
+        &granted,
         now,
     )
     .await
-    .is_err()
-        || flows::mark_consent(state.db.pool(), &flow.id, &s.id)
-            .await
-            .is_err()
-    {
-        return server_error(&req);
-    }
-    state
-        .audit
-        .record(
-            AuditEvent::success("consent")
-                .subject(&s.identity_id)
-                .client(&flow.client_id)
-                .context(&ctx)
-                .details(json!({ "scopes": scopes })),
-        )
-        .await;
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, format!("/authorize/resume?flow={}", flow.id)))
-        .finish()
+    .context("cannot record the consent")?;
+    flows::mark_consent(state.db.pool(), &flow.id, &s.id)
+        .await
+        .context("cannot mark the flow's consent")?;
+    let given = event(AuditEvent::success("consent")).details(json!({ "scopes": scopes }));
+    state.audit.record(given).await;
+    Ok(resume(&flow, false))
 }

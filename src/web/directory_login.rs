@@ -4,25 +4,25 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use askama::Template;
 use secrecy::SecretString;
 use serde_json::json;
 
-use super::login::{failure_message, failure_status, logged_in, pending};
-use crate::audit::AuditEvent;
+use super::login::{Pending, failure_message, pending, refusal_message, refusal_status, sign_in};
+use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::login::directory::{check, throttle_key, throttle_settings};
-use crate::authn::login::{Checked, Failure};
+use crate::authn::login::{Failure, LoginOutcome};
 use crate::authn::throttle::{self};
-use crate::endpoint::end_session::origin;
-use crate::ldap::{DirError, Refusal};
+use crate::ldap::{DirError, LdapClient, Refusal};
 use crate::oidc::params::Params;
-use crate::session;
 use crate::state::AppState;
 use crate::storage::directory::{self, PasswordChange};
 use crate::ui::context::context_of;
 use crate::ui::cookies;
-use crate::ui::error::{page, server_error};
-use crate::ui::i18n::Lang;
+use crate::ui::error::PageError;
+use crate::ui::extract::{CheckedForm, CurrentSession, PasswordChangeForm};
+use crate::ui::i18n::{Lang, Texts};
 use crate::ui::page::{Chrome, render_with};
 
 #[derive(Template)]
@@ -47,13 +47,13 @@ async fn ticket(
     req: &HttpRequest,
     state: &AppState,
     id: &str,
-) -> Result<(PasswordChange, super::login::Pending), HttpResponse> {
+) -> Result<(PasswordChange, Pending), PageError> {
     let change = directory::change(state.db.pool(), id)
         .await
         .ok()
         .flatten()
         .filter(|c| c.expires_at > state.clock.now())
-        .ok_or_else(|| page(req, StatusCode::BAD_REQUEST, |t| t.err_pw_ticket))?;
+        .ok_or(PageError::BadRequest(|t| t.err_pw_ticket))?;
     let p = pending(req, state, &change.flow_id).await?;
     Ok((change, p))
 }
@@ -62,33 +62,27 @@ pub async fn change_get(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<ChangeQuery>,
-) -> HttpResponse {
-    let (c, p) = match ticket(&req, &state, &q.ticket).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
-    let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
-    let t = lang.t();
+) -> Result<HttpResponse, PageError> {
+    let (c, p) = ticket(&req, &state, &q.ticket).await?;
+    let lang = p.lang(&req, None);
     let (csrf, csrf_cookie) = cookies::csrf(&req);
     let mut b = HttpResponse::Ok();
     if let Some(cookie) = csrf_cookie {
         b.cookie(cookie);
     }
-    render_with(
-        b,
-        &ChangePage {
-            chrome: Chrome::new(&req, lang),
-            ticket: c.id,
-            csrf,
-            username: c.login,
-            intro: intro(t, &c.reason),
-            error: None,
-            client_name: p.client_name,
-        },
-    )
+    let page = ChangePage {
+        chrome: Chrome::new(&req, lang),
+        ticket: c.id,
+        csrf,
+        username: c.login,
+        intro: intro(lang.t(), &c.reason),
+        error: None,
+        client_name: p.client_name,
+    };
+    Ok(render_with(b, &page))
 }
 
-fn intro(t: &'static crate::ui::i18n::Texts, reason: &str) -> &'static str {
+fn intro(t: &'static Texts, reason: &str) -> &'static str {
     if reason == Refusal::PasswordExpired.reason() {
         t.pw_change_expired
     } else {
@@ -96,134 +90,93 @@ fn intro(t: &'static crate::ui::i18n::Texts, reason: &str) -> &'static str {
     }
 }
 
-pub async fn change_post(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
-    let ctx = context_of(&req);
-    let Ok(mut form) = Params::parse(&body) else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
-    };
-    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
-        state
-            .audit
-            .record(AuditEvent::failure("password_change", "csrf").context(&ctx))
-            .await;
-        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
+/// The change page again, with why the change did not happen.
+struct Shown<'a> {
+    req: &'a HttpRequest,
+    lang: Lang,
+    change: &'a PasswordChange,
+    client_name: Option<String>,
+}
+
+impl Shown<'_> {
+    fn error(&self, status: StatusCode, error: &'static str) -> HttpResponse {
+        let (csrf, _) = cookies::csrf(self.req);
+        let mut chrome = Chrome::new(self.req, self.lang);
+        chrome.switch_href.clear();
+        let page = ChangePage {
+            chrome,
+            ticket: self.change.id.clone(),
+            csrf,
+            username: self.change.login.clone(),
+            intro: intro(self.lang.t(), &self.change.reason),
+            error: Some(error),
+            client_name: self.client_name.clone(),
+        };
+        render_with(HttpResponse::build(status), &page)
     }
-    let (c, p) = match ticket(&req, &state, form.get("ticket").unwrap_or_default()).await {
-        Ok(found) => found,
-        Err(resp) => return resp,
-    };
-    let Some(dir) = state.directory.clone() else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_pw_ticket);
-    };
-    let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
-    let t = lang.t();
+}
+
+/// The three fields of the change form, or the message saying which is wrong.
+fn fields(
+    form: &mut Params,
+    t: &'static Texts,
+) -> Result<(SecretString, SecretString), &'static str> {
     let current = form.remove("current").unwrap_or_default();
     let new = form.remove("new").unwrap_or_default();
     let confirm = form.remove("confirm").unwrap_or_default();
-    let render_error = |status: StatusCode, error: &'static str| {
-        let (csrf, _) = cookies::csrf(&req);
-        render_with(
-            HttpResponse::build(status),
-            &ChangePage {
-                chrome: Chrome {
-                    switch_href: String::new(),
-                    ..Chrome::new(&req, lang)
-                },
-                ticket: c.id.clone(),
-                csrf,
-                username: c.login.clone(),
-                intro: intro(t, &c.reason),
-                error: Some(error),
-                client_name: p.client_name.clone(),
-            },
-        )
-    };
     if current.is_empty() || new.is_empty() {
-        return render_error(StatusCode::BAD_REQUEST, t.err_missing_fields);
+        return Err(t.err_missing_fields);
     }
     if new != confirm {
-        return render_error(StatusCode::BAD_REQUEST, t.err_pw_mismatch);
+        return Err(t.err_pw_mismatch);
     }
     if new == current {
-        return render_error(StatusCode::BAD_REQUEST, t.err_pw_same);
+        return Err(t.err_pw_same);
     }
-    let now = state.clock.now();
-    let ts = throttle_settings(&state.authn());
+    Ok((SecretString::from(current), SecretString::from(new)))
+}
+
+/// POST /password/change: `csrf`, `ticket`, `current`, `new`, `confirm`. The new password
+/// then signs the person in.
+pub async fn change_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: CheckedForm<PasswordChangeForm>,
+    session: CurrentSession,
+) -> Result<HttpResponse, PageError> {
+    let ctx = context_of(&req);
+    let mut form = form.into_inner();
+    let (c, p) = ticket(&req, &state, form.get("ticket").unwrap_or_default()).await?;
+    let Some(dir) = state.directory.clone() else {
+        return Err(PageError::BadRequest(|t| t.err_pw_ticket));
+    };
+    let lang = p.lang(&req, None);
+    let shown = Shown {
+        req: &req,
+        lang,
+        change: &c,
+        client_name: p.client_name.clone(),
+    };
+    let (current, new) = match fields(&mut form, lang.t()) {
+        Ok(f) => f,
+        Err(message) => return Ok(shown.error(StatusCode::BAD_REQUEST, message)),
+    };
     let account = directory::by_login(state.db.pool(), &c.login)
         .await
         .ok()
         .flatten();
     let key = throttle_key(account.as_ref(), &c.login);
-    let ip = ctx.source_ip.as_deref();
-    match throttle::check(&state.db, &ts, now, Some(&key), ip).await {
-        Ok(None) => {}
-        Ok(Some(_)) => return render_error(StatusCode::TOO_MANY_REQUESTS, t.err_locked),
-        Err(_) => return server_error(&req),
-    }
-    let current = SecretString::from(current);
-    let new = SecretString::from(new);
-    let audit = |ev: AuditEvent| {
-        ev.context(&ctx)
-            .details(json!({ "method": "directory_password", "username": c.login, "dn": c.dn }))
+    let change = Change {
+        state: &state,
+        ctx: &ctx,
+        change: &c,
+        key: &key,
+        t: lang.t(),
     };
-    match dir.change_password(&c.dn, &current, &new).await {
-        Ok(()) => {}
-        Err(DirError::PasswordRejected(text)) => {
-            let _ = throttle::failure(&state.db, &ts, now, Some(&key), ip).await;
-            state
-                .audit
-                .record(
-                    audit(AuditEvent::failure(
-                        "password_change",
-                        "directory_password_rejected",
-                    ))
-                    .details(json!({ "username": c.login, "directory_says": text })),
-                )
-                .await;
-            return render_error(StatusCode::BAD_REQUEST, t.err_pw_rejected);
-        }
-        Err(DirError::Refused(r)) if r.is_guess() => {
-            let _ = throttle::failure(&state.db, &ts, now, Some(&key), ip).await;
-            state
-                .audit
-                .record(audit(AuditEvent::failure("password_change", r.reason())))
-                .await;
-            return render_error(StatusCode::UNAUTHORIZED, t.err_pw_rejected);
-        }
-        Err(e) => {
-            state
-                .audit
-                .record(audit(AuditEvent::failure("password_change", e.reason())))
-                .await;
-            let msg = if e.is_outage() {
-                t.err_dir_unavailable
-            } else {
-                failure_message(
-                    Failure::Directory(match e {
-                        DirError::Refused(r) => r,
-                        _ => Refusal::WrongPassword,
-                    }),
-                    t,
-                )
-            };
-            return render_error(StatusCode::SERVICE_UNAVAILABLE, msg);
-        }
+    if let Err((status, message)) = change.at_directory(&dir, &current, &new).await? {
+        return Ok(shown.error(status, message));
     }
-    let _ = directory::delete_change(state.db.pool(), &c.id).await;
-    state
-        .audit
-        .record(audit(AuditEvent::success("password_change")))
-        .await;
-    // The new password proves the person: sign in with it.
-    let session = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
-        .await
-        .ok()
-        .flatten();
-    match check(
+    let checked = check(
         &state.authn(),
         &dir,
         &c.login,
@@ -232,13 +185,106 @@ pub async fn change_post(
         Some(new),
         &ctx,
     )
-    .await
-    {
-        Ok(Checked::Identity(id, method)) => {
-            state.metrics.login(method.as_str(), "success");
-            logged_in(&req, &state, session, &id, method, p.flow.clone(), &ctx).await
+    .await;
+    match LoginOutcome::of_password(checked) {
+        LoginOutcome::SignedIn(proof) => sign_in(&req, &state, session.0, proof, p.flow).await,
+        LoginOutcome::ChangePassword { .. } => {
+            Ok(shown.error(StatusCode::BAD_REQUEST, lang.t().pw_change_must))
         }
-        Ok(Checked::ChangePassword(..)) => render_error(StatusCode::BAD_REQUEST, t.pw_change_must),
-        Err(f) => render_error(failure_status(f), failure_message(f, t)),
+        LoginOutcome::Refused(r) => {
+            let message = refusal_message(r.say, lang);
+            Ok(shown.error(refusal_status(r.class()), message))
+        }
+    }
+}
+
+/// A password change at the directory, throttled like a login and audited.
+struct Change<'a> {
+    state: &'a AppState,
+    ctx: &'a RequestContext,
+    change: &'a PasswordChange,
+    key: &'a str,
+    t: &'static Texts,
+}
+
+/// A change that did not happen: the status and what the page says.
+type NotChanged = (StatusCode, &'static str);
+
+impl Change<'_> {
+    fn audit(&self, ev: AuditEvent) -> AuditEvent {
+        let c = self.change;
+        ev.context(self.ctx)
+            .details(json!({ "method": "directory_password", "username": c.login, "dn": c.dn }))
+    }
+
+    /// Changes the password; `Ok(Err(..))` when the throttle or the directory refused it.
+    async fn at_directory(
+        &self,
+        dir: &LdapClient,
+        current: &SecretString,
+        new: &SecretString,
+    ) -> Result<Result<(), NotChanged>, PageError> {
+        let (state, c) = (self.state, self.change);
+        let now = state.clock.now();
+        let ts = throttle_settings(&state.authn());
+        let ip = self.ctx.source_ip.as_deref();
+        let blocked = throttle::check(&state.db, &ts, now, Some(self.key), ip)
+            .await
+            .context("cannot read the throttle")?;
+        if blocked.is_some() {
+            return Ok(Err((StatusCode::TOO_MANY_REQUESTS, self.t.err_locked)));
+        }
+        let e = match dir.change_password(&c.dn, current, new).await {
+            Ok(()) => {
+                let _ = directory::delete_change(state.db.pool(), &c.id).await;
+                let ev = self.audit(AuditEvent::success("password_change"));
+                state.audit.record(ev).await;
+                return Ok(Ok(()));
+            }
+            Err(e) => e,
+        };
+        let guess = match &e {
+            DirError::PasswordRejected(_) => true,
+            DirError::Refused(r) => r.is_guess(),
+            _ => false,
+        };
+        if guess {
+            let _ = throttle::failure(&state.db, &ts, now, Some(self.key), ip).await;
+        }
+        let (ev, not_changed) = self.refusal(e);
+        state.audit.record(ev).await;
+        Ok(Err(not_changed))
+    }
+
+    /// The audit event and the answer of a refused change.
+    fn refusal(&self, e: DirError) -> (AuditEvent, NotChanged) {
+        let (c, t) = (self.change, self.t);
+        match e {
+            DirError::PasswordRejected(text) => (
+                self.audit(AuditEvent::failure(
+                    "password_change",
+                    "directory_password_rejected",
+                ))
+                .details(json!({ "username": c.login, "directory_says": text })),
+                (StatusCode::BAD_REQUEST, t.err_pw_rejected),
+            ),
+            DirError::Refused(r) if r.is_guess() => (
+                self.audit(AuditEvent::failure("password_change", r.reason())),
+                (StatusCode::UNAUTHORIZED, t.err_pw_rejected),
+            ),
+            e => {
+                let ev = self.audit(AuditEvent::failure("password_change", e.reason()));
+                let message = if e.is_outage() {
+                    t.err_dir_unavailable
+                } else {
+                    let r = match e {
+                        DirError::Refused(r) => r,
+                        _ => Refusal::WrongPassword,
+                    };
+                    failure_message(Failure::Directory(r), t)
+                };
+                (ev, (StatusCode::SERVICE_UNAVAILABLE, message))
+            }
+        }
     }
 }

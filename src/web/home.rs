@@ -3,12 +3,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
-use crate::session;
 use crate::state::AppState;
-use crate::storage::identities;
 use crate::ui::cookies;
-use crate::ui::error::req_lang;
-use crate::ui::i18n::Lang;
+use crate::ui::extract::{CurrentSession, PageLang};
 use crate::ui::page::{Chrome, render_with};
 
 #[derive(Template)]
@@ -25,30 +22,30 @@ struct Home {
     pairing_text: &'static super::pairing_texts::PairingTexts,
 }
 
-pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let lang = Lang::negotiate(&req, None, req_lang(&req).as_deref());
-    let current = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
-        .await
-        .ok()
-        .flatten();
+pub async fn home(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageLang(lang): PageLang,
+    current: CurrentSession,
+) -> HttpResponse {
     let (mut who, mut acr, mut amr, mut until) =
         (None, String::new(), String::new(), String::new());
     let mut pairing_warn = None;
-    if let Some(s) = &current {
+    if let Some(s) = &current.0 {
         pairing_warn = crate::psc::pairing::view(&state.ecps(), &s.identity_id)
             .await
             .ok()
             .flatten()
             .and_then(|v| v.warn_days_left);
-        if let Ok(Some(i)) = identities::by_id(state.db.pool(), &s.identity_id).await {
-            who = Some(format!(
-                "{} {} ({})",
-                i.given_name, i.family_name, i.username
-            ));
-        }
+        who = super::login::who(&state, Some(s)).await;
         let claims = s.claims(&state.settings.session.levels);
         acr = claims.acr;
-        amr = claims.amr.join(", ");
+        amr = claims
+            .amr
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
         until = time::OffsetDateTime::from_unix_timestamp(s.expires_at)
             .ok()
             .and_then(|t| {
@@ -62,17 +59,15 @@ pub async fn home(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     if let Some(c) = cookie {
         b.cookie(c);
     }
-    render_with(
-        b,
-        &Home {
-            chrome: Chrome::new(&req, lang),
-            who,
-            acr,
-            amr,
-            until,
-            csrf,
-            pairing_warn,
-            pairing_text: lang.pairing(),
-        },
-    )
+    let page = Home {
+        chrome: Chrome::new(&req, lang),
+        who,
+        acr,
+        amr,
+        until,
+        csrf,
+        pairing_warn,
+        pairing_text: lang.pairing(),
+    };
+    render_with(b, &page)
 }

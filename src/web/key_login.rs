@@ -6,18 +6,19 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-use crate::ui::context::context_of;
-use crate::ui::cookies;
-
-use super::login::{LoginPage, after_login, pending};
+use super::login::{LoginPage, pending, refusal_message, refusal_status, sign_in};
+use crate::authn::login::outcome::key_class;
+use crate::authn::login::{self, LoginOutcome};
 use crate::authn::webauthn::{Assertion, KeyError, ceremony};
-use crate::authn::{AuthFactor, Method};
 use crate::endpoint::end_session::origin;
 use crate::endpoint::flow::{self, Lookup};
 use crate::oidc::params::Params;
-use crate::session::{self, KeyUse};
+use crate::session;
 use crate::state::AppState;
-use crate::ui::form::checked;
+use crate::ui::context::context_of;
+use crate::ui::cookies;
+use crate::ui::error::PageError;
+use crate::ui::extract::{CheckedForm, CurrentSession, LoginForm};
 use crate::ui::i18n::Lang;
 use crate::ui::page::render_with;
 
@@ -30,20 +31,7 @@ pub(super) fn json_error(status: StatusCode, e: KeyError, lang: Lang) -> HttpRes
 }
 
 pub(super) fn status_of(e: KeyError) -> StatusCode {
-    match e {
-        KeyError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        KeyError::Disabled => StatusCode::NOT_FOUND,
-        KeyError::Throttled => StatusCode::TOO_MANY_REQUESTS,
-        KeyError::BadResponse | KeyError::CeremonyUnknown => StatusCode::BAD_REQUEST,
-        KeyError::Revoked
-        | KeyError::Flagged
-        | KeyError::CounterRegression
-        | KeyError::AccountDisabled
-        | KeyError::ModelNotAllowed
-        | KeyError::AlreadyEnrolled
-        | KeyError::NoKey => StatusCode::FORBIDDEN,
-        _ => StatusCode::UNAUTHORIZED,
-    }
+    refusal_status(key_class(e))
 }
 
 /// POST /webauthn/login/options: `flow`, `csrf`, `mode` (`passwordless`, `conditional`,
@@ -110,74 +98,29 @@ pub async fn login_options(
 pub async fn login_key(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+    form: CheckedForm<LoginForm>,
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
     let ctx = context_of(&req);
-    let form = match checked(&req, &state.audit, &origin(&state), &body, "login").await {
-        Ok(f) => f,
-        Err(refused) => return refused,
-    };
     let flow_id = form.get("flow").unwrap_or_default().to_owned();
-    let p = match pending(&req, &state, &flow_id).await {
-        Ok(p) => p,
-        Err(answer) => return answer,
-    };
-    let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
-    let current = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
-        .await
-        .ok()
-        .flatten();
-    let stepup = form.get("mode") == Some("second_factor");
+    let p = pending(&req, &state, &flow_id).await?;
+    let ceremony = form.get("ceremony").unwrap_or_default();
     let credential = form.get("credential").unwrap_or_default();
-    let result = if credential.is_empty() {
-        Err(KeyError::BadResponse)
-    } else {
-        ceremony::finish_assertion(
-            &state.authn(),
-            form.get("ceremony").unwrap_or_default(),
-            credential,
-            Some(&flow_id),
-            &ctx,
-        )
-        .await
-    };
-    match result {
-        Ok(v) => {
-            state.metrics.login(Method::SecurityKey.as_str(), "success");
-            let factor = AuthFactor {
-                method: Method::SecurityKey,
-                user_verified: v.user_verified,
-            };
-            let key = KeyUse {
-                key_id: &v.key_id,
-                credential: &v.credential,
-                counter: v.counter,
-            };
-            let recorded = session::record_key_login(
-                &state.sessions(),
-                current,
-                &v.identity_id,
-                factor,
-                &key,
-                Some(&flow_id),
-                &ctx,
-            )
-            .await;
-            after_login(&req, &state, recorded, p.flow).await
-        }
-        Err(e) => {
-            state.metrics.login(Method::SecurityKey.as_str(), "failure");
-            let message = if credential.is_empty() {
-                lang.keys().js_missing
-            } else {
-                lang.keys().error(e)
-            };
+    match login::with_key(&state.authn(), ceremony, credential, Some(&flow_id), &ctx).await {
+        LoginOutcome::SignedIn(proof) => sign_in(&req, &state, current.0, proof, p.flow).await,
+        LoginOutcome::ChangePassword { .. } => Err(anyhow::anyhow!("a key has no password").into()),
+        LoginOutcome::Refused(refused) => {
+            state.metrics.login(refused.method.as_str(), "failure");
+            let lang = p.lang(&req, None);
             let (csrf, _) = cookies::csrf(&req);
-            let reason = stepup.then_some("stepup");
-            let page = LoginPage::build(&req, &state, p, lang, current.as_ref(), reason, csrf)
+            let reason = (form.get("mode") == Some("second_factor")).then_some("stepup");
+            let page = LoginPage::build(&req, &state, p, lang, current.0.as_ref(), reason, csrf)
                 .await
-                .failed(message);
-            render_with(HttpResponse::build(status_of(e)), &page)
+                .failed(refusal_message(refused.say, lang));
+            Ok(render_with(
+                HttpResponse::build(refusal_status(refused.class())),
+                &page,
+            ))
         }
     }
 }

@@ -1,9 +1,9 @@
 //! Security-key enrolment (with an enrolment code, or from a session that already holds a strong
 //! factor) and the self-service page where a person lists, renames and removes their keys.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use askama::Template;
 use serde_json::json;
 
@@ -14,15 +14,17 @@ use crate::authn::webauthn::{Authorisation, KeyError, ceremony, enrolment};
 use crate::endpoint::authorize::start_account_login;
 use crate::endpoint::end_session::origin;
 use crate::oidc::params::Params;
-use crate::session::{self, Session};
+use crate::session::Session;
 use crate::state::AppState;
 use crate::storage::identities;
 use crate::storage::links;
 use crate::storage::security_keys::{self as store, KeyRecord};
 use crate::ui::context::context_of;
 use crate::ui::cookies;
-use crate::ui::error::{page, req_lang, server_error};
-use crate::ui::form::checked;
+use crate::ui::error::PageError;
+use crate::ui::extract::{
+    CheckedForm, CurrentSession, KeyChangeForm, KeyEnrolForm, PageLang, SignedIn,
+};
 use crate::ui::i18n::Lang;
 use crate::ui::page::{Chrome, render_with};
 
@@ -41,13 +43,6 @@ async fn strong_opt(state: &AppState, s: Option<&Session>) -> bool {
         Some(s) => strong(state, s).await,
         None => false,
     }
-}
-
-async fn current(state: &AppState, req: &HttpRequest) -> Option<Session> {
-    session::from_cookie(&state.sessions(), cookies::session_token(req).as_deref())
-        .await
-        .ok()
-        .flatten()
 }
 
 /// A flow id as typed in a query or form: only the token alphabet is kept.
@@ -96,44 +91,41 @@ pub async fn enrol_get(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<EnrolQuery>,
-) -> HttpResponse {
-    let lang = Lang::negotiate(&req, None, req_lang(&req).as_deref());
+    PageLang(lang): PageLang,
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
     if state.security_keys.is_none() {
-        return page(&req, StatusCode::NOT_FOUND, |t| t.not_found);
+        return Err(PageError::NotFound);
     }
-    let s = current(&state, &req).await;
     let (csrf, csrf_cookie) = cookies::csrf(&req);
     let mut b = HttpResponse::Ok();
     if let Some(c) = csrf_cookie {
         b.cookie(c);
     }
-    render_with(
-        b,
-        &EnrolPage {
-            chrome: Chrome::new(&req, lang),
-            k: lang.keys(),
-            csrf,
-            flow: clean_flow(q.flow.as_deref()),
-            session_mode: strong_opt(&state, s.as_ref()).await,
-            username: String::new(),
-            name: String::new(),
-            error: None,
-        },
-    )
+    let page = EnrolPage {
+        chrome: Chrome::new(&req, lang),
+        k: lang.keys(),
+        csrf,
+        flow: clean_flow(q.flow.as_deref()),
+        session_mode: strong_opt(&state, current.0.as_ref()).await,
+        username: String::new(),
+        name: String::new(),
+        error: None,
+    };
+    Ok(render_with(b, &page))
 }
 
 /// Who enrols, and on what authority: a strong session, or a username with its code.
 async fn authorise(
     state: &AppState,
-    req: &HttpRequest,
+    current: Option<&Session>,
     form: &Params,
     ctx: &RequestContext,
 ) -> Result<(identities::IdentityRecord, Authorisation), KeyError> {
     let code = form.get("code").unwrap_or_default();
-    let session = current(state, req).await;
     if code.trim().is_empty()
-        && let Some(s) = session
-        && strong(state, &s).await
+        && let Some(s) = current
+        && strong(state, s).await
     {
         let identity = identities::by_id(state.db.pool(), &s.identity_id)
             .await?
@@ -146,11 +138,12 @@ async fn authorise(
 }
 
 /// POST /webauthn/enrol/options: `csrf`, `flow`, and `username` + `code` unless the session is
-/// strong.
+/// strong. Answers JSON, refusals included.
 pub async fn enrol_options(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
+    current: CurrentSession,
 ) -> HttpResponse {
     let ctx = context_of(&req);
     let lang = Lang::negotiate(&req, None, None);
@@ -161,7 +154,7 @@ pub async fn enrol_options(
         return HttpResponse::Forbidden()
             .json(json!({ "error": "csrf", "message": lang.t().err_csrf }));
     }
-    let (identity, auth) = match authorise(&state, &req, &form, &ctx).await {
+    let (identity, auth) = match authorise(&state, current.0.as_ref(), &form, &ctx).await {
         Ok(x) => x,
         Err(e) => return json_error(status_of(e), e, lang),
     };
@@ -171,14 +164,10 @@ pub async fn enrol_options(
             .insert_header(("Cache-Control", "no-store"))
             .json(o),
         Err(e) => {
-            state
-                .audit
-                .record(
-                    AuditEvent::failure("security_key_enrolled", e.reason())
-                        .subject(&identity.id)
-                        .context(&ctx),
-                )
-                .await;
+            let refusal = AuditEvent::failure("security_key_enrolled", e.reason())
+                .subject(&identity.id)
+                .context(&ctx);
+            state.audit.record(refusal).await;
             json_error(status_of(e), e, lang)
         }
     }
@@ -188,80 +177,57 @@ pub async fn enrol_options(
 pub async fn enrol_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
+    form: CheckedForm<KeyEnrolForm>,
+    current: CurrentSession,
 ) -> HttpResponse {
     let ctx = context_of(&req);
     let lang = Lang::negotiate(&req, None, None);
-    let form = match checked(
-        &req,
-        &state.audit,
-        &origin(&state),
-        &body,
-        "security_key_enrolled",
-    )
-    .await
-    {
-        Ok(f) => f,
-        Err(refused) => return refused,
-    };
     let flow = clean_flow(form.get("flow"));
     let name = form.get("name").unwrap_or_default();
     let credential = form.get("credential").unwrap_or_default();
     let result = if credential.is_empty() {
         Err(KeyError::BadResponse)
     } else {
-        ceremony::finish_enrolment(
-            &state.authn(),
-            form.get("ceremony").unwrap_or_default(),
-            flow.as_deref(),
-            credential,
-            name,
-            &ctx,
-        )
-        .await
+        let ceremony_id = form.get("ceremony").unwrap_or_default();
+        let flow = flow.as_deref();
+        ceremony::finish_enrolment(&state.authn(), ceremony_id, flow, credential, name, &ctx).await
     };
     let mut chrome = Chrome::new(&req, lang);
     chrome.switch_href.clear();
-    match result {
+    let k = lang.keys();
+    let e = match result {
         Ok(key) => {
             let next = match &flow {
                 Some(f) => format!("/login?flow={f}"),
                 None => "/keys".to_owned(),
             };
-            render_with(
-                HttpResponse::Ok(),
-                &EnrolledPage {
-                    chrome,
-                    k: lang.keys(),
-                    name: key.name,
-                    model: key.model,
-                    next,
-                },
-            )
-        }
-        Err(e) => {
-            let message = if credential.is_empty() {
-                lang.keys().js_missing
-            } else {
-                lang.keys().error(e)
+            let (name, model) = (key.name, key.model);
+            let done = EnrolledPage {
+                chrome,
+                k,
+                name,
+                model,
+                next,
             };
-            let (csrf, _) = cookies::csrf(&req);
-            let s = current(&state, &req).await;
-            render_with(
-                HttpResponse::build(status_of(e)),
-                &EnrolPage {
-                    chrome,
-                    k: lang.keys(),
-                    csrf,
-                    flow,
-                    session_mode: strong_opt(&state, s.as_ref()).await,
-                    username: form.get("username").unwrap_or_default().to_owned(),
-                    name: name.to_owned(),
-                    error: Some(message),
-                },
-            )
+            return render_with(HttpResponse::Ok(), &done);
         }
-    }
+        Err(e) => e,
+    };
+    let page = EnrolPage {
+        chrome,
+        k,
+        csrf: cookies::csrf(&req).0,
+        flow,
+        session_mode: strong_opt(&state, current.0.as_ref()).await,
+        username: form.get("username").unwrap_or_default().to_owned(),
+        name: name.to_owned(),
+        error: Some(if credential.is_empty() {
+            k.js_missing
+        } else {
+            k.error(e)
+        }),
+    };
+    render_with(HttpResponse::build(status_of(e)), &page)
 }
 
 /// One row of the self-service list.
@@ -326,118 +292,108 @@ pub async fn keys_get(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<KeysQuery>,
-) -> HttpResponse {
-    let lang = Lang::negotiate(&req, None, req_lang(&req).as_deref());
-    let Some(s) = current(&state, &req).await else {
-        return start_account_login(&state, &req, "/keys").await;
+    PageLang(lang): PageLang,
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
+    let Some(s) = current.0 else {
+        return Ok(start_account_login(&state, &req, "/keys").await);
     };
-    let keys = match store::of_identity(state.db.pool(), &s.identity_id).await {
-        Ok(k) => k,
-        Err(_) => return server_error(&req),
-    };
+    let keys = store::of_identity(state.db.pool(), &s.identity_id)
+        .await
+        .context("cannot list the keys")?;
     let t = lang.keys();
     let (csrf, csrf_cookie) = cookies::csrf(&req);
     let mut b = HttpResponse::Ok();
     if let Some(c) = csrf_cookie {
         b.cookie(c);
     }
-    render_with(
-        b,
-        &KeysPage {
-            chrome: Chrome::new(&req, lang),
-            k: t,
-            csrf,
-            keys: keys
-                .iter()
-                .filter(|k| k.revoked_at.is_none())
-                .map(|k| row(k, t))
-                .collect(),
-            can_add: strong(&state, &s).await && state.security_keys.is_some(),
-            done: match q.done.as_deref() {
-                Some("removed") => Some(t.removed),
-                Some("renamed") => Some(t.renamed),
-                _ => None,
-            },
+    let page = KeysPage {
+        chrome: Chrome::new(&req, lang),
+        k: t,
+        csrf,
+        keys: keys
+            .iter()
+            .filter(|k| k.revoked_at.is_none())
+            .map(|k| row(k, t))
+            .collect(),
+        can_add: strong(&state, &s).await && state.security_keys.is_some(),
+        done: match q.done.as_deref() {
+            Some("removed") => Some(t.removed),
+            Some("renamed") => Some(t.renamed),
+            _ => None,
         },
-    )
+    };
+    Ok(render_with(b, &page))
 }
 
-/// POST /keys/rename and /keys/remove: `csrf`, `key`, and `name` for a rename.
+fn see_other(to: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, to))
+        .finish()
+}
+
+/// POST /keys/rename and /keys/remove: `csrf`, `key`, and `name` for a rename. Without a
+/// session, back to `/keys` (which asks for a login).
 pub async fn keys_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     action: web::Path<String>,
-    body: web::Bytes,
-) -> HttpResponse {
+    form: CheckedForm<KeyChangeForm>,
+    SignedIn(s): SignedIn,
+) -> Result<HttpResponse, PageError> {
     let ctx = context_of(&req);
-    let form = match checked(
-        &req,
-        &state.audit,
-        &origin(&state),
-        &body,
-        "security_key_changed",
-    )
-    .await
-    {
-        Ok(f) => f,
-        Err(refused) => return refused,
-    };
-    let Some(s) = current(&state, &req).await else {
-        return HttpResponse::SeeOther()
-            .insert_header((LOCATION, "/keys"))
-            .finish();
-    };
     let key_id = form.get("key").unwrap_or_default();
     let done = match action.as_str() {
         "rename" => {
             let name = ceremony::clean_name(form.get("name").unwrap_or_default());
             if name.is_empty() {
-                return HttpResponse::SeeOther()
-                    .insert_header((LOCATION, "/keys"))
-                    .finish();
+                return Ok(see_other("/keys"));
             }
-            match store::rename(state.db.pool(), key_id, &s.identity_id, &name).await {
-                Ok(true) => {
-                    state
-                        .audit
-                        .record(
-                            AuditEvent::success("security_key_renamed")
-                                .actor(&s.identity_id)
-                                .subject(&s.identity_id)
-                                .context(&ctx)
-                                .details(json!({ "key": key_id, "name": name })),
-                        )
-                        .await;
-                    "renamed"
-                }
-                Ok(false) => return page(&req, StatusCode::NOT_FOUND, |t| t.not_found),
-                Err(_) => return server_error(&req),
-            }
+            rename(&state, &s, key_id, &name, &ctx).await?
         }
-        "remove" => {
-            let owned = matches!(
-                store::by_id(state.db.pool(), key_id).await,
-                Ok(Some(k)) if k.identity_id == s.identity_id
-            );
-            if !owned {
-                return page(&req, StatusCode::NOT_FOUND, |t| t.not_found);
-            }
-            match crate::admin::keys::revoke(
-                &state,
-                key_id,
-                &s.identity_id,
-                "removed_by_owner",
-                &ctx,
-            )
-            .await
-            {
-                Ok(_) => "removed",
-                Err(_) => return server_error(&req),
-            }
-        }
-        _ => return page(&req, StatusCode::NOT_FOUND, |t| t.not_found),
+        "remove" => remove(&state, &s, key_id, &ctx).await?,
+        _ => return Err(PageError::NotFound),
     };
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, format!("/keys?done={done}")))
-        .finish()
+    Ok(see_other(&format!("/keys?done={done}")))
+}
+
+async fn rename(
+    state: &AppState,
+    s: &Session,
+    key_id: &str,
+    name: &str,
+    ctx: &RequestContext,
+) -> Result<&'static str, PageError> {
+    let renamed = store::rename(state.db.pool(), key_id, &s.identity_id, name)
+        .await
+        .context("cannot rename a key")?;
+    if !renamed {
+        return Err(PageError::NotFound);
+    }
+    let event = AuditEvent::success("security_key_renamed")
+        .actor(&s.identity_id)
+        .subject(&s.identity_id)
+        .context(ctx)
+        .details(json!({ "key": key_id, "name": name }));
+    state.audit.record(event).await;
+    Ok("renamed")
+}
+
+async fn remove(
+    state: &AppState,
+    s: &Session,
+    key_id: &str,
+    ctx: &RequestContext,
+) -> Result<&'static str, PageError> {
+    let owned = matches!(
+        store::by_id(state.db.pool(), key_id).await,
+        Ok(Some(k)) if k.identity_id == s.identity_id
+    );
+    if !owned {
+        return Err(PageError::NotFound);
+    }
+    crate::admin::keys::revoke(state, key_id, &s.identity_id, "removed_by_owner", ctx)
+        .await
+        .context("cannot remove a key")?;
+    Ok("removed")
 }

@@ -1,29 +1,30 @@
-//! The login screen (local password for now), the step-up and re-authentication variants, and
-//! the "not me / switch user" action for shared workstations.
+//! The login screen (password; security keys and cards start from it), the step-up and
+//! re-authentication variants, the "not me / switch user" action for shared workstations, and
+//! what every login method does once decided: sign in, or say why not.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use askama::Template;
 use secrecy::SecretString;
 
 use super::key_texts::KeyTexts;
-use crate::audit::{AuditEvent, RequestContext};
-use crate::authn::login::{Checked, Failure, check_login};
-use crate::authn::{AuthFactor, Method};
+use crate::audit::AuditEvent;
+use crate::authn::login::{self, Class, Failure, LoginOutcome, Proof, Say};
 use crate::endpoint::authorize::continue_after_login;
-use crate::endpoint::end_session::origin;
 use crate::endpoint::flow;
 use crate::ldap::{Refusal, normalize_login};
 use crate::oidc::params::Params;
-use crate::session::{self, Session};
+use crate::session::{self, KeyUse, Session};
 use crate::state::AppState;
 use crate::storage::flows::FlowRecord;
 use crate::storage::identities::{self};
 use crate::ui::context::context_of;
 use crate::ui::cookies;
-use crate::ui::error::{page, req_lang, server_error};
-use crate::ui::i18n::{Lang, Texts};
+use crate::ui::error::{PageError, req_lang};
+use crate::ui::extract::{CheckedForm, CurrentSession, LoginForm, SwitchUserForm};
+use crate::ui::i18n::{Lang, Texts, card_refusal};
 use crate::ui::page::{Chrome, render_with};
 
 #[derive(Template)]
@@ -53,6 +54,60 @@ pub(super) struct LoginPage {
     ecps_label: &'static str,
 }
 
+/// What the login page says above its forms, and which forms it shows.
+struct Banner {
+    notice: Option<&'static str>,
+    error: Option<&'static str>,
+    show_form: bool,
+    key_mode: &'static str,
+    show_key: bool,
+}
+
+impl Banner {
+    /// The banner for a login (`reason` none), a re-authentication or a step-up.
+    async fn of(
+        state: &AppState,
+        lang: Lang,
+        current: Option<&Session>,
+        reason: Option<&str>,
+    ) -> Banner {
+        let t = lang.t();
+        let keys_on = state.security_keys.is_some();
+        let plain = |notice| Banner {
+            notice,
+            error: None,
+            show_form: true,
+            key_mode: "passwordless",
+            show_key: keys_on,
+        };
+        if reason == Some("reauth") {
+            return plain(Some(t.reauth_needed));
+        }
+        if reason != Some("stepup") {
+            return plain(None);
+        }
+        let usable = match current {
+            Some(s) if keys_on => has_usable_key(state, &s.identity_id).await,
+            _ => false,
+        };
+        let (notice, error) = if usable {
+            (Some(lang.keys().stepup_intro), None)
+        } else if keys_on && current.is_some() {
+            // Keys exist on this service, just not for this person yet: say how to get one.
+            (Some(t.stepup_needed), Some(lang.keys().stepup_none))
+        } else {
+            (Some(t.stepup_needed), Some(t.err_level))
+        };
+        Banner {
+            notice,
+            error,
+            show_form: false,
+            key_mode: "second_factor",
+            show_key: usable,
+        }
+    }
+}
+
 impl LoginPage {
     /// The login page of a pending request for the person behind `current`, if any.
     pub(super) async fn build(
@@ -64,31 +119,7 @@ impl LoginPage {
         reason: Option<&str>,
         csrf: String,
     ) -> LoginPage {
-        let signed_in_as = who(state, current).await;
-        let t = lang.t();
-        let keys_on = state.security_keys.is_some();
-        let mut key_mode = "passwordless";
-        let mut show_key = keys_on;
-        let (notice, error, show_form) = match reason {
-            Some("stepup") => {
-                let usable = match current {
-                    Some(s) if keys_on => has_usable_key(state, &s.identity_id).await,
-                    _ => false,
-                };
-                key_mode = "second_factor";
-                show_key = usable;
-                if usable {
-                    (Some(lang.keys().stepup_intro), None, false)
-                } else if keys_on && current.is_some() {
-                    // Keys exist on this service, just not for this person yet: say how to get one.
-                    (Some(t.stepup_needed), Some(lang.keys().stepup_none), false)
-                } else {
-                    (Some(t.stepup_needed), Some(t.err_level), false)
-                }
-            }
-            Some("reauth") => (Some(t.reauth_needed), None, true),
-            _ => (None, None, true),
-        };
+        let banner = Banner::of(state, lang, current, reason).await;
         let username = match (current, p.params.get("login_hint")) {
             (Some(s), _) => identities::by_id(state.db.pool(), &s.identity_id)
                 .await
@@ -100,30 +131,28 @@ impl LoginPage {
             (None, None) => String::new(),
         };
         let cancel_href =
-            (!show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
-        let card_href = card_href(state, &p.flow.id).await;
-        let flow_id_of_page = p.flow.id.clone();
+            (!banner.show_form).then(|| format!("/authorize/resume?flow={}&cancel=1", p.flow.id));
         LoginPage {
             chrome: Chrome::new(req, lang),
             k: lang.keys(),
-            flow_id: p.flow.id,
             csrf,
             username,
-            error,
-            notice,
+            error: banner.error,
+            notice: banner.notice,
             client_name: p.client_name,
-            show_form,
+            show_form: banner.show_form,
             cancel_href,
-            signed_in_as,
-            keys_on,
-            key_mode,
-            show_key,
-            card_href,
+            signed_in_as: who(state, current).await,
+            keys_on: state.security_keys.is_some(),
+            key_mode: banner.key_mode,
+            show_key: banner.show_key,
+            card_href: card_href(state, &p.flow.id).await,
             ecps_href: state
                 .psc
                 .is_some()
-                .then(|| format!("/login/psc?flow={}", flow_id_of_page)),
+                .then(|| format!("/login/psc?flow={}", p.flow.id)),
             ecps_label: super::psc_texts::texts(lang).login_link,
+            flow_id: p.flow.id,
         }
     }
 
@@ -150,32 +179,36 @@ pub(super) struct Pending {
     pub(super) client_name: Option<String>,
 }
 
-/// The pending request of a flow of this browser, or the answer to give instead (the error
-/// page for an unknown flow, a fresh start for another browser's flow).
+impl Pending {
+    /// The page's language: the request's `ui_locales`, then the browser's choice.
+    pub(super) fn lang(&self, req: &HttpRequest, explicit: Option<&str>) -> Lang {
+        Lang::negotiate(req, self.params.get("ui_locales"), explicit)
+    }
+}
+
+/// The pending request of a flow of this browser; for an unknown flow the error page, for
+/// another browser's flow a fresh start.
 pub(super) async fn pending(
     req: &HttpRequest,
     state: &AppState,
     flow_id: &str,
-) -> Result<Pending, HttpResponse> {
+) -> Result<Pending, PageError> {
     let flow = flow::require(state, req, flow_id).await?;
-    pending_of(req, state, flow).await
+    pending_of(state, flow).await
 }
 
 /// The pending request of a flow already checked to be this browser's.
-pub(super) async fn pending_of(
-    req: &HttpRequest,
-    state: &AppState,
-    flow: FlowRecord,
-) -> Result<Pending, HttpResponse> {
+pub(super) async fn pending_of(state: &AppState, flow: FlowRecord) -> Result<Pending, PageError> {
     let params = Params::from_json(&flow.params).unwrap_or_default();
-    let client_name = match state.clients.get(&flow.client_id).await {
-        Ok(c) => c.map(|c| c.name.clone()),
-        Err(_) => return Err(server_error(req)),
-    };
+    let client = state
+        .clients
+        .get(&flow.client_id)
+        .await
+        .context("cannot read the flow's client")?;
     Ok(Pending {
         flow,
         params,
-        client_name,
+        client_name: client.map(|c| c.name.clone()),
     })
 }
 
@@ -201,17 +234,11 @@ pub async fn login_get(
     req: HttpRequest,
     state: web::Data<AppState>,
     q: web::Query<LoginQuery>,
-) -> HttpResponse {
-    let p = match pending(&req, &state, &q.flow).await {
-        Ok(p) => p,
-        Err(answer) => return answer,
-    };
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
+    let p = pending(&req, &state, &q.flow).await?;
     let explicit = req_lang(&req);
-    let lang = Lang::negotiate(&req, p.params.get("ui_locales"), explicit.as_deref());
-    let current = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
-        .await
-        .ok()
-        .flatten();
+    let lang = p.lang(&req, explicit.as_deref());
     let (csrf, csrf_cookie) = cookies::csrf(&req);
     let mut b = HttpResponse::Ok();
     if let Some(c) = csrf_cookie {
@@ -220,29 +247,30 @@ pub async fn login_get(
     if let Some(l) = explicit.as_deref() {
         b.cookie(cookies::lang(if l == "en" { "en" } else { "fr" }));
     }
-    let page = LoginPage::build(
-        &req,
-        &state,
-        p,
-        lang,
-        current.as_ref(),
-        q.reason.as_deref(),
-        csrf,
-    )
-    .await;
-    render_with(b, &page)
+    let reason = q.reason.as_deref();
+    let page = LoginPage::build(&req, &state, p, lang, current.0.as_ref(), reason, csrf).await;
+    Ok(render_with(b, &page))
 }
 
-/// The answer's status for a refused password login.
-pub(super) fn failure_status(f: Failure) -> StatusCode {
-    match f {
-        Failure::MissingFields => StatusCode::BAD_REQUEST,
-        Failure::Credentials(_) => StatusCode::UNAUTHORIZED,
-        Failure::Locked | Failure::AddressBlocked => StatusCode::TOO_MANY_REQUESTS,
-        Failure::Disabled | Failure::NotYetArrived => StatusCode::FORBIDDEN,
-        Failure::Unavailable | Failure::DirectoryUnavailable => StatusCode::SERVICE_UNAVAILABLE,
-        Failure::Directory(Refusal::Locked | Refusal::NearLockout) => StatusCode::TOO_MANY_REQUESTS,
-        Failure::Directory(_) | Failure::Conflict => StatusCode::FORBIDDEN,
+/// The answer's status for a refused login.
+pub(super) fn refusal_status(class: Class) -> StatusCode {
+    match class {
+        Class::Incomplete => StatusCode::BAD_REQUEST,
+        Class::Credentials => StatusCode::UNAUTHORIZED,
+        Class::Throttled => StatusCode::TOO_MANY_REQUESTS,
+        Class::Forbidden => StatusCode::FORBIDDEN,
+        Class::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Class::Off => StatusCode::NOT_FOUND,
+    }
+}
+
+/// The person's message for a refused login.
+pub(super) fn refusal_message(say: Say, lang: Lang) -> &'static str {
+    match say {
+        Say::Password(f) => failure_message(f, lang.t()),
+        Say::Key(e) => lang.keys().error(e),
+        Say::KeyScriptMissing => lang.keys().js_missing,
+        Say::Card(r) => card_refusal(lang.t(), r),
     }
 }
 
@@ -271,97 +299,50 @@ pub(super) fn failure_message(f: Failure, t: &'static Texts) -> &'static str {
     }
 }
 
+/// POST /login: `flow`, `csrf`, `username`, `password`.
 pub async fn login_post(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+    form: CheckedForm<LoginForm>,
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
     let ctx = context_of(&req);
-    let Ok(mut form) = Params::parse(&body) else {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_csrf);
-    };
-    let flow_id = form.get("flow").unwrap_or_default().to_owned();
-    let p = match pending(&req, &state, &flow_id).await {
-        Ok(p) => p,
-        Err(answer) => return answer,
-    };
-    let lang = Lang::negotiate(&req, p.params.get("ui_locales"), None);
-    if !cookies::csrf_ok(&req, form.get("csrf"), &origin(&state)) {
-        state
-            .audit
-            .record(AuditEvent::failure("login", "csrf").context(&ctx))
-            .await;
-        return page(&req, StatusCode::FORBIDDEN, |t| t.err_csrf);
-    }
+    let mut form = form.into_inner();
+    let p = pending(&req, &state, form.get("flow").unwrap_or_default()).await?;
     let username = form.get("username").unwrap_or_default().trim().to_owned();
     let password = form.remove("password").map(SecretString::from);
-    let current = session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
-        .await
-        .ok()
-        .flatten();
-    match check_login(&state.authn(), &username, password, &ctx).await {
-        Ok(Checked::Identity(identity_id, method)) => {
-            state.metrics.login(method.as_str(), "success");
-            logged_in(&req, &state, current, &identity_id, method, p.flow, &ctx).await
-        }
-        Ok(Checked::ChangePassword(dn, reason)) => {
+    match login::with_password(&state.authn(), &username, password, &ctx).await {
+        LoginOutcome::SignedIn(proof) => sign_in(&req, &state, current.0, proof, p.flow).await,
+        LoginOutcome::ChangePassword { dn, reason } => {
             let login = normalize_login(&username).to_lowercase();
-            match crate::authn::login::directory::open_change(
-                &state.authn(),
-                &p.flow.id,
-                &login,
-                &dn,
-                reason,
-            )
-            .await
-            {
-                Ok(ticket) => HttpResponse::SeeOther()
-                    .insert_header((LOCATION, format!("/password/change?ticket={ticket}")))
-                    .finish(),
-                Err(_) => server_error(&req),
-            }
+            let ticket =
+                login::directory::open_change(&state.authn(), &p.flow.id, &login, &dn, reason)
+                    .await
+                    .context("cannot open a password change")?;
+            Ok(HttpResponse::SeeOther()
+                .insert_header((LOCATION, format!("/password/change?ticket={ticket}")))
+                .finish())
         }
-        Err(failure) => {
-            state.metrics.login("password", "failure");
+        LoginOutcome::Refused(refused) => {
+            state.metrics.login(refused.method.as_str(), "failure");
+            let lang = p.lang(&req, None);
             let (csrf, _) = cookies::csrf(&req);
-            let page = LoginPage::build(&req, &state, p, lang, current.as_ref(), None, csrf).await;
+            let page =
+                LoginPage::build(&req, &state, p, lang, current.0.as_ref(), None, csrf).await;
             let page = LoginPage {
                 username,
-                ..page.failed(failure_message(failure, lang.t()))
+                ..page.failed(refusal_message(refused.say, lang))
             };
-            render_with(HttpResponse::build(failure_status(failure)), &page)
+            Ok(render_with(
+                HttpResponse::build(refusal_status(refused.class())),
+                &page,
+            ))
         }
     }
 }
 
-/// Records a successful proof in the SSO session and goes back to the authorization request.
-pub(super) async fn logged_in(
-    req: &HttpRequest,
-    state: &AppState,
-    current: Option<Session>,
-    identity_id: &str,
-    method: Method,
-    flow: FlowRecord,
-    ctx: &RequestContext,
-) -> HttpResponse {
-    let factor = AuthFactor {
-        method,
-        user_verified: false,
-    };
-    let recorded = session::record_login(
-        &state.sessions(),
-        current,
-        identity_id,
-        factor,
-        Some(&flow.id),
-        ctx,
-    )
-    .await;
-    after_login(req, state, recorded, flow).await
-}
-
-/// Goes back to the authorization request after a recorded login, setting a new session's
-/// cookie on that answer.
+/// Goes back to the authorization request after a login recorded elsewhere (e-CPS), setting
+/// a new session's cookie on that answer.
 pub(super) async fn after_login(
     req: &HttpRequest,
     state: &AppState,
@@ -371,60 +352,86 @@ pub(super) async fn after_login(
     match recorded {
         Ok(done) => {
             flow.login_session = Some(done.session.id.clone());
-            // Straight on with the authorization request (code, consent or step-up), the new
-            // session cookie set on that answer.
             let mut resp = continue_after_login(req, state, flow, done.session).await;
             if let Some(token) = done.new_token
                 && let Err(e) = resp.add_cookie(&cookies::session(token))
             {
                 tracing::error!(error = %e, "cannot set the session cookie");
-                return server_error(req);
+                return crate::ui::error::server_error(req);
             }
             resp
         }
         Err(e) => {
             tracing::error!(error = ?e, "cannot record the login");
-            server_error(req)
+            crate::ui::error::server_error(req)
         }
     }
+}
+
+/// Records a successful proof in the SSO session (with a key's new state, for a key) and goes
+/// on with the authorization request, setting a new session's cookie on that answer.
+pub(super) async fn sign_in(
+    req: &HttpRequest,
+    state: &AppState,
+    current: Option<Session>,
+    proof: Proof,
+    mut flow: FlowRecord,
+) -> Result<HttpResponse, PageError> {
+    let ctx = context_of(req);
+    state.metrics.login(proof.factor.method.as_str(), "success");
+    let flow_id = Some(flow.id.as_str());
+    let (id, factor) = (&proof.identity_id, proof.factor);
+    let recorded = match &proof.key {
+        None => session::record_login(&state.sessions(), current, id, factor, flow_id, &ctx).await,
+        Some(k) => {
+            let key = KeyUse {
+                key_id: &k.key_id,
+                credential: &k.credential,
+                counter: k.counter,
+            };
+            session::record_key_login(&state.sessions(), current, id, factor, &key, flow_id, &ctx)
+                .await
+        }
+    };
+    let done = recorded.context("cannot record the login")?;
+    flow.login_session = Some(done.session.id.clone());
+    // Straight on with the authorization request (code, consent or step-up), the new session
+    // cookie set on that answer.
+    let mut resp = continue_after_login(req, state, flow, done.session).await;
+    if let Some(token) = done.new_token {
+        resp.add_cookie(&cookies::session(token))
+            .context("cannot set the session cookie")?;
+    }
+    Ok(resp)
 }
 
 /// "Ce n'est pas moi / changer d'utilisateur": ends the session, then back to the login screen.
 pub async fn switch_user(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Bytes,
-) -> HttpResponse {
+    form: CheckedForm<SwitchUserForm>,
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
     let ctx = context_of(&req);
-    let form = match crate::ui::form::checked(&req, &state.audit, &origin(&state), &body, "logout")
-        .await
-    {
-        Ok(f) => f,
-        Err(refused) => return refused,
-    };
     // The flow goes into a Location header: only an id of the server's own alphabet may.
     let target = match form.get("flow") {
         Some(flow) if flow::valid_id(flow) => format!("/login?flow={flow}"),
         Some(_) => {
-            state
-                .audit
-                .record(AuditEvent::failure("switch_user", "malformed_flow").context(&ctx))
-                .await;
-            return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow);
+            let refusal = AuditEvent::failure("switch_user", "malformed_flow").context(&ctx);
+            state.audit.record(refusal).await;
+            return Err(PageError::BadRequest(|t| t.err_flow));
         }
         None => "/".to_owned(),
     };
-    if let Ok(Some(s)) =
-        session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref()).await
-        && let Err(e) = session::end(&state.sessions(), &s.id, "switch_user", &ctx).await
-    {
-        tracing::error!(error = ?e, "switch user failed");
-        return server_error(&req);
+    if let Some(s) = current.0 {
+        session::end(&state.sessions(), &s.id, "switch_user", &ctx)
+            .await
+            .context("switch user failed")?;
     }
-    HttpResponse::SeeOther()
+    Ok(HttpResponse::SeeOther()
         .cookie(cookies::clear_session())
         .insert_header((LOCATION, target))
-        .finish()
+        .finish())
 }
 
 /// Where the card login of this flow starts: this site, or the card listener's own URL. The

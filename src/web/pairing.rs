@@ -10,14 +10,13 @@ use serde_json::json;
 
 use super::pairing_texts::PairingTexts;
 use crate::endpoint::authorize::start_account_login;
-use crate::endpoint::end_session::origin;
 use crate::psc::pairing::{self, Asker, PairingError, Starter};
 use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::ui::context::context_of;
 use crate::ui::cookies;
 use crate::ui::error::{page, req_lang, server_error};
-use crate::ui::form::checked;
+use crate::ui::extract::{CheckedForm, PairingForm};
 use crate::ui::i18n::Lang;
 use crate::ui::page::{Chrome, render_with};
 
@@ -200,21 +199,9 @@ pub async fn pairing_post(
     req: HttpRequest,
     state: web::Data<AppState>,
     action: web::Path<String>,
-    body: web::Bytes,
+    form: CheckedForm<PairingForm>,
 ) -> HttpResponse {
     let ctx = context_of(&req);
-    let form = match checked(
-        &req,
-        &state.audit,
-        &origin(&state),
-        &body,
-        "pairing_started",
-    )
-    .await
-    {
-        Ok(f) => f,
-        Err(refused) => return refused,
-    };
     let Some(s) = current(&state, &req).await else {
         return start_account_login(&state, &req, "/pairing").await;
     };

@@ -81,7 +81,7 @@ pub async fn psc_login(
     }
     let p = match pending(&req, &state, &q.flow).await {
         Ok(p) => p,
-        Err(answer) => return answer,
+        Err(e) => return actix_web::ResponseError::error_response(&e),
     };
     let ctx = context_of(&req);
     let lang = Lang::negotiate(&req, p.params.get("ui_locales"), req_lang(&req).as_deref());

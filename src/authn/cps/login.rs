@@ -176,7 +176,7 @@ pub async fn decide(
         Found::Create => None,
     };
     if let Some(i) = &identity
-        && i.status != Status::Active.as_str()
+        && i.status != Status::Active
     {
         return Ok(Decision {
             outcome: Err(Refusal::Suspended),
@@ -393,7 +393,7 @@ async fn create(
         given_name: given_name.clone(),
         family_name: family_name.clone(),
         email: None,
-        status: Status::Active.as_str().into(),
+        status: Status::Active,
         status_reason: None,
         status_at: Some(now),
         created_at: now,

@@ -116,7 +116,7 @@ pub async fn check(
                 .await
                 .map_err(|_| Failure::Unavailable)?
                 .ok_or(Failure::Unavailable)?;
-            if identity.status != Status::Active.as_str() {
+            if identity.status != Status::Active {
                 state
                     .audit
                     .record(audit_failure(

@@ -2,6 +2,8 @@
 //! HTTP request), audits its outcome and answers who signed in, or why not with a stable reason.
 
 pub mod directory;
+pub mod outcome;
 pub mod password;
 
+pub use outcome::{Class, LoginOutcome, Proof, Refused, Say, with_card, with_key, with_password};
 pub use password::{Checked, Failure, check_login};

@@ -8,6 +8,7 @@ use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::Authn;
 use crate::authn::Method;
 use crate::authn::throttle::{self, Blocked};
+use crate::identity::Status;
 use crate::ldap::{Refusal, normalize_login};
 use crate::storage::directory;
 use crate::storage::identities::{self, IdentityRecord};
@@ -157,8 +158,8 @@ async fn check_password(
         }
         return Err(Failure::Credentials(reason));
     };
-    if identity.status != "active" {
-        let refusal = if identity.status == "pending" {
+    if !identity.status.is_active() {
+        let refusal = if identity.status == Status::Pending {
             Failure::NotYetArrived
         } else {
             Failure::Disabled

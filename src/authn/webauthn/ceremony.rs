@@ -140,7 +140,7 @@ pub async fn start_enrolment(
     if !v.can_enrol() {
         return Err(KeyError::ModelNotAllowed);
     }
-    if identity.status != "active" {
+    if !identity.status.is_active() {
         return Err(KeyError::AccountDisabled);
     }
     let existing = store::of_identity(state.db.pool(), &identity.id).await?;
@@ -505,7 +505,7 @@ async fn assertion_inner(
     let identity = identities::by_id(state.db.pool(), &record.identity_id)
         .await?
         .ok_or(KeyError::UnknownKey)?;
-    if identity.status != "active" {
+    if !identity.status.is_active() {
         return Err(KeyError::AccountDisabled);
     }
     let mut sk = SecurityKey::from(credential);

@@ -169,7 +169,7 @@ pub async fn redeem(
             .await;
         return Err(KeyError::CodeInvalid);
     };
-    if identity.status != "active" {
+    if !identity.status.is_active() {
         state
             .audit
             .record(fail(KeyError::AccountDisabled.reason(), Some(&identity.id)))

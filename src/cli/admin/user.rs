@@ -140,7 +140,7 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
                         vec![
                             i.username.clone(),
                             format!("{} {}", i.given_name, i.family_name),
-                            i.status.clone(),
+                            i.status.to_string(),
                             i.email.clone().unwrap_or_default(),
                             i.id.clone(),
                         ]
@@ -178,7 +178,7 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
                     ("username", i.username.clone()),
                     ("name", format!("{} {}", i.given_name, i.family_name)),
                     ("email", i.email.clone().unwrap_or_default()),
-                    ("status", i.status.clone()),
+                    ("status", i.status.to_string()),
                     ("status_reason", i.status_reason.clone().unwrap_or_default()),
                     ("created_at", time(i.created_at)),
                     (

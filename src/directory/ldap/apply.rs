@@ -45,7 +45,7 @@ async fn write(state: &Repository<'_>, plan: &Plan) -> anyhow::Result<()> {
     let touched: Vec<&str> = plan.touched.iter().map(String::as_str).collect();
     store::touch_many(&mut tx, backend, &touched, now).await?;
     for id in &plan.reenable {
-        identities::set_status(&mut tx, id, Status::Active.as_str(), None, now).await?;
+        identities::set_status(&mut tx, id, Status::Active, None, now).await?;
         state
             .audit
             .in_tx(
@@ -116,7 +116,7 @@ pub(super) async fn mark_deleted(
             .iter()
             .any(|o| o.deleted == 0 && !gone_ids.contains(o.unique_id.as_str()));
         let identity = identities::by_id(state.db.pool(), &a.identity_id).await?;
-        if !other_live && identity.is_some_and(|i| i.status == Status::Active.as_str()) {
+        if !other_live && identity.is_some_and(|i| i.status == Status::Active) {
             withdraw(
                 state,
                 &a.identity_id,

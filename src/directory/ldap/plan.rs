@@ -274,10 +274,10 @@ fn transitions(
         i.status_reason.as_deref(),
         Some(DISABLED_REASON | DELETED_REASON)
     );
-    if !enabled && i.status == Status::Active.as_str() {
+    if !enabled && i.status == Status::Active {
         counts.disabled += 1;
         plan.withdraw.push((i.id.clone(), DISABLED_REASON));
-    } else if enabled && i.status == Status::Suspended.as_str() && (by_directory || was_deleted) {
+    } else if enabled && i.status == Status::Suspended && (by_directory || was_deleted) {
         counts.enabled += 1;
         plan.reenable.push(i.id.clone());
     }
@@ -316,9 +316,9 @@ pub(super) fn new_identity(e: &DirEntry, enabled: bool) -> NewIdentity {
         email: e.email.clone(),
         employee_number: e.employee_number.clone(),
         status: if enabled {
-            Status::Active.as_str()
+            Status::Active
         } else {
-            Status::Suspended.as_str()
+            Status::Suspended
         },
         status_reason: (!enabled).then_some(DISABLED_REASON),
     }

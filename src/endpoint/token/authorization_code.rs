@@ -11,6 +11,7 @@ use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::{Client, GrantType};
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint;
+use crate::protocol::{Scope, ScopeSet};
 use crate::session;
 use crate::session::SessionClaims;
 use crate::state::AppState;
@@ -88,7 +89,7 @@ pub async fn grant(
         ));
     };
     let identity = match identities::by_id(state.db.pool(), &record.identity_id).await? {
-        Some(i) if i.status == "active" => i,
+        Some(i) if i.status.is_active() => i,
         _ => return Err(refuse("identity_inactive", "the account is not active")),
     };
     let claims = session.claims(&state.settings.session.levels);
@@ -110,8 +111,8 @@ pub async fn grant(
         ttl.access_token_ttl_secs,
         now,
     )?;
-    let scopes: Vec<&str> = record.scope.split(' ').collect();
-    let extra = crate::endpoint::claims::scoped(state, &identity.id, &scopes).await?;
+    let scopes = ScopeSet::parse(&record.scope).map_err(anyhow::Error::from)?;
+    let extra = crate::endpoint::claims::scoped(state, &identity.id, &scopes.as_strs()).await?;
     let id_token = mint::id_token(
         &keys,
         &issuer,
@@ -126,7 +127,7 @@ pub async fn grant(
         now,
     )?;
     let refresh_token = if let Some(family) = &family_id {
-        let offline = record.scope.split(' ').any(|s| s == "offline_access");
+        let offline = scopes.contains(Scope::OFFLINE_ACCESS);
         let started = NewFamily {
             id: family,
             identity_id: &identity.id,

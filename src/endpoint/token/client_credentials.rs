@@ -7,6 +7,7 @@ use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::Client;
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::mint;
+use crate::protocol::ScopeSet;
 use crate::state::AppState;
 
 pub async fn grant(
@@ -32,18 +33,21 @@ pub async fn grant(
         .map(String::as_str)
         .filter(|s| !crate::oidc::scope::is_person_scope(s))
         .collect();
+    let not_allowed = |bad: &str| {
+        let e = OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("the scope {bad} is not allowed for this client"),
+        );
+        Refusal::new(e, "scope_not_allowed", Some(&client.id))
+    };
     let scope = match scope {
         None => allowed.join(" "),
         Some(asked) => {
-            let want: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
-            if let Some(bad) = want.iter().find(|s| !allowed.contains(s)) {
-                let e = OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    format!("the scope {bad} is not allowed for this client"),
-                );
-                return Err(Refusal::new(e, "scope_not_allowed", Some(&client.id)));
+            let want = ScopeSet::parse(asked).map_err(|e| not_allowed(&e.0))?;
+            if let Some(bad) = want.iter().find(|s| !allowed.contains(&s.as_str())) {
+                return Err(not_allowed(bad.as_str()));
             }
-            want.join(" ")
+            want.to_string()
         }
     };
     let keys = state.keys.get().await?;

@@ -15,6 +15,7 @@ use crate::audit::{AuditEvent, RequestContext};
 use crate::oidc::client::{Client, GrantType};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::params::Params;
+use crate::protocol::ScopeSet;
 use crate::state::AppState;
 use crate::ui::context::context_of;
 
@@ -182,15 +183,19 @@ fn narrow_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthError
     let Some(asked) = asked else {
         return Ok(granted.to_owned());
     };
-    let have: Vec<&str> = granted.split(' ').collect();
-    let want: Vec<&str> = asked.split(' ').filter(|s| !s.is_empty()).collect();
-    if let Some(extra) = want.iter().find(|s| !have.contains(s)) {
-        return Err(OAuthError::new(
+    let not_granted = |extra: &str| {
+        OAuthError::new(
             ErrorCode::InvalidScope,
             format!("the scope {extra} was not granted originally"),
-        ));
+        )
+    };
+    let have = ScopeSet::parse(granted)
+        .map_err(|e| anyhow::anyhow!("a stored grant holds a malformed scope: {e}"))?;
+    let want = ScopeSet::parse(asked).map_err(|e| not_granted(&e.0))?;
+    if let Some(extra) = want.first_missing_from(&have) {
+        return Err(not_granted(extra.as_str()));
     }
-    Ok(want.join(" "))
+    Ok(want.to_string())
 }
 
 /// The audit event every successful grant records (batched: never blocks the response).

@@ -11,6 +11,7 @@ use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::Client;
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint;
+use crate::protocol::{Scope, ScopeSet};
 use crate::session;
 use crate::session::SessionClaims;
 use crate::state::AppState;
@@ -84,7 +85,7 @@ pub async fn grant(
         session::touch(&state.sessions(), sid).await?;
     }
     let identity = match identities::by_id(state.db.pool(), &family.identity_id).await? {
-        Some(i) if i.status == "active" => i,
+        Some(i) if i.status.is_active() => i,
         _ => return Err(refuse("identity_inactive", "the account is not active")),
     };
     let scope = narrow_scope(&family.scope, scope)
@@ -105,9 +106,9 @@ pub async fn grant(
         ttl.access_token_ttl_secs,
         now,
     )?;
-    let id_token = if scope.split(' ').any(|s| s == "openid") {
-        let scopes: Vec<&str> = scope.split(' ').collect();
-        let extra = crate::endpoint::claims::scoped(state, &identity.id, &scopes).await?;
+    let scopes = ScopeSet::parse(&scope).map_err(anyhow::Error::from)?;
+    let id_token = if scopes.contains(Scope::OPENID) {
+        let extra = crate::endpoint::claims::scoped(state, &identity.id, &scopes.as_strs()).await?;
         Some(mint::id_token(
             &keys,
             &issuer,

@@ -7,6 +7,7 @@ use super::*;
 use crate::clock::FixedClock;
 use crate::config::DatabaseSettings;
 use crate::crypto::master_key::MasterKey;
+use crate::identity::Status;
 use crate::oidc::client::{ClientAuthMethod, ClientPolicy, GrantType};
 use crate::oidc::keys::{KeyRing, SigningAlg};
 use crate::storage::Db;
@@ -66,7 +67,7 @@ fn identity() -> IdentityRecord {
         given_name: "Alice".into(),
         family_name: "Martin".into(),
         email: Some("alice@chu.example".into()),
-        status: "active".into(),
+        status: Status::Active,
         status_reason: None,
         status_at: None,
         created_at: NOW - 86_400,
@@ -84,7 +85,7 @@ fn session() -> SessionClaims {
         sid: "sid-1".into(),
         auth_time: NOW - 30,
         acr: "loa2".into(),
-        amr: vec!["pwd".into(), "hwk".into()],
+        amr: vec![crate::protocol::Amr::Pwd, crate::protocol::Amr::Hwk],
         idp: None,
     }
 }

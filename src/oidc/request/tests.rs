@@ -6,13 +6,15 @@ use std::sync::Arc;
 use super::*;
 use crate::authn::{AuthFactor, Method};
 use crate::oidc::client::{ClientAuthMethod, ClientPolicy};
+use crate::oidc::error::ErrorCode;
 use crate::oidc::keys::SigningAlg;
+use crate::oidc::refusal::AuthzRefusal;
 
 const REDIRECT: &str = "https://dpi.example/cb";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-fn levels() -> Vec<String> {
-    ["loa1", "loa2", "loa3"].map(String::from).to_vec()
+fn levels() -> AcrLadder {
+    serde_json::from_str(r#"["loa1", "loa2", "loa3"]"#).unwrap()
 }
 
 fn client() -> Client {
@@ -78,11 +80,11 @@ fn ok(params: &Params) -> AuthRequest {
 /// The reason of a refusal sent back to the client, checking it carries the state.
 fn redirect_reason(params: &Params) -> (ErrorCode, &'static str) {
     match parse_with(client(), params) {
-        Err(RequestError::Redirect { to, error, reason }) => {
-            assert_eq!(to.redirect_uri, REDIRECT);
+        Err(RequestError::Redirect { to, reason, .. }) => {
+            assert_eq!(to.redirect_uri.as_str(), REDIRECT);
             assert_eq!(to.client_id, "dpi");
             assert_eq!(to.state.as_deref(), Some("st4te"), "{reason}");
-            (error.code, reason)
+            (reason.code(), reason.as_str())
         }
         other => panic!("expected a redirect, got {other:?}"),
     }
@@ -94,7 +96,7 @@ fn page_reason(client: Option<Client>, params: &Params) -> (&'static str, bool) 
             reason,
             bad_redirect,
             ..
-        }) => (reason, bad_redirect),
+        }) => (reason.as_str(), bad_redirect),
         other => panic!("expected an error page, got {other:?}"),
     }
 }
@@ -103,19 +105,19 @@ fn page_reason(client: Option<Client>, params: &Params) -> (&'static str, bool) 
 fn a_valid_request_is_parsed_into_its_fields() {
     let req = ok(&to_params(&valid()));
     assert_eq!(req.client.id, "dpi");
-    assert_eq!(req.redirect_uri, REDIRECT);
+    assert_eq!(req.redirect_uri.as_str(), REDIRECT);
     assert_eq!(req.response_mode, ResponseMode::Query);
     assert_eq!(req.state.as_deref(), Some("st4te"));
     assert_eq!(req.nonce.as_deref(), Some("n0nce"));
-    assert_eq!(req.scope, ["openid", "profile"]);
+    assert_eq!(req.scope.to_string(), "openid profile");
     assert_eq!(req.code_challenge.as_deref(), Some(CHALLENGE));
-    assert!(!req.prompt_none && !req.prompt_login && !req.prompt_consent);
+    assert!(req.prompt.is_empty());
     assert_eq!(req.max_age, None);
     assert_eq!(req.min_level, None);
     assert_eq!(req.required_level(), Level::Loa1);
     assert_eq!(req.max_auth_age(), None);
     let reply = req.reply_to();
-    assert_eq!(reply.redirect_uri, REDIRECT);
+    assert_eq!(reply.redirect_uri.as_str(), REDIRECT);
     assert_eq!(reply.state.as_deref(), Some("st4te"));
 }
 
@@ -128,7 +130,8 @@ fn form_post_prompt_and_max_age_are_read() {
     params.push(("login_hint", "alice".into()));
     let req = ok(&to_params(&params));
     assert_eq!(req.response_mode, ResponseMode::FormPost);
-    assert!(req.prompt_login && req.prompt_consent && !req.prompt_none);
+    assert!(req.prompt.contains(Prompt::Login) && req.prompt.contains(Prompt::Consent));
+    assert!(!req.prompt.contains(Prompt::None));
     assert_eq!(req.max_age, Some(300));
     assert_eq!(req.login_hint.as_deref(), Some("alice"));
 }
@@ -331,9 +334,9 @@ fn a_client_without_the_code_grant_is_unauthorized() {
     let mut batch = client();
     batch.grants = vec![GrantType::ClientCredentials];
     match parse_with(batch, &to_params(&valid())) {
-        Err(RequestError::Redirect { error, reason, .. }) => {
-            assert_eq!(error.code, ErrorCode::UnauthorizedClient);
-            assert_eq!(reason, "grant_not_allowed");
+        Err(RequestError::Redirect { reason, .. }) => {
+            assert_eq!(reason.code(), ErrorCode::UnauthorizedClient);
+            assert_eq!(reason, AuthzRefusal::GrantNotAllowed);
         }
         other => panic!("{other:?}"),
     }
@@ -343,7 +346,7 @@ fn a_client_without_the_code_grant_is_unauthorized() {
 fn an_oversized_state_is_not_echoed() {
     match parse_with(client(), &params_with("state", Some(&"s".repeat(513)))) {
         Err(RequestError::Redirect { to, reason, .. }) => {
-            assert_eq!(reason, "parameter_too_long");
+            assert_eq!(reason, AuthzRefusal::ParameterTooLong);
             assert_eq!(to.state, None);
         }
         other => panic!("{other:?}"),
@@ -376,7 +379,7 @@ fn session(level: Level, auth_time: i64) -> Session {
             user_verified: false,
         }],
         level,
-        amr: vec!["pwd".into()],
+        amr: vec![crate::protocol::Amr::Pwd],
     }
 }
 
@@ -402,7 +405,7 @@ fn without_a_session_the_user_logs_in_unless_prompt_none() {
     assert_eq!(decide(&request(&[]), None, p, NOW), Decision::Login);
     assert_eq!(
         decide(&request(&[("prompt", "none")]), None, p, NOW),
-        Decision::Refuse(ErrorCode::LoginRequired, "no_session")
+        Decision::Refuse(AuthzRefusal::NoSession)
     );
 }
 
@@ -434,7 +437,7 @@ fn consent_is_asked_unless_stored_given_in_the_flow_or_first_party() {
             Progress::default(),
             NOW
         ),
-        Decision::Refuse(ErrorCode::ConsentRequired, "consent_required")
+        Decision::Refuse(AuthzRefusal::ConsentRequired)
     );
     // prompt=consent asks again even with a stored consent, until given in this flow.
     let again = request(&[("prompt", "consent")]);
@@ -486,7 +489,7 @@ fn prompt_login_and_max_age_ask_for_a_fresh_login() {
             consented(),
             NOW
         ),
-        Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
+        Decision::Refuse(AuthzRefusal::ReauthenticationRequired)
     );
     // max_age=0: only a login within this flow will do, even in the same second.
     let zero = request(&[("max_age", "0")]);
@@ -514,7 +517,7 @@ fn a_flow_restarted_elsewhere_needs_a_login_within_it() {
     );
     assert_eq!(
         decide(&request(&[("prompt", "none")]), Some(&s), restarted, NOW),
-        Decision::Refuse(ErrorCode::LoginRequired, "reauthentication_required")
+        Decision::Refuse(AuthzRefusal::ReauthenticationRequired)
     );
     let logged_in = Progress {
         login_done: true,
@@ -545,7 +548,7 @@ fn a_session_below_the_level_steps_up() {
             consented(),
             NOW
         ),
-        Decision::Refuse(ErrorCode::InteractionRequired, "level_too_low")
+        Decision::Refuse(AuthzRefusal::LevelTooLow)
     );
     let high = session(Level::Loa3, NOW - 60);
     assert_eq!(

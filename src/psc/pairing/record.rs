@@ -60,7 +60,7 @@ pub async fn record(
         .await?
         .ok_or(PairingError::AccountInactive)?;
     let link = links::of_identity(pool, &proof.identity_id).await?;
-    let verdict = if identity.status != Status::Active.as_str() {
+    let verdict = if identity.status != Status::Active {
         Err(PairingError::AccountInactive)
     } else if !proof.idnat.is_personal() {
         Err(PairingError::NotPersonal)

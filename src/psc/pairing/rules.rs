@@ -45,7 +45,7 @@ pub async fn may_pair(
         .await?
         .ok_or(PairingError::AccountInactive)?;
     let link = links::of_identity(pool, identity_id).await?;
-    let verdict = if identity.status != Status::Active.as_str() {
+    let verdict = if identity.status != Status::Active {
         Err(PairingError::AccountInactive)
     } else {
         check_session(level, link.as_ref())

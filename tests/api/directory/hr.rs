@@ -6,6 +6,7 @@ use secrecy::SecretString;
 use trousseau::clock::Clock;
 use trousseau::directory::hr::{self, iso_date};
 use trousseau::directory::sync::{self, JobOutcome};
+use trousseau::identity::Status;
 use trousseau::storage::{identities, leases};
 
 use crate::helpers::{TestApp, error_code, login_tokens, spawn_app, spawn_app_with, wait};
@@ -167,7 +168,7 @@ async fn a_past_departure_marks_left_and_revokes_a_live_refresh_token() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(alice.status, "left");
+    assert_eq!(alice.status, Status::Left);
     assert_eq!(alice.status_reason.as_deref(), Some("hr_departure"));
 
     let resp = app
@@ -198,7 +199,7 @@ async fn a_past_departure_marks_left_and_revokes_a_live_refresh_token() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(marc.status, "active");
+    assert_eq!(marc.status, Status::Active);
     app.clock.advance(3 * 86_400);
     let today = iso_date(app.clock.now());
     assert_eq!(
@@ -490,8 +491,8 @@ async fn a_future_arrival_is_pending_until_that_day_in_the_establishment_time_zo
     })
     .await;
     assert_eq!(out, JobOutcome::Unchanged);
-    assert_eq!(status("aarrive").await, "pending");
-    assert_eq!(status("ppart").await, "active");
+    assert_eq!(status("aarrive").await, Status::Pending);
+    assert_eq!(status("ppart").await, Status::Active);
     assert_ne!(
         password_login(&app, &dpi, "aarrive").await,
         StatusCode::SEE_OTHER
@@ -500,15 +501,15 @@ async fn a_future_arrival_is_pending_until_that_day_in_the_establishment_time_zo
     // 00:30 in Paris on the day (still the eve in UTC): the job alone applies both dates.
     app.clock.advance(3600);
     wait::until("the arrival applied by the job", || async {
-        status("aarrive").await == "active"
+        status("aarrive").await == Status::Active
     })
     .await;
-    assert_eq!(status("aarrive").await, "active");
+    assert_eq!(status("aarrive").await, Status::Active);
     wait::until("the departure applied by the job", || async {
-        status("ppart").await == "left"
+        status("ppart").await == Status::Left
     })
     .await;
-    assert_eq!(status("ppart").await, "left");
+    assert_eq!(status("ppart").await, Status::Left);
     let mut browser = app.browser();
     let tokens = login_tokens(&app, &mut browser, &dpi, "aarrive", PW).await;
     assert!(tokens["id_token"].is_string());

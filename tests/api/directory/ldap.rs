@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use crate::helpers::peers::slapd::Slapd;
 use crate::helpers::*;
 use trousseau::directory::ldap::{SyncOptions, sync};
+use trousseau::identity::Status;
 use trousseau::ldap::check;
 use trousseau::storage::directory as store;
 
@@ -457,7 +458,7 @@ async fn sync_links_creates_resolves_nesting_and_withdraws_disabled_and_deleted_
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(i.status, "suspended");
+    assert_eq!(i.status, Status::Suspended);
     assert_eq!(i.status_reason.as_deref(), Some("directory_deleted"));
     assert!(!app.audit("directory_sync").await.is_empty());
 }

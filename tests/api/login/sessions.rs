@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_SECURITY_POLICY, CONTENT_TYPE, SET_COOKIE};
 use serde_json::Value;
 use trousseau::clock::Clock;
+use trousseau::identity::Status;
 
 use crate::helpers::{
     Browser, Rp, TestApp, authorize, authorize_url, claims, error_code, exchange, login_tokens,
@@ -800,7 +801,7 @@ async fn disabling_a_user_ends_their_sessions_and_revokes_their_refresh_tokens()
         trousseau::admin::users::disable(&app.state, "alice", "left the hospital", "test")
             .await
             .unwrap();
-    assert_eq!(disabled.status, "suspended");
+    assert_eq!(disabled.status, Status::Suspended);
     refresh_refused(&app, &dpi, &refresh_token(&online)).await;
     refresh_refused(&app, &mobile, &refresh_token(&offline)).await;
     assert!(

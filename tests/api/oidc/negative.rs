@@ -396,6 +396,12 @@ async fn prompt_none_without_a_session_is_login_required() {
             "invalid_request",
             Some("bad_prompt"),
         ),
+        // `none` stands alone, whatever the other value (OIDC Core §3.1.2.1).
+        spoiled(
+            &[("prompt", Some("select_account none"))],
+            "invalid_request",
+            Some("bad_prompt"),
+        ),
         spoiled(&[("prompt", Some("whenever"))], "invalid_request", None),
     ])
     .await;
