@@ -32,6 +32,8 @@ pub struct ClientSpec {
     pub max_auth_age: Option<i64>,
     /// A resource server, allowed to introspect every client's access tokens.
     pub introspect: bool,
+    /// Pro Santé Connect's broker: the federation profile and claims apply.
+    pub psc_broker: bool,
 }
 
 /// Checks a redirect-type URI: absolute, no fragment, HTTPS except on loopback hosts.
@@ -130,6 +132,18 @@ fn validate(state: &AppState, spec: &ClientSpec) -> Result<(), AdminError> {
             "a public client cannot use client_credentials".into(),
         ));
     }
+    if spec.psc_broker && spec.public {
+        return Err(AdminError::Invalid(
+            "Pro Santé Connect is a confidential client: remove --public or --psc-broker".into(),
+        ));
+    }
+    if spec.psc_broker && !spec.grants.contains(&GrantType::AuthorizationCode) {
+        return Err(AdminError::Invalid(
+            "Pro Santé Connect's broker uses the authorization code flow: add --grant \
+             authorization_code"
+                .into(),
+        ));
+    }
     if spec.grants.is_empty() {
         return Err(AdminError::Invalid("give at least one --grant".into()));
     }
@@ -192,6 +206,7 @@ fn record(
         min_acr: spec.min_acr.clone(),
         max_auth_age: spec.max_auth_age,
         introspect: i64::from(spec.introspect),
+        psc_broker: i64::from(spec.psc_broker),
         created_at,
         updated_at: now,
     }
@@ -335,6 +350,7 @@ pub fn describe(r: &ClientRecord) -> Value {
         "min_acr": r.min_acr,
         "max_auth_age": r.max_auth_age,
         "introspect": r.introspect != 0,
+        "psc_broker": r.psc_broker != 0,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     })
@@ -361,6 +377,7 @@ pub fn spec_of(r: &ClientRecord) -> ClientSpec {
         min_acr: r.min_acr.clone(),
         max_auth_age: r.max_auth_age,
         introspect: r.introspect != 0,
+        psc_broker: r.psc_broker != 0,
     }
 }
 

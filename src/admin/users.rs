@@ -150,6 +150,23 @@ pub async fn withdraw(
     Ok(repo::withdraw(&repository, identity_id, status, reason, actor, details).await?)
 }
 
+/// Ends every open session of an identity (a lost badge, a shared workstation): each ending
+/// revokes the session's refresh tokens and sends back-channel logout to every client of the
+/// session, Pro Santé Connect included. Answers how many sessions ended.
+pub async fn end_sessions(state: &AppState, who: &str, actor: &str) -> Result<usize, AdminError> {
+    let i = find(state, who).await?;
+    let ctx = crate::audit::RequestContext::default();
+    let ended = crate::session::end_all(&state.sessions(), &i.id, "admin_ended", &ctx)
+        .await
+        .map_err(AdminError::from)?;
+    let ev = AuditEvent::success("sessions_ended")
+        .actor(actor)
+        .subject(&i.id)
+        .details(json!({ "sessions": ended }));
+    state.audit.record(ev).await;
+    Ok(ended)
+}
+
 /// Ties an identity to a national identifier. One link per identity and per IdNat: an existing
 /// link must be removed first.
 pub async fn link_rpps(

@@ -61,6 +61,7 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         min_acr: None,
         max_auth_age: None,
         introspect: false,
+        psc_broker: false,
     };
     let enrolment = crate::admin::keys::enrolment_code(&state, "demo", None, "demo").await?;
     let secret = clients::create(&state, &spec, "demo")

@@ -26,6 +26,10 @@ pub struct HrColumns {
     pub arrival: String,
     pub departure: String,
     pub idnat: String,
+    /// The FINESS of the establishment the person works for (a shared deployment picks the
+    /// `tid` announced to Pro Santé Connect from it, `[psc.federation]`).
+    #[serde(default)]
+    pub establishment_finess: String,
 }
 
 impl HrSettings {

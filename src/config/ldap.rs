@@ -167,4 +167,8 @@ pub struct LdapAttributes {
     pub account_control: String,
     pub idnat: String,
     pub unique_id: String,
+    /// The FINESS of the person's establishment (a shared deployment picks the `tid` sent to
+    /// Pro Santé Connect from it); "" when the directory has none.
+    #[serde(default)]
+    pub establishment: String,
 }

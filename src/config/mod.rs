@@ -41,7 +41,10 @@ pub use logout::LogoutSettings;
 pub use metrics::MetricsSettings;
 pub use network::Network;
 pub use password::PasswordSettings;
-pub use psc::{KnownEndpoints, PairingSettings, PscEnvironment, PscSettings};
+pub use psc::{
+    FEDERATION_MAX_AUTH_AGE, FederatedEstablishment, FederationSettings, KnownEndpoints,
+    PairingSettings, PscEnvironment, PscSettings,
+};
 pub use reconcile::ReconcileSettings;
 pub use secrets::SecretsSettings;
 pub use session::SessionSettings;

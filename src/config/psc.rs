@@ -1,5 +1,7 @@
 //! Trousseau as a client of Pro Santé Connect (`[psc]`, docs/psc.md): which PSC, the client's
-//! credentials, bounded timeouts, and the pairing rules (`[psc.pairing]`).
+//! credentials, bounded timeouts, and the pairing rules (`[psc.pairing]`); and Trousseau as a
+//! third-party identity provider of PSC (`[psc.federation]`, psc.md "Trousseau as third-party
+//! IdP of PSC").
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -58,6 +60,103 @@ pub struct PscSettings {
     /// `acr` values accepted in PSC's ID tokens; empty = any.
     pub accepted_acr: Vec<String>,
     pub pairing: PairingSettings,
+    pub federation: FederationSettings,
+}
+
+/// The longest authentication age PSC accepts from a third-party identity provider (4 hours).
+pub const FEDERATION_MAX_AUTH_AGE: i64 = 14_400;
+
+/// What Trousseau demands before answering Pro Santé Connect's broker, and the tenant it
+/// announces (`[psc.federation]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSettings {
+    /// The oldest authentication presented to PSC, in seconds (at most 14400).
+    pub max_auth_age_secs: i64,
+    /// Only accounts with a valid (active, unexpired) pairing are federated.
+    pub require_pairing: bool,
+    /// The `tid` of a single establishment, as agreed with the ANS; "" when `establishments`
+    /// is used instead.
+    pub tid: String,
+    /// One `tid` per establishment of a shared deployment (GHT): chosen by the identity's
+    /// establishment FINESS.
+    #[serde(default)]
+    pub establishments: Vec<FederatedEstablishment>,
+}
+
+/// One establishment of a shared deployment and its `tid` (`[[psc.federation.establishments]]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederatedEstablishment {
+    pub finess: crate::identity::Finess,
+    pub tid: String,
+}
+
+impl FederationSettings {
+    /// The `tid` announced for an identity: the single establishment's, or in a shared
+    /// deployment the one of the identity's establishment (`own`, from HR or the directory),
+    /// falling back to `[establishment] finess` when it names exactly one. `None`: unknown.
+    pub fn tid_for<'a>(
+        &'a self,
+        own: Option<&str>,
+        establishment: &[crate::identity::Finess],
+    ) -> Option<&'a str> {
+        if self.establishments.is_empty() {
+            return (!self.tid.is_empty()).then_some(self.tid.as_str());
+        }
+        let finess = match (own, establishment) {
+            (Some(f), _) => f,
+            (None, [only]) => only.as_str(),
+            (None, _) => return None,
+        };
+        self.establishments
+            .iter()
+            .find(|e| e.finess.as_str() == finess)
+            .map(|e| e.tid.as_str())
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=FEDERATION_MAX_AUTH_AGE).contains(&self.max_auth_age_secs) {
+            return Err(ConfigError::key(
+                "psc.federation.max_auth_age_secs",
+                "must be between 1 and 14400 (PSC asks for a new login at least every 4 hours)",
+            ));
+        }
+        let tids = std::iter::once(self.tid.as_str())
+            .chain(self.establishments.iter().map(|e| e.tid.as_str()));
+        for tid in tids {
+            if tid.len() > 128 || tid.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                return Err(ConfigError::key(
+                    "psc.federation.tid",
+                    format!("{tid:?} is not a tenant id (up to 128 characters, no space)"),
+                ));
+            }
+        }
+        if !self.tid.is_empty() && !self.establishments.is_empty() {
+            return Err(ConfigError::key(
+                "psc.federation.tid",
+                "give either one tid or [[psc.federation.establishments]], not both",
+            ));
+        }
+        if self.establishments.iter().any(|e| e.tid.is_empty()) {
+            return Err(ConfigError::key(
+                "psc.federation.establishments",
+                "every establishment needs its tid",
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(dup) = self
+            .establishments
+            .iter()
+            .find(|e| !seen.insert(e.finess.as_str().to_owned()))
+        {
+            return Err(ConfigError::key(
+                "psc.federation.establishments",
+                format!("the FINESS {} is listed twice", dup.finess.as_str()),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Pairing of a local account with the IdNat proven through PSC (`[psc.pairing]`).
@@ -120,6 +219,7 @@ impl PscSettings {
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
+        self.federation.validate()?;
         let p = &self.pairing;
         if p.validity_days == 0 || p.validity_days > 3650 {
             return Err(ConfigError::key(
@@ -217,5 +317,60 @@ fn http_url(key: &str, value: &str) -> Result<(), ConfigError> {
     match Url::parse(value) {
         Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(()),
         _ => Err(ConfigError::key(key, "must be an http(s) URL with a host")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Finess;
+
+    fn federation(tid: &str, establishments: &[(&str, &str)]) -> FederationSettings {
+        FederationSettings {
+            max_auth_age_secs: FEDERATION_MAX_AUTH_AGE,
+            require_pairing: true,
+            tid: tid.into(),
+            establishments: establishments
+                .iter()
+                .map(|(f, t)| FederatedEstablishment {
+                    finess: Finess::parse(f).unwrap(),
+                    tid: (*t).into(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn the_tid_follows_the_establishment() {
+        let one = federation("chu-a", &[]);
+        assert_eq!(one.tid_for(None, &[]), Some("chu-a"));
+        assert_eq!(one.tid_for(Some("750712184"), &[]), Some("chu-a"));
+        assert_eq!(federation("", &[]).tid_for(None, &[]), None);
+
+        let ght = federation("", &[("750712184", "chu-a"), ("750712200", "ch-b")]);
+        assert_eq!(ght.tid_for(Some("750712200"), &[]), Some("ch-b"));
+        assert_eq!(ght.tid_for(Some("130000000"), &[]), None);
+        assert_eq!(ght.tid_for(None, &[]), None);
+        let single = [Finess::parse("750712184").unwrap()];
+        assert_eq!(ght.tid_for(None, &single), Some("chu-a"));
+        let two = [single[0].clone(), Finess::parse("750712200").unwrap()];
+        assert_eq!(ght.tid_for(None, &two), None);
+    }
+
+    #[test]
+    fn the_federation_settings_are_checked() {
+        let mut f = federation("chu-a", &[]);
+        assert!(f.validate().is_ok());
+        f.max_auth_age_secs = FEDERATION_MAX_AUTH_AGE + 1;
+        let e = f.validate().unwrap_err().to_string();
+        assert!(e.contains("psc.federation.max_auth_age_secs"), "{e}");
+        f.max_auth_age_secs = 0;
+        assert!(f.validate().is_err());
+        let both = federation("chu-a", &[("750712184", "chu-a")]);
+        assert!(both.validate().is_err());
+        let dup = federation("", &[("750712184", "a"), ("750712184", "b")]);
+        assert!(dup.validate().is_err());
+        let spaced = federation("chu a", &[]);
+        assert!(spaced.validate().is_err());
     }
 }

@@ -10,7 +10,7 @@ use crate::audit::AuditEvent;
 use crate::config::HrColumns;
 use crate::directory::Repository;
 use crate::directory::users;
-use crate::identity::{IdNat, LinkMethod, Status, name};
+use crate::identity::{Finess, IdNat, LinkMethod, Status, name};
 use crate::storage::hr::{self as store, HrRunRecord};
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::{is_unique_violation, links};
@@ -65,6 +65,7 @@ struct Row {
     arrival: Option<String>,
     departure: Option<String>,
     idnat: Option<IdNat>,
+    establishment: Option<Finess>,
 }
 
 /// Column positions found in the header.
@@ -78,6 +79,7 @@ struct Positions {
     arrival: Option<usize>,
     departure: Option<usize>,
     idnat: Option<usize>,
+    establishment: Option<usize>,
 }
 
 fn positions(header: &csv::StringRecord, c: &HrColumns) -> Result<Positions, HrError> {
@@ -108,6 +110,7 @@ fn positions(header: &csv::StringRecord, c: &HrColumns) -> Result<Positions, HrE
         arrival: optional(&c.arrival),
         departure: optional(&c.departure),
         idnat: optional(&c.idnat),
+        establishment: optional(&c.establishment_finess),
     })
 }
 
@@ -177,7 +180,12 @@ fn parse_row(p: &Positions, r: &csv::StringRecord) -> Result<Row, String> {
         None => None,
         Some(s) => Some(IdNat::parse(&s).map_err(|e| format!("IdNat {s:?}: {e}"))?),
     };
+    let establishment = match field(p.establishment) {
+        None => None,
+        Some(s) => Some(Finess::parse(&s).map_err(|e| format!("FINESS {s:?}: {e}"))?),
+    };
     Ok(Row {
+        establishment,
         employee_number,
         given_name,
         family_name,
@@ -393,11 +401,50 @@ async fn apply_row(
             (Outcome::Created, id)
         }
     };
+    let outcome = match (outcome, &row.establishment) {
+        (outcome, Some(f)) => {
+            let moved = set_establishment(state, &identity_id, f, run_id, actor).await?;
+            match outcome {
+                Outcome::Unchanged if moved => Outcome::Updated,
+                other => other,
+            }
+        }
+        (outcome, None) => outcome,
+    };
     let warning = match &row.idnat {
         Some(idnat) => link_if_free(state, &identity_id, idnat, actor).await?,
         None => None,
     };
     Ok((outcome, warning.or(late_arrival)))
+}
+
+/// Records the establishment HR gives for an identity; true when it changed.
+async fn set_establishment(
+    state: &Repository<'_>,
+    identity_id: &str,
+    finess: &Finess,
+    run_id: &str,
+    actor: &str,
+) -> Result<bool, String> {
+    let db_err = |e: sqlx::Error| format!("the database refused the line: {e}");
+    let old = identities::establishment_of(state.db.pool(), identity_id)
+        .await
+        .map_err(db_err)?;
+    if old.as_deref() == Some(finess.as_str()) {
+        return Ok(false);
+    }
+    let mut tx = state.db.begin().await.map_err(db_err)?;
+    identities::set_establishment(&mut tx, identity_id, Some(finess.as_str()))
+        .await
+        .map_err(db_err)?;
+    let ev = AuditEvent::success("hr_identity_updated")
+        .actor(actor)
+        .subject(identity_id)
+        .details(json!({ "run": run_id, "changed": ["establishment_finess"],
+                         "establishment_finess": finess.as_str() }));
+    state.audit.in_tx(&mut tx, ev).await.map_err(db_err)?;
+    tx.commit().await.map_err(db_err)?;
+    Ok(true)
 }
 
 /// Names of the fields that differ.

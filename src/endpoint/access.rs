@@ -96,13 +96,15 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'stat
         session = family.session_id.is_some().then_some(sid);
     }
     if let Some(sid) = session {
-        let live = sessions::by_id(state.db.pool(), sid)
+        let record = sessions::by_id(state.db.pool(), sid)
             .await
             .map_err(stored)?
-            .is_some_and(|s| is_live(&s, now, state.settings.session.idle_secs));
-        if !live {
-            return Err("session_ended");
-        }
+            .filter(|s| is_live(s, now, state.settings.session.idle_secs))
+            .ok_or("session_ended")?;
+        // A client using the session's token is activity of the session (docs/sessions.md).
+        crate::session::note_activity(&state.sessions(), &record)
+            .await
+            .map_err(stored)?;
     }
     Ok(ActiveToken {
         claims,

@@ -21,7 +21,7 @@ use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::storage::codes::{self, CodeRecord};
 use crate::storage::flows::{self, FlowRecord};
-use crate::storage::{consents, par, sessions};
+use crate::storage::{consents, pairings, par, sessions};
 use crate::ui::context::context_of;
 use crate::ui::cookies;
 use crate::ui::error::{page, server_error};
@@ -86,7 +86,12 @@ pub async fn resume(
         }
         return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow);
     }
-    handle(&req, &state, params, Some(flow), None).await
+    let mut resp = handle(&req, &state, params, Some(flow), None).await;
+    if req.cookie(cookies::RESUME).is_some() {
+        // The flow that waited for a pairing goes on: the pairing page forgets it.
+        let _ = resp.add_cookie(&cookies::clear_resume());
+    }
+    resp
 }
 
 /// The client id of flows opened by Trousseau's own pages (security-key self-service) rather
@@ -147,69 +152,14 @@ pub async fn continue_after_login(
 async fn handle(
     req: &HttpRequest,
     state: &AppState,
-    mut params: Params,
+    params: Params,
     flow: Option<FlowRecord>,
     session: Option<Session>,
 ) -> HttpResponse {
     let ctx = context_of(req);
-    let now = state.clock.now();
-    if flow.is_none()
-        && let Some(uri) = params.get("request_uri").map(str::to_owned)
-    {
-        match take_pushed(state, &params, &uri, now).await {
-            Ok(Some(pushed)) => params = pushed,
-            Ok(None) => {
-                return bad_request_page(
-                    req,
-                    state,
-                    AuthzRefusal::InvalidRequestUri,
-                    params.get("client_id"),
-                )
-                .await;
-            }
-            Err(_) => return server_error(req),
-        }
-    }
-    if params
-        .get("client_id")
-        .is_some_and(|id| id.len() > MAX_CLIENT_ID)
-    {
-        return bad_request_page(req, state, AuthzRefusal::ParameterTooLong, None).await;
-    }
-    let client = match params.get("client_id") {
-        Some(id) => match state.clients.get(id).await {
-            Ok(c) => c,
-            Err(_) => return server_error(req),
-        },
-        None => None,
-    };
-    let ar = match parse(client, &params, &state.settings.session.levels) {
-        Ok(ar) => ar,
-        Err(RequestError::Page {
-            reason,
-            bad_redirect,
-            client_id,
-        }) => {
-            let event = AuditEvent::failure("authorization_refused", reason).context(&ctx);
-            let event = match client_id {
-                Some(c) => event.client(c),
-                None => event,
-            };
-            state.audit.record(event).await;
-            return if bad_redirect {
-                page(req, StatusCode::BAD_REQUEST, |t| t.bad_request_redirect)
-            } else {
-                page(req, StatusCode::BAD_REQUEST, |t| t.bad_request_client)
-            };
-        }
-        Err(RequestError::Redirect {
-            to,
-            reason,
-            description,
-        }) => {
-            audit_refusal(state, &ctx, &to.client_id, reason).await;
-            return reply_error(req, state, &to, &reason.error(description));
-        }
+    let (params, ar) = match request_of(req, state, params, flow.is_some(), &ctx).await {
+        Ok(parsed) => parsed,
+        Err(answer) => return answer,
     };
     let current = match session {
         Some(s) => Some(s),
@@ -226,59 +176,201 @@ async fn handle(
         Ok(p) => p,
         Err(_) => return server_error(req),
     };
-    let decision = decide(&ar, current.as_ref(), progress, now);
+    let decision = decide(&ar, current.as_ref(), progress, state.clock.now());
+    let step = Step {
+        req,
+        state,
+        ctx: &ctx,
+        ar: &ar,
+        flow: flow.as_ref(),
+    };
     match decision {
-        Decision::Issue => {
-            let Some(s) = current else {
-                return server_error(req);
+        Decision::Issue => match current {
+            Some(s) => step.issue(&s).await,
+            None => server_error(req),
+        },
+        Decision::Refuse(reason) => step.refuse(reason).await,
+        Decision::Stop(reason) => step.stop(reason, current.as_ref()).await,
+        interactive => step.interact(&interactive, &params, current.as_ref()).await,
+    }
+}
+
+/// The request behind the parameters (a pushed one resolved), parsed against its client, or
+/// the answer that refuses it.
+async fn request_of(
+    req: &HttpRequest,
+    state: &AppState,
+    mut params: Params,
+    in_flow: bool,
+    ctx: &RequestContext,
+) -> Result<(Params, AuthRequest), HttpResponse> {
+    if !in_flow && let Some(uri) = params.get("request_uri").map(str::to_owned) {
+        match take_pushed(state, &params, &uri, state.clock.now()).await {
+            Ok(Some(pushed)) => params = pushed,
+            Ok(None) => {
+                let client = params.get("client_id");
+                let reason = AuthzRefusal::InvalidRequestUri;
+                return Err(bad_request_page(req, state, reason, client).await);
+            }
+            Err(_) => return Err(server_error(req)),
+        }
+    }
+    if params
+        .get("client_id")
+        .is_some_and(|id| id.len() > MAX_CLIENT_ID)
+    {
+        let reason = AuthzRefusal::ParameterTooLong;
+        return Err(bad_request_page(req, state, reason, None).await);
+    }
+    let client = match params.get("client_id") {
+        Some(id) => match state.clients.get(id).await {
+            Ok(c) => c,
+            Err(_) => return Err(server_error(req)),
+        },
+        None => None,
+    };
+    match parse(client, &params, &state.settings.session.levels) {
+        Ok(ar) => Ok((params, ar.with_federation(&state.settings.psc.federation))),
+        Err(e) => Err(refused_request(req, state, ctx, e).await),
+    }
+}
+
+/// The answer to a request that does not parse: the error page when the redirect URI cannot
+/// be trusted, the error at the redirect URI otherwise; audited either way.
+async fn refused_request(
+    req: &HttpRequest,
+    state: &AppState,
+    ctx: &RequestContext,
+    e: RequestError,
+) -> HttpResponse {
+    match e {
+        RequestError::Page {
+            reason,
+            bad_redirect,
+            client_id,
+        } => {
+            let event = AuditEvent::failure("authorization_refused", reason).context(ctx);
+            let event = match client_id {
+                Some(c) => event.client(c),
+                None => event,
             };
-            match issue_code(state, &ar, &s, flow.as_ref(), &ctx).await {
-                Ok(code) => reply_code(req, state, &ar, &code),
-                Err(e) => {
-                    tracing::error!(error = ?e, "cannot issue an authorization code");
-                    reply_error(req, state, &ar.reply_to(), &OAuthError::server_error())
-                }
+            state.audit.record(event).await;
+            if bad_redirect {
+                page(req, StatusCode::BAD_REQUEST, |t| t.bad_request_redirect)
+            } else {
+                page(req, StatusCode::BAD_REQUEST, |t| t.bad_request_client)
             }
         }
-        Decision::Refuse(reason) => {
-            if let Some(f) = &flow {
-                let _ = flows::delete(state.db.pool(), &f.id).await;
-            }
-            audit_refusal(state, &ctx, &ar.client.id, reason).await;
-            reply_error(
-                req,
-                state,
-                &ar.reply_to(),
-                &reason.error(reason.description()),
-            )
+        RequestError::Redirect {
+            to,
+            reason,
+            description,
+        } => {
+            audit_refusal(state, ctx, &to.client_id, reason).await;
+            reply_error(req, state, &to, &reason.error(description))
         }
-        Decision::Login | Decision::Reauthenticate | Decision::StepUp(_) | Decision::Consent => {
-            if let Some(s) = &current {
-                // An authorization request is activity of the session.
-                let _ = session::touch(&state.sessions(), &s.id).await;
-            }
-            let target = |flow_id: &str| match decision {
-                Decision::Consent => format!("/consent?flow={flow_id}"),
-                Decision::Reauthenticate => format!("/login?flow={flow_id}&reason=reauth"),
-                Decision::StepUp(_) => format!("/login?flow={flow_id}&reason=stepup"),
-                _ => format!("/login?flow={flow_id}"),
-            };
-            match &flow {
-                Some(f) => HttpResponse::SeeOther()
-                    .insert_header((LOCATION, target(&f.id)))
-                    .finish(),
-                None => {
-                    let params = stored_params(&params);
-                    match flow::create(state, req, &ar.client.id, params, false).await {
-                        Ok(created) => {
-                            let to = target(&created.id);
-                            created.redirect(to)
-                        }
-                        Err(e) => flow::refused(state, req, &ar.client.id, e).await,
-                    }
-                }
+    }
+}
+
+/// One parsed request on its way to an answer.
+struct Step<'a> {
+    req: &'a HttpRequest,
+    state: &'a AppState,
+    ctx: &'a RequestContext,
+    ar: &'a AuthRequest,
+    flow: Option<&'a FlowRecord>,
+}
+
+impl Step<'_> {
+    async fn issue(&self, s: &Session) -> HttpResponse {
+        match issue_code(self.state, self.ar, s, self.flow, self.ctx).await {
+            Ok(code) => reply_code(self.req, self.state, self.ar, &code),
+            Err(e) => {
+                tracing::error!(error = ?e, "cannot issue an authorization code");
+                let err = OAuthError::server_error();
+                reply_error(self.req, self.state, &self.ar.reply_to(), &err)
             }
         }
+    }
+
+    /// The refusal sent to the client at its redirect URI.
+    async fn refuse(&self, reason: AuthzRefusal) -> HttpResponse {
+        if let Some(f) = self.flow {
+            let _ = flows::delete(self.state.db.pool(), &f.id).await;
+        }
+        audit_refusal(self.state, self.ctx, &self.ar.client.id, reason).await;
+        let err = reason.error(reason.description());
+        reply_error(self.req, self.state, &self.ar.reply_to(), &err)
+    }
+
+    /// The refusal shown to the person, with a message for the helpdesk.
+    async fn stop(&self, reason: AuthzRefusal, s: Option<&Session>) -> HttpResponse {
+        if let Some(f) = self.flow {
+            let _ = flows::delete(self.state.db.pool(), &f.id).await;
+        }
+        let mut event = AuditEvent::failure("authorization_refused", reason)
+            .client(&self.ar.client.id)
+            .context(self.ctx);
+        if let Some(s) = s {
+            event = event.subject(&s.identity_id);
+        }
+        self.state.audit.record(event).await;
+        page(self.req, StatusCode::FORBIDDEN, |t| {
+            t.err_establishment_unknown
+        })
+    }
+
+    /// Off to the page that supplies what is missing (login, step-up, pairing, consent), in a
+    /// flow that comes back here.
+    async fn interact(
+        &self,
+        decision: &Decision,
+        params: &Params,
+        current: Option<&Session>,
+    ) -> HttpResponse {
+        if let Some(s) = current {
+            // An authorization request is activity of the session.
+            let _ = session::touch(&self.state.sessions(), &s.id).await;
+            self.audit_shortfall(decision, s).await;
+        }
+        let target = |flow_id: &str| match decision {
+            Decision::Consent => format!("/consent?flow={flow_id}"),
+            Decision::Reauthenticate => format!("/login?flow={flow_id}&reason=reauth"),
+            Decision::StepUp(_) => format!("/login?flow={flow_id}&reason=stepup"),
+            Decision::Pair => format!("/pairing?flow={flow_id}"),
+            _ => format!("/login?flow={flow_id}"),
+        };
+        if let Some(f) = self.flow {
+            return HttpResponse::SeeOther()
+                .insert_header((LOCATION, target(&f.id)))
+                .finish();
+        }
+        let (state, req, client) = (self.state, self.req, &self.ar.client.id);
+        match flow::create(state, req, client, stored_params(params), false).await {
+            Ok(created) => {
+                let to = target(&created.id);
+                created.redirect(to)
+            }
+            Err(e) => flow::refused(state, req, client, e).await,
+        }
+    }
+
+    /// Pro Santé Connect's broker: what the session lacks, audited with a stable reason.
+    async fn audit_shortfall(&self, decision: &Decision, s: &Session) {
+        if self.ar.federation.is_none() {
+            return;
+        }
+        let reason = match decision {
+            Decision::StepUp(_) => AuthzRefusal::LevelTooLow,
+            Decision::Reauthenticate => AuthzRefusal::ReauthenticationRequired,
+            Decision::Pair => AuthzRefusal::PairingRequired,
+            _ => return,
+        };
+        let event = AuditEvent::failure("federation_shortfall", reason)
+            .subject(&s.identity_id)
+            .client(&self.ar.client.id)
+            .context(self.ctx);
+        self.state.audit.record(event).await;
     }
 }
 
@@ -306,12 +398,32 @@ async fn progress(
     // the flow is bound to it, and so is the session cookie).
     let by_this_session =
         |done: Option<&String>| matches!((done, s), (Some(d), Some(s)) if *d == s.id);
+    let (paired, establishment_known) = match s {
+        Some(s) if ar.federation.is_some() => federation_progress(state, &s.identity_id).await?,
+        _ => (false, false),
+    };
     Ok(Progress {
         consented,
         login_done: flow.is_some_and(|f| by_this_session(f.login_session.as_ref())),
         consent_done: flow.is_some_and(|f| by_this_session(f.consent_session.as_ref())),
         fresh_login_required: flow.is_some_and(|f| f.fresh_login != 0),
+        paired,
+        establishment_known,
     })
+}
+
+/// For Pro Santé Connect's broker: whether the identity has a valid pairing, and whether its
+/// establishment (its `tid`) is known.
+async fn federation_progress(
+    state: &AppState,
+    identity_id: &str,
+) -> Result<(bool, bool), sqlx::Error> {
+    let now = state.clock.now();
+    let paired = pairings::latest_of(state.db.pool(), identity_id)
+        .await?
+        .is_some_and(|p| p.status_at(now) == "active");
+    let known = super::claims::tenant(state, identity_id).await?.is_some();
+    Ok((paired, known))
 }
 
 /// The parameters a flow keeps: the ones the request parser reads, each within its bound

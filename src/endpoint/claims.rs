@@ -1,14 +1,17 @@
 //! Claims that need the database: the `roles` scope gives the roles from directory groups
 //! (`[ldap.roles]`); the `rpps` scope gives the IdNat and the professions and
-//! activities at the establishment, shaped like Pro Santé Connect's `SubjectRefPro` (psc.md).
+//! activities at the establishment, shaped like Pro Santé Connect's `SubjectRefPro` (psc.md);
+//! Pro Santé Connect's broker always gets the establishment's `tid` (psc.md, "Trousseau as
+//! third-party IdP of PSC").
 
 use serde_json::{Map, Value, json};
 use std::collections::HashSet;
 
 use crate::directory::reconcile::is_here;
+use crate::oidc::client::Client;
 use crate::state::AppState;
-use crate::storage::links;
 use crate::storage::rpps_scope::{self, Situation};
+use crate::storage::{identities, links};
 
 /// Claims beyond `identity_claims` for the granted scopes (empty when none applies).
 pub async fn scoped(
@@ -57,6 +60,36 @@ pub async fn scoped(
             &here,
         ),
     );
+    Ok(c)
+}
+
+/// The `tid` announced to Pro Santé Connect for an identity, `None` when its establishment is
+/// unknown (`[psc.federation]`).
+pub async fn tenant(state: &AppState, identity_id: &str) -> Result<Option<String>, sqlx::Error> {
+    let own = identities::establishment_of(state.db.pool(), identity_id).await?;
+    Ok(state
+        .settings
+        .psc
+        .federation
+        .tid_for(own.as_deref(), &state.settings.establishment.finess)
+        .map(str::to_owned))
+}
+
+/// The database claims of an ID token for `client`: the scoped ones, and for Pro Santé
+/// Connect's broker the `tid` (the authorization endpoint refused identities without one).
+pub async fn for_id_token(
+    state: &AppState,
+    client: &Client,
+    identity_id: &str,
+    scopes: &[&str],
+) -> anyhow::Result<Map<String, Value>> {
+    let mut c = scoped(state, identity_id, scopes).await?;
+    if client.policy.psc_broker {
+        let tid = tenant(state, identity_id)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the identity's establishment has no tid"))?;
+        c.insert("tid".into(), json!(tid));
+    }
     Ok(c)
 }
 

@@ -23,6 +23,8 @@ pub struct DirEntry {
     pub family_name: Option<String>,
     pub employee_number: Option<String>,
     pub idnat: Option<String>,
+    /// The establishment's FINESS (`ldap.attributes.establishment`), when it is one.
+    pub establishment: Option<String>,
     /// Direct groups (DNs, lower-cased).
     pub member_of: Vec<String>,
     pub account_control: Option<u32>,
@@ -95,6 +97,8 @@ impl DirEntry {
             family_name: one(&a.family_name),
             employee_number: one(&a.employee_number),
             idnat: one(&a.idnat),
+            establishment: one(&a.establishment)
+                .filter(|f| crate::identity::Finess::parse(f).is_ok()),
             member_of,
             account_control: one(&a.account_control).and_then(|v| v.parse().ok()),
             bad_pwd_count: one("badPwdCount").and_then(|v| v.parse().ok()),
@@ -120,6 +124,11 @@ impl DirEntry {
         ] {
             h.update(part.unwrap_or("\u{1}").as_bytes());
             h.update([0]);
+        }
+        // Only when present: fingerprints of directories without it stay as they were.
+        if let Some(f) = &self.establishment {
+            h.update(f.as_bytes());
+            h.update([2]);
         }
         h.update([u8::from(self.disabled())]);
         for g in &self.member_of {
@@ -174,6 +183,7 @@ pub fn requested(a: &LdapAttributes, kind: DirectoryKind) -> Vec<String> {
         &a.account_control,
         &a.idnat,
         &a.unique_id,
+        &a.establishment,
     ]
     .into_iter()
     .filter(|s| !s.is_empty())
@@ -206,6 +216,7 @@ mod tests {
             account_control: "userAccountControl".into(),
             idnat: String::new(),
             unique_id: "objectGUID".into(),
+            establishment: String::new(),
         }
     }
 

@@ -78,6 +78,10 @@ impl ClientAuthMethod {
 pub struct ClientPolicy {
     pub min_level: Option<Level>,
     pub max_auth_age: Option<i64>,
+    /// Pro Santé Connect's broker: the federation profile applies on top (phishing-resistant
+    /// multi-factor, `psc.federation` age and pairing, never an e-CPS session) and its ID
+    /// tokens carry `oid` and `tid` (docs/psc.md, "Federation").
+    pub psc_broker: bool,
 }
 
 /// A registered relying party.
@@ -143,6 +147,7 @@ impl Client {
             policy: ClientPolicy {
                 min_level,
                 max_auth_age: r.max_auth_age,
+                psc_broker: r.psc_broker != 0,
             },
             introspect: r.introspect != 0 && r.public == 0,
         }

@@ -122,9 +122,17 @@ pub fn id_token(
     ttl: i64,
     now: i64,
 ) -> anyhow::Result<String> {
-    let scopes: Vec<&str> = scope.split(' ').collect();
+    let mut scopes: Vec<&str> = scope.split(' ').collect();
+    // Pro Santé Connect's broker always receives the names and the email (psc.md).
+    if client.policy.psc_broker {
+        scopes.extend(["profile", "email"]);
+    }
     let mut c = identity_claims(identity, &scopes);
     c.extend(extra);
+    if client.policy.psc_broker {
+        // The pairing pivot: the identity's immutable id, never reused.
+        c.insert("oid".into(), json!(identity.id));
+    }
     c.insert("iss".into(), json!(issuer));
     c.insert("sub".into(), json!(identity.id));
     c.insert("aud".into(), json!(client.id));

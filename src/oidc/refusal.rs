@@ -72,6 +72,12 @@ refusals! {
     LevelTooLow => ("level_too_low", InteractionRequired),
     /// `prompt=none` when consent is missing.
     ConsentRequired => ("consent_required", ConsentRequired),
+    /// Pro Santé Connect's broker, with a session proven through PSC itself (e-CPS).
+    PscOriginSession => ("psc_origin_session", LoginRequired),
+    /// `prompt=none` from Pro Santé Connect's broker for an account without a valid pairing.
+    PairingRequired => ("pairing_required", InteractionRequired),
+    /// Pro Santé Connect's broker, for an identity whose establishment (`tid`) is unknown.
+    EstablishmentUnknown => ("establishment_unknown", AccessDenied),
 }
 
 impl AuthzRefusal {
@@ -88,6 +94,12 @@ impl AuthzRefusal {
             AuthzRefusal::LevelTooLow => "a stronger authentication is required",
             AuthzRefusal::ConsentRequired => "the user has not consented",
             AuthzRefusal::UserCancelled => "the user cancelled the request",
+            AuthzRefusal::PscOriginSession => {
+                "the session was opened through Pro Santé Connect: sign in again with a \
+                 security key or a CPS card"
+            }
+            AuthzRefusal::PairingRequired => "the account has no valid e-CPS pairing",
+            AuthzRefusal::EstablishmentUnknown => "the user's establishment is not known",
             _ => "the request was refused",
         }
     }

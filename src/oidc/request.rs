@@ -6,7 +6,8 @@ use std::sync::Arc;
 use super::client::{Client, GrantType};
 use super::params::Params;
 use super::refusal::AuthzRefusal;
-use crate::authn::Level;
+use crate::authn::{Level, Method};
+use crate::config::FederationSettings;
 use crate::protocol::{AcrLadder, Prompt, PromptSet, RedirectUri, Scope, ScopeSet};
 use crate::session::Session;
 
@@ -32,6 +33,19 @@ pub struct AuthRequest {
     pub min_level: Option<Level>,
     pub login_hint: Option<String>,
     pub ui_locales: Option<String>,
+    /// Pro Santé Connect's profile, when the client is its broker (see
+    /// [`AuthRequest::with_federation`]).
+    pub federation: Option<FederationRule>,
+}
+
+/// What Pro Santé Connect's broker demands of every login on top of the client policy (psc.md,
+/// "Trousseau as third-party IdP of PSC"; `[psc.federation]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FederationRule {
+    /// The oldest authentication accepted, in seconds.
+    pub max_auth_age: i64,
+    /// Only an account with a valid pairing is federated.
+    pub require_pairing: bool,
 }
 
 /// Where an error can be sent back, once the redirect URI is known to be registered.
@@ -300,6 +314,7 @@ pub fn parse(
         prompt,
         max_age,
         min_level,
+        federation: None,
     })
 }
 
@@ -313,22 +328,56 @@ impl AuthRequest {
         }
     }
 
-    /// The level this request needs: the client's floor, raised by `acr_values`.
+    /// The level this request needs: the client's floor, raised by `acr_values`; the top
+    /// level (phishing-resistant multi-factor) for Pro Santé Connect's broker.
     pub fn required_level(&self) -> Level {
-        [self.client.policy.min_level, self.min_level]
+        let federation = self.federation.map(|_| Level::Loa3);
+        [self.client.policy.min_level, self.min_level, federation]
             .into_iter()
             .flatten()
             .max()
             .unwrap_or(Level::Loa1)
     }
 
-    /// The strictest of the client's and the request's maximum authentication age.
+    /// The strictest of the client's, the request's and the federation's maximum
+    /// authentication age.
     pub fn max_auth_age(&self) -> Option<i64> {
-        [self.client.policy.max_auth_age, self.max_age]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.client.policy.max_auth_age,
+            self.max_age,
+            self.federation.map(|f| f.max_auth_age),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
+
+    /// Applies Pro Santé Connect's profile when the client is its broker.
+    pub fn with_federation(mut self, settings: &FederationSettings) -> AuthRequest {
+        if self.client.policy.psc_broker {
+            self.federation = Some(FederationRule {
+                max_auth_age: settings.max_auth_age_secs,
+                require_pairing: settings.require_pairing,
+            });
+        }
+        self
+    }
+}
+
+/// Whether a session's proofs are phishing-resistant multi-factor made on this origin: a
+/// security key with user verification, a CPS card, or a password plus a security key; never
+/// anything proven through Pro Santé Connect (e-CPS).
+pub fn phishing_resistant_mfa(s: &Session) -> bool {
+    if s.factors.iter().any(|f| f.method == Method::Ecps) {
+        return false;
+    }
+    let has = |m: Method| s.factors.iter().any(|f| f.method == m);
+    let key_uv = s
+        .factors
+        .iter()
+        .any(|f| f.method == Method::SecurityKey && f.user_verified);
+    let password = has(Method::Password) || has(Method::DirectoryPassword);
+    has(Method::Card) || key_uv || (password && has(Method::SecurityKey))
 }
 
 /// What the authorization endpoint must do next.
@@ -338,8 +387,12 @@ pub enum Decision {
     Login,
     Reauthenticate,
     StepUp(Level),
+    /// Pro Santé Connect's broker needs a valid pairing: the pairing page, then back here.
+    Pair,
     Consent,
     Refuse(AuthzRefusal),
+    /// Refused with a page for the person (the helpdesk can act on it), not at the client.
+    Stop(AuthzRefusal),
 }
 
 /// What already happened for this request.
@@ -353,6 +406,10 @@ pub struct Progress {
     pub consent_done: bool,
     /// The flow was restarted from another browser: only a login within it will do.
     pub fresh_login_required: bool,
+    /// The identity has a valid (active, unexpired) e-CPS pairing.
+    pub paired: bool,
+    /// The identity's establishment, hence its `tid`, is known (federation only).
+    pub establishment_known: bool,
 }
 
 /// The one decision function: compares the session with what is demanded.
@@ -370,6 +427,10 @@ pub fn decide(
         };
     };
     let fresh_login = progress.login_done;
+    // A login through Pro Santé Connect never goes back to it, whatever its level.
+    if req.federation.is_some() && s.idp().is_some() {
+        return Decision::Refuse(AuthzRefusal::PscOriginSession);
+    }
     if progress.fresh_login_required && !fresh_login {
         return if req.prompt.contains(Prompt::None) {
             Decision::Refuse(AuthzRefusal::ReauthenticationRequired)
@@ -394,12 +455,25 @@ pub fn decide(
         };
     }
     let needed = req.required_level();
-    if s.level < needed {
+    let weak_for_psc = req.federation.is_some() && !phishing_resistant_mfa(s);
+    if s.level < needed || weak_for_psc {
         return if req.prompt.contains(Prompt::None) {
             Decision::Refuse(AuthzRefusal::LevelTooLow)
         } else {
             Decision::StepUp(needed)
         };
+    }
+    if let Some(rule) = req.federation {
+        if rule.require_pairing && !progress.paired {
+            return if req.prompt.contains(Prompt::None) {
+                Decision::Refuse(AuthzRefusal::PairingRequired)
+            } else {
+                Decision::Pair
+            };
+        }
+        if !progress.establishment_known {
+            return Decision::Stop(AuthzRefusal::EstablishmentUnknown);
+        }
     }
     let needs_consent = !req.client.first_party
         && !progress.consent_done

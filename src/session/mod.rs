@@ -183,6 +183,19 @@ pub async fn touch(state: &Sessions<'_>, id: &str) -> Result<(), sqlx::Error> {
     sessions::touch(state.db.pool(), id, state.clock.now()).await
 }
 
+/// How often client traffic (userinfo, introspection) may write a session's activity.
+pub const ACTIVITY_WRITE_SECS: i64 = 60;
+
+/// Records client traffic on a live session against the idle timeout, at most one write per
+/// session per [`ACTIVITY_WRITE_SECS`].
+pub async fn note_activity(state: &Sessions<'_>, r: &SessionRecord) -> Result<(), sqlx::Error> {
+    let now = state.clock.now();
+    if now - r.last_active_at < ACTIVITY_WRITE_SECS {
+        return Ok(());
+    }
+    sessions::touch(state.db.pool(), &r.id, now).await
+}
+
 /// The outcome of a successful proof.
 #[derive(Debug)]
 pub struct LoggedIn {
@@ -430,6 +443,23 @@ pub async fn end_all(
     let mut ended = 0;
     for s in sessions::open_of_identity(state.db.pool(), identity_id).await? {
         if end(state, &s.id, reason, ctx).await? {
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}
+
+/// Ends the open sessions of an identity that reached Pro Santé Connect's broker (a pairing
+/// revoked or cancelled: PSC must not keep the person signed in on its strength).
+pub async fn end_federated(
+    state: &Sessions<'_>,
+    identity_id: &str,
+    reason: &str,
+    ctx: &RequestContext,
+) -> anyhow::Result<usize> {
+    let mut ended = 0;
+    for id in sessions::open_federated_of_identity(state.db.pool(), identity_id).await? {
+        if end(state, &id, reason, ctx).await? {
             ended += 1;
         }
     }

@@ -24,21 +24,23 @@ pub struct ClientRecord {
     pub max_auth_age: Option<i64>,
     /// 1 for a resource server, which may introspect every client's access tokens.
     pub introspect: i64,
+    /// 1 for Pro Santé Connect's broker: the federation profile and claims apply.
+    pub psc_broker: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
 const SELECT: &str = "SELECT id, name, secret_hash, public, auth_method, jwks, redirect_uris, \
     post_logout_redirect_uris, grants, scopes, signing_alg, backchannel_logout_uri, first_party, \
-    require_pkce, min_acr, max_auth_age, introspect, created_at, updated_at FROM clients";
+    require_pkce, min_acr, max_auth_age, introspect, psc_broker, created_at, updated_at FROM clients";
 
 pub async fn insert(tx: &mut Tx, r: &ClientRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO clients (id, name, secret_hash, public, auth_method, jwks, redirect_uris, \
          post_logout_redirect_uris, grants, scopes, signing_alg, backchannel_logout_uri, \
-         first_party, require_pkce, min_acr, max_auth_age, created_at, updated_at, introspect) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
-         $19)",
+         first_party, require_pkce, min_acr, max_auth_age, created_at, updated_at, introspect, \
+         psc_broker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+         $16, $17, $18, $19, $20)",
     )
     .bind(&r.id)
     .bind(&r.name)
@@ -59,6 +61,7 @@ pub async fn insert(tx: &mut Tx, r: &ClientRecord) -> Result<(), sqlx::Error> {
     .bind(r.created_at)
     .bind(r.updated_at)
     .bind(r.introspect)
+    .bind(r.psc_broker)
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -70,7 +73,8 @@ pub async fn update(tx: &mut Tx, r: &ClientRecord) -> Result<bool, sqlx::Error> 
         "UPDATE clients SET name = $2, secret_hash = $3, public = $4, auth_method = $5, jwks = $6, \
          redirect_uris = $7, post_logout_redirect_uris = $8, grants = $9, scopes = $10, \
          signing_alg = $11, backchannel_logout_uri = $12, first_party = $13, require_pkce = $14, \
-         min_acr = $15, max_auth_age = $16, updated_at = $17, introspect = $18 WHERE id = $1",
+         min_acr = $15, max_auth_age = $16, updated_at = $17, introspect = $18, \
+         psc_broker = $19 WHERE id = $1",
     )
     .bind(&r.id)
     .bind(&r.name)
@@ -90,6 +94,7 @@ pub async fn update(tx: &mut Tx, r: &ClientRecord) -> Result<bool, sqlx::Error> 
     .bind(r.max_auth_age)
     .bind(r.updated_at)
     .bind(r.introspect)
+    .bind(r.psc_broker)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -209,3 +209,27 @@ pub async fn touch_password_in(
     .await
     .map(|_| ())
 }
+
+/// The FINESS of the establishment an identity works for (HR import or directory), if known.
+pub async fn establishment_of(pool: &AnyPool, id: &str) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT establishment_finess FROM identities WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.and_then(|(f,)| f))
+}
+
+/// Records the establishment an identity works for; `None` forgets it.
+pub async fn set_establishment(
+    tx: &mut Tx,
+    id: &str,
+    finess: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE identities SET establishment_finess = $2 WHERE id = $1")
+        .bind(id)
+        .bind(finess)
+        .execute(&mut **tx)
+        .await
+        .map(|_| ())
+}

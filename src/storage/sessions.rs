@@ -84,6 +84,23 @@ pub async fn open_of_identity(
     .await
 }
 
+/// The open sessions of an identity that signed in to Pro Santé Connect's broker.
+pub async fn open_federated_of_identity(
+    pool: &AnyPool,
+    identity_id: &str,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT DISTINCT s.id FROM sso_sessions s \
+         JOIN session_clients sc ON sc.session_id = s.id \
+         JOIN clients c ON c.id = sc.client_id \
+         WHERE s.identity_id = $1 AND s.ended_at IS NULL AND c.psc_broker = 1",
+    )
+    .bind(identity_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(|r| r.0).collect())
+}
+
 pub async fn touch<'e, E>(pool: E, id: &str, now: i64) -> Result<(), sqlx::Error>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,

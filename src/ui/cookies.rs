@@ -12,6 +12,9 @@ pub const LANG: &str = "__Host-trousseau_lang";
 /// The browser binding: a random value that ties authorization flows to the browser that
 /// started them (the flow stores its hash).
 pub const BINDING: &str = "__Host-trousseau_binding";
+/// The authorization flow waiting for a pairing (Pro Santé Connect's broker), for the pairing
+/// page's "Continuer"; the flow is checked again when it resumes.
+pub const RESUME: &str = "__Host-trousseau_resume";
 
 fn host_cookie(name: &'static str, value: String) -> Cookie<'static> {
     Cookie::build(name, value)
@@ -29,6 +32,20 @@ pub fn session(value: String) -> Cookie<'static> {
 
 pub fn clear_session() -> Cookie<'static> {
     let mut c = host_cookie(SESSION, String::new());
+    c.set_max_age(Duration::ZERO);
+    c
+}
+
+/// Remembers for 30 minutes the flow that waits for a pairing.
+pub fn resume(flow: &str) -> Cookie<'static> {
+    let mut c = host_cookie(RESUME, flow.to_owned());
+    c.set_max_age(Duration::minutes(30));
+    c
+}
+
+/// Forgets the flow that waited for a pairing (it has resumed).
+pub fn clear_resume() -> Cookie<'static> {
+    let mut c = host_cookie(RESUME, String::new());
     c.set_max_age(Duration::ZERO);
     c
 }

@@ -66,6 +66,9 @@ struct PairingPage {
     error: Option<&'static str>,
     /// No RPPS link, and a pairing may create one: the person types the IdNat to prove.
     ask_idnat: bool,
+    /// The authorization flow that sent the person here (Pro Santé Connect's broker needs a
+    /// valid pairing), resumed by "Continuer" once the pairing is active.
+    resume: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -74,6 +77,17 @@ pub struct PageQuery {
     done: Option<String>,
     #[serde(default)]
     error: Option<String>,
+    #[serde(default)]
+    flow: Option<String>,
+}
+
+/// The authorization flow that sent the person here, remembered across the pairing steps
+/// (CIBA wait, PSC's page) by a cookie.
+fn resume_flow(req: &HttpRequest, q: &PageQuery) -> Option<String> {
+    q.flow
+        .clone()
+        .or_else(|| req.cookie(cookies::RESUME).map(|c| c.value().to_owned()))
+        .filter(|f| crate::endpoint::flow::valid_id(f))
 }
 
 /// GET /pairing
@@ -133,6 +147,10 @@ pub async fn pairing_get(
     if let Some(c) = csrf_cookie {
         b.cookie(c);
     }
+    let resume = resume_flow(&req, &q);
+    if let (Some(f), Some(_)) = (&resume, &q.flow) {
+        b.cookie(cookies::resume(f));
+    }
     b.insert_header(("Cache-Control", "no-store"));
     render_with(
         b,
@@ -153,6 +171,7 @@ pub async fn pairing_get(
             message,
             error,
             ask_idnat,
+            resume,
         },
     )
 }
@@ -232,7 +251,13 @@ pub async fn pairing_post(
             },
         },
         "cancel" => match pairing::cancel(&state.ecps(), &s.identity_id, &ctx).await {
-            Ok(_) => back("done=cancelled"),
+            Ok(_) => {
+                // Pro Santé Connect must not keep the person signed in on a cancelled pairing.
+                let sessions = state.sessions();
+                let reason = "pairing_cancelled";
+                let _ = session::end_federated(&sessions, &s.identity_id, reason, &ctx).await;
+                back("done=cancelled")
+            }
             Err(e) => refused(&e),
         },
         _ => page(&req, StatusCode::NOT_FOUND, |t| t.not_found),

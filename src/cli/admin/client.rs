@@ -89,6 +89,10 @@ pub struct ClientCreate {
     /// their own).
     #[arg(long)]
     introspect: bool,
+    /// Pro Santé Connect's broker (PSC registered as a client): phishing-resistant
+    /// multi-factor only, `psc.federation` age and pairing rules, `oid` and `tid` claims.
+    #[arg(long)]
+    psc_broker: bool,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +130,10 @@ pub struct ClientUpdate {
     /// false` makes it an ordinary client again.
     #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     introspect: Option<bool>,
+    /// Pro Santé Connect's broker: `--psc-broker true` applies the federation profile,
+    /// `--psc-broker false` makes it an ordinary client again.
+    #[arg(long, num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
+    psc_broker: Option<bool>,
 }
 
 fn parse_grants(grants: &[String]) -> anyhow::Result<Vec<GrantType>> {
@@ -177,6 +185,7 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
                 min_acr: c.min_acr,
                 max_auth_age: c.max_auth_age,
                 introspect: c.introspect,
+                psc_broker: c.psc_broker,
             };
             let secret = reg::create(state, &spec, ACTOR).await?;
             let mut out = json!({ "client_id": spec.id });
@@ -286,6 +295,9 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
             }
             if let Some(i) = u.introspect {
                 spec.introspect = i;
+            }
+            if let Some(b) = u.psc_broker {
+                spec.psc_broker = b;
             }
             reg::update(state, &spec, ACTOR).await?;
             println!("{}", json!({ "client_id": spec.id, "updated": true }));

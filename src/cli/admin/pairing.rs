@@ -167,9 +167,19 @@ pub async fn pairing(state: &AppState, cmd: PairingCommand) -> anyhow::Result<()
                 }
                 Err(e) => return Err(e.into()),
             };
+            // Pro Santé Connect must not keep the person signed in on a revoked pairing.
+            let ctx = crate::audit::RequestContext::default();
+            let ended = crate::session::end_federated(
+                &state.sessions(),
+                &p.identity_id,
+                "pairing_revoked",
+                &ctx,
+            )
+            .await?;
             println!(
                 "{}",
-                json!({ "id": p.id, "identity_id": p.identity_id, "status": p.status_at(now) })
+                json!({ "id": p.id, "identity_id": p.identity_id, "status": p.status_at(now),
+                        "sessions_ended": ended })
             );
         }
     }

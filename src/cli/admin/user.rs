@@ -43,6 +43,9 @@ pub enum UserCommand {
         #[arg(long, default_value = "disabled by an administrator")]
         reason: String,
     },
+    /// End every session of an identity, with back-channel logout to each client of those
+    /// sessions (Pro Santé Connect included); the account stays active.
+    EndSessions { user: String },
     /// Reactivate a suspended identity.
     Enable { user: String },
     /// Set the local password, read from standard input.
@@ -198,6 +201,10 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
                 "{}",
                 json!({ "id": i.id, "username": i.username, "status": i.status })
             );
+        }
+        UserCommand::EndSessions { user } => {
+            let ended = users::end_sessions(state, &user, ACTOR).await?;
+            println!("{}", json!({ "user": user, "sessions_ended": ended }));
         }
         UserCommand::Enable { user } => {
             let i = users::enable(state, &user, ACTOR).await?;

@@ -42,6 +42,9 @@ async fn write(state: &Repository<'_>, plan: &Plan) -> anyhow::Result<()> {
     for (id, given, family, email) in &plan.names {
         store::update_identity_names(&mut tx, id, given, family, email.as_deref(), now).await?;
     }
+    for (id, finess) in &plan.establishments {
+        identities::set_establishment(&mut tx, id, Some(finess)).await?;
+    }
     let touched: Vec<&str> = plan.touched.iter().map(String::as_str).collect();
     store::touch_many(&mut tx, backend, &touched, now).await?;
     for id in &plan.reenable {

@@ -75,6 +75,8 @@ pub(super) struct Plan {
     /// Identities the directory enables again.
     pub(super) reenable: Vec<String>,
     pub(super) conflicts: Vec<String>,
+    /// Identities whose establishment FINESS the directory gives (id, FINESS).
+    pub(super) establishments: Vec<(String, String)>,
 }
 
 /// What a run accumulates across its pages.
@@ -176,6 +178,9 @@ pub(super) async fn plan(
                     }
                     transitions(i, enabled == 1, a.deleted == 1, &mut plan, counts);
                 }
+                if let Some(f) = &e.establishment {
+                    plan.establishments.push((a.identity_id.clone(), f.clone()));
+                }
                 plan.updates.push(r);
             }
             None => {
@@ -228,6 +233,9 @@ pub(super) async fn plan(
                         id
                     }
                 };
+                if let Some(f) = &e.establishment {
+                    plan.establishments.push((identity_id.clone(), f.clone()));
+                }
                 plan.new_accounts
                     .push(record(e, &identity_id, &roles, fingerprint, now));
             }

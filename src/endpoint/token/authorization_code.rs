@@ -112,7 +112,9 @@ pub async fn grant(
         now,
     )?;
     let scopes = ScopeSet::parse(&record.scope).map_err(anyhow::Error::from)?;
-    let extra = crate::endpoint::claims::scoped(state, &identity.id, &scopes.as_strs()).await?;
+    let extra =
+        crate::endpoint::claims::for_id_token(state, client, &identity.id, &scopes.as_strs())
+            .await?;
     let id_token = mint::id_token(
         &keys,
         &issuer,

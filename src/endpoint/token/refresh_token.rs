@@ -108,7 +108,9 @@ pub async fn grant(
     )?;
     let scopes = ScopeSet::parse(&scope).map_err(anyhow::Error::from)?;
     let id_token = if scopes.contains(Scope::OPENID) {
-        let extra = crate::endpoint::claims::scoped(state, &identity.id, &scopes.as_strs()).await?;
+        let extra =
+            crate::endpoint::claims::for_id_token(state, client, &identity.id, &scopes.as_strs())
+                .await?;
         Some(mint::id_token(
             &keys,
             &issuer,

@@ -236,6 +236,37 @@ async fn an_id_token_without_nonce_or_access_token_has_neither_claim() {
     );
 }
 
+#[tokio::test]
+async fn psc_broker_id_tokens_always_carry_oid_names_and_email() {
+    let (_dir, keys) = keys().await;
+    let mut c = client(SigningAlg::Rs256);
+    c.policy.psc_broker = true;
+    let mut extra = Map::new();
+    extra.insert("tid".into(), json!("chu-a"));
+    let token = id_token(
+        &keys,
+        ISSUER,
+        &c,
+        &identity(),
+        "openid",
+        &session(),
+        Some("n"),
+        None,
+        extra,
+        600,
+        NOW,
+    )
+    .unwrap();
+    let claims = verify(&keys, ISSUER, &token, None, None).unwrap();
+    assert_eq!(claims["oid"], "id-alice");
+    assert_eq!(claims["sub"], claims["oid"]);
+    assert_eq!(claims["tid"], "chu-a");
+    assert_eq!(claims["given_name"], "Alice");
+    assert_eq!(claims["preferred_username"], "alice");
+    assert!(claims.contains_key("email"));
+    assert!(claims.contains_key("auth_time") && claims.contains_key("amr"));
+}
+
 #[test]
 fn identity_claims_follow_the_scopes() {
     let id = identity();

@@ -151,6 +151,7 @@ fn the_client_policy_and_the_request_combine_to_the_strictest() {
     strict.policy = ClientPolicy {
         min_level: Some(Level::Loa3),
         max_auth_age: Some(600),
+        psc_broker: false,
     };
     let mut params = valid();
     params.push(("acr_values", "loa2".into()));
@@ -560,4 +561,164 @@ fn a_session_below_the_level_steps_up() {
         ),
         Decision::Issue
     );
+}
+
+// --- Pro Santé Connect's federation profile ---
+
+fn broker_request(extra: &[(&'static str, &str)]) -> AuthRequest {
+    let mut c = client();
+    c.policy.psc_broker = true;
+    let mut params = valid();
+    for (k, v) in extra {
+        params.retain(|(key, _)| key != k);
+        params.push((k, (*v).to_owned()));
+    }
+    let settings = crate::config::FederationSettings {
+        max_auth_age_secs: 14_400,
+        require_pairing: true,
+        tid: "chu".into(),
+        establishments: Vec::new(),
+    };
+    parse_with(c, &to_params(&params))
+        .unwrap()
+        .with_federation(&settings)
+}
+
+fn session_of(factors: &[(Method, bool)], auth_time: i64) -> Session {
+    let factors: Vec<AuthFactor> = factors
+        .iter()
+        .map(|(method, user_verified)| AuthFactor {
+            method: *method,
+            user_verified: *user_verified,
+        })
+        .collect();
+    let (level, amr) = crate::authn::evaluate(&factors).unwrap();
+    Session {
+        factors,
+        level,
+        amr,
+        ..session(level, auth_time)
+    }
+}
+
+fn federated() -> Progress {
+    Progress {
+        consented: true,
+        paired: true,
+        establishment_known: true,
+        ..Progress::default()
+    }
+}
+
+#[test]
+fn the_federation_profile_applies_only_to_the_broker() {
+    let plain = request(&[]);
+    assert_eq!(plain.federation, None);
+    assert_eq!(plain.required_level(), Level::Loa1);
+    let broker = broker_request(&[("max_age", "20000")]);
+    assert_eq!(broker.required_level(), Level::Loa3);
+    assert_eq!(broker.max_auth_age(), Some(14_400), "the smallest wins");
+    let pw = session_of(&[(Method::Password, false)], NOW - 60);
+    assert_eq!(decide(&plain, Some(&pw), consented(), NOW), Decision::Issue);
+}
+
+#[test]
+fn the_broker_gets_only_phishing_resistant_fresh_paired_local_logins() {
+    use Method::*;
+    let req = broker_request(&[]);
+    let none = broker_request(&[("prompt", "none")]);
+    let key = session_of(&[(SecurityKey, true)], NOW - 60);
+    let cases: Vec<(&str, Session, Progress, Decision, Decision)> = vec![
+        (
+            "key with UV",
+            key.clone(),
+            federated(),
+            Decision::Issue,
+            Decision::Issue,
+        ),
+        (
+            "card",
+            session_of(&[(Card, true)], NOW - 60),
+            federated(),
+            Decision::Issue,
+            Decision::Issue,
+        ),
+        (
+            "password + key",
+            session_of(&[(Password, false), (SecurityKey, false)], NOW - 60),
+            federated(),
+            Decision::Issue,
+            Decision::Issue,
+        ),
+        (
+            "directory password",
+            session_of(&[(DirectoryPassword, false)], NOW - 60),
+            federated(),
+            Decision::StepUp(Level::Loa3),
+            Decision::Refuse(AuthzRefusal::LevelTooLow),
+        ),
+        (
+            "e-CPS",
+            session_of(&[(Ecps, true)], NOW - 60),
+            federated(),
+            Decision::Refuse(AuthzRefusal::PscOriginSession),
+            Decision::Refuse(AuthzRefusal::PscOriginSession),
+        ),
+        (
+            "e-CPS with a key",
+            session_of(&[(Ecps, true), (SecurityKey, true)], NOW - 60),
+            federated(),
+            Decision::Refuse(AuthzRefusal::PscOriginSession),
+            Decision::Refuse(AuthzRefusal::PscOriginSession),
+        ),
+        (
+            "too old",
+            session_of(&[(SecurityKey, true)], NOW - 14_401),
+            federated(),
+            Decision::Reauthenticate,
+            Decision::Refuse(AuthzRefusal::ReauthenticationRequired),
+        ),
+        (
+            "not paired",
+            key.clone(),
+            Progress {
+                paired: false,
+                ..federated()
+            },
+            Decision::Pair,
+            Decision::Refuse(AuthzRefusal::PairingRequired),
+        ),
+        (
+            "unknown establishment",
+            key,
+            Progress {
+                establishment_known: false,
+                ..federated()
+            },
+            Decision::Stop(AuthzRefusal::EstablishmentUnknown),
+            Decision::Stop(AuthzRefusal::EstablishmentUnknown),
+        ),
+    ];
+    for (name, s, progress, interactive, silent) in cases {
+        assert_eq!(decide(&req, Some(&s), progress, NOW), interactive, "{name}");
+        assert_eq!(
+            decide(&none, Some(&s), progress, NOW),
+            silent,
+            "{name}, prompt=none"
+        );
+    }
+    let no_rule = {
+        let mut r = broker_request(&[]);
+        r.federation = Some(FederationRule {
+            max_auth_age: 14_400,
+            require_pairing: false,
+        });
+        r
+    };
+    let key = session_of(&[(Method::SecurityKey, true)], NOW - 60);
+    let unpaired = Progress {
+        paired: false,
+        ..federated()
+    };
+    assert_eq!(decide(&no_rule, Some(&key), unpaired, NOW), Decision::Issue);
 }

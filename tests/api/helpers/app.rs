@@ -155,6 +155,7 @@ impl TestApp {
             min_acr: None,
             max_auth_age: None,
             introspect: false,
+            psc_broker: false,
         }
     }
 
