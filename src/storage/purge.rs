@@ -1,5 +1,6 @@
 //! The purge of short-lived rows: revoked tokens, used assertions, pushed requests,
-//! authorization flows, WebAuthn ceremonies and old authorization codes.
+//! authorization flows, WebAuthn ceremonies, old authorization codes, pending PSC
+//! authorizations and settled e-CPS pairing requests.
 
 use sqlx::AnyPool;
 
@@ -17,6 +18,11 @@ pub async fn purge_expired(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error>
         "DELETE FROM auth_codes WHERE expires_at < $1 - 86400",
         "DELETE FROM psc_pending WHERE expires_at < $1",
         "DELETE FROM psc_used_nonces WHERE expires_at < $1",
+        // A settled pairing request shows its outcome on the page once; a day later it is
+        // only history, which the audit log and the pairing itself keep. A request still
+        // pending a day after its expiry (PSC disabled since) goes too.
+        "DELETE FROM pairing_requests WHERE state <> 'pending' AND settled_at < $1 - 86400",
+        "DELETE FROM pairing_requests WHERE state = 'pending' AND expires_at < $1 - 86400",
     ] {
         total += sqlx::query(sql)
             .bind(now)

@@ -65,6 +65,35 @@ pub fn http_client(s: &PscSettings) -> anyhow::Result<reqwest::Client> {
     b.build().context("cannot build the HTTP client to PSC")
 }
 
+/// The endpoints a client authenticating with its certificate must use (RFC 8705 §5,
+/// `mtls_endpoint_aliases` of the discovery document); each absent one falls back to the
+/// plain endpoint.
+#[derive(Debug, Default, serde::Deserialize)]
+struct MtlsAliases {
+    #[serde(default)]
+    token_endpoint: Option<Url>,
+    #[serde(default)]
+    userinfo_endpoint: Option<Url>,
+    #[serde(default)]
+    introspection_endpoint: Option<Url>,
+    #[serde(default)]
+    backchannel_authentication_endpoint: Option<Url>,
+}
+
+/// The mTLS aliases of a discovery document (none when it publishes none).
+fn mtls_aliases(discovery: &[u8]) -> Result<MtlsAliases, PscError> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        #[serde(default)]
+        mtls_endpoint_aliases: Option<MtlsAliases>,
+    }
+    let doc: Doc = serde_json::from_slice(discovery).map_err(|e| {
+        tracing::warn!(error = %e, "PSC discovery: malformed mtls_endpoint_aliases");
+        PscError::DiscoveryMalformed
+    })?;
+    Ok(doc.mtls_endpoint_aliases.unwrap_or_default())
+}
+
 /// A form-urlencoded value for HTTP Basic client authentication (RFC 6749 §2.3.1).
 fn form_encoded(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
@@ -182,6 +211,12 @@ impl PscClient {
             return Err(PscError::DiscoveryMalformed);
         }
         let extra = meta.additional_metadata();
+        // With `tls_client_auth`, the certificate is only seen where the provider asks for
+        // it: its mTLS aliases (RFC 8705 §5) take the place of the plain endpoints.
+        let aliases = match &self.auth {
+            ClientAuth::Tls => mtls_aliases(&answer.body)?,
+            ClientAuth::Secret(_) => MtlsAliases::default(),
+        };
         let pick = |over: &str, found: Option<Url>| -> Result<Option<Url>, PscError> {
             if over.is_empty() {
                 Ok(found)
@@ -194,7 +229,9 @@ impl PscClient {
         let s = &self.settings;
         let token = pick(
             &s.token_endpoint,
-            meta.token_endpoint().map(|u| u.url().clone()),
+            aliases
+                .token_endpoint
+                .or_else(|| meta.token_endpoint().map(|u| u.url().clone())),
         )?
         .ok_or(PscError::DiscoveryMalformed)?;
         Ok(Endpoints {
@@ -206,18 +243,24 @@ impl PscClient {
             token,
             userinfo: pick(
                 &s.userinfo_endpoint,
-                meta.userinfo_endpoint().map(|u| u.url().clone()),
+                aliases
+                    .userinfo_endpoint
+                    .or_else(|| meta.userinfo_endpoint().map(|u| u.url().clone())),
             )?,
             jwks: pick(&s.jwks_uri, Some(meta.jwks_uri().url().clone()))?
                 .ok_or(PscError::DiscoveryMalformed)?,
             ciba: pick(
                 &s.ciba_endpoint,
-                extra.backchannel_authentication_endpoint.clone(),
+                aliases
+                    .backchannel_authentication_endpoint
+                    .or_else(|| extra.backchannel_authentication_endpoint.clone()),
             )?,
             end_session: pick(&s.end_session_endpoint, extra.end_session_endpoint.clone())?,
             introspection: pick(
                 &s.introspection_endpoint,
-                extra.introspection_endpoint.clone(),
+                aliases
+                    .introspection_endpoint
+                    .or_else(|| extra.introspection_endpoint.clone()),
             )?,
         })
     }
@@ -243,5 +286,31 @@ impl PscClient {
         let set = Arc::new(set);
         *self.keys.write().await = Some(set.clone());
         Ok(set)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mtls_aliases_are_read_when_published() {
+        let doc = br#"{"issuer": "https://psc", "mtls_endpoint_aliases": {
+            "token_endpoint": "https://mtls.psc/token",
+            "backchannel_authentication_endpoint": "https://mtls.psc/ciba"}}"#;
+        let a = mtls_aliases(doc).unwrap();
+        assert_eq!(a.token_endpoint.unwrap().as_str(), "https://mtls.psc/token");
+        assert_eq!(
+            a.backchannel_authentication_endpoint.unwrap().as_str(),
+            "https://mtls.psc/ciba"
+        );
+        assert!(a.userinfo_endpoint.is_none());
+        assert!(
+            mtls_aliases(br#"{"issuer": "https://psc"}"#)
+                .unwrap()
+                .token_endpoint
+                .is_none()
+        );
+        assert!(mtls_aliases(br#"{"mtls_endpoint_aliases": {"token_endpoint": 3}}"#).is_err());
     }
 }

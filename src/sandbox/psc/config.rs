@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
+use super::store::{Caps, Retention};
 use crate::oidc::keys::SigningAlg;
 use crate::psc::protocol::REALM_PATH;
 
@@ -46,6 +47,20 @@ pub struct SandboxSettings {
     pub code_secs: u64,
     #[serde(default = "default_alg")]
     pub signing_alg: String,
+    /// The most requests one client address may have open at once (waiting for an IdNat or
+    /// for the phone); beyond it the sandbox answers 429.
+    #[serde(default = "default_per_address")]
+    pub max_open_requests_per_address: u64,
+    /// The most requests open at once in the whole sandbox.
+    #[serde(default = "default_open_total")]
+    pub max_open_requests: u64,
+    /// How often expired and settled state is purged.
+    #[serde(default = "default_purge_every")]
+    pub purge_interval_secs: u64,
+    /// How long a request is kept past its expiry, so that a late poll still answers
+    /// `expired_token` before the request becomes unknown (`invalid_grant`).
+    #[serde(default = "default_expired_keep")]
+    pub expired_request_keep_secs: u64,
     #[serde(default)]
     pub tls: Option<TlsSettings>,
 }
@@ -76,6 +91,18 @@ fn default_code() -> u64 {
 }
 fn default_alg() -> String {
     "RS256".into()
+}
+fn default_per_address() -> u64 {
+    20
+}
+fn default_open_total() -> u64 {
+    1000
+}
+fn default_purge_every() -> u64 {
+    60
+}
+fn default_expired_keep() -> u64 {
+    600
 }
 
 /// A relying party of the sandbox.
@@ -181,6 +208,12 @@ impl SandboxSettings {
             ("session_absolute_secs", self.session_absolute_secs),
             ("session_idle_secs", self.session_idle_secs),
             ("code_secs", self.code_secs),
+            (
+                "max_open_requests_per_address",
+                self.max_open_requests_per_address,
+            ),
+            ("max_open_requests", self.max_open_requests),
+            ("purge_interval_secs", self.purge_interval_secs),
         ] {
             if value == 0 {
                 bail!("{key}: must be at least 1");
@@ -242,6 +275,24 @@ impl SandboxSettings {
         }
     }
 
+    /// The caps on open requests.
+    pub fn caps(&self) -> Caps {
+        let cap = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        Caps {
+            per_address: cap(self.max_open_requests_per_address),
+            total: cap(self.max_open_requests),
+        }
+    }
+
+    /// How long the purge keeps what it could still need.
+    pub fn retention(&self) -> Retention {
+        let secs = |v: u64| i64::try_from(v).unwrap_or(i64::MAX / 2);
+        Retention {
+            request_secs: secs(self.expired_request_keep_secs),
+            session_absolute_secs: secs(self.session_absolute_secs),
+        }
+    }
+
     pub fn client(&self, client_id: &str) -> Option<&ClientSettings> {
         self.clients.iter().find(|c| c.client_id == client_id)
     }
@@ -295,6 +346,9 @@ mod tests {
         assert_eq!(s.session_absolute_secs, 14_400);
         assert_eq!(s.session_idle_secs, 1800);
         assert_eq!(s.alg(), Ok(SigningAlg::Rs256));
+        assert_eq!(s.max_open_requests_per_address, 20);
+        assert_eq!(s.max_open_requests, 1000);
+        assert_eq!(s.expired_request_keep_secs, 600);
     }
 
     #[test]
@@ -308,6 +362,7 @@ mod tests {
         assert!(err("surprise = 1\n").contains("surprise"));
         assert!(err("signing_alg = \"PS256\"\n").contains("signing_alg"));
         assert!(err("ciba_expires_in = 0\n").contains("ciba_expires_in"));
+        assert!(err("max_open_requests = 0\n").contains("max_open_requests"));
         assert!(
             err("[[clients]]\nclient_id = \"a\"\nredirect_uris = []\n")
                 .contains("tls_client_auth_subject")

@@ -8,8 +8,9 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::client_auth::{Authenticated, Method, Presented, authenticate};
+use super::config::SandboxSettings;
 use super::server::{PeerCertificate, Sandbox};
-use super::store::{self, Refresh, Request, Session, status};
+use super::store::{self, Admitted, Refresh, Request, Session, status};
 use crate::crypto::{hash_secret, random_token, s256};
 use crate::identity::IdNat;
 use crate::psc::protocol::{
@@ -63,6 +64,35 @@ pub fn oauth_error(code: ErrorCode, description: &str) -> HttpResponse {
         ));
     }
     resp.json(ErrorResponse::new(code, description))
+}
+
+/// The address a request came from, which the caps on open requests count by.
+pub fn source_of(req: &HttpRequest) -> Option<String> {
+    req.peer_addr().map(|a| a.ip().to_string())
+}
+
+/// 429 when a cap on open requests is reached (`temporarily_unavailable`: RFC 6749 §4.1.2.1
+/// has no better code for a backchannel request).
+fn too_many(settings: &SandboxSettings, full: Admitted) -> HttpResponse {
+    let description = match full {
+        Admitted::AddressFull => format!(
+            "sandbox: {} requests from this address are already waiting for the phone \
+             (max_open_requests_per_address); let them expire or settle them first",
+            settings.max_open_requests_per_address
+        ),
+        _ => format!(
+            "sandbox: {} requests are already waiting for the phone (max_open_requests); \
+             try again later",
+            settings.max_open_requests
+        ),
+    };
+    HttpResponse::TooManyRequests()
+        .insert_header((CACHE_CONTROL, "no-store"))
+        .insert_header(("retry-after", settings.ciba_expires_in.to_string()))
+        .json(ErrorResponse {
+            error: "temporarily_unavailable".into(),
+            error_description: Some(description),
+        })
 }
 
 fn server_error(e: anyhow::Error) -> HttpResponse {
@@ -244,9 +274,16 @@ async fn ciba(s: web::Data<Sandbox>, req: HttpRequest, body: web::Bytes) -> Http
         nonce: None,
         code_challenge: None,
         session_id: None,
+        source: source_of(&req),
     };
-    if let Err(e) = s.store.insert_request(&request).await {
-        return server_error(e);
+    match s
+        .store
+        .insert_request_capped(&request, settings.caps())
+        .await
+    {
+        Ok(Admitted::Inserted) => {}
+        Ok(full) => return too_many(settings, full),
+        Err(e) => return server_error(e),
     }
     tracing::info!(client_id = %request.client_id, idnat = %idnat, channel = %channel, "CIBA request");
     HttpResponse::Ok()

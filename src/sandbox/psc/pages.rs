@@ -9,9 +9,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use super::oauth::{client_logout, now, open_session};
+use super::oauth::{client_logout, now, open_session, source_of};
 use super::server::Sandbox;
-use super::store::{self, Code, Request, Session, status};
+use super::store::{self, Admitted, Code, Request, Session, status};
 use super::texts::{Lang, Texts, texts};
 use crate::crypto::{ct_eq, hash_secret, random_bytes, random_token, s256};
 use crate::identity::IdNat;
@@ -115,6 +115,18 @@ fn message(t: &'static Texts, status: actix_web::http::StatusCode, text: &str) -
         }
         .render(),
     )
+}
+
+/// 429: a cap on open requests is reached.
+fn busy(t: &'static Texts, text: &str, s: &Sandbox) -> HttpResponse {
+    let mut resp = message(t, actix_web::http::StatusCode::TOO_MANY_REQUESTS, text);
+    if let Ok(v) =
+        actix_web::http::header::HeaderValue::from_str(&s.settings.ciba_expires_in.to_string())
+    {
+        resp.headers_mut()
+            .insert(actix_web::http::header::RETRY_AFTER, v);
+    }
+    resp
 }
 
 fn failure(t: &'static Texts, e: anyhow::Error) -> HttpResponse {
@@ -332,8 +344,17 @@ async fn authorize(
             nonce: q.nonce.clone(),
             code_challenge: Some(challenge.to_owned()),
             session_id: None,
+            source: source_of(&req),
         };
-        s.store.insert_request(&request).await?;
+        match s
+            .store
+            .insert_request_capped(&request, s.settings.caps())
+            .await?
+        {
+            Admitted::Inserted => {}
+            Admitted::AddressFull => return Ok(busy(t, t.error_busy_address, &s)),
+            Admitted::SandboxFull => return Ok(busy(t, t.error_busy, &s)),
+        }
         let page = LoginPage {
             t,
             csrf: &csrf,

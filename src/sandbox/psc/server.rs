@@ -83,6 +83,34 @@ fn tls_config(tls: &TlsSettings) -> anyhow::Result<rustls::ServerConfig> {
         .context("tls: the certificate and key do not match")
 }
 
+/// Purges expired and settled state every `purge_interval_secs` (docs/psc-sandbox.md,
+/// "Bounds"), so that requests nobody finishes cannot fill the store.
+fn purge_periodically(sandbox: web::Data<Sandbox>) {
+    let every = std::time::Duration::from_secs(sandbox.settings.purge_interval_secs);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match sandbox
+                .store
+                .purge(oauth::now(), sandbox.settings.retention())
+                .await
+            {
+                Ok(p) if p.total() > 0 => tracing::info!(
+                    requests = p.requests,
+                    sessions = p.sessions,
+                    codes = p.codes,
+                    refresh_tokens = p.refresh_tokens,
+                    "sandbox purge"
+                ),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = ?e, "sandbox purge failed"),
+            }
+        }
+    });
+}
+
 /// Mounts the sandbox's routes.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     oauth::configure(cfg);
@@ -137,6 +165,7 @@ pub async fn run(settings: SandboxSettings, bind: &str, public: bool) -> anyhow:
     if let Some((_, _, url)) = &tls {
         println!("mtls on {url}");
     }
+    purge_periodically(sandbox.clone());
     let data = sandbox.clone();
     let server = HttpServer::new(move || {
         App::new()

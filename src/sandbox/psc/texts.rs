@@ -41,6 +41,8 @@ pub struct Texts {
     pub error_browser: &'static str,
     pub error_expired: &'static str,
     pub error_server: &'static str,
+    pub error_busy_address: &'static str,
+    pub error_busy: &'static str,
     pub logged_out_title: &'static str,
     pub logged_out_text: &'static str,
     pub other_lang: &'static str,
@@ -83,6 +85,10 @@ pub static FR: Texts = Texts {
     error_browser: "Cette demande a été commencée dans un autre navigateur.",
     error_expired: "La demande a expiré.",
     error_server: "Erreur interne du bac à sable.",
+    error_busy_address: "Bac à sable : trop de demandes de connexion en attente depuis votre \
+        adresse. Terminez-les ou attendez qu'elles expirent, puis réessayez.",
+    error_busy: "Bac à sable : trop de demandes de connexion en attente. Réessayez dans \
+        quelques minutes.",
     logged_out_title: "Vous êtes déconnecté",
     logged_out_text: "Votre session Pro Santé Connect est terminée.",
     other_lang: "English",
@@ -125,6 +131,9 @@ pub static EN: Texts = Texts {
     error_browser: "This request was started in another browser.",
     error_expired: "The request has expired.",
     error_server: "Internal error of the sandbox.",
+    error_busy_address: "Sandbox: too many sign-in requests are waiting from your address. \
+        Finish them or let them expire, then try again.",
+    error_busy: "Sandbox: too many sign-in requests are waiting. Try again in a few minutes.",
     logged_out_title: "You are signed out",
     logged_out_text: "Your Pro Santé Connect session has ended.",
     other_lang: "Français",

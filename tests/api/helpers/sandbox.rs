@@ -19,6 +19,11 @@
 //! `tls: Some(client_ca_pem)` adds the HTTPS listener asking for client certificates
 //! (`sb.mtls`, trusted through `sb.server_cert_pem`), for `tls_client_auth` clients given in
 //! `extra_clients`.
+//!
+//! Acting as the professional's browser and phone: [`browser`], [`Sandbox::sign_in`] (IdNat,
+//! wait page, phone, back to the client), [`Sandbox::exchange`], [`Sandbox::ciba_tokens`].
+//! When Trousseau must know the sandbox's address before the sandbox knows Trousseau's
+//! callback, give `port: Some(reserve_port())`.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -129,6 +134,18 @@ pub struct SandboxOptions {
     pub professionals: Option<String>,
     /// The PEM of the CAs client certificates must chain to: adds the mTLS listener.
     pub tls: Option<String>,
+    /// The plain listener's port ([`reserve_port`]); a free one when `None`.
+    pub port: Option<u16>,
+    /// The mTLS listener's certificate and key (PEM), when the client must trust it before
+    /// the sandbox starts ([`server_certificate`]); a new self-signed one when `None`.
+    pub server_cert: Option<(String, String)>,
+}
+
+/// A self-signed certificate for `127.0.0.1` and `localhost`, and its key (PEM).
+pub fn server_certificate() -> (String, String) {
+    let server =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
+    (server.cert.pem(), server.signing_key.serialize_pem())
 }
 
 impl Default for SandboxOptions {
@@ -141,6 +158,8 @@ impl Default for SandboxOptions {
             ciba_interval: 1,
             professionals: None,
             tls: None,
+            port: None,
+            server_cert: None,
         }
     }
 }
@@ -192,11 +211,9 @@ pub fn write_config(dir: &std::path::Path, o: &SandboxOptions) -> std::path::Pat
         o.extra_clients,
     );
     if let Some(ca) = &o.tls {
-        let server =
-            rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
-                .unwrap();
-        std::fs::write(dir.join("server.pem"), server.cert.pem()).unwrap();
-        std::fs::write(dir.join("server.key"), server.signing_key.serialize_pem()).unwrap();
+        let (cert, key) = o.server_cert.clone().unwrap_or_else(server_certificate);
+        std::fs::write(dir.join("server.pem"), cert).unwrap();
+        std::fs::write(dir.join("server.key"), key).unwrap();
         std::fs::write(dir.join("clients-ca.pem"), ca).unwrap();
         toml.push_str(
             "[tls]\nbind = \"127.0.0.1:0\"\ncert_file = \"server.pem\"\nkey_file = \"server.key\"\n\
@@ -208,6 +225,16 @@ pub fn write_config(dir: &std::path::Path, o: &SandboxOptions) -> std::path::Pat
     path
 }
 
+/// A loopback port free now, for a sandbox whose address must be known before it starts
+/// (Trousseau's `psc.issuer` names it, and the sandbox needs Trousseau's callback address).
+/// The port is free again when this returns: the sandbox binds it moments later.
+pub fn reserve_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
 /// Starts a sandbox (see the module documentation).
 pub async fn spawn_sandbox(o: SandboxOptions) -> Sandbox {
     let dir = tempfile::tempdir().unwrap();
@@ -216,7 +243,7 @@ pub async fn spawn_sandbox(o: SandboxOptions) -> Sandbox {
         .arg("--config")
         .arg(&config)
         .arg("--bind")
-        .arg("127.0.0.1:0")
+        .arg(format!("127.0.0.1:{}", o.port.unwrap_or(0)))
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -280,7 +307,134 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> Option<&'a str> {
     Some(&text[from..from + len])
 }
 
+/// A browser for the sandbox's pages: keeps its cookies, follows no redirect.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn required<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    between(text, start, end).unwrap_or_else(|| panic!("{start} in {text}"))
+}
+
 impl Sandbox {
+    /// The sandbox's authorization URL for its default client (PKCE S256, `state=st4te`,
+    /// `nonce=n0nce`, `acr_values=eidas1`), plus `extra` (`&key=value…`).
+    pub fn authorize_url(&self, challenge: &str, extra: &str) -> String {
+        format!(
+            "{}/wallet/auth?response_type=code&client_id={}&redirect_uri={}\
+             &scope=openid%20scope_all&acr_values=eidas1&state=st4te&nonce=n0nce\
+             &code_challenge={challenge}&code_challenge_method=S256{extra}",
+            self.base,
+            self.client_id,
+            url::form_urlencoded::byte_serialize(self.redirect_uri.as_bytes()).collect::<String>(),
+        )
+    }
+
+    /// Signs `idnat` in through the pages as a browser does: opens `authorize_url` (the
+    /// sandbox's authorization endpoint, as a client sent it there), types the IdNat, waits,
+    /// approves (or refuses) on the phone, and comes back: where the sandbox sent the browser
+    /// (the client's redirect URI, with a code or an error).
+    pub async fn sign_in(
+        &self,
+        browser: &reqwest::Client,
+        authorize_url: &str,
+        idnat: &str,
+        approve: bool,
+    ) -> String {
+        let page = browser.get(authorize_url).send().await.unwrap();
+        assert_eq!(page.status(), 200, "the sandbox asks for the IdNat");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Bac à sable"), "{html}");
+        let csrf = required(&html, "name=\"csrf\" value=\"", "\"");
+        let req = required(&html, "name=\"req\" value=\"", "\"");
+        let resp = browser
+            .post(format!("{}/wallet/auth/login", self.base))
+            .form(&[("csrf", csrf), ("req", req), ("idnat", idnat)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 303, "the IdNat is accepted");
+        let wait = format!(
+            "{}{}",
+            self.base,
+            resp.headers()["location"].to_str().unwrap()
+        );
+        let waiting = browser.get(&wait).send().await.unwrap();
+        assert_eq!(waiting.status(), 200);
+        let html = waiting.text().await.unwrap();
+        assert!(
+            html.contains("http-equiv=\"refresh\""),
+            "the page polls the sandbox"
+        );
+        let binding = required(&html, "id=\"binding\">", "<");
+        let pending = self.decide_all(idnat, approve).await;
+        assert_eq!(
+            pending[0].binding_message, binding,
+            "the same code on both screens"
+        );
+        let back = browser.get(&wait).send().await.unwrap();
+        assert_eq!(back.status(), 303, "the wait page sends the browser back");
+        back.headers()["location"].to_str().unwrap().to_owned()
+    }
+
+    /// Exchanges a code of the default client (secret in HTTP Basic).
+    pub async fn exchange(&self, code: &str, verifier: &str) -> reqwest::Response {
+        self.http
+            .post(self.realm("/protocol/openid-connect/token"))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", self.redirect_uri.as_str()),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Starts a CIBA request for `idnat` as the default client; its `auth_req_id`.
+    pub async fn ciba_start(&self, idnat: &str) -> String {
+        let resp = self
+            .http
+            .post(self.realm("/protocol/openid-connect/ext/ciba/auth"))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[
+                ("scope", "openid scope_all"),
+                ("login_hint", idnat),
+                ("binding_message", "55"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "CIBA request accepted");
+        let body: serde_json::Value = resp.json().await.unwrap();
+        body["auth_req_id"].as_str().unwrap().to_owned()
+    }
+
+    /// Tokens for `idnat` by CIBA, approved on the phone, for the default client.
+    pub async fn ciba_tokens(&self, idnat: &str) -> serde_json::Value {
+        let id = self.ciba_start(idnat).await;
+        self.approve_all(idnat).await;
+        let resp = self
+            .http
+            .post(self.realm("/protocol/openid-connect/token"))
+            .basic_auth(&self.client_id, Some(&self.client_secret))
+            .form(&[
+                ("grant_type", "urn:openid:params:grant-type:ciba"),
+                ("auth_req_id", id.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.json().await.unwrap()
+    }
+
     /// `{issuer}{path}`.
     pub fn realm(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)

@@ -5,17 +5,11 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use super::{TOKEN, error_of, verify};
-use crate::helpers::sandbox::{NURSE, PROFESSIONAL, Sandbox, SandboxOptions, spawn_sandbox};
+use super::{error_of, verify};
+use crate::helpers::sandbox::{
+    NURSE, PROFESSIONAL, Sandbox, SandboxOptions, browser, spawn_sandbox,
+};
 use crate::helpers::{pkce, query_param};
-
-pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
 
 fn between(text: &str, start: &str, end: &str) -> String {
     let from = text
@@ -26,76 +20,10 @@ fn between(text: &str, start: &str, end: &str) -> String {
     text[from..from + len].to_owned()
 }
 
-pub fn authorize_url(sb: &Sandbox, challenge: &str, extra: &str) -> String {
-    format!(
-        "{}/wallet/auth?response_type=code&client_id={}&redirect_uri={}&scope=openid%20scope_all\
-         &acr_values=eidas1&state=st4te&nonce=n0nce&code_challenge={challenge}\
-         &code_challenge_method=S256{extra}",
-        sb.base,
-        sb.client_id,
-        url::form_urlencoded::byte_serialize(sb.redirect_uri.as_bytes()).collect::<String>(),
-    )
-}
-
 /// Logs `idnat` in through the pages, approving on the phone; the redirect back.
-pub async fn login(sb: &Sandbox, b: &reqwest::Client, challenge: &str, idnat: &str) -> String {
-    let page = b
-        .get(authorize_url(sb, challenge, ""))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(page.status(), 200);
-    let html = page.text().await.unwrap();
-    assert!(html.contains("Bac à sable"), "{html}");
-    let csrf = between(&html, "name=\"csrf\" value=\"", "\"");
-    let req = between(&html, "name=\"req\" value=\"", "\"");
-    let resp = b
-        .post(format!("{}/wallet/auth/login", sb.base))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("req", req.as_str()),
-            ("idnat", idnat),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let wait = format!(
-        "{}{}",
-        sb.base,
-        resp.headers()["location"].to_str().unwrap()
-    );
-    let waiting = b.get(&wait).send().await.unwrap();
-    assert_eq!(waiting.status(), 200);
-    let html = waiting.text().await.unwrap();
-    assert!(
-        html.contains("http-equiv=\"refresh\""),
-        "the page polls the sandbox"
-    );
-    let binding = between(&html, "id=\"binding\">", "<");
-    let pending = sb.approve_all(idnat).await;
-    assert_eq!(
-        pending[0].binding_message, binding,
-        "the same code on both screens"
-    );
-    let back = b.get(&wait).send().await.unwrap();
-    assert_eq!(back.status(), StatusCode::SEE_OTHER);
-    back.headers()["location"].to_str().unwrap().to_owned()
-}
-
-pub async fn exchange(sb: &Sandbox, code: &str, verifier: &str) -> reqwest::Response {
-    sb.http
-        .post(sb.realm(TOKEN))
-        .basic_auth(&sb.client_id, Some(&sb.client_secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", sb.redirect_uri.as_str()),
-            ("code_verifier", verifier),
-        ])
-        .send()
-        .await
-        .unwrap()
+async fn login(sb: &Sandbox, b: &reqwest::Client, challenge: &str, idnat: &str) -> String {
+    let url = sb.authorize_url(challenge, "");
+    sb.sign_in(b, &url, idnat, true).await
 }
 
 #[tokio::test]
@@ -108,7 +36,7 @@ async fn login_with_phone_approval_gives_a_code_for_pkce() {
     assert_eq!(query_param(&back, "state").as_deref(), Some("st4te"));
     let code = query_param(&back, "code").unwrap();
 
-    let resp = exchange(&sb, &code, &verifier).await;
+    let resp = sb.exchange(&code, &verifier).await;
     assert_eq!(resp.status(), 200);
     let tokens: Value = resp.json().await.unwrap();
     let claims = verify(&sb, tokens["id_token"].as_str().unwrap()).await;
@@ -119,32 +47,28 @@ async fn login_with_phone_approval_gives_a_code_for_pkce() {
     let auth_time = claims["auth_time"].as_i64().unwrap();
     assert!((claims["iat"].as_i64().unwrap() - auth_time).abs() < 30);
     assert_eq!(
-        error_of(exchange(&sb, &code, &verifier).await).await,
+        error_of(sb.exchange(&code, &verifier).await).await,
         (400, "invalid_grant".into())
     );
 
     // The session (4 h / 30 min) skips the prompt: straight back with a new code.
     let (verifier2, challenge2) = pkce();
     let again = b
-        .get(authorize_url(&sb, &challenge2, ""))
+        .get(sb.authorize_url(&challenge2, ""))
         .send()
         .await
         .unwrap();
     assert_eq!(again.status(), StatusCode::SEE_OTHER);
     let to = again.headers()["location"].to_str().unwrap().to_owned();
     let code2 = query_param(&to, "code").unwrap();
-    let tokens: Value = exchange(&sb, &code2, &verifier2)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens: Value = sb.exchange(&code2, &verifier2).await.json().await.unwrap();
     let claims2 = verify(&sb, tokens["id_token"].as_str().unwrap()).await;
     assert_eq!(claims2["auth_time"].as_i64().unwrap(), auth_time);
     assert_eq!(claims2["sid"], claims["sid"]);
 
     // prompt=login asks again.
     let forced = b
-        .get(authorize_url(&sb, &challenge2, "&prompt=login"))
+        .get(sb.authorize_url(&challenge2, "&prompt=login"))
         .send()
         .await
         .unwrap();
@@ -159,7 +83,7 @@ async fn a_wrong_verifier_is_refused() {
     let code = query_param(&back, "code").unwrap();
     let (other_verifier, _) = pkce();
     assert_eq!(
-        error_of(exchange(&sb, &code, &other_verifier).await).await,
+        error_of(sb.exchange(&code, &other_verifier).await).await,
         (400, "invalid_grant".into())
     );
 }
@@ -169,7 +93,9 @@ async fn requests_without_pkce_or_with_an_unknown_redirect_are_refused() {
     let sb = spawn_sandbox(SandboxOptions::default()).await;
     let b = browser();
     // No PKCE: back to the client with an error.
-    let url = authorize_url(&sb, "", "").replace("&code_challenge=&code_challenge_method=S256", "");
+    let url = sb
+        .authorize_url("", "")
+        .replace("&code_challenge=&code_challenge_method=S256", "");
     let resp = b.get(&url).send().await.unwrap();
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
     let to = resp.headers()["location"].to_str().unwrap().to_owned();
@@ -180,7 +106,9 @@ async fn requests_without_pkce_or_with_an_unknown_redirect_are_refused() {
     assert_eq!(query_param(&to, "state").as_deref(), Some("st4te"));
     // plain is not S256.
     let (_, challenge) = pkce();
-    let plain = authorize_url(&sb, &challenge, "").replace("method=S256", "method=plain");
+    let plain = sb
+        .authorize_url(&challenge, "")
+        .replace("method=S256", "method=plain");
     let to = b.get(&plain).send().await.unwrap().headers()["location"]
         .to_str()
         .unwrap()
@@ -190,7 +118,9 @@ async fn requests_without_pkce_or_with_an_unknown_redirect_are_refused() {
         Some("invalid_request")
     );
     // An unregistered redirect URI: never redirected to.
-    let evil = authorize_url(&sb, &challenge, "").replace("127.0.0.1%3A9", "evil.example");
+    let evil = sb
+        .authorize_url(&challenge, "")
+        .replace("127.0.0.1%3A9", "evil.example");
     let resp = b.get(&evil).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     assert!(resp.headers().get("location").is_none());
@@ -202,7 +132,7 @@ async fn forms_need_their_csrf_token_and_the_browser_that_started() {
     let b = browser();
     let (_, challenge) = pkce();
     let html = b
-        .get(authorize_url(&sb, &challenge, ""))
+        .get(sb.authorize_url(&challenge, ""))
         .send()
         .await
         .unwrap()
@@ -283,7 +213,7 @@ async fn a_refusal_on_the_phone_returns_access_denied() {
     let b = browser();
     let (_, challenge) = pkce();
     let html = b
-        .get(authorize_url(&sb, &challenge, ""))
+        .get(sb.authorize_url(&challenge, ""))
         .send()
         .await
         .unwrap()

@@ -6,33 +6,6 @@ use serde_json::Value;
 use super::{CIBA, CIBA_GRANT, INTROSPECT, LOGOUT, TOKEN, USERINFO, error_of, post, verify};
 use crate::helpers::sandbox::{ADELI, PROFESSIONAL, Sandbox, SandboxOptions, spawn_sandbox};
 
-/// Tokens for `idnat` by CIBA, approved on the phone, for the default client.
-pub async fn ciba_tokens(sb: &Sandbox, idnat: &str) -> Value {
-    let resp = post(
-        sb,
-        CIBA,
-        &[
-            ("scope", "openid scope_all"),
-            ("login_hint", idnat),
-            ("binding_message", "55"),
-        ],
-    )
-    .await;
-    let id = resp.json::<Value>().await.unwrap()["auth_req_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    sb.approve_all(idnat).await;
-    let resp = post(
-        sb,
-        TOKEN,
-        &[("grant_type", CIBA_GRANT), ("auth_req_id", &id)],
-    )
-    .await;
-    assert_eq!(resp.status(), 200);
-    resp.json().await.unwrap()
-}
-
 async fn userinfo(sb: &Sandbox, access_token: &str) -> reqwest::Response {
     sb.http
         .get(sb.realm(USERINFO))
@@ -45,7 +18,7 @@ async fn userinfo(sb: &Sandbox, access_token: &str) -> reqwest::Response {
 #[tokio::test]
 async fn userinfo_answers_psc_claims_built_from_the_rpps_file() {
     let sb = spawn_sandbox(SandboxOptions::default()).await;
-    let tokens = ciba_tokens(&sb, PROFESSIONAL).await;
+    let tokens = sb.ciba_tokens(PROFESSIONAL).await;
     let resp = userinfo(&sb, tokens["access_token"].as_str().unwrap()).await;
     assert_eq!(resp.status(), 200);
     assert!(
@@ -200,7 +173,7 @@ async fn a_wrong_secret_is_invalid_client_everywhere() {
 #[tokio::test]
 async fn introspection_refresh_and_logout() {
     let sb = spawn_sandbox(SandboxOptions::default()).await;
-    let tokens = ciba_tokens(&sb, PROFESSIONAL).await;
+    let tokens = sb.ciba_tokens(PROFESSIONAL).await;
     let access = tokens["access_token"].as_str().unwrap();
     let refresh = tokens["refresh_token"].as_str().unwrap();
 
@@ -269,15 +242,12 @@ async fn introspection_refresh_and_logout() {
 #[tokio::test]
 async fn browser_logout_ends_the_session_and_returns_to_a_registered_address() {
     let sb = spawn_sandbox(SandboxOptions::default()).await;
-    let b = super::code_flow::browser();
+    let b = crate::helpers::sandbox::browser();
     let (verifier, challenge) = crate::helpers::pkce();
-    let back = super::code_flow::login(&sb, &b, &challenge, PROFESSIONAL).await;
+    let url = sb.authorize_url(&challenge, "");
+    let back = sb.sign_in(&b, &url, PROFESSIONAL, true).await;
     let code = crate::helpers::query_param(&back, "code").unwrap();
-    let tokens: Value = super::code_flow::exchange(&sb, &code, &verifier)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let tokens: Value = sb.exchange(&code, &verifier).await.json().await.unwrap();
     let id_token = tokens["id_token"].as_str().unwrap();
     let url = format!(
         "{}?id_token_hint={id_token}&post_logout_redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fbye&state=s1",
@@ -298,7 +268,7 @@ async fn browser_logout_ends_the_session_and_returns_to_a_registered_address() {
     // The prompt is back.
     let (_, challenge) = crate::helpers::pkce();
     let page = b
-        .get(super::code_flow::authorize_url(&sb, &challenge, ""))
+        .get(sb.authorize_url(&challenge, ""))
         .send()
         .await
         .unwrap();
