@@ -160,6 +160,11 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// The connection pool, for the broker's own tables (`broker_store`).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     pub async fn insert_request(&self, r: &Request) -> anyhow::Result<()> {
         sqlx::query(
             "INSERT INTO requests (id, kind, client_id, idnat, binding_message, channel, scope, \

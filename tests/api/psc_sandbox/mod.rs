@@ -1,6 +1,8 @@
 //! The PSC sandbox binary (docs/psc-sandbox.md), started as a real process: discovery and
-//! keys, CIBA, the code flow through its login and phone pages, tokens, mTLS, start-up checks.
+//! keys, CIBA, the code flow through its login and phone pages, tokens, mTLS, start-up checks,
+//! and the broker to a Trousseau (kc_idp_hint, pairing, confirmation, back-channel logout).
 
+mod broker;
 mod ciba;
 mod code_flow;
 mod mtls;
