@@ -210,7 +210,7 @@ async fn first_use_pairs_then_the_next_login_only_confirms() {
     );
     let auth_time = claims["auth_time"].as_i64().unwrap();
     assert!(
-        (auth_time - f.app.clock.now()).abs() < 5,
+        (auth_time - f.app.state.clock.now()).abs() < 5,
         "Trousseau's auth_time"
     );
 
@@ -317,10 +317,7 @@ async fn an_unknown_alias_is_a_clear_error_page() {
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
     assert!(resp.headers().get("location").is_none());
     let html = resp.text().await.unwrap();
-    assert!(
-        html.contains("fournisseur d'identité n'est pas connu"),
-        "{html}"
-    );
+    assert!(html.contains("pas connu du bac à sable"), "{html}");
     assert!(html.contains("bac à sable") || html.contains("Bac à sable"));
 }
 
@@ -339,7 +336,9 @@ async fn an_error_from_trousseau_is_shown_and_sent_to_the_service() {
         "{html}"
     );
     assert!(html.contains("data-reason=\"idp_error\""));
-    let back = between(&html, "id=\"back\" href=\"", "\"").replace("&amp;", "&");
+    let back = between(&html, "id=\"back\" href=\"", "\"")
+        .replace("&amp;", "&")
+        .replace("&#38;", "&");
     assert!(back.starts_with(&f.sb.redirect_uri), "{back}");
     assert_eq!(
         query_param(&back, "error").as_deref(),
@@ -361,7 +360,7 @@ async fn a_password_alone_is_refused_by_psc() {
         html.contains("data-reason=\"weak_authentication\""),
         "{html}"
     );
-    assert!(html.contains("résistante à l'hameçonnage"));
+    assert!(html.contains("hameçonnage"));
     assert!(f.sb.pending(PROFESSIONAL).await.is_empty());
 }
 
