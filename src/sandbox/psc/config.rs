@@ -27,8 +27,8 @@ pub struct SandboxSettings {
     pub professionals_file: PathBuf,
     #[serde(default)]
     pub clients: Vec<ClientSettings>,
-    /// Trousseau instances PSC federates to (third-party identity providers). Read and
-    /// checked now; used by the federation part of the sandbox.
+    /// Trousseau instances PSC's broker sends professionals to (third-party identity
+    /// providers, `kc_idp_hint=<alias>`).
     #[serde(default)]
     pub brokers: Vec<BrokerSettings>,
     #[serde(default = "default_access")]
@@ -124,6 +124,10 @@ pub struct ClientSettings {
     /// Userinfo answers as a signed JWT (`application/jwt`) instead of JSON.
     #[serde(default)]
     pub userinfo_signed: bool,
+    /// Where the sandbox posts a logout token when a session of this client ends through
+    /// the broker (OIDC Back-Channel Logout 1.0).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
 }
 
 /// A Trousseau that PSC's broker sends professionals to (`kc_idp_hint=<alias>`).
@@ -238,7 +242,12 @@ impl SandboxSettings {
             {
                 bail!("clients[{i}].tls_client_auth_subject: not a subject such as \"CN=…, O=…\"");
             }
-            for uri in c.redirect_uris.iter().chain(&c.post_logout_redirect_uris) {
+            for uri in c
+                .redirect_uris
+                .iter()
+                .chain(&c.post_logout_redirect_uris)
+                .chain(&c.backchannel_logout_uri)
+            {
                 let url = url::Url::parse(uri).with_context(|| {
                     format!("clients[{i}]: redirect URI {uri:?} is not absolute")
                 })?;
@@ -255,6 +264,9 @@ impl SandboxSettings {
                     .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
             {
                 bail!("brokers[{i}].alias: letters, digits, '-' and '_' only");
+            }
+            if self.brokers[..i].iter().any(|o| o.alias == b.alias) {
+                bail!("brokers[{i}].alias: {:?} appears twice", b.alias);
             }
             url::Url::parse(&b.trousseau_issuer)
                 .with_context(|| format!("brokers[{i}].trousseau_issuer: not an absolute URL"))?;

@@ -39,6 +39,11 @@ impl Directory {
         self.by_idnat.get(idnat)
     }
 
+    /// Every professional, in no particular order.
+    pub fn professionals(&self) -> impl Iterator<Item = &Professional> {
+        self.by_idnat.values()
+    }
+
     pub fn len(&self) -> usize {
         self.by_idnat.len()
     }

@@ -371,7 +371,10 @@ async fn issue(
     id.insert("exp".into(), json!(now + ttl));
     id.insert("auth_time".into(), json!(session.auth_time));
     id.insert("acr".into(), json!(ACR_EIDAS1));
-    id.insert("amr".into(), json!(amr(&session.channel)));
+    match super::broker::session_amr(s, session).await? {
+        Some(values) => id.insert("amr".into(), json!(values)),
+        None => id.insert("amr".into(), json!(amr(&session.channel))),
+    };
     id.insert("sid".into(), json!(session.id));
     if let Some(n) = nonce {
         id.insert("nonce".into(), json!(n));

@@ -9,6 +9,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use super::broker;
+use super::broker_texts::broker_texts;
 use super::oauth::{client_logout, now, open_session, source_of};
 use super::server::Sandbox;
 use super::store::{self, Admitted, Code, Request, Session, status};
@@ -17,7 +19,7 @@ use crate::crypto::{ct_eq, hash_secret, random_bytes, random_token, s256};
 use crate::identity::IdNat;
 use crate::psc::protocol::{ACR_EIDAS1, Channel, LOGOUT_PATH, REALM_PATH, SANDBOX_AUTHORIZE_PATH};
 
-const CSRF_COOKIE: &str = "psc_sandbox_csrf";
+pub(super) const CSRF_COOKIE: &str = "psc_sandbox_csrf";
 const SESSION_COOKIE: &str = "psc_sandbox_session";
 /// How long the IdNat prompt of a login stays usable.
 const PROMPT_SECS: i64 = 600;
@@ -80,11 +82,14 @@ struct MessagePage<'a> {
     error: bool,
 }
 
-fn lang(req: &HttpRequest, explicit: Option<&str>) -> Lang {
+pub(super) fn lang(req: &HttpRequest, explicit: Option<&str>) -> Lang {
     Lang::negotiate(req, None, explicit)
 }
 
-fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> HttpResponse {
+pub(super) fn html(
+    status: actix_web::http::StatusCode,
+    body: askama::Result<String>,
+) -> HttpResponse {
     match body {
         Ok(b) => HttpResponse::build(status)
             .content_type("text/html; charset=utf-8")
@@ -98,7 +103,11 @@ fn html(status: actix_web::http::StatusCode, body: askama::Result<String>) -> Ht
     }
 }
 
-fn message(t: &'static Texts, status: actix_web::http::StatusCode, text: &str) -> HttpResponse {
+pub(super) fn message(
+    t: &'static Texts,
+    status: actix_web::http::StatusCode,
+    text: &str,
+) -> HttpResponse {
     let error = !status.is_success();
     let title = if error {
         t.error_title
@@ -129,7 +138,7 @@ fn busy(t: &'static Texts, text: &str, s: &Sandbox) -> HttpResponse {
     resp
 }
 
-fn failure(t: &'static Texts, e: anyhow::Error) -> HttpResponse {
+pub(super) fn failure(t: &'static Texts, e: anyhow::Error) -> HttpResponse {
     tracing::error!(error = ?e, "sandbox page failure");
     message(
         t,
@@ -142,7 +151,7 @@ fn secure(s: &Sandbox) -> bool {
     s.endpoints.issuer.starts_with("https:")
 }
 
-fn cookie<'c>(s: &Sandbox, name: &'c str, value: String) -> Cookie<'c> {
+pub(super) fn cookie<'c>(s: &Sandbox, name: &'c str, value: String) -> Cookie<'c> {
     Cookie::build(name, value)
         .path("/")
         .http_only(true)
@@ -152,7 +161,7 @@ fn cookie<'c>(s: &Sandbox, name: &'c str, value: String) -> Cookie<'c> {
 }
 
 /// The browser's CSRF token, and the cookie to set when it had none.
-fn csrf_token(s: &Sandbox, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
+pub(super) fn csrf_token(s: &Sandbox, req: &HttpRequest) -> (String, Option<Cookie<'static>>) {
     match req.cookie(CSRF_COOKIE) {
         Some(c) if c.value().len() >= 32 => (c.value().to_owned(), None),
         _ => {
@@ -162,29 +171,29 @@ fn csrf_token(s: &Sandbox, req: &HttpRequest) -> (String, Option<Cookie<'static>
     }
 }
 
-fn csrf_ok(req: &HttpRequest, presented: &str) -> bool {
+pub(super) fn csrf_ok(req: &HttpRequest, presented: &str) -> bool {
     req.cookie(CSRF_COOKIE)
         .is_some_and(|c| !presented.is_empty() && ct_eq(c.value(), presented))
 }
 
 /// What binds a login request to a browser: a hash of its CSRF cookie.
-fn browser_of(token: &str) -> String {
+pub(super) fn browser_of(token: &str) -> String {
     s256(token)
 }
 
-fn two_digits() -> String {
+pub(super) fn two_digits() -> String {
     let b = random_bytes(1);
     format!("{:02}", b.first().copied().unwrap_or(0) % 100)
 }
 
-fn redirect(to: &str) -> HttpResponse {
+pub(super) fn redirect(to: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((LOCATION, to))
         .insert_header((CACHE_CONTROL, "no-store"))
         .finish()
 }
 
-fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
+pub(super) fn with_params(uri: &str, params: &[(&str, &str)]) -> String {
     let mut url = match url::Url::parse(uri) {
         Ok(u) => u,
         Err(_) => return uri.to_owned(),
@@ -211,6 +220,8 @@ struct AuthorizeQuery {
     code_challenge_method: Option<String>,
     acr_values: Option<String>,
     prompt: Option<String>,
+    /// The alias of a third-party identity provider to go straight to (Keycloak's broker).
+    kc_idp_hint: Option<String>,
     lang: Option<String>,
 }
 
@@ -235,7 +246,7 @@ async fn browser_session(
 
 /// Issues a code for a session and sends the browser back to the client.
 #[allow(clippy::too_many_arguments)]
-async fn finish_with_code(
+pub(super) async fn finish_with_code(
     s: &Sandbox,
     session: &Session,
     client_id: &str,
@@ -323,6 +334,18 @@ async fn authorize(
                 challenge,
             )
             .await;
+        }
+        if let Some(alias) = q.kc_idp_hint.as_deref().filter(|a| !a.is_empty()) {
+            let service = broker::ServiceRequest {
+                client_id: &client.client_id,
+                redirect_uri,
+                scope,
+                state: q.state.as_deref(),
+                nonce: q.nonce.as_deref(),
+                code_challenge: challenge,
+                login_again: forced,
+            };
+            return Ok(broker::start(&s, &req, t, alias, &service).await);
         }
         let (csrf, set) = csrf_token(&s, &req);
         let request = Request {
@@ -552,10 +575,12 @@ async fn phone(s: web::Data<Sandbox>, req: HttpRequest, q: web::Query<PhoneQuery
                         page.requests = rows
                             .into_iter()
                             .map(|r| PhoneRow {
-                                kind: if r.kind == store::KIND_CIBA {
-                                    t.kind_ciba
-                                } else {
-                                    t.kind_login
+                                kind: match r.kind.as_str() {
+                                    store::KIND_CIBA => t.kind_ciba,
+                                    broker::KIND_PAIRING => {
+                                        broker_texts(lang(&req, q.lang.as_deref())).kind_pairing
+                                    }
+                                    _ => t.kind_login,
                                 },
                                 id: r.id,
                                 binding: r.binding_message,

@@ -11,11 +11,12 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 
+use super::broker::Broker;
 use super::config::{SandboxSettings, TlsSettings};
 use super::directory::Directory;
 use super::store::Store;
 use super::tokens::Keys;
-use super::{oauth, pages};
+use super::{broker, oauth, pages};
 use crate::psc::protocol::Endpoints;
 
 /// Everything a request of the sandbox may use.
@@ -27,6 +28,8 @@ pub struct Sandbox {
     pub store: Store,
     pub directory: Directory,
     pub keys: Keys,
+    /// The broker towards Trousseau (third-party identity providers).
+    pub broker: Broker,
 }
 
 /// The DER certificate a TLS client presented on this connection (absent: none, or plain
@@ -115,6 +118,7 @@ fn purge_periodically(sandbox: web::Data<Sandbox>) {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     oauth::configure(cfg);
     pages::configure(cfg);
+    broker::configure(cfg);
 }
 
 /// Starts the sandbox and serves until stopped. Prints one line per listener on standard
@@ -148,6 +152,7 @@ pub async fn run(settings: SandboxSettings, bind: &str, public: bool) -> anyhow:
         .map_err(|e| anyhow::anyhow!("signing_alg: {e}"))?;
     let keys = tokio::task::spawn_blocking(move || Keys::generate(alg)).await??;
     let store = Store::open(&settings.database).await?;
+    let broker = Broker::open(store.pool().clone()).await?;
     let sandbox = web::Data::new(Sandbox {
         endpoints: Endpoints::sandbox(&base),
         mtls: tls.as_ref().map(|(_, _, url)| Endpoints::sandbox(url)),
@@ -155,6 +160,7 @@ pub async fn run(settings: SandboxSettings, bind: &str, public: bool) -> anyhow:
         store,
         directory,
         keys,
+        broker,
     });
     tracing::info!(
         professionals = sandbox.directory.len(),

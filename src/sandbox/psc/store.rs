@@ -225,6 +225,11 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// The connection pool, for the broker's own tables (`broker_store`).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// Inserts a request without any cap (tests, and rows that are not open).
     pub async fn insert_request(&self, r: &Request) -> anyhow::Result<()> {
         self.bind_request(

@@ -1,8 +1,10 @@
 //! The PSC sandbox binary (docs/psc-sandbox.md), started as a real process: discovery and
 //! keys, CIBA, the code flow through its login and phone pages, tokens, mTLS, start-up checks,
-//! storage bounds.
+//! storage bounds, and the broker to a Trousseau (kc_idp_hint, pairing, confirmation,
+//! back-channel logout).
 
 mod bounds;
+mod broker;
 mod ciba;
 mod code_flow;
 mod mtls;
