@@ -56,7 +56,8 @@
     })
       .then(function (r) { return r.json(); })
       .then(function (body) {
-        if (body.state === "pending") {
+        // "approved": PSC said yes and Trousseau is recording the pairing right now.
+        if (body.state === "pending" || body.state === "approved") {
           setTimeout(check, delay);
           return;
         }
