@@ -1,15 +1,54 @@
 // Pairing page: while an e-CPS request is pending, asks Trousseau (never Pro Santé Connect)
-// how it stands, says it in the live region, and reloads the page once it is settled. Without
-// this script the page works by reloading it.
+// how it stands. Once it is settled, says the outcome in the live region and brings the page
+// up to date in place (the pairing, its expiry, the buttons) without reloading it, so that a
+// screen reader hears the outcome. Without this script the page works by reloading it.
 (function () {
   "use strict";
   var wait = document.getElementById("pairing-wait");
-  if (!wait) {
+  var live = document.getElementById("pairing-live");
+  if (!wait || !live) {
     return;
   }
   var request = wait.getAttribute("data-request");
-  var live = document.getElementById("pairing-live");
   var delay = 1500;
+
+  // Replaces the page's body with the one Trousseau shows now; falls back to a reload.
+  function refresh() {
+    fetch("/pairing", { credentials: "same-origin", headers: { "Accept": "text/html" } })
+      .then(function (r) {
+        if (!r.ok) {
+          throw new Error("status " + r.status);
+        }
+        return r.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").getElementById("pairing-body");
+        var current = document.getElementById("pairing-body");
+        if (!fresh || !current) {
+          throw new Error("no pairing body");
+        }
+        var hadFocus = current.contains(document.activeElement);
+        current.replaceWith(document.importNode(fresh, true));
+        if (hadFocus) {
+          // The focused control is gone: keep keyboard users next to the news.
+          live.focus();
+        }
+      })
+      .catch(function () {
+        window.location.assign("/pairing?done=request");
+      });
+  }
+
+  function settled(body) {
+    if (!body.message) {
+      window.location.assign("/pairing?done=request");
+      return;
+    }
+    live.className = body.state === "paired" ? "ok" : "alert";
+    live.textContent = body.message;
+    refresh();
+  }
+
   function check() {
     fetch("/pairing/status?request=" + encodeURIComponent(request), {
       credentials: "same-origin",
@@ -17,14 +56,12 @@
     })
       .then(function (r) { return r.json(); })
       .then(function (body) {
-        if (body.state === "pending") {
+        // "approved": PSC said yes and Trousseau is recording the pairing right now.
+        if (body.state === "pending" || body.state === "approved") {
           setTimeout(check, delay);
           return;
         }
-        if (body.message && live) {
-          live.textContent = body.message;
-        }
-        window.location.assign("/pairing?done=request");
+        settled(body);
       })
       .catch(function () {
         delay = Math.min(delay * 2, 10000);

@@ -573,3 +573,155 @@ export function withDiagnostics(env, body) {
 }
 
 export { oidc };
+
+// ---------------------------------------------------------------------------------------------
+// The Pro Santé Connect sandbox (docs/psc-sandbox.md)
+// ---------------------------------------------------------------------------------------------
+
+/** The header of an RPPS extraction in its current 56-column layout (rpps.md). */
+const RPPS_HEADER_56 = [
+  "Type d'identifiant PP", 'Identifiant PP', 'Identification nationale PP',
+  "Code civilité d'exercice", "Libellé civilité d'exercice", 'Code civilité', 'Libellé civilité',
+  "Nom d'exercice", "Prénom d'exercice", 'Code profession', 'Libellé profession',
+  'Code catégorie professionnelle', 'Libellé catégorie professionnelle',
+  'Code type savoir-faire', 'Libellé type savoir-faire', 'Code savoir-faire', 'Libellé savoir-faire',
+  'Code mode exercice', 'Libellé mode exercice', 'Numéro SIRET site', 'Numéro SIREN site',
+  'Numéro FINESS site', 'Numéro FINESS établissement juridique',
+  'Identifiant technique de la structure', 'Raison sociale site', 'Enseigne commerciale site',
+  'Complément destinataire (coord. structure)', 'Complément point géographique (coord. structure)',
+  'Numéro Voie (coord. structure)', 'Indice répétition voie (coord. structure)',
+  'Code type de voie (coord. structure)', 'Libellé type de voie (coord. structure)',
+  'Libellé Voie (coord. structure)', 'Mention distribution (coord. structure)',
+  'Bureau cedex (coord. structure)', 'Code postal (coord. structure)',
+  'Code commune (coord. structure)', 'Libellé commune (coord. structure)',
+  'Code pays (coord. structure)', 'Libellé pays (coord. structure)',
+  'Téléphone (coord. structure)', 'Téléphone 2 (coord. structure)', 'Télécopie (coord. structure)',
+  'Adresse e-mail (coord. structure)', 'Code Département (structure)',
+  'Libellé Département (structure)', 'Ancien identifiant de la structure',
+  "Autorité d'enregistrement", 'Code secteur d\'activité', 'Libellé secteur d\'activité',
+  'Code section tableau pharmaciens', 'Libellé section tableau pharmaciens', 'Code rôle',
+  'Libellé rôle', 'Code genre activité', 'Libellé genre activité',
+];
+
+/**
+ * One line of an RPPS extraction for a hospital physician: `idnat` is 8 + the 11-digit RPPS
+ * number.
+ */
+export function rppsLine({ idnat, familyName = 'MARTIN', givenName = 'CLAIRE' }) {
+  const fields = new Array(56).fill('');
+  Object.assign(fields, {
+    0: '8', 1: idnat.slice(1), 2: idnat, 3: 'DR', 5: 'MME', 7: familyName, 8: givenName,
+    9: '10', 10: 'Médecin', 11: 'C', 13: 'S', 15: 'SM54', 17: 'S', 21: '750712184',
+    22: '750712176', 23: 'F750712184', 24: 'CHU DE TEST SITE NORD', 35: '75013', 48: 'SA01',
+  });
+  return `${fields.join('|')}|`;
+}
+
+/** An RPPS extraction holding these professionals (see [`rppsLine`]). */
+export function rppsFile(professionals) {
+  return `${RPPS_HEADER_56.join('|')}|\n${professionals.map(rppsLine).join('\n')}\n`;
+}
+
+/** The PSC sandbox binary: $PSC_SANDBOX_BIN, else beside Trousseau's binary. */
+function sandboxBin() {
+  const bin = process.env.PSC_SANDBOX_BIN;
+  if (bin) return path.resolve(process.cwd(), bin);
+  return path.join(path.dirname(trousseauBin()), 'trousseau-psc-sandbox');
+}
+
+/** The client Trousseau is at the sandbox (a sandbox-only secret). */
+export const SANDBOX_CLIENT_ID = 'trousseau';
+export const SANDBOX_CLIENT_SECRET = 'sandbox-secret-for-browser-tests';
+
+/**
+ * Starts `trousseau-psc-sandbox` on a free loopback port with a temporary configuration, an
+ * in-memory state and an RPPS file of `professionals` (`[{ idnat, familyName, givenName }]`).
+ * Returns `{ base, issuer, stop() }`; `trousseauToml(trousseauIssuer)` is the `[psc]` section
+ * that points Trousseau at it (the secret goes through `trousseauEnv`).
+ */
+export async function startPscSandbox(options = {}) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'trousseau-psc-sandbox-'));
+  writeFileSync(path.join(dir, 'rpps.txt'), rppsFile(options.professionals ?? []));
+  const redirect = options.redirectUri ?? 'http://127.0.0.1:9/psc/callback';
+  writeFileSync(
+    path.join(dir, 'sandbox.toml'),
+    [
+      'professionals_file = "rpps.txt"',
+      `ciba_expires_in = ${options.cibaExpiresIn ?? 30}`,
+      `ciba_interval = ${options.cibaInterval ?? 1}`,
+      '[[clients]]',
+      `client_id = "${SANDBOX_CLIENT_ID}"`,
+      `secret = "${SANDBOX_CLIENT_SECRET}"`,
+      `redirect_uris = [${JSON.stringify(redirect)}]`,
+      '',
+    ].join('\n'),
+  );
+  const bin = sandboxBin();
+  const tail = new Tail();
+  const child = spawn(bin, ['--config', path.join(dir, 'sandbox.toml'), '--bind', '127.0.0.1:0'], {
+    cwd: dir,
+    env: { ...process.env, RUST_LOG: process.env.BROWSER_TEST_VERBOSE ? 'info' : 'warn', NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  const exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      running.delete(child);
+      resolve({ code, signal });
+    });
+    child.on('error', (error) => {
+      running.delete(child);
+      resolve({ error });
+    });
+  });
+  child.stderr.on('data', (c) => {
+    tail.push(c);
+    if (process.env.BROWSER_TEST_VERBOSE) process.stderr.write(c);
+  });
+  const base = await new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(
+      () => reject(new Error(`the PSC sandbox (${bin}) did not say where it listens within ${READY_TIMEOUT_MS} ms\n${tail.text}`)),
+      READY_TIMEOUT_MS,
+    );
+    child.stdout.on('data', (c) => {
+      out += c;
+      const m = /^listening on (\S+)$/m.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    exitPromise.then((how) => {
+      clearTimeout(timer);
+      reject(new Error(`the PSC sandbox (${bin}) exited before listening: ${JSON.stringify(how)}\n${tail.text}`));
+    });
+  });
+  const issuer = `${base}/auth/realms/esante-wallet`;
+  return {
+    base,
+    issuer,
+    /** The `[psc]` section of a Trousseau configuration pointing at this sandbox. */
+    trousseauToml: () =>
+      `[psc]\nenabled = true\nenvironment = "local"\nissuer = "${issuer}"\nclient_id = "${SANDBOX_CLIENT_ID}"\n`,
+    /** The environment that gives Trousseau the client secret. */
+    trousseauEnv: { TROUSSEAU__PSC__CLIENT_SECRET: SANDBOX_CLIENT_SECRET },
+    logTail: () => tail.text,
+    async stop() {
+      child.kill('SIGTERM');
+      let timer;
+      const done = await Promise.race([
+        exitPromise,
+        new Promise((resolve) => {
+          timer = setTimeout(() => resolve(null), 5000);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (!done) {
+        child.kill('SIGKILL');
+        await exitPromise;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
