@@ -1,3 +1,6 @@
-//! Pro Santé Connect seen from Trousseau: e-CPS pairing.
+//! Pro Santé Connect seen from Trousseau: the client against a scripted PSC, the
+//! `trousseau psc test` command, and e-CPS pairing.
 
+mod client;
+mod command;
 mod pairing;
