@@ -381,6 +381,10 @@ async fn only_rs256_and_es256_signatures_by_published_keys_are_accepted() {
 async fn an_unknown_kid_reads_the_keys_again_once() {
     let psc = FakePsc::start().await;
     let app = app_on(&psc).await;
+    // Keys are made before any request: generating one blocks this test's only thread
+    // long enough for the peer to close an idle connection under load.
+    let stranger = rs256("psc-unknown");
+    let rotated = rs256("psc-2");
     let client = fresh_client(&app);
     let claims = psc.claims(&app);
     // The keys are read once and cached.
@@ -396,14 +400,12 @@ async fn an_unknown_kid_reads_the_keys_again_once() {
     assert_eq!(psc.hits(protocol::JWKS_PATH), 1);
 
     // A kid PSC does not publish: the keys are read once more, then the token is refused.
-    let stranger = rs256("psc-unknown");
     psc.set(|a| a.token = tokens(&sign(&stranger, &claims)));
     let err = client.ciba_poll("c").await.unwrap_err();
     assert_eq!(err.reason(), "psc_unknown_kid", "{err:?}");
     assert_eq!(psc.hits(protocol::JWKS_PATH), 2);
 
     // PSC rotated its keys: the new kid is found on the re-read.
-    let rotated = rs256("psc-2");
     psc.set(|a| {
         a.jwks = json_reply(200, &json!({"keys": [rotated.public]}));
         a.token = tokens(&sign(&rotated, &claims));
