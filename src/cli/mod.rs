@@ -7,6 +7,7 @@ mod demo;
 mod hr;
 mod ldap;
 mod output;
+mod psc;
 mod reconcile;
 mod rpps;
 mod security_key;
@@ -77,6 +78,9 @@ enum Command {
     /// cards, pre-register an expected IdNat.
     #[command(subcommand)]
     Cps(cps::CpsCommand),
+    /// Pro Santé Connect: check the configuration against PSC.
+    #[command(subcommand)]
+    Psc(psc::PscCommand),
 }
 
 /// Entry point of the binary.
@@ -122,6 +126,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(cli.config.as_deref())?;
     if let Command::Cps(cps::CpsCommand::Check { file, at }) = &cli.command {
         return cps::check(&settings, file, *at).await;
+    }
+    if let Command::Psc(c) = cli.command {
+        return psc::run(&settings, c).await;
     }
     command(cli.command, settings).await?;
     Ok(ExitCode::SUCCESS)
@@ -195,7 +202,7 @@ async fn command(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Cps(c) => {
             with_state(settings, |s| Box::pin(async move { cps::run(&s, c).await })).await
         }
-        Command::Demo { .. } => Ok(()),
+        Command::Demo { .. } | Command::Psc(_) => Ok(()),
     }
 }
 

@@ -14,6 +14,10 @@ pub enum PscError {
     DiscoveryMalformed,
     #[error("Pro Santé Connect publishes no usable signing key")]
     JwksEmpty,
+    #[error("Pro Santé Connect failed (HTTP {0})")]
+    ServerError(u16),
+    #[error("the {0} answer of Pro Santé Connect is malformed")]
+    Malformed(&'static str),
     #[error("Pro Santé Connect refused the client credentials")]
     InvalidClient,
     #[error("the person refused the request")]
@@ -32,6 +36,10 @@ pub enum PscError {
     WrongAudience,
     #[error("the ID token signature does not verify")]
     BadSignature,
+    #[error("the ID token is signed with an algorithm other than RS256 or ES256, or not at all")]
+    AlgRefused,
+    #[error("the ID token is signed with a key Pro Santé Connect does not publish")]
+    UnknownKey,
     #[error("the ID token has expired")]
     TokenExpired,
     #[error("the ID token answers another request (nonce)")]
@@ -57,6 +65,8 @@ impl PscError {
             PscError::Tls => "psc_tls",
             PscError::DiscoveryMalformed => "psc_discovery_malformed",
             PscError::JwksEmpty => "psc_jwks_empty",
+            PscError::ServerError(_) => "psc_server_error",
+            PscError::Malformed(_) => "psc_malformed_answer",
             PscError::InvalidClient => "psc_invalid_client",
             PscError::AccessDenied => "psc_access_denied",
             PscError::ExpiredToken => "psc_expired_request",
@@ -66,6 +76,8 @@ impl PscError {
             PscError::WrongIssuer => "psc_wrong_issuer",
             PscError::WrongAudience => "psc_wrong_audience",
             PscError::BadSignature => "psc_bad_signature",
+            PscError::AlgRefused => "psc_alg_refused",
+            PscError::UnknownKey => "psc_unknown_kid",
             PscError::TokenExpired => "psc_token_expired",
             PscError::NonceMismatch => "psc_nonce_mismatch",
             PscError::NonceReplayed => "psc_nonce_replayed",
@@ -79,7 +91,9 @@ impl PscError {
     /// The i18n key of the person's message (`web::i18n`, `psc_*` texts).
     pub fn message_key(&self) -> &'static str {
         match self {
-            PscError::Unreachable | PscError::Timeout => "psc_unreachable",
+            PscError::Unreachable | PscError::Timeout | PscError::ServerError(_) => {
+                "psc_unreachable"
+            }
             PscError::Tls => "psc_tls",
             PscError::AccessDenied => "psc_denied",
             PscError::ExpiredToken => "psc_expired",
@@ -88,6 +102,8 @@ impl PscError {
             PscError::WrongIssuer => "psc_wrong_issuer",
             PscError::WrongAudience => "psc_wrong_audience",
             PscError::BadSignature => "psc_bad_signature",
+            PscError::AlgRefused => "psc_alg_refused",
+            PscError::UnknownKey => "psc_unknown_kid",
             PscError::TokenExpired => "psc_token_expired",
             PscError::NonceMismatch => "psc_nonce_mismatch",
             PscError::NonceReplayed => "psc_nonce_replayed",
@@ -96,14 +112,18 @@ impl PscError {
             PscError::DiscoveryMalformed
             | PscError::JwksEmpty
             | PscError::InvalidClient
+            | PscError::Malformed(_)
             | PscError::Protocol(_)
             | PscError::Unexpected(_) => "psc_misconfigured",
         }
     }
 
-    /// Whether trying again later may succeed (PSC down or slow).
+    /// Whether trying again later may succeed (PSC down, slow or failing).
     pub fn transient(&self) -> bool {
-        matches!(self, PscError::Unreachable | PscError::Timeout)
+        matches!(
+            self,
+            PscError::Unreachable | PscError::Timeout | PscError::ServerError(_)
+        )
     }
 
     /// Classifies a transport failure.

@@ -324,6 +324,8 @@ impl ErrorResponse {
 pub struct TokenResponse {
     pub access_token: String,
     pub token_type: String,
+    /// Seconds the access token lives (RECOMMENDED only, RFC 6749 §5.1: 0 when absent).
+    #[serde(default)]
     pub expires_in: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,

@@ -3,46 +3,16 @@
 //! has no CIBA grant: the request and the polling are written here, and the ID token goes
 //! through the same checks as in the code flow, without a nonce.
 
-use serde::Deserialize;
-
 use super::{ProvenIdentity, PscClient};
 use crate::identity::IdNat;
 use crate::psc::PscError;
+use crate::psc::protocol::{CIBA_GRANT_TYPE, CibaRequest, CibaStartResponse};
 
-/// The grant type of a CIBA token request.
-pub const CIBA_GRANT: &str = "urn:openid:params:grant-type:ciba";
+pub use crate::psc::protocol::Channel;
 
-/// Where PSC asks the professional to approve (PSC's own `channel` parameter).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// The e-CPS app.
-    Mobile,
-    /// A CPS card through the CPS-Gestion app.
-    Card,
-}
-
-impl Channel {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Channel::Mobile => "MOBILE",
-            Channel::Card => "CARD",
-        }
-    }
-}
-
-/// A CIBA request PSC accepted.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct CibaStarted {
-    pub auth_req_id: String,
-    pub expires_in: u64,
-    /// Seconds between polls (5 when PSC does not say, CIBA Core §7.3).
-    #[serde(default = "default_interval")]
-    pub interval: u64,
-}
-
-fn default_interval() -> u64 {
-    5
-}
+/// A CIBA request PSC accepted: its id, its lifetime and the polling interval (5 seconds
+/// when PSC does not say, CIBA Core §7.3).
+pub type CibaStarted = CibaStartResponse;
 
 /// One poll of a CIBA request. A refusal or an expiry is a `PscError`.
 #[derive(Debug)]
@@ -67,24 +37,15 @@ impl PscClient {
             .as_ref()
             .ok_or(PscError::DiscoveryMalformed)?;
         let answer = self
-            .post_form(
-                url,
-                &[
-                    ("scope", "openid scope_all"),
-                    ("acr_values", "eidas1"),
-                    ("login_hint", idnat.as_str()),
-                    ("binding_message", binding_message),
-                    ("channel", channel.as_str()),
-                ],
-            )
+            .post_form(url, &CibaRequest::new(idnat, binding_message, channel))
             .await?;
         if answer.status != 200 {
             return Err(answer.oauth_error());
         }
-        let started: CibaStarted = serde_json::from_slice(&answer.body)
-            .map_err(|_| PscError::Protocol("malformed CIBA answer".into()))?;
+        let started: CibaStarted =
+            serde_json::from_slice(&answer.body).map_err(|_| PscError::Malformed("ciba"))?;
         if started.auth_req_id.is_empty() {
-            return Err(PscError::Protocol("empty auth_req_id".into()));
+            return Err(PscError::Malformed("ciba"));
         }
         Ok(started)
     }
@@ -95,7 +56,10 @@ impl PscClient {
         let answer = self
             .post_form(
                 &endpoints.token,
-                &[("grant_type", CIBA_GRANT), ("auth_req_id", auth_req_id)],
+                &[
+                    ("grant_type", CIBA_GRANT_TYPE),
+                    ("auth_req_id", auth_req_id),
+                ],
             )
             .await?;
         if answer.status != 200 {

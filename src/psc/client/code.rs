@@ -4,9 +4,9 @@
 use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
 use url::Url;
 
-use super::types::TokenAnswer;
 use super::{ProvenIdentity, PscClient};
 use crate::psc::PscError;
+use crate::psc::protocol::{ACR_EIDAS1, SCOPE, TokenResponse};
 
 /// What the callback needs to finish an authorization: kept server-side, never in the browser.
 #[derive(Debug, Clone)]
@@ -31,8 +31,8 @@ impl PscClient {
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.settings.client_id)
             .append_pair("redirect_uri", redirect_uri)
-            .append_pair("scope", "openid scope_all")
-            .append_pair("acr_values", "eidas1")
+            .append_pair("scope", SCOPE)
+            .append_pair("acr_values", ACR_EIDAS1)
             .append_pair("state", state.secret())
             .append_pair("nonce", nonce.secret())
             .append_pair("code_challenge", challenge.as_str())
@@ -62,7 +62,7 @@ impl PscClient {
                     ("grant_type", "authorization_code"),
                     ("code", code),
                     ("redirect_uri", redirect_uri),
-                    ("code_verifier", &pending.pkce_verifier),
+                    ("code_verifier", pending.pkce_verifier.as_str()),
                 ],
             )
             .await?;
@@ -80,12 +80,12 @@ impl PscClient {
         body: &[u8],
         nonce: Option<&str>,
     ) -> Result<ProvenIdentity, PscError> {
-        let tokens: TokenAnswer = serde_json::from_slice(body)
-            .map_err(|_| PscError::Protocol("malformed token answer".into()))?;
+        let tokens: TokenResponse =
+            serde_json::from_slice(body).map_err(|_| PscError::Malformed("token"))?;
         let id_token = tokens
             .id_token
             .as_deref()
-            .ok_or_else(|| PscError::Protocol("no ID token".into()))?;
+            .ok_or(PscError::Malformed("token"))?;
         let claims = self.verify_id_token(id_token, nonce).await?;
         let userinfo = if Self::names_idnat(&claims) {
             None

@@ -5,8 +5,10 @@
 
 mod ciba;
 mod code;
+mod probe;
 mod transport;
 mod types;
+mod userinfo;
 mod verify;
 
 use secrecy::SecretString;
@@ -15,6 +17,7 @@ use tokio::sync::RwLock;
 
 pub use ciba::{Channel, CibaPoll, CibaStarted};
 pub use code::PendingAuthorization;
+pub use probe::{CREDENTIALS_PROBE_IDNAT, CredentialsAccepted};
 pub use types::{PscClaims, PscIdToken, PscProviderMetadata};
 pub use verify::ProvenIdentity;
 
@@ -43,7 +46,9 @@ pub struct PscClient {
     http: reqwest::Client,
     auth: ClientAuth,
     clock: SharedClock,
-    db: Db,
+    /// Where used nonces are remembered; `None` for a client that only checks the
+    /// configuration (`trousseau psc test`) and never verifies an ID token.
+    db: Option<Db>,
     endpoints: RwLock<Option<Arc<Endpoints>>>,
     keys: RwLock<Option<Arc<openidconnect::core::CoreJsonWebKeySet>>>,
 }
@@ -58,6 +63,20 @@ impl PscClient {
         if !settings.enabled {
             return Ok(None);
         }
+        Ok(Some(Arc::new(Self::build(settings, clock, Some(db))?)))
+    }
+
+    /// A client of `[psc]` (enabled or not) that checks the configuration against PSC:
+    /// discovery, keys and client credentials, without a database.
+    pub fn probe(settings: &PscSettings, clock: SharedClock) -> anyhow::Result<PscClient> {
+        Self::build(settings, clock, None)
+    }
+
+    fn build(
+        settings: &PscSettings,
+        clock: SharedClock,
+        db: Option<Db>,
+    ) -> anyhow::Result<PscClient> {
         let auth = match (
             &settings.client_secret,
             settings.client_secret_file.as_str(),
@@ -70,7 +89,7 @@ impl PscClient {
         let issuer = settings.issuer();
         let issuer_url = openidconnect::IssuerUrl::new(issuer.clone())
             .map_err(|_| anyhow::anyhow!("psc.issuer {issuer:?} is not a URL"))?;
-        Ok(Some(Arc::new(PscClient {
+        Ok(PscClient {
             issuer,
             issuer_url,
             settings: settings.clone(),
@@ -80,7 +99,7 @@ impl PscClient {
             db,
             endpoints: RwLock::new(None),
             keys: RwLock::new(None),
-        })))
+        })
     }
 
     /// The issuer this client trusts.

@@ -11,13 +11,11 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
-use super::types::{Endpoints, OAuthError, PscProviderMetadata};
+use super::types::{Endpoints, PscProviderMetadata};
 use super::{ClientAuth, PscClient};
 use crate::config::PscSettings;
 use crate::psc::PscError;
-
-/// PSC's discovery document is not at the standard path (psc.md, "PSC endpoints").
-pub const DISCOVERY_PATH: &str = "/.well-known/wallet-openid-configuration";
+use crate::psc::protocol::{DISCOVERY_PATH, ErrorCode, ErrorResponse};
 /// The most a PSC answer may weigh.
 const MAX_BODY: usize = 1024 * 1024;
 
@@ -107,21 +105,27 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The OAuth error of a refusal, as a `PscError`.
+    /// The OAuth error of a refusal (RFC 6749 §5.2, CIBA Core §11, §13), as a `PscError`.
     pub fn oauth_error(&self) -> PscError {
-        let code = serde_json::from_slice::<OAuthError>(&self.body)
-            .map(|e| e.error)
-            .unwrap_or_default();
-        match code.as_str() {
-            "invalid_client" | "unauthorized_client" => PscError::InvalidClient,
-            "access_denied" => PscError::AccessDenied,
-            "expired_token" => PscError::ExpiredToken,
-            "authorization_pending" => PscError::AuthorizationPending,
-            "slow_down" => PscError::SlowDown,
-            "unknown_user_id" | "unknown_user" => PscError::UnknownUser,
-            "" if self.status == 401 => PscError::InvalidClient,
-            "" => PscError::Protocol(format!("HTTP {} without an OAuth error", self.status)),
-            other => PscError::Protocol(format!("error {other:?}")),
+        let Ok(answer) = serde_json::from_slice::<ErrorResponse>(&self.body) else {
+            return match self.status {
+                401 => PscError::InvalidClient,
+                s if s >= 500 => PscError::ServerError(s),
+                s => PscError::Protocol(format!("HTTP {s} without an OAuth error")),
+            };
+        };
+        match answer.code() {
+            Some(ErrorCode::InvalidClient | ErrorCode::UnauthorizedClient) => {
+                PscError::InvalidClient
+            }
+            Some(ErrorCode::AccessDenied) => PscError::AccessDenied,
+            Some(ErrorCode::ExpiredToken) => PscError::ExpiredToken,
+            Some(ErrorCode::AuthorizationPending) => PscError::AuthorizationPending,
+            Some(ErrorCode::SlowDown) => PscError::SlowDown,
+            Some(ErrorCode::UnknownUserId) => PscError::UnknownUser,
+            Some(ErrorCode::ServerError) => PscError::ServerError(self.status),
+            _ if self.status >= 500 => PscError::ServerError(self.status),
+            _ => PscError::Protocol(format!("error {:?}", answer.error)),
         }
     }
 }
@@ -164,9 +168,10 @@ impl PscClient {
     pub(super) async fn post_form(
         &self,
         url: &Url,
-        params: &[(&str, &str)],
+        params: &impl serde::Serialize,
     ) -> Result<Answer, PscError> {
-        let mut form: Vec<(&str, &str)> = params.to_vec();
+        let mut form = serde_urlencoded::to_string(params)
+            .map_err(|e| PscError::Unexpected(anyhow::Error::new(e).context("form encoding")))?;
         let mut rb = self.http.post(url.clone());
         match &self.auth {
             ClientAuth::Secret(secret) => {
@@ -180,10 +185,17 @@ impl PscClient {
                     format!("Basic {}", STANDARD.encode(basic)),
                 );
             }
-            ClientAuth::Tls => form.push(("client_id", &self.settings.client_id)),
+            ClientAuth::Tls => {
+                form.push_str("&client_id=");
+                form.push_str(&form_encoded(&self.settings.client_id));
+            }
         }
         let resp = rb
-            .form(&form)
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(form)
             .send()
             .await
             .map_err(|e| PscError::from_transport(&e))?;

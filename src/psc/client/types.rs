@@ -71,17 +71,3 @@ pub struct Endpoints {
     pub end_session: Option<Url>,
     pub introspection: Option<Url>,
 }
-
-/// A token endpoint success (RFC 6749 §5.1, OIDC Core §3.1.3.3).
-#[derive(Debug, Deserialize)]
-pub struct TokenAnswer {
-    pub access_token: String,
-    #[serde(default)]
-    pub id_token: Option<String>,
-}
-
-/// An OAuth error answer (RFC 6749 §5.2).
-#[derive(Debug, Deserialize)]
-pub struct OAuthError {
-    pub error: String,
-}

@@ -46,6 +46,14 @@ fn classify(e: &ClaimsVerificationError) -> PscError {
         ClaimsVerificationError::InvalidIssuer(_) => PscError::WrongIssuer,
         ClaimsVerificationError::InvalidNonce(_) => PscError::NonceMismatch,
         ClaimsVerificationError::InvalidAuthContext(_) => PscError::InsufficientAcr,
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::DisallowedAlg(_)
+            | SignatureVerificationError::NoSignature
+            | SignatureVerificationError::UnsupportedAlg(_),
+        ) => PscError::AlgRefused,
+        ClaimsVerificationError::SignatureVerification(
+            SignatureVerificationError::NoMatchingKey,
+        ) => PscError::UnknownKey,
         ClaimsVerificationError::SignatureVerification(_) => PscError::BadSignature,
         other => PscError::Protocol(format!("ID token refused: {other}")),
     }
@@ -53,17 +61,14 @@ fn classify(e: &ClaimsVerificationError) -> PscError {
 
 /// The payload of a JWS whose signature was verified.
 pub(super) fn payload(jwt: &str) -> Result<Value, PscError> {
-    let part = jwt
-        .split('.')
-        .nth(1)
-        .ok_or_else(|| PscError::Protocol("malformed JWT".into()))?;
+    let part = jwt.split('.').nth(1).ok_or(PscError::Malformed("jwt"))?;
     let bytes = URL_SAFE_NO_PAD
         .decode(part.trim_end_matches('='))
-        .map_err(|_| PscError::Protocol("malformed JWT".into()))?;
-    serde_json::from_slice(&bytes).map_err(|_| PscError::Protocol("malformed JWT".into()))
+        .map_err(|_| PscError::Malformed("jwt"))?;
+    serde_json::from_slice(&bytes).map_err(|_| PscError::Malformed("jwt"))
 }
 
-fn text(v: &Value, key: &str) -> Option<String> {
+pub(super) fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key)
         .and_then(Value::as_str)
         .map(str::to_owned)
@@ -111,9 +116,7 @@ impl PscClient {
         raw: &str,
         expected_nonce: Option<&str>,
     ) -> Result<Value, PscError> {
-        let token: PscIdToken = raw
-            .parse()
-            .map_err(|_| PscError::Protocol("the ID token is not a JWT".into()))?;
+        let token: PscIdToken = raw.parse().map_err(|_| PscError::Malformed("id_token"))?;
         let mut refreshed = false;
         let mut keys = self.signing_keys(false).await?;
         loop {
@@ -139,7 +142,10 @@ impl PscClient {
                 return Err(PscError::NonceMismatch);
             };
             let hash = hash_secret(&nonce);
-            let pool = self.db.pool();
+            let db = self.db.as_ref().ok_or_else(|| {
+                PscError::Unexpected(anyhow::anyhow!("no database to remember PSC nonces"))
+            })?;
+            let pool = db.pool();
             if crate::storage::psc::nonce_used(pool, &hash)
                 .await
                 .map_err(|e| PscError::Unexpected(e.into()))?
@@ -165,7 +171,7 @@ impl PscClient {
         claims: Value,
         userinfo: Option<Value>,
     ) -> Result<ProvenIdentity, PscError> {
-        let sub = text(&claims, "sub").ok_or_else(|| PscError::Protocol("no sub".into()))?;
+        let sub = text(&claims, "sub").ok_or(PscError::Malformed("id_token"))?;
         let mut all = claims;
         if let (Some(Value::Object(extra)), Value::Object(map)) = (userinfo, &mut all) {
             if extra.get("sub").and_then(Value::as_str) != Some(sub.as_str()) {
@@ -196,49 +202,5 @@ impl PscClient {
     /// Whether verified claims already name the professional (else userinfo is read).
     pub(super) fn names_idnat(claims: &Value) -> bool {
         text(claims, "SubjectNameID").is_some() || text(claims, "preferred_username").is_some()
-    }
-
-    /// Userinfo (OIDC Core §5.3): JSON, or a JWT signed by PSC (`application/jwt`).
-    pub(super) async fn userinfo(&self, access_token: &str) -> Result<Option<Value>, PscError> {
-        let endpoints = self.endpoints().await?;
-        let Some(url) = endpoints.userinfo.as_ref() else {
-            return Ok(None);
-        };
-        let answer = self.get(url, Some(access_token)).await?;
-        if answer.status != 200 {
-            return Err(PscError::Protocol(format!(
-                "userinfo answered HTTP {}",
-                answer.status
-            )));
-        }
-        if answer.content_type.starts_with("application/jwt") {
-            let jwt = String::from_utf8(answer.body)
-                .map_err(|_| PscError::Protocol("userinfo JWT is not text".into()))?;
-            let jwt = jwt.trim();
-            self.verify_userinfo_jwt(jwt).await?;
-            return payload(jwt).map(Some);
-        }
-        serde_json::from_slice(&answer.body)
-            .map(Some)
-            .map_err(|_| PscError::Protocol("userinfo is not JSON".into()))
-    }
-
-    async fn verify_userinfo_jwt(&self, jwt: &str) -> Result<(), PscError> {
-        use openidconnect::core::CoreUserInfoJsonWebToken;
-        use openidconnect::{UserInfoVerifier, core::CoreJweContentEncryptionAlgorithm};
-        let token: CoreUserInfoJsonWebToken = serde_json::from_value(Value::String(jwt.to_owned()))
-            .map_err(|_| PscError::Protocol("userinfo JWT malformed".into()))?;
-        let keys = self.signing_keys(false).await?;
-        let verifier: UserInfoVerifier<'_, CoreJweContentEncryptionAlgorithm, _> =
-            UserInfoVerifier::new(
-                ClientId::new(self.settings.client_id.clone()),
-                self.issuer_url.clone(),
-                (*keys).clone(),
-                None,
-            );
-        token
-            .claims(&verifier)
-            .map(|_| ())
-            .map_err(|e| classify(&e))
     }
 }
