@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use crate::oidc::mint::{self, GRANT_CLAIM};
+use crate::oidc::refusal::InactiveToken;
 use crate::session::is_live;
 use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
@@ -29,14 +30,18 @@ fn text<'a>(claims: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
     claims.get(name).and_then(Value::as_str)
 }
 
-/// Checks an access token; the error is the reason code shared with the audit log.
+/// Checks an access token; the error is the reason shared with the audit log.
 ///
 /// Active means: signed by this issuer, of type `at+jwt`, not expired, not revoked (RFC 7009
 /// or a replayed code), its client still registered; and for a person's token, the identity
 /// active, its refresh family (`grant_id`) neither revoked nor expired, and, unless that family
 /// is an `offline_access` one, its SSO session still live.
-pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'static str> {
-    let keys = state.keys.get().await.map_err(|_| "keys_unavailable")?;
+pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, InactiveToken> {
+    let keys = state
+        .keys
+        .get()
+        .await
+        .map_err(|_| InactiveToken::KeysUnavailable)?;
     let now = state.clock.now();
     let claims = mint::verify(
         &keys,
@@ -45,17 +50,17 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'stat
         Some("at+jwt"),
         Some(now),
     )
-    .map_err(|r| r.reason())?;
-    let stored = |_| "storage_unavailable";
-    let jti = text(&claims, "jti").ok_or("malformed_token")?;
+    .map_err(InactiveToken::from)?;
+    let stored = |_| InactiveToken::StorageUnavailable;
+    let jti = text(&claims, "jti").ok_or(InactiveToken::Malformed)?;
     if revoked_tokens::is_jti_revoked(state.db.pool(), jti)
         .await
         .map_err(stored)?
     {
-        return Err("token_revoked");
+        return Err(InactiveToken::Revoked);
     }
-    let client_id = text(&claims, "client_id").ok_or("malformed_token")?;
-    let sub = text(&claims, "sub").ok_or("malformed_token")?;
+    let client_id = text(&claims, "client_id").ok_or(InactiveToken::Malformed)?;
+    let sub = text(&claims, "sub").ok_or(InactiveToken::Malformed)?;
     if state
         .clients
         .get(client_id)
@@ -63,12 +68,12 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'stat
         .map_err(stored)?
         .is_none()
     {
-        return Err("client_unknown");
+        return Err(InactiveToken::ClientUnknown);
     }
     let Some(sid) = text(&claims, "sid") else {
         // client_credentials: the client itself, bound to its registration only.
         if sub != client_id {
-            return Err("malformed_token");
+            return Err(InactiveToken::Malformed);
         }
         return Ok(ActiveToken {
             claims,
@@ -80,7 +85,7 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'stat
         .map_err(stored)?
     {
         Some(i) if i.status.is_active() => i,
-        _ => return Err("identity_inactive"),
+        _ => return Err(InactiveToken::IdentityInactive),
     };
     let mut session = Some(sid);
     if let Some(grant) = text(&claims, GRANT_CLAIM) {
@@ -88,9 +93,9 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'stat
             .await
             .map_err(stored)?
             .filter(|f| f.client_id == client_id && f.identity_id == sub)
-            .ok_or("grant_revoked")?;
+            .ok_or(InactiveToken::GrantRevoked)?;
         if family.revoked_at.is_some() || family.expires_at <= now {
-            return Err("grant_revoked");
+            return Err(InactiveToken::GrantRevoked);
         }
         // An offline_access family outlives the session; the others end with it.
         session = family.session_id.is_some().then_some(sid);
@@ -100,7 +105,7 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, &'stat
             .await
             .map_err(stored)?
             .filter(|s| is_live(s, now, state.settings.session.idle_secs))
-            .ok_or("session_ended")?;
+            .ok_or(InactiveToken::SessionEnded)?;
         // A client using the session's token is activity of the session (docs/sessions.md).
         crate::session::note_activity(&state.sessions(), &record)
             .await

@@ -11,42 +11,66 @@ use std::time::UNIX_EPOCH;
 
 use crate::crypto::verify_secret;
 use crate::oidc::client::{Client, ClientAuthMethod};
-use crate::oidc::error::OAuthError;
+use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::keys::SigningAlg;
 use crate::oidc::params::Params;
+use crate::oidc::refusal::{ClientAuthRefusal as Why, GrantRefusal, TokenRefusal};
 use crate::state::AppState;
 use crate::storage::assertions;
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+const ONE_METHOD: &str = "use one client authentication method only";
+const WRONG_CREDENTIALS: &str = "unknown client or wrong credentials";
 
 /// A refused request with its stable audit reason and the client it named, if any.
 #[derive(Debug)]
 pub struct Refusal {
     pub error: OAuthError,
-    pub reason: &'static str,
+    pub reason: TokenRefusal,
     pub client_id: Option<String>,
 }
 
 impl Refusal {
-    pub fn new(error: OAuthError, reason: &'static str, client_id: Option<&str>) -> Refusal {
+    /// A refusal answered with its reason's OAuth error and this description.
+    pub fn new(
+        reason: impl Into<TokenRefusal>,
+        description: impl Into<String>,
+        client_id: Option<&str>,
+    ) -> Refusal {
+        let reason = reason.into();
         Refusal {
-            error,
+            error: reason.error(description),
             reason,
             client_id: client_id.map(str::to_owned),
         }
+    }
+
+    /// Names the client the refusal concerns.
+    pub fn of(mut self, client_id: &str) -> Refusal {
+        self.client_id = Some(client_id.to_owned());
+        self
+    }
+
+    /// Adds the `WWW-Authenticate: Basic` challenge when the client used HTTP Basic
+    /// (RFC 6749 §5.2).
+    fn challenged(mut self, by_basic: bool) -> Refusal {
+        if by_basic {
+            self.error = self.error.with_challenge("Basic");
+        }
+        self
     }
 }
 
 impl From<OAuthError> for Refusal {
     fn from(error: OAuthError) -> Self {
         let reason = match error.code {
-            crate::oidc::error::ErrorCode::TemporarilyUnavailable => "storage_unavailable",
-            crate::oidc::error::ErrorCode::ServerError => "internal_error",
-            _ => "invalid_request",
+            ErrorCode::TemporarilyUnavailable => GrantRefusal::StorageUnavailable,
+            ErrorCode::ServerError => GrantRefusal::InternalError,
+            _ => GrantRefusal::InvalidRequest,
         };
         Refusal {
             error,
-            reason,
+            reason: reason.into(),
             client_id: None,
         }
     }
@@ -92,13 +116,12 @@ pub fn basic_credentials(
     };
     match value.to_str().ok().and_then(parse_basic) {
         Some(b) => Ok(Some(b)),
-        None => {
-            let e = OAuthError::invalid_client(
-                "the Authorization header must be HTTP Basic with client credentials",
-            )
-            .with_challenge("Basic");
-            Err(Refusal::new(e, "malformed_basic_auth", None))
-        }
+        None => Err(Refusal::new(
+            Why::MalformedBasicAuth,
+            "the Authorization header must be HTTP Basic with client credentials",
+            None,
+        )
+        .challenged(true)),
     }
 }
 
@@ -131,15 +154,63 @@ pub async fn client_request(
             client,
             ctx,
         }),
-        Err(r) => {
-            let mut ev = crate::audit::AuditEvent::failure(refused_kind, r.reason).context(&ctx);
-            if let Some(c) = &r.client_id {
-                ev = ev.client(c);
-            }
-            state.audit.record(ev).await;
-            Err(r.error.error_response())
-        }
+        Err(r) => Err(refused(state, refused_kind, r, &ctx).await),
     }
+}
+
+/// A request about one token (RFC 7662 §2.1, RFC 7009 §2.1): the client authenticated, the
+/// `token` parameter present. A refusal is audited under `refused_kind`; a public client is
+/// refused unless `public_allowed`.
+#[derive(Debug)]
+pub struct TokenQuery {
+    pub token: String,
+    pub client: Arc<Client>,
+    pub ctx: crate::audit::RequestContext,
+}
+
+pub async fn token_query(
+    req: &actix_web::HttpRequest,
+    state: &AppState,
+    body: &[u8],
+    refused_kind: &'static str,
+    public_allowed: bool,
+) -> Result<TokenQuery, actix_web::HttpResponse> {
+    use actix_web::ResponseError;
+    let ClientRequest {
+        params,
+        client,
+        ctx,
+    } = client_request(req, state, body, refused_kind).await?;
+    if client.is_public() && !public_allowed {
+        let msg = "public clients cannot introspect tokens";
+        let r = Refusal::new(Why::PublicClient, msg, Some(&client.id));
+        return Err(refused(state, refused_kind, r, &ctx).await);
+    }
+    let Some(token) = params.get("token") else {
+        let e = OAuthError::invalid_request("the parameter token is missing");
+        return Err(e.error_response());
+    };
+    Ok(TokenQuery {
+        token: token.to_owned(),
+        client,
+        ctx,
+    })
+}
+
+/// Audits a refusal under `kind` and gives the answer to send.
+async fn refused(
+    state: &AppState,
+    kind: &'static str,
+    r: Refusal,
+    ctx: &crate::audit::RequestContext,
+) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let mut ev = crate::audit::AuditEvent::failure(kind, r.reason.as_str()).context(ctx);
+    if let Some(c) = &r.client_id {
+        ev = ev.client(c);
+    }
+    state.audit.record(ev).await;
+    r.error.error_response()
 }
 
 /// Authenticates the calling client.
@@ -151,46 +222,34 @@ pub async fn authenticate(
     let param_id = params.get("client_id");
     if let Some(assertion) = params.get("client_assertion") {
         if params.get("client_assertion_type") != Some(JWT_BEARER) {
-            let e =
-                OAuthError::invalid_client(format!("client_assertion_type must be {JWT_BEARER}"));
-            return Err(Refusal::new(e, "bad_assertion_type", param_id));
+            let msg = format!("client_assertion_type must be {JWT_BEARER}");
+            return Err(Refusal::new(Why::BadAssertionType, msg, param_id));
         }
         if basic.is_some() || params.contains("client_secret") {
-            let e = OAuthError::invalid_request("use one client authentication method only");
-            return Err(Refusal::new(e, "several_client_auth_methods", param_id));
+            return Err(Refusal::new(Why::SeveralMethods, ONE_METHOD, param_id));
         }
         return authenticate_assertion(state, assertion, param_id).await;
     }
     let (id, secret, by_basic) = match (&basic, params.get("client_secret")) {
         (Some(_), Some(_)) => {
-            let e = OAuthError::invalid_request("use one client authentication method only");
-            return Err(Refusal::new(e, "several_client_auth_methods", param_id));
+            return Err(Refusal::new(Why::SeveralMethods, ONE_METHOD, param_id));
         }
         (Some((id, secret)), None) => (id.as_str(), Some(secret.as_str()), true),
         (None, secret) => match param_id {
             Some(id) => (id, secret, false),
             None => {
-                let e = OAuthError::invalid_client("client authentication is required");
-                return Err(Refusal::new(e, "no_client_auth", None));
+                let msg = "client authentication is required";
+                return Err(Refusal::new(Why::NoClientAuth, msg, None));
             }
         },
     };
     if let Some(pid) = param_id.filter(|p| *p != id) {
-        let e = OAuthError::invalid_request("client_id does not match the authenticated client");
-        return Err(Refusal::new(e, "client_id_mismatch", Some(pid)));
+        let msg = "client_id does not match the authenticated client";
+        return Err(Refusal::new(Why::ClientIdMismatch, msg, Some(pid)));
     }
-    let challenge = |e: OAuthError| {
-        if by_basic {
-            e.with_challenge("Basic")
-        } else {
-            e
-        }
-    };
+    let refuse = |why: Why, msg: String| Refusal::new(why, msg, Some(id)).challenged(by_basic);
     let Some(client) = state.clients.get(id).await? else {
-        let e = challenge(OAuthError::invalid_client(
-            "unknown client or wrong credentials",
-        ));
-        return Err(Refusal::new(e, "unknown_client", Some(id)));
+        return Err(refuse(Why::UnknownClient, WRONG_CREDENTIALS.into()));
     };
     match (client.auth_method, secret) {
         (ClientAuthMethod::None, None) => Ok(client),
@@ -202,18 +261,12 @@ pub async fn authenticate(
             if ok {
                 Ok(client)
             } else {
-                let e = challenge(OAuthError::invalid_client(
-                    "unknown client or wrong credentials",
-                ));
-                Err(Refusal::new(e, "wrong_client_secret", Some(id)))
+                Err(refuse(Why::WrongClientSecret, WRONG_CREDENTIALS.into()))
             }
         }
         (method, _) => {
-            let e = challenge(OAuthError::invalid_client(format!(
-                "this client must authenticate with {}",
-                method.as_str()
-            )));
-            Err(Refusal::new(e, "wrong_client_auth_method", Some(id)))
+            let msg = format!("this client must authenticate with {}", method.as_str());
+            Err(refuse(Why::WrongClientAuthMethod, msg))
         }
     }
 }
@@ -223,22 +276,18 @@ async fn authenticate_assertion(
     assertion: &str,
     param_id: Option<&str>,
 ) -> Result<Arc<Client>, Refusal> {
-    let bad = |reason: &'static str, msg: &str, id: Option<&str>| {
-        Refusal::new(
-            OAuthError::invalid_client(format!("invalid client_assertion: {msg}")),
-            reason,
-            id,
-        )
+    let bad = |why: Why, msg: &str, id: Option<&str>| {
+        Refusal::new(why, format!("invalid client_assertion: {msg}"), id)
     };
     let header = jwt::decode_header(assertion)
-        .map_err(|_| bad("malformed_assertion", "not a JWT", param_id))?;
+        .map_err(|_| bad(Why::MalformedAssertion, "not a JWT", param_id))?;
     let alg = header
         .claim("alg")
         .and_then(|v| v.as_str())
         .and_then(|a| SigningAlg::from_str(a).ok())
         .ok_or_else(|| {
             bad(
-                "assertion_alg_refused",
+                Why::AssertionAlgRefused,
                 "alg must be RS256, ES256 or PS256",
                 param_id,
             )
@@ -248,23 +297,23 @@ async fn authenticate_assertion(
         .and_then(|v| v.as_str())
         .map(str::to_owned);
     let unverified = unverified_payload(assertion)
-        .ok_or_else(|| bad("malformed_assertion", "unreadable claims", param_id))?;
+        .ok_or_else(|| bad(Why::MalformedAssertion, "unreadable claims", param_id))?;
     let Some(iss) = unverified.issuer().map(str::to_owned) else {
-        return Err(bad("malformed_assertion", "iss is missing", param_id));
+        return Err(bad(Why::MalformedAssertion, "iss is missing", param_id));
     };
     if param_id.is_some_and(|p| p != iss) {
         return Err(bad(
-            "client_id_mismatch",
+            Why::AssertionIssuerMismatch,
             "iss differs from client_id",
             param_id,
         ));
     }
     let Some(client) = state.clients.get(&iss).await? else {
-        return Err(bad("unknown_client", "unknown client", Some(&iss)));
+        return Err(bad(Why::UnknownClient, "unknown client", Some(&iss)));
     };
     if client.auth_method != ClientAuthMethod::PrivateKeyJwt {
         return Err(bad(
-            "wrong_client_auth_method",
+            Why::WrongClientAuthMethod,
             "this client has no registered keys",
             Some(&iss),
         ));
@@ -287,7 +336,7 @@ async fn authenticate_assertion(
         .collect();
     if candidates.is_empty() {
         return Err(bad(
-            "unknown_kid",
+            Why::UnknownKid,
             "no registered key matches its kid and alg",
             Some(&iss),
         ));
@@ -304,14 +353,18 @@ async fn authenticate_assertion(
     }
     let payload = verified.ok_or_else(|| {
         bad(
-            "bad_assertion_signature",
+            Why::BadAssertionSignature,
             "signature does not verify",
             Some(&iss),
         )
     })?;
     let now = state.clock.now();
     if payload.subject() != Some(iss.as_str()) {
-        return Err(bad("malformed_assertion", "sub must equal iss", Some(&iss)));
+        return Err(bad(
+            Why::MalformedAssertion,
+            "sub must equal iss",
+            Some(&iss),
+        ));
     }
     let issuer = state.settings.issuer();
     let token_endpoint = format!("{issuer}/token");
@@ -321,7 +374,7 @@ async fn authenticate_assertion(
     });
     if !aud_ok {
         return Err(bad(
-            "assertion_wrong_audience",
+            Why::AssertionWrongAudience,
             "aud must be the issuer or the endpoint",
             Some(&iss),
         ));
@@ -330,22 +383,22 @@ async fn authenticate_assertion(
         .expires_at()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_secs() as i64)
-        .ok_or_else(|| bad("malformed_assertion", "exp is missing", Some(&iss)))?;
+        .ok_or_else(|| bad(Why::MalformedAssertion, "exp is missing", Some(&iss)))?;
     if exp + 30 < now {
-        return Err(bad("assertion_expired", "it has expired", Some(&iss)));
+        return Err(bad(Why::AssertionExpired, "it has expired", Some(&iss)));
     }
     if exp > now + 600 {
         return Err(bad(
-            "assertion_too_long",
+            Why::AssertionTooLong,
             "exp is more than 10 minutes ahead",
             Some(&iss),
         ));
     }
     let Some(jti) = payload.jwt_id() else {
-        return Err(bad("malformed_assertion", "jti is missing", Some(&iss)));
+        return Err(bad(Why::MalformedAssertion, "jti is missing", Some(&iss)));
     };
     if !assertions::use_assertion(state.db.pool(), &format!("{iss}:{jti}"), exp + 60).await? {
-        return Err(bad("assertion_replay", "it was already used", Some(&iss)));
+        return Err(bad(Why::AssertionReplay, "it was already used", Some(&iss)));
     }
     Ok(client)
 }

@@ -11,6 +11,7 @@ use serde_json::Value;
 use crate::audit::AuditEvent;
 use crate::oidc::mint;
 use crate::oidc::params::Params;
+use crate::oidc::refusal::LogoutRefusal;
 use crate::session::{self, Session};
 use crate::state::AppState;
 use crate::ui::context::context_of;
@@ -56,20 +57,24 @@ async fn check(
     state: &AppState,
     params: &Params,
     current: Option<&Session>,
-) -> Result<Logout, &'static str> {
+) -> Result<Logout, LogoutRefusal> {
     let mut hint_client = None;
     let mut hint_matches = None;
     if let Some(hint) = params.get("id_token_hint") {
-        let keys = state.keys.get().await.map_err(|_| "keys_unavailable")?;
+        let keys = state
+            .keys
+            .get()
+            .await
+            .map_err(|_| LogoutRefusal::KeysUnavailable)?;
         // An expired ID token is still a valid hint.
         let claims = mint::verify(&keys, &state.settings.issuer(), hint, Some("JWT"), None)
-            .map_err(|_| "bad_id_token_hint")?;
+            .map_err(|_| LogoutRefusal::BadIdTokenHint)?;
         hint_client = claims.get("aud").and_then(Value::as_str).map(str::to_owned);
         let sub = claims.get("sub").and_then(Value::as_str);
         hint_matches = Some(current.is_some_and(|s| Some(s.identity_id.as_str()) == sub));
     }
     let client_id = match (hint_client, params.get("client_id")) {
-        (Some(h), Some(c)) if h != c => return Err("client_id_mismatch"),
+        (Some(h), Some(c)) if h != c => return Err(LogoutRefusal::ClientIdMismatch),
         (Some(h), _) => Some(h),
         (None, c) => c.map(str::to_owned),
     };
@@ -77,19 +82,19 @@ async fn check(
         None => None,
         Some(uri) => {
             let Some(id) = &client_id else {
-                return Err("redirect_without_client");
+                return Err(LogoutRefusal::RedirectWithoutClient);
             };
             let client = state
                 .clients
                 .get(id)
                 .await
-                .map_err(|_| "storage_unavailable")?
-                .ok_or("unknown_client")?;
+                .map_err(|_| LogoutRefusal::StorageUnavailable)?
+                .ok_or(LogoutRefusal::UnknownClient)?;
+            let unregistered = LogoutRefusal::UnregisteredRedirectUri;
             if !client.post_logout_redirect_uris.iter().any(|u| u == uri) {
-                return Err("unregistered_post_logout_redirect_uri");
+                return Err(unregistered);
             }
-            let mut url =
-                url::Url::parse(uri).map_err(|_| "unregistered_post_logout_redirect_uri")?;
+            let mut url = url::Url::parse(uri).map_err(|_| unregistered)?;
             if let Some(s) = params.get("state") {
                 url.query_pairs_mut().append_pair("state", s);
             }
@@ -118,7 +123,8 @@ pub async fn end_session_get(
     let logout = match check(&state, &params, current.0.as_ref()).await {
         Ok(l) => l,
         Err(reason) => {
-            let refusal = AuditEvent::failure("logout_refused", reason).context(&context_of(&req));
+            let refusal =
+                AuditEvent::failure("logout_refused", reason.as_str()).context(&context_of(&req));
             state.audit.record(refusal).await;
             return Err(PageError::BadRequest(|t| t.bad_request_redirect));
         }
@@ -175,7 +181,8 @@ pub async fn end_session_post(
         return Ok(replay_as_get(&params));
     }
     if !cookies::csrf_ok(&req, params.get("csrf"), &origin(&state)) {
-        let refusal = AuditEvent::failure("logout_refused", "csrf").context(&context_of(&req));
+        let refusal = AuditEvent::failure("logout_refused", LogoutRefusal::Csrf.as_str())
+            .context(&context_of(&req));
         state.audit.record(refusal).await;
         return Err(PageError::Forbidden(|t| t.err_csrf));
     }

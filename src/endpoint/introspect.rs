@@ -7,11 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde_json::{Value, json};
 
 use super::access;
-use super::client_auth::{ClientRequest, client_request};
+use super::client_auth::{TokenQuery, token_query};
 use crate::audit::AuditEvent;
 use crate::crypto::hash_secret;
 use crate::oidc::client::Client;
 use crate::oidc::error::OAuthError;
+use crate::oidc::refusal::InactiveToken;
 use crate::state::AppState;
 use crate::storage::{identities, refresh};
 
@@ -20,45 +21,21 @@ pub async fn introspect(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let ClientRequest {
-        params,
-        client,
-        ctx,
-    } = match client_request(&req, &state, &body, "introspection_refused").await {
-        Ok(r) => r,
+    let query = token_query(&req, &state, &body, "introspection_refused", false).await;
+    let TokenQuery { token, client, ctx } = match query {
+        Ok(q) => q,
         Err(resp) => return resp,
     };
-    if client.is_public() {
-        state
-            .audit
-            .record(
-                AuditEvent::failure("introspection_refused", "public_client")
-                    .client(&client.id)
-                    .context(&ctx),
-            )
-            .await;
-        return OAuthError::invalid_client("public clients cannot introspect tokens")
-            .error_response();
-    }
-    let Some(token) = params.get("token") else {
-        return OAuthError::invalid_request("the parameter token is missing").error_response();
+    let finding = match finding(&state, &client, &token).await {
+        Ok(f) => f,
+        Err(e) => return OAuthError::from(e).error_response(),
     };
-    // token_type_hint is only a hint (RFC 7662 §2.1): every token type is searched, and
-    // checking a JWT first costs no database round trip for an opaque refresh token.
-    let mut finding = access_answer(&state, &client, token).await;
-    if finding.is_err() {
-        match refresh_answer(&state, &client, token).await {
-            Ok(Err("unknown_token")) => {}
-            Ok(found) => finding = found,
-            Err(e) => return OAuthError::from(e).error_response(),
-        }
-    }
     let mut event = AuditEvent::success("token_introspected")
         .client(&client.id)
         .context(&ctx)
         .details(json!({ "active": finding.is_ok() }));
     if let Err(reason) = finding {
-        event = event.reason(reason);
+        event = event.reason(reason.as_str());
     }
     state.audit.record(event).await;
     HttpResponse::Ok()
@@ -66,15 +43,34 @@ pub async fn introspect(
         .json(finding.unwrap_or_else(|_| json!({ "active": false })))
 }
 
+/// What introspection says of a token: its claims when active, or why it is not.
+async fn finding(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+) -> Result<Result<Value, InactiveToken>, sqlx::Error> {
+    // token_type_hint is only a hint (RFC 7662 §2.1): every token type is searched, and
+    // checking a JWT first costs no database round trip for an opaque refresh token.
+    let access = access_answer(state, client, token).await;
+    if access.is_ok() {
+        return Ok(access);
+    }
+    Ok(match refresh_answer(state, client, token).await? {
+        // Neither kind: the access token's reason says more.
+        Err(InactiveToken::Unknown) => access,
+        found => found,
+    })
+}
+
 /// An access token: active for the client it was issued to, and for resource servers.
 async fn access_answer(
     state: &AppState,
     client: &Client,
     token: &str,
-) -> Result<Value, &'static str> {
+) -> Result<Value, InactiveToken> {
     let active = access::active(state, token).await?;
     if active.client_id() != client.id && !client.introspect {
-        return Err("token_of_other_client");
+        return Err(InactiveToken::OtherClient);
     }
     let mut out = active.claims;
     out.insert("active".into(), json!(true));
@@ -88,29 +84,29 @@ async fn refresh_answer(
     state: &AppState,
     client: &Client,
     token: &str,
-) -> Result<Result<Value, &'static str>, sqlx::Error> {
+) -> Result<Result<Value, InactiveToken>, sqlx::Error> {
     let now = state.clock.now();
     let Some((family, used_at)) = refresh::peek(state.db.pool(), &hash_secret(token)).await? else {
-        return Ok(Err("unknown_token"));
+        return Ok(Err(InactiveToken::Unknown));
     };
     if family.client_id != client.id {
-        return Ok(Err("token_of_other_client"));
+        return Ok(Err(InactiveToken::OtherClient));
     }
     if used_at.is_some() || family.revoked_at.is_some() || family.expires_at <= now {
-        return Ok(Err("refresh_revoked"));
+        return Ok(Err(InactiveToken::RefreshRevoked));
     }
     if let Some(sid) = &family.session_id
         && crate::session::by_id(&state.sessions(), sid)
             .await?
             .is_none()
     {
-        return Ok(Err("session_ended"));
+        return Ok(Err(InactiveToken::SessionEnded));
     }
     let active = identities::by_id(state.db.pool(), &family.identity_id)
         .await?
         .is_some_and(|i| i.status.is_active());
     if !active {
-        return Ok(Err("identity_inactive"));
+        return Ok(Err(InactiveToken::IdentityInactive));
     }
     Ok(Ok(json!({
         "active": true,

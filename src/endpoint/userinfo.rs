@@ -3,57 +3,77 @@
 
 use actix_web::http::header::{AUTHORIZATION, CACHE_CONTROL};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::access::{self, ActiveToken};
 use crate::audit::AuditEvent;
 use crate::oidc::error::OAuthError;
 use crate::oidc::mint;
 use crate::oidc::params::Params;
+use crate::oidc::refusal::InactiveToken;
 use crate::protocol::{Scope, ScopeSet};
 use crate::state::AppState;
 use crate::ui::context::context_of;
+
+/// Why UserInfo answers no claims.
+enum Refused {
+    /// The token is missing, not active or grants no claims: audited with its reason once a
+    /// token was presented.
+    Token(InactiveToken),
+    /// The claims could not be read.
+    Unexpected(anyhow::Error),
+}
 
 pub async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> HttpResponse {
-    let ctx = context_of(&req);
+    let post = req.method() == actix_web::http::Method::POST;
     let header = req
         .headers()
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let from_body = Params::parse(&body)
+    let answer = match bearer_token(header, &body, post) {
+        Ok(token) => person_claims(&state, &token).await,
+        Err(why) => return why.answer().error_response(),
+    };
+    match answer {
+        Ok(claims) => HttpResponse::Ok()
+            .insert_header((CACHE_CONTROL, "no-store"))
+            .json(Value::Object(claims)),
+        Err(Refused::Token(why)) => {
+            let event = AuditEvent::failure("userinfo_refused", why.as_str());
+            state.audit.record(event.context(&context_of(&req))).await;
+            why.answer().error_response()
+        }
+        Err(Refused::Unexpected(e)) => OAuthError::from(e).error_response(),
+    }
+}
+
+/// The bearer token of the request: in the `Authorization` header (the scheme name is
+/// case-insensitive, RFC 7235 §2.1), or in a POST body's `access_token`, never both.
+fn bearer_token(header: Option<&str>, body: &[u8], post: bool) -> Result<String, InactiveToken> {
+    let from_body = Params::parse(body)
         .ok()
         .and_then(|p| p.get("access_token").map(str::to_owned));
-    // The scheme name is case-insensitive (RFC 7235 §2.1).
     let bearer = header.and_then(|h| {
         h.get(..7)
             .filter(|p| p.eq_ignore_ascii_case("bearer "))
             .and_then(|_| h.get(7..))
     });
-    let token = match (bearer, from_body) {
-        (Some(t), None) => t.trim().to_owned(),
-        (None, Some(t)) if req.method() == actix_web::http::Method::POST => t,
-        (Some(_), Some(_)) => {
-            return OAuthError::invalid_request("send the access token once").error_response();
-        }
-        _ => {
-            return OAuthError::invalid_token("a bearer access token is required").error_response();
-        }
-    };
-    let ActiveToken { claims, identity } = match access::active(&state, &token).await {
-        Ok(t) => t,
-        Err(reason) => {
-            state
-                .audit
-                .record(AuditEvent::failure("userinfo_refused", reason).context(&ctx))
-                .await;
-            return OAuthError::invalid_token("the access token is invalid, expired or revoked")
-                .error_response();
-        }
-    };
+    match (bearer, from_body) {
+        (Some(t), None) => Ok(t.trim().to_owned()),
+        (None, Some(t)) if post => Ok(t),
+        (Some(_), Some(_)) => Err(InactiveToken::TokenTwice),
+        _ => Err(InactiveToken::NoToken),
+    }
+}
+
+/// The claims of the person an active token with the `openid` scope speaks for.
+async fn person_claims(state: &AppState, token: &str) -> Result<Map<String, Value>, Refused> {
+    let ActiveToken { claims, identity } =
+        access::active(state, token).await.map_err(Refused::Token)?;
     let scope = claims
         .get("scope")
         .and_then(Value::as_str)
@@ -61,27 +81,39 @@ pub async fn userinfo(
     // A token carries the scope Trousseau wrote; a malformed one grants nothing.
     let scopes = ScopeSet::parse(scope).unwrap_or_default();
     if !scopes.contains(Scope::OPENID) {
-        return OAuthError::new(
-            crate::oidc::error::ErrorCode::InsufficientScope,
-            "the openid scope is required",
-        )
-        .with_challenge("Bearer")
-        .error_response();
+        return Err(Refused::Token(InactiveToken::OpenidScopeMissing));
     }
     // A token with the openid scope always speaks for a person; `access::active` checked that
     // person is still active.
-    let Some(identity) = identity else {
-        return OAuthError::invalid_token("the access token does not speak for a person")
-            .error_response();
-    };
+    let identity = identity.ok_or(Refused::Token(InactiveToken::NotAPerson))?;
     let scopes = scopes.as_strs();
     let mut out = mint::identity_claims(&identity, &scopes);
-    match super::claims::scoped(&state, &identity.id, &scopes).await {
-        Ok(extra) => out.extend(extra),
-        Err(e) => return OAuthError::from(e).error_response(),
-    }
+    let extra = super::claims::scoped(state, &identity.id, &scopes)
+        .await
+        .map_err(Refused::Unexpected)?;
+    out.extend(extra);
     out.insert("sub".into(), json!(identity.id));
-    HttpResponse::Ok()
-        .insert_header((CACHE_CONTROL, "no-store"))
-        .json(Value::Object(out))
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_comes_from_one_place() {
+        let body = b"access_token=b";
+        for (header, body, post, want) in [
+            (Some("Bearer a"), &b""[..], false, Ok("a")),
+            (Some("bEaReR  a "), b"", true, Ok("a")),
+            (None, body, true, Ok("b")),
+            (None, body, false, Err(InactiveToken::NoToken)),
+            (Some("Bearer a"), body, true, Err(InactiveToken::TokenTwice)),
+            (Some("Basic a"), b"", false, Err(InactiveToken::NoToken)),
+            (None, b"", true, Err(InactiveToken::NoToken)),
+        ] {
+            let got = bearer_token(header, body, post);
+            assert_eq!(got.as_deref().map_err(|e| *e), want, "{header:?}");
+        }
+    }
 }

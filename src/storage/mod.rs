@@ -40,6 +40,26 @@ use crate::config::DatabaseSettings;
 /// A transaction on the shared pool.
 pub type Tx = sqlx::Transaction<'static, Any>;
 
+/// Runs a revocation `UPDATE` binding `$1` the time, `$2` who revoked, `$3` why and `$4` the
+/// row's id, its `WHERE` matching only a row not revoked yet; whether it revoked the row.
+pub(crate) async fn revoke_once(
+    tx: &mut Tx,
+    update: &'static str,
+    id: &str,
+    by: &str,
+    reason: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(update)
+        .bind(now)
+        .bind(by)
+        .bind(reason)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Which engine the pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -171,17 +171,9 @@ pub async fn revoke_row(
     reason: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE pairings SET status = 'revoked', revoked_at = $1, revoked_by = $2, \
-         revoked_reason = $3 WHERE id = $4 AND status = 'active'",
-    )
-    .bind(now)
-    .bind(by)
-    .bind(reason)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(done.rows_affected() == 1)
+    let update = "UPDATE pairings SET status = 'revoked', revoked_at = $1, revoked_by = $2, \
+                  revoked_reason = $3 WHERE id = $4 AND status = 'active'";
+    super::revoke_once(tx, update, id, by, reason, now).await
 }
 
 /// A pending (or settled) CIBA pairing request.

@@ -184,17 +184,9 @@ pub async fn revoke(
     reason: &str,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
-    let r = sqlx::query(
-        "UPDATE security_keys SET revoked_at = $1, revoked_by = $2, revoked_reason = $3 \
-         WHERE id = $4 AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(by)
-    .bind(reason)
-    .bind(id)
-    .execute(&mut **tx)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    let update = "UPDATE security_keys SET revoked_at = $1, revoked_by = $2, \
+                  revoked_reason = $3 WHERE id = $4 AND revoked_at IS NULL";
+    super::revoke_once(tx, update, id, by, reason, now).await
 }
 
 /// Open sessions that used this credential in one of their events.

@@ -176,17 +176,7 @@ pub async fn change_post(
     if let Err((status, message)) = change.at_directory(&dir, &current, &new).await? {
         return Ok(shown.error(status, message));
     }
-    let checked = check(
-        &state.authn(),
-        &dir,
-        &c.login,
-        &c.login,
-        account,
-        Some(new),
-        &ctx,
-    )
-    .await;
-    match LoginOutcome::of_password(checked) {
+    match change.sign_in_with(&dir, account, new).await {
         LoginOutcome::SignedIn(proof) => sign_in(&req, &state, session.0, proof, p.flow).await,
         LoginOutcome::ChangePassword { .. } => {
             Ok(shown.error(StatusCode::BAD_REQUEST, lang.t().pw_change_must))
@@ -215,6 +205,19 @@ impl Change<'_> {
         let c = self.change;
         ev.context(self.ctx)
             .details(json!({ "method": "directory_password", "username": c.login, "dn": c.dn }))
+    }
+
+    /// Signs in with the new password, as a directory login would.
+    async fn sign_in_with(
+        &self,
+        dir: &std::sync::Arc<LdapClient>,
+        account: Option<directory::AccountRecord>,
+        new: SecretString,
+    ) -> LoginOutcome {
+        let login = &self.change.login;
+        let authn = self.state.authn();
+        let checked = check(&authn, dir, login, login, account, Some(new), self.ctx).await;
+        LoginOutcome::of_password(checked)
     }
 
     /// Changes the password; `Ok(Err(..))` when the throttle or the directory refused it.

@@ -44,17 +44,14 @@ pub async fn login_options(
     let Ok(form) = Params::parse(&body) else {
         return HttpResponse::BadRequest().finish();
     };
-    let flow_id = form.get("flow").unwrap_or_default().to_owned();
+    let flow_id = form.get("flow").unwrap_or_default();
     // Only a flow of this browser: another browser's flow id starts nothing here (its login
     // page restarts it).
-    let flow = match flow::lookup(&state, &req, &flow_id).await {
+    let flow = match flow::lookup(&state, &req, flow_id).await {
         Ok(Lookup::Bound(f)) => f,
         Ok(Lookup::Foreign(_) | Lookup::Missing) => {
-            return json_error(
-                StatusCode::BAD_REQUEST,
-                KeyError::CeremonyUnknown,
-                Lang::negotiate(&req, None, None),
-            );
+            let lang = Lang::negotiate(&req, None, None);
+            return json_error(StatusCode::BAD_REQUEST, KeyError::CeremonyUnknown, lang);
         }
         Err(_) => return HttpResponse::ServiceUnavailable().finish(),
     };
@@ -64,33 +61,37 @@ pub async fn login_options(
         return HttpResponse::Forbidden()
             .json(json!({ "error": "csrf", "message": lang.t().err_csrf }));
     }
-    let kind = match form.get("mode") {
-        Some("second_factor") => {
-            let current =
-                session::from_cookie(&state.sessions(), cookies::session_token(&req).as_deref())
-                    .await;
-            match current {
-                Ok(Some(s)) => Assertion::SecondFactor {
-                    identity_id: s.identity_id,
-                },
-                Ok(None) => return json_error(StatusCode::FORBIDDEN, KeyError::NoKey, lang),
-                Err(_) => {
-                    return json_error(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        KeyError::Unavailable,
-                        lang,
-                    );
-                }
-            }
-        }
-        Some("conditional") => Assertion::Passwordless { conditional: true },
-        _ => Assertion::Passwordless { conditional: false },
+    let kind = match assertion_kind(&req, &state, form.get("mode")).await {
+        Ok(kind) => kind,
+        Err((status, e)) => return json_error(status, e, lang),
     };
-    match ceremony::start_assertion(&state.authn(), &kind, Some(&flow_id)).await {
+    match ceremony::start_assertion(&state.authn(), &kind, Some(flow_id)).await {
         Ok(o) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .json(o),
         Err(e) => json_error(status_of(e), e, lang),
+    }
+}
+
+/// The ceremony a `mode` asks for: a second factor only for the person signed in here.
+async fn assertion_kind(
+    req: &HttpRequest,
+    state: &AppState,
+    mode: Option<&str>,
+) -> Result<Assertion, (StatusCode, KeyError)> {
+    match mode {
+        Some("second_factor") => {
+            let token = cookies::session_token(req);
+            match session::from_cookie(&state.sessions(), token.as_deref()).await {
+                Ok(Some(s)) => Ok(Assertion::SecondFactor {
+                    identity_id: s.identity_id,
+                }),
+                Ok(None) => Err((StatusCode::FORBIDDEN, KeyError::NoKey)),
+                Err(_) => Err((StatusCode::SERVICE_UNAVAILABLE, KeyError::Unavailable)),
+            }
+        }
+        Some("conditional") => Ok(Assertion::Passwordless { conditional: true }),
+        _ => Ok(Assertion::Passwordless { conditional: false }),
     }
 }
 

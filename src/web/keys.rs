@@ -80,6 +80,23 @@ struct EnrolledPage {
     next: String,
 }
 
+impl EnrolledPage {
+    /// The page after an enrolment: back to the login flow it came from, or to the list.
+    fn new(chrome: Chrome, k: &'static KeyTexts, key: KeyRecord, flow: Option<String>) -> Self {
+        let next = match &flow {
+            Some(f) => format!("/login?flow={f}"),
+            None => "/keys".to_owned(),
+        };
+        EnrolledPage {
+            chrome,
+            k,
+            name: key.name,
+            model: key.model,
+            next,
+        }
+    }
+}
+
 #[derive(serde::Deserialize)]
 pub struct EnrolQuery {
     #[serde(default)]
@@ -197,19 +214,7 @@ pub async fn enrol_post(
     let k = lang.keys();
     let e = match result {
         Ok(key) => {
-            let next = match &flow {
-                Some(f) => format!("/login?flow={f}"),
-                None => "/keys".to_owned(),
-            };
-            let (name, model) = (key.name, key.model);
-            let done = EnrolledPage {
-                chrome,
-                k,
-                name,
-                model,
-                next,
-            };
-            return render_with(HttpResponse::Ok(), &done);
+            return render_with(HttpResponse::Ok(), &EnrolledPage::new(chrome, k, key, flow));
         }
         Err(e) => e,
     };
@@ -221,6 +226,7 @@ pub async fn enrol_post(
         session_mode: strong_opt(&state, current.0.as_ref()).await,
         username: form.get("username").unwrap_or_default().to_owned(),
         name: name.to_owned(),
+        // Without the script, the form carries no key answer.
         error: Some(if credential.is_empty() {
             k.js_missing
         } else {

@@ -9,8 +9,8 @@ use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{ct_eq, hash_secret, random_token, s256};
 use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::{Client, GrantType};
-use crate::oidc::error::OAuthError;
 use crate::oidc::mint;
+use crate::oidc::refusal::GrantRefusal as Why;
 use crate::protocol::{Scope, ScopeSet};
 use crate::session;
 use crate::session::SessionClaims;
@@ -30,9 +30,7 @@ pub async fn grant(
 ) -> Result<TokenResponse, Refusal> {
     let now = state.clock.now();
     let hash = hash_secret(code);
-    let refuse = |reason: &'static str, msg: &str| {
-        Refusal::new(OAuthError::invalid_grant(msg), reason, Some(&client.id))
-    };
+    let refuse = |why: Why, msg: &str| Refusal::new(why, msg, Some(&client.id));
     let Some(record) = codes::consume(state.db.pool(), &hash, now).await? else {
         if let Some(issued) = codes::mark_replayed(state.db.pool(), &hash, now).await? {
             // RFC 6749 §4.1.2: revoke what the first use of the code obtained. When that
@@ -48,19 +46,19 @@ pub async fn grant(
                         .details(json!({ "presented_by": client.id })),
                 )
                 .await;
-            return Err(refuse("code_replay", INVALID_CODE));
+            return Err(refuse(Why::CodeReplay, INVALID_CODE));
         }
-        return Err(refuse("unknown_code", INVALID_CODE));
+        return Err(refuse(Why::UnknownCode, INVALID_CODE));
     };
     if record.client_id != client.id {
-        return Err(refuse("code_of_other_client", INVALID_CODE));
+        return Err(refuse(Why::CodeOfOtherClient, INVALID_CODE));
     }
     if record.expires_at <= now {
-        return Err(refuse("code_expired", INVALID_CODE));
+        return Err(refuse(Why::CodeExpired, INVALID_CODE));
     }
     if redirect_uri != Some(record.redirect_uri.as_str()) {
         return Err(refuse(
-            "redirect_uri_mismatch",
+            Why::RedirectUriMismatch,
             "redirect_uri differs from the authorization request",
         ));
     }
@@ -68,15 +66,15 @@ pub async fn grant(
         (Some(challenge), Some(v)) => {
             if !ct_eq(&s256(v), challenge) {
                 return Err(refuse(
-                    "pkce_mismatch",
+                    Why::PkceMismatch,
                     "code_verifier does not match the code_challenge",
                 ));
             }
         }
-        (Some(_), None) => return Err(refuse("pkce_missing", "code_verifier is required")),
+        (Some(_), None) => return Err(refuse(Why::PkceMissing, "code_verifier is required")),
         (None, Some(_)) => {
             return Err(refuse(
-                "pkce_unexpected",
+                Why::PkceUnexpected,
                 "code_verifier was sent but no code_challenge was",
             ));
         }
@@ -84,13 +82,13 @@ pub async fn grant(
     }
     let Some(session) = session::by_id(&state.sessions(), &record.session_id).await? else {
         return Err(refuse(
-            "session_ended",
+            Why::SessionEnded,
             "the login session has ended; sign in again",
         ));
     };
     let identity = match identities::by_id(state.db.pool(), &record.identity_id).await? {
         Some(i) if i.status.is_active() => i,
-        _ => return Err(refuse("identity_inactive", "the account is not active")),
+        _ => return Err(refuse(Why::IdentityInactive, "the account is not active")),
     };
     let claims = session.claims(&state.settings.session.levels);
     let keys = state.keys.get().await?;
@@ -162,7 +160,7 @@ pub async fn grant(
     if replayed {
         // The code was replayed while these tokens were minted: they never leave.
         withdraw(state, &issued, now).await?;
-        return Err(refuse("code_replay", INVALID_CODE));
+        return Err(refuse(Why::CodeReplay, INVALID_CODE));
     }
     super::audit_issued(
         state,

@@ -5,8 +5,8 @@ use super::{TokenResponse, audit_issued};
 use crate::audit::RequestContext;
 use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::Client;
-use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::mint;
+use crate::oidc::refusal::GrantRefusal as Why;
 use crate::protocol::ScopeSet;
 use crate::state::AppState;
 
@@ -17,13 +17,10 @@ pub async fn grant(
     ctx: &RequestContext,
 ) -> Result<TokenResponse, Refusal> {
     if client.is_public() {
-        let e = OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            "a public client cannot use client_credentials",
-        );
+        let msg = "a public client cannot use client_credentials";
         return Err(Refusal::new(
-            e,
-            "public_client_credentials",
+            Why::PublicClientCredentials,
+            msg,
             Some(&client.id),
         ));
     }
@@ -34,11 +31,8 @@ pub async fn grant(
         .filter(|s| !crate::oidc::scope::is_person_scope(s))
         .collect();
     let not_allowed = |bad: &str| {
-        let e = OAuthError::new(
-            ErrorCode::InvalidScope,
-            format!("the scope {bad} is not allowed for this client"),
-        );
-        Refusal::new(e, "scope_not_allowed", Some(&client.id))
+        let msg = format!("the scope {bad} is not allowed for this client");
+        Refusal::new(Why::ScopeNotAllowed, msg, Some(&client.id))
     };
     let scope = match scope {
         None => allowed.join(" "),

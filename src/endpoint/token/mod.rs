@@ -15,6 +15,7 @@ use crate::audit::{AuditEvent, RequestContext};
 use crate::oidc::client::{Client, GrantType};
 use crate::oidc::error::{ErrorCode, OAuthError};
 use crate::oidc::params::Params;
+use crate::oidc::refusal::GrantRefusal as Why;
 use crate::protocol::ScopeSet;
 use crate::state::AppState;
 use crate::ui::context::context_of;
@@ -98,7 +99,7 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
         }
         Err((grant, refusal)) => {
             state.metrics.token(grant, "failure");
-            let mut event = AuditEvent::failure("token_refused", refusal.reason)
+            let mut event = AuditEvent::failure("token_refused", refusal.reason.as_str())
                 .context(&ctx)
                 .details(json!({ "grant": grant, "error": refusal.error.code.as_str() }));
             if let Some(c) = &refusal.client_id {
@@ -120,33 +121,31 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8], ctx: &RequestC
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
     if !form.starts_with("application/x-www-form-urlencoded") {
-        let e = OAuthError::invalid_request("the body must be application/x-www-form-urlencoded");
-        return Err((unknown, Refusal::new(e, "bad_content_type", None)));
+        let msg = "the body must be application/x-www-form-urlencoded";
+        return Err((unknown, Refusal::new(Why::BadContentType, msg, None)));
     }
-    let params =
-        Params::parse(body).map_err(|e| (unknown, Refusal::new(e, "repeated_parameter", None)))?;
+    let params = Params::parse(body).map_err(|e| {
+        let r = Refusal::new(Why::RepeatedParameter, e.description, None);
+        (unknown, r)
+    })?;
     let basic = basic_credentials(req).map_err(|r| (unknown, r))?;
     let request = TokenRequest::parse(&params).map_err(|e| {
         let reason = if e.code == ErrorCode::UnsupportedGrantType {
-            "unsupported_grant_type"
+            Why::UnsupportedGrantType
         } else {
-            "malformed_token_request"
+            Why::MalformedTokenRequest
         };
-        (unknown, Refusal::new(e, reason, params.get("client_id")))
+        let r = Refusal::new(reason, e.description, params.get("client_id"));
+        (unknown, r)
     })?;
     let grant = request.grant().as_str();
     let client = authenticate(state, basic, &params)
         .await
         .map_err(|r| (grant, r))?;
     if !client.allows(request.grant()) {
-        let e = OAuthError::new(
-            ErrorCode::UnauthorizedClient,
-            format!("this client may not use the {grant} grant"),
-        );
-        return Err((
-            grant,
-            Refusal::new(e, "grant_not_allowed", Some(&client.id)),
-        ));
+        let msg = format!("this client may not use the {grant} grant");
+        let r = Refusal::new(Why::GrantNotAllowed, msg, Some(&client.id));
+        return Err((grant, r));
     }
     let result = match request {
         TokenRequest::AuthorizationCode {
@@ -179,15 +178,13 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8], ctx: &RequestC
 }
 
 /// Scopes granted on a refresh: all of the original ones, or the subset asked for.
-fn narrow_scope(granted: &str, asked: Option<&str>) -> Result<String, OAuthError> {
+fn narrow_scope(granted: &str, asked: Option<&str>) -> Result<String, Refusal> {
     let Some(asked) = asked else {
         return Ok(granted.to_owned());
     };
     let not_granted = |extra: &str| {
-        OAuthError::new(
-            ErrorCode::InvalidScope,
-            format!("the scope {extra} was not granted originally"),
-        )
+        let msg = format!("the scope {extra} was not granted originally");
+        Refusal::new(Why::ScopeWidening, msg, None)
     };
     let have = ScopeSet::parse(granted)
         .map_err(|e| anyhow::anyhow!("a stored grant holds a malformed scope: {e}"))?;

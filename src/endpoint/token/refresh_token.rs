@@ -9,8 +9,8 @@ use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{hash_secret, random_token};
 use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::Client;
-use crate::oidc::error::OAuthError;
 use crate::oidc::mint;
+use crate::oidc::refusal::GrantRefusal as Why;
 use crate::protocol::{Scope, ScopeSet};
 use crate::session;
 use crate::session::SessionClaims;
@@ -28,20 +28,17 @@ pub async fn grant(
     ctx: &RequestContext,
 ) -> Result<TokenResponse, Refusal> {
     let now = state.clock.now();
-    let refuse = |reason: &'static str, msg: &str| {
-        Refusal::new(OAuthError::invalid_grant(msg), reason, Some(&client.id))
-    };
+    let refuse = |why: Why, msg: &str| Refusal::new(why, msg, Some(&client.id));
     // A scope error must not burn a fresh token: the client still holds it and may retry,
     // which would otherwise look like reuse and revoke the family.
     if let Some((f, None)) = refresh::peek(state.db.pool(), &hash_secret(token)).await?
         && f.client_id == client.id
         && f.revoked_at.is_none()
     {
-        narrow_scope(&f.scope, scope)
-            .map_err(|e| Refusal::new(e, "scope_widening", Some(&client.id)))?;
+        narrow_scope(&f.scope, scope).map_err(|r| r.of(&client.id))?;
     }
     let family = match refresh::present(state.db.pool(), &hash_secret(token), now).await? {
-        Presented::Unknown => return Err(refuse("unknown_refresh_token", INVALID)),
+        Presented::Unknown => return Err(refuse(Why::UnknownRefreshToken, INVALID)),
         Presented::Reused(f) => {
             let revoked =
                 refresh::revoke_family(state.db.pool(), &f.id, "refresh_reuse", now).await?;
@@ -55,7 +52,7 @@ pub async fn grant(
                         .details(json!({ "family": f.id, "family_revoked_now": revoked })),
                 )
                 .await;
-            return Err(refuse("refresh_reuse", INVALID));
+            return Err(refuse(Why::RefreshReuse, INVALID));
         }
         Presented::Fresh(f) => f,
     };
@@ -67,18 +64,18 @@ pub async fn grant(
             now,
         )
         .await?;
-        return Err(refuse("refresh_of_other_client", INVALID));
+        return Err(refuse(Why::RefreshOfOtherClient, INVALID));
     }
     if family.revoked_at.is_some() {
-        return Err(refuse("refresh_revoked", INVALID));
+        return Err(refuse(Why::RefreshRevoked, INVALID));
     }
     if family.expires_at <= now {
-        return Err(refuse("refresh_expired", INVALID));
+        return Err(refuse(Why::RefreshExpired, INVALID));
     }
     if let Some(sid) = &family.session_id {
         if session::by_id(&state.sessions(), sid).await?.is_none() {
             return Err(refuse(
-                "session_ended",
+                Why::SessionEnded,
                 "the login session has ended; sign in again",
             ));
         }
@@ -86,10 +83,9 @@ pub async fn grant(
     }
     let identity = match identities::by_id(state.db.pool(), &family.identity_id).await? {
         Some(i) if i.status.is_active() => i,
-        _ => return Err(refuse("identity_inactive", "the account is not active")),
+        _ => return Err(refuse(Why::IdentityInactive, "the account is not active")),
     };
-    let scope = narrow_scope(&family.scope, scope)
-        .map_err(|e| Refusal::new(e, "scope_widening", Some(&client.id)))?;
+    let scope = narrow_scope(&family.scope, scope).map_err(|r| r.of(&client.id))?;
     let claims: SessionClaims =
         serde_json::from_str(&family.session_claims).map_err(anyhow::Error::from)?;
     let keys = state.keys.get().await?;

@@ -1,38 +1,9 @@
 //! Why an authorization request is refused (RFC 6749 §4.1.2.1, OIDC Core §3.1.2.6): one value
 //! gives both the audit log's reason code and the `error` the client receives.
 
-use super::error::{ErrorCode, OAuthError};
-
-macro_rules! refusals {
-    ($($(#[$doc:meta])* $variant:ident => ($text:literal, $code:ident),)*) => {
-        /// A refused authorization request, by reason.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum AuthzRefusal {
-            $($(#[$doc])* $variant,)*
-        }
-
-        impl AuthzRefusal {
-            pub const ALL: &'static [AuthzRefusal] = &[$(AuthzRefusal::$variant,)*];
-
-            /// The stable snake_case reason code of the audit log.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(AuthzRefusal::$variant => $text,)*
-                }
-            }
-
-            /// The OAuth error answered for this reason (at the redirect URI, or by the
-            /// pushed-request endpoint when the request never reaches a redirect).
-            pub fn code(self) -> ErrorCode {
-                match self {
-                    $(AuthzRefusal::$variant => ErrorCode::$code,)*
-                }
-            }
-        }
-    };
-}
-
-refusals! {
+refusal_codes! {
+    /// A refused authorization request, by reason.
+    AuthzRefusal;
     /// A parameter given twice (error page).
     RepeatedParameter => ("repeated_parameter", InvalidRequest),
     /// A `request_uri` that is unknown, expired, used or another client's (error page).
@@ -81,11 +52,6 @@ refusals! {
 }
 
 impl AuthzRefusal {
-    /// The OAuth error for this reason, with its description.
-    pub fn error(self, description: impl Into<String>) -> OAuthError {
-        OAuthError::new(self.code(), description)
-    }
-
     /// A description for the refusals the decision function makes.
     pub fn description(self) -> &'static str {
         match self {
@@ -105,33 +71,13 @@ impl AuthzRefusal {
     }
 }
 
-impl From<AuthzRefusal> for String {
-    fn from(r: AuthzRefusal) -> String {
-        r.as_str().to_owned()
-    }
-}
-
-impl std::fmt::Display for AuthzRefusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn reasons_are_distinct_snake_case() {
-        let mut texts: Vec<&str> = AuthzRefusal::ALL.iter().map(|r| r.as_str()).collect();
-        assert!(
-            texts
-                .iter()
-                .all(|t| t.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-        );
-        texts.sort_unstable();
-        texts.dedup();
-        assert_eq!(texts.len(), AuthzRefusal::ALL.len());
+        super::super::assert_distinct_snake_case(AuthzRefusal::ALL.iter().map(|r| r.as_str()));
     }
 
     #[test]
