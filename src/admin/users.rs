@@ -105,7 +105,7 @@ pub async fn create(
 
 /// Finds an identity by username or id.
 pub async fn find(state: &AppState, who: &str) -> Result<IdentityRecord, AdminError> {
-    Ok(repo::find(&state.repository(), who).await?)
+    repo::find(&state.repository(), who).await
 }
 
 pub async fn list(state: &AppState) -> Result<Vec<IdentityRecord>, AdminError> {
@@ -147,7 +147,7 @@ pub async fn withdraw(
     details: serde_json::Value,
 ) -> Result<(), AdminError> {
     let repository = state.repository();
-    Ok(repo::withdraw(&repository, identity_id, status, reason, actor, details).await?)
+    repo::withdraw(&repository, identity_id, status, reason, actor, details).await
 }
 
 /// Ends every open session of an identity (a lost badge, a shared workstation): each ending
@@ -176,7 +176,7 @@ pub async fn link_rpps(
     method: LinkMethod,
     actor: &str,
 ) -> Result<LinkRecord, AdminError> {
-    Ok(repo::link_rpps(&state.repository(), who, idnat, method, actor).await?)
+    repo::link_rpps(&state.repository(), who, idnat, method, actor).await
 }
 
 /// Removes the RPPS link of an identity; the removed link.
