@@ -1,15 +1,18 @@
 //! `trousseau demo`: a throw-away Trousseau on a temporary SQLite database with a demo user and
-//! the demo relying party ([`crate::demo`]) under `/demo`.
+//! the demo relying party ([`crate::demo`]) under `/demo`, and a Pro Santé Connect sandbox in
+//! the same process ([`super::demo_psc`]) for e-CPS pairing and login.
 
 use secrecy::SecretString;
 use std::sync::Arc;
 
+use super::demo_psc::{DEMO_IDNAT, DemoPsc};
 use crate::admin::clients::{self, ClientSpec};
 use crate::admin::users::{self, NewUser};
 use crate::app::Application;
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::demo::{DemoRp, PASSWORD};
+use crate::identity::{IdNat, LinkMethod};
 use crate::oidc::client::GrantType;
 use crate::oidc::keys::SigningAlg;
 use crate::state::AppState;
@@ -20,10 +23,12 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         std::env::temp_dir().join(format!("trousseau-demo-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir)?;
     let base = format!("http://localhost:{port}");
+    let psc = DemoPsc::prepare(&dir, &base, port)?;
     let overrides = format!(
-        "[http]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n[database]\nurl = \"sqlite://{db}\"\n[secrets]\nmaster_key_file = \"{key}\"\n[webauthn]\nallow_unattested = true\n",
+        "{psc_section}[http]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n[database]\nurl = \"sqlite://{db}\"\n[secrets]\nmaster_key_file = \"{key}\"\n[webauthn]\nallow_unattested = true\n",
         db = dir.join("trousseau.db").display(),
         key = dir.join("master.key").display(),
+        psc_section = psc.overrides,
     );
     let settings = Settings::from_overrides(&overrides)?;
     crate::telemetry::init(&settings.logging);
@@ -43,6 +48,9 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         "demo",
     )
     .await?;
+    // The demo user is the sandbox's demo physician, linked as an administrator would.
+    let idnat = IdNat::parse(DEMO_IDNAT)?;
+    users::link_rpps(&state, "demo", &idnat, LinkMethod::Admin, "demo").await?;
     let spec = ClientSpec {
         id: "demo-dpi".into(),
         name: "DPI de démonstration".into(),
@@ -73,6 +81,8 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         client_secret: secret,
         base: base.clone(),
     };
+    let psc_base = psc.base.clone();
+    psc.spawn();
     let app = Application::build(settings, Arc::new(SystemClock), Some(rp)).await?;
     println!();
     println!(
@@ -87,6 +97,12 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         "  Enrol a security key at {base}/keys/enrol with the code   {}",
         enrolment.code
     );
+    println!();
+    println!("  Pro Santé Connect (bac à sable) on {psc_base}:");
+    println!("    pair the account at {base}/pairing (\"Appairer avec l'application e-CPS\"),");
+    println!("    then approve on the e-CPS phone page {psc_base}/ecps (IdNat {DEMO_IDNAT});");
+    println!("    or sign in with \"Se connecter avec e-CPS\" on the login page.");
+    println!();
     println!("  Discovery: {base}/.well-known/openid-configuration");
     println!("  Press Ctrl+C to stop.");
     println!();

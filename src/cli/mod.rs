@@ -4,6 +4,7 @@
 mod admin;
 mod cps;
 mod demo;
+mod demo_psc;
 mod hr;
 mod ldap;
 mod output;
