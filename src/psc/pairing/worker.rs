@@ -5,7 +5,7 @@
 
 use futures_util::StreamExt;
 use serde_json::json;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use super::{Means, PairingError, Proof, record};
@@ -42,9 +42,8 @@ pub async fn poll_round(state: &Ecps<'_>, schedule: &mut Schedule) -> anyhow::Re
     let pending = pairings::pending(state.db.pool()).await?;
     let now = state.clock.now();
     let at = Instant::now();
-    schedule
-        .next
-        .retain(|id, _| pending.iter().any(|r| &r.id == id));
+    let live: HashSet<&str> = pending.iter().map(|r| r.id.as_str()).collect();
+    schedule.next.retain(|id, _| live.contains(id.as_str()));
     let mut due = Vec::new();
     for r in pending {
         if r.expires_at <= now {

@@ -114,6 +114,19 @@ pub struct Rp {
     pub redirect_uri: String,
 }
 
+impl Drop for TestApp {
+    /// Gives the test's database connections back when the test is done with its app: the
+    /// server and the background loops live on until the test's runtime ends, and a table-driven
+    /// test that starts one app per case would otherwise hold them all at once (PostgreSQL's
+    /// `max_connections` is shared by every test running).
+    fn drop(&mut self) {
+        let pool = self.state.db.pool().clone();
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { pool.close().await });
+        }
+    }
+}
+
 impl TestApp {
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.issuer, path)

@@ -843,3 +843,58 @@ async fn an_unreachable_psc_tells_the_person_to_try_again() {
     assert_eq!(count(&app, "psc_pending").await, 0);
     assert_eq!(count(&app, "sso_sessions").await, 0);
 }
+
+/// The pairing worker honours `slow_down` (CIBA Core §11): the next poll of that request waits
+/// its interval plus five seconds, however often the worker's loop turns.
+#[tokio::test]
+async fn the_pairing_worker_waits_five_seconds_more_after_slow_down() {
+    let psc = FakePsc::start().await;
+    let app = app_on(&psc).await;
+    psc.set(|a| {
+        a.ciba = json_reply(
+            200,
+            &json!({"auth_req_id": "slow-1", "expires_in": 120, "interval": 1}),
+        );
+        a.token = oauth_error(400, "slow_down");
+    });
+    let id = app
+        .create_user("lent", "correct horse battery staple")
+        .await;
+    trousseau::admin::users::link_rpps(
+        &app.state,
+        "lent",
+        &IdNat::parse(IDNAT).unwrap(),
+        LinkMethod::Admin,
+        "test",
+    )
+    .await
+    .unwrap();
+    let who = trousseau::psc::pairing::Starter {
+        identity_id: &id,
+        session_id: "no-session",
+        level: trousseau::authn::level::Level::Loa3,
+        typed_idnat: None,
+    };
+    trousseau::psc::pairing::start_ciba(
+        &app.state.ecps(),
+        &who,
+        &trousseau::audit::RequestContext::default(),
+    )
+    .await
+    .unwrap();
+    let polls = || {
+        psc.peer
+            .requests()
+            .iter()
+            .filter(|r| r.text().contains("auth_req_id=slow-1"))
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while polls() == 0 {
+        assert!(Instant::now() < deadline, "the worker never polled");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Without slow_down honoured, the 1-second interval would give three more polls here.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(polls(), 1, "the next poll waits interval + 5 s");
+}
