@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use crate::directory::rpps::header::HEADER_56;
+use crate::directory::rpps::header::{HEADER_56, line_56 as rpps_line};
 use crate::sandbox::psc::SandboxSettings;
 
 /// The demo professional's national identity (an RPPS number with its type prefix).
@@ -22,15 +22,6 @@ pub struct DemoPsc {
     pub overrides: String,
     settings: SandboxSettings,
     bind: String,
-}
-
-/// One line of the RPPS extraction (56 columns), `values` by column index.
-fn rpps_line(values: &[(usize, &str)]) -> String {
-    let mut fields = vec![""; 56];
-    for (i, v) in values {
-        fields[*i] = v;
-    }
-    format!("{}|", fields.join("|"))
 }
 
 /// The demo's RPPS file: the demo physician and a nurse.

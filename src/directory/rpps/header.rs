@@ -156,6 +156,18 @@ impl Layout {
     }
 }
 
+/// A line of the 56-column layout of [`HEADER_56`], `values` given by column index (the other
+/// fields empty), with its trailing `|`: small extraction files for the demo and the tests.
+pub fn line_56(values: &[(usize, &str)]) -> String {
+    let mut fields = vec![""; 56];
+    for (i, v) in values {
+        if let Some(f) = fields.get_mut(*i) {
+            *f = v;
+        }
+    }
+    format!("{}|", fields.join("|"))
+}
+
 /// The fields of a line: `|`-separated, no quoting, one trailing `|` ignored.
 pub fn split_fields(line: &str) -> std::str::Split<'_, char> {
     line.strip_suffix('|').unwrap_or(line).split('|')

@@ -247,15 +247,7 @@ fn build(columns: &HashMap<String, usize>, idnat: IdNat, rows: &[Vec<&str>]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::directory::rpps::header::HEADER_56;
-
-    fn line(values: &[(usize, &str)]) -> String {
-        let mut fields = vec![""; 56];
-        for (i, v) in values {
-            fields[*i] = v;
-        }
-        format!("{}|", fields.join("|"))
-    }
+    use crate::directory::rpps::header::{HEADER_56, line_56 as line};
 
     #[test]
     fn claims_come_from_the_file() {

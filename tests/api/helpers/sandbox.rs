@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout, Command};
-use trousseau::directory::rpps::header::HEADER_56;
+use trousseau::directory::rpps::header::{HEADER_56, line_56 as line};
 
 /// A professional of [`SAMPLE_RPPS`]: a hospital physician with two practice situations.
 pub const PROFESSIONAL: &str = "810001045367";
@@ -38,14 +38,6 @@ pub const PROFESSIONAL: &str = "810001045367";
 pub const NURSE: &str = "899700218896";
 /// A professional known by an ADELI number.
 pub const ADELI: &str = "0012600631";
-
-fn line(values: &[(usize, &str)]) -> String {
-    let mut fields = vec![""; 56];
-    for (i, v) in values {
-        fields[*i] = v;
-    }
-    format!("{}|", fields.join("|"))
-}
 
 /// A small RPPS extraction (current 56-column layout).
 pub fn sample_rpps() -> String {
