@@ -8,7 +8,7 @@
 // Everything listens on 127.0.0.1 only. Nothing here downloads anything.
 
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -325,6 +325,8 @@ async function createClient(server, opts) {
   if (opts.backchannelLogoutUri) args.push('--backchannel-logout-uri', opts.backchannelLogoutUri);
   if (opts.signingAlg) args.push('--signing-alg', opts.signingAlg);
   if (opts.minAcr) args.push('--min-acr', opts.minAcr);
+  if (opts.maxAuthAge !== undefined) args.push('--max-auth-age', String(opts.maxAuthAge));
+  if (opts.pscBroker) args.push('--psc-broker');
   for (const s of opts.scopes ?? []) args.push('--scope', s);
   for (const g of opts.grants ?? []) args.push('--grant', g);
   const { stdout } = await server.cli(args);
@@ -339,29 +341,42 @@ async function createClient(server, opts) {
 }
 
 /**
- * A tiny relying-party web server on 127.0.0.1: every request is recorded (path and query)
- * and answered with a small HTML page. Its redirect URI is http://localhost:PORT/cb.
+ * A tiny relying-party web server on 127.0.0.1: every request is recorded (method, path, query
+ * and, for a POST, its form fields: a back-channel logout token arrives that way) and answered
+ * with a small HTML page (a POST with 200 and no body). Its redirect URI is
+ * http://localhost:PORT/cb.
  */
 export async function startRp() {
   const port = await freePort();
   const requests = [];
   const srv = http.createServer((req, res) => {
     const url = new URL(req.url, `http://localhost:${port}`);
-    requests.push({
-      method: req.method,
-      path: url.pathname,
-      query: url.search,
-      params: Object.fromEntries(url.searchParams),
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      requests.push({
+        method: req.method,
+        path: url.pathname,
+        query: url.search,
+        params: Object.fromEntries(url.searchParams),
+        form: req.method === 'POST' ? Object.fromEntries(new URLSearchParams(body)) : {},
+      });
+      if (req.method === 'POST') {
+        res.writeHead(200, { 'cache-control': 'no-store', connection: 'close' });
+        res.end();
+        return;
+      }
+      const page =
+        '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Application test</title></head>' +
+        `<body><main><h1>Application test</h1><p>Reçu : ${escapeHtml(url.pathname)}</p></main></body></html>`;
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        connection: 'close',
+      });
+      res.end(page);
     });
-    const body =
-      '<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Application test</title></head>' +
-      `<body><main><h1>Application test</h1><p>Reçu : ${escapeHtml(url.pathname)}</p></main></body></html>`;
-    res.writeHead(200, {
-      'content-type': 'text/html; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'close',
-    });
-    res.end(body);
   });
   await new Promise((resolve, reject) => {
     srv.once('error', reject);
@@ -379,6 +394,8 @@ export async function startRp() {
       const u = new URL(url);
       return u.origin === origin && u.pathname === pathname;
     },
+    /** The POSTs received at `pathname` so far. */
+    posts: (pathname) => requests.filter((r) => r.method === 'POST' && r.path === pathname),
     stop: () =>
       new Promise((resolve) => {
         srv.closeAllConnections?.();
@@ -489,6 +506,47 @@ export async function signIn(page, config, rp, user, extra = {}) {
   const callback = await waitForRp(page, rp);
   const tokens = await exchangeCode(config, callback, request);
   return { request, callback, tokens, claims: tokens.claims() };
+}
+
+/**
+ * A security key plugged into `page`: Chromium's virtual authenticator (CTAP2, USB, resident
+ * keys) over the DevTools protocol; its PIN is checked unless `uv` is false.
+ */
+export async function plugKey(page, { uv = true } = {}) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: {
+      protocol: 'ctap2',
+      transport: 'usb',
+      hasResidentKey: true,
+      hasUserVerification: true,
+      isUserVerified: uv,
+      automaticPresenceSimulation: true,
+    },
+  });
+  return {
+    addCredential: (credential) =>
+      cdp.send('WebAuthn.addCredential', { authenticatorId, credential }),
+    setUserVerified: (v) =>
+      cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: v }),
+    credentials: async () =>
+      (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
+  };
+}
+
+/**
+ * Fills the enrolment page (`/keys/enrol`) for `user` with a code printed by `trousseau user
+ * enrolment-code` and submits it; the caller waits for the outcome it expects.
+ */
+export async function enrolKey(page, server, user, name = 'Clé bleue') {
+  const { stdout } = await server.cli(['user', 'enrolment-code', user.username, '--json']);
+  const { code } = JSON.parse(stdout.trim());
+  await page.goto(`${server.issuer}/keys/enrol`);
+  await page.getByLabel('Identifiant').fill(user.username);
+  await page.getByLabel("Code d'enrôlement").fill(code);
+  await page.getByLabel('Nom de la clé').fill(name);
+  await page.getByRole('button', { name: 'Enregistrer ma clé' }).click();
 }
 
 /** Waits until the page shows the relying party's page at `pathname`. */
@@ -603,17 +661,27 @@ const RPPS_HEADER_56 = [
   'Libellé rôle', 'Code genre activité', 'Libellé genre activité',
 ];
 
+/** A random IdNat of an RPPS number (8 + 11 digits), unique enough per run. */
+export function randomIdNat() {
+  return `810${String(randomInt(0, 1e9)).padStart(9, '0')}`;
+}
+
 /**
- * One line of an RPPS extraction for a hospital physician: `idnat` is 8 + the 11-digit RPPS
- * number.
+ * One line of an RPPS extraction for a hospital professional, a physician unless `nurse`:
+ * `idnat` is 8 + the 11-digit RPPS number.
  */
-export function rppsLine({ idnat, familyName = 'MARTIN', givenName = 'CLAIRE' }) {
+export function rppsLine({ idnat, familyName = 'MARTIN', givenName = 'CLAIRE', nurse = false }) {
   const fields = new Array(56).fill('');
   Object.assign(fields, {
-    0: '8', 1: idnat.slice(1), 2: idnat, 3: 'DR', 5: 'MME', 7: familyName, 8: givenName,
-    9: '10', 10: 'Médecin', 11: 'C', 13: 'S', 15: 'SM54', 17: 'S', 21: '750712184',
-    22: '750712176', 23: 'F750712184', 24: 'CHU DE TEST SITE NORD', 35: '75013', 48: 'SA01',
+    0: '8', 1: idnat.slice(1), 2: idnat, 5: 'MME', 7: familyName, 8: givenName,
+    11: 'C', 17: 'S', 21: '750712184', 22: '750712176', 23: 'F750712184',
+    24: 'CHU DE TEST SITE NORD', 35: '75013', 48: 'SA01',
   });
+  if (nurse) {
+    Object.assign(fields, { 9: '60', 10: 'Infirmier' });
+  } else {
+    Object.assign(fields, { 3: 'DR', 9: '10', 10: 'Médecin', 13: 'S', 15: 'SM54' });
+  }
   return `${fields.join('|')}|`;
 }
 
@@ -633,11 +701,29 @@ function sandboxBin() {
 export const SANDBOX_CLIENT_ID = 'trousseau';
 export const SANDBOX_CLIENT_SECRET = 'sandbox-secret-for-browser-tests';
 
+/** The PSC issuer of a sandbox listening on 127.0.0.1:`port`. */
+export function pscSandboxIssuer(port) {
+  return `http://127.0.0.1:${port}/auth/realms/esante-wallet`;
+}
+
 /**
- * Starts `trousseau-psc-sandbox` on a free loopback port with a temporary configuration, an
- * in-memory state and an RPPS file of `professionals` (`[{ idnat, familyName, givenName }]`).
- * Returns `{ base, issuer, stop() }`; `trousseauToml(trousseauIssuer)` is the `[psc]` section
- * that points Trousseau at it (the secret goes through `trousseauEnv`).
+ * The `[psc]` section of a Trousseau configuration pointing at the sandbox whose issuer is
+ * `issuer` (the secret goes through `PSC_SANDBOX_TROUSSEAU_ENV`).
+ */
+export function pscToml(issuer) {
+  return `[psc]\nenabled = true\nenvironment = "local"\nissuer = "${issuer}"\nclient_id = "${SANDBOX_CLIENT_ID}"\n`;
+}
+
+/** The environment that gives Trousseau its client secret at the sandbox. */
+export const PSC_SANDBOX_TROUSSEAU_ENV = { TROUSSEAU__PSC__CLIENT_SECRET: SANDBOX_CLIENT_SECRET };
+
+/**
+ * Starts `trousseau-psc-sandbox` on loopback with a temporary configuration, an in-memory
+ * state and an RPPS file of `professionals` (`[{ idnat, familyName, givenName, nurse }]`).
+ * Options: `port` (else a free one), `redirectUri` (Trousseau's `/psc/callback`),
+ * `cibaExpiresIn`, `cibaInterval`, and `extraToml` appended to the file (more `[[clients]]`,
+ * `[[brokers]]`). Returns `{ base, issuer, stop() }`; `trousseauToml()` is the `[psc]`
+ * section that points Trousseau at it (the secret goes through `trousseauEnv`).
  */
 export async function startPscSandbox(options = {}) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'trousseau-psc-sandbox-'));
@@ -653,12 +739,14 @@ export async function startPscSandbox(options = {}) {
       `client_id = "${SANDBOX_CLIENT_ID}"`,
       `secret = "${SANDBOX_CLIENT_SECRET}"`,
       `redirect_uris = [${JSON.stringify(redirect)}]`,
+      options.extraToml ?? '',
       '',
     ].join('\n'),
   );
   const bin = sandboxBin();
   const tail = new Tail();
-  const child = spawn(bin, ['--config', path.join(dir, 'sandbox.toml'), '--bind', '127.0.0.1:0'], {
+  const bind = `127.0.0.1:${options.port ?? 0}`;
+  const child = spawn(bin, ['--config', path.join(dir, 'sandbox.toml'), '--bind', bind], {
     cwd: dir,
     env: { ...process.env, RUST_LOG: process.env.BROWSER_TEST_VERBOSE ? 'info' : 'warn', NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -702,10 +790,9 @@ export async function startPscSandbox(options = {}) {
     base,
     issuer,
     /** The `[psc]` section of a Trousseau configuration pointing at this sandbox. */
-    trousseauToml: () =>
-      `[psc]\nenabled = true\nenvironment = "local"\nissuer = "${issuer}"\nclient_id = "${SANDBOX_CLIENT_ID}"\n`,
+    trousseauToml: () => pscToml(issuer),
     /** The environment that gives Trousseau the client secret. */
-    trousseauEnv: { TROUSSEAU__PSC__CLIENT_SECRET: SANDBOX_CLIENT_SECRET },
+    trousseauEnv: PSC_SANDBOX_TROUSSEAU_ENV,
     logTail: () => tail.text,
     async stop() {
       child.kill('SIGTERM');
@@ -724,4 +811,31 @@ export async function startPscSandbox(options = {}) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * The e-CPS "phone": the sandbox's `/ecps` page for `idnat`, opened in `page` (a browser
+ * context of its own).
+ */
+export async function ecpsPhone(page, sandbox, idnat) {
+  await page.goto(`${sandbox.base}/ecps`);
+  await page.getByLabel('Identifiant national (IdNat)').fill(idnat);
+  await page.getByRole('button', { name: 'Afficher' }).click();
+  await page.getByRole('heading', { name: new RegExp(`Demandes pour .*\\(${idnat}\\)`) }).waitFor();
+  return page;
+}
+
+/**
+ * On the phone: waits for the one pending request showing `code`, then presses `button`
+ * (Approuver or Refuser) and waits for the phone to say it is done.
+ */
+export async function decideOnPhone(phonePage, code, button) {
+  const row = phonePage.locator('tr.request', {
+    has: phonePage.locator('td.code', { hasText: new RegExp(`^${code}$`) }),
+  });
+  await row.waitFor({ timeout: 10_000 });
+  const pending = await phonePage.locator('tr.request').count();
+  if (pending !== 1) throw new Error(`${pending} pending requests on the phone, expected one`);
+  await row.getByRole('button', { name: button }).click();
+  await phonePage.getByRole('status').waitFor();
 }

@@ -5,14 +5,18 @@
 // use, axe-core, and the "Se connecter avec e-CPS" button on the step-up page.
 
 import assert from 'node:assert/strict';
-import { randomInt } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 
 import {
   AXE_PATH,
   authorizationRequest,
+  decideOnPhone,
+  ecpsPhone,
+  enrolKey,
   newContext,
+  plugKey,
+  randomIdNat,
   rpConfig,
   setup,
   startPscSandbox,
@@ -28,11 +32,6 @@ const PAIRED = 'Votre compte est appairé.';
 const REFUSED = "La demande a été refusée dans l'application e-CPS. Rien n'a changé.";
 const PAIR_BUTTON = "Appairer avec l'application e-CPS";
 const CANCEL_BUTTON = "Annuler l'appairage";
-
-/** A random IdNat of an RPPS number (8 + 11 digits), unique enough per run. */
-function randomIdNat() {
-  return `810${String(randomInt(0, 1e9)).padStart(9, '0')}`;
-}
 
 /**
  * axe-core on the page, under the page's own CSP: the library is evaluated through the
@@ -70,22 +69,6 @@ async function tabTo(page, name, max = 40) {
   throw new Error(`"${name}" is not reachable with Tab (focus went through: ${JSON.stringify(seen)})`);
 }
 
-/** A security key plugged into `page` (CTAP2, resident keys, PIN checked). */
-async function plugKey(page) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'usb',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: true,
-      automaticPresenceSimulation: true,
-    },
-  });
-}
-
 describe('Pairing with e-CPS in Chromium (PSC sandbox)', { timeout: 240_000 }, () => {
   let env;
   let sandbox;
@@ -121,12 +104,7 @@ describe('Pairing with e-CPS in Chromium (PSC sandbox)', { timeout: 240_000 }, (
     await server.cli(['user', 'link-rpps', user.username, idnat]);
     const page = track(await (await newContext(env.browser)).newPage());
     await plugKey(page);
-    const { stdout } = await server.cli(['user', 'enrolment-code', user.username, '--json']);
-    await page.goto(`${server.issuer}/keys/enrol`);
-    await page.getByLabel('Identifiant').fill(user.username);
-    await page.getByLabel("Code d'enrôlement").fill(JSON.parse(stdout.trim()).code);
-    await page.getByLabel('Nom de la clé').fill('Clé du bureau');
-    await page.getByRole('button', { name: 'Enregistrer ma clé' }).click();
+    await enrolKey(page, server, user, 'Clé du bureau');
     await page.getByRole('heading', { name: 'Clé enregistrée' }).waitFor({ timeout: 15_000 });
 
     await page.goto(`${server.issuer}/pairing`);
@@ -138,21 +116,7 @@ describe('Pairing with e-CPS in Chromium (PSC sandbox)', { timeout: 240_000 }, (
 
   /** The e-CPS "phone": the sandbox's /ecps page for `idnat`, in a browser of its own. */
   async function phone(track, idnat) {
-    const page = track(await (await newContext(env.browser)).newPage());
-    await page.goto(`${sandbox.base}/ecps`);
-    await page.getByLabel('Identifiant national (IdNat)').fill(idnat);
-    await page.getByRole('button', { name: 'Afficher' }).click();
-    await page.getByRole('heading', { name: new RegExp(`Demandes pour .*\\(${idnat}\\)`) }).waitFor();
-    return page;
-  }
-
-  /** On the phone: the row of the request showing `code`, then Approuver or Refuser. */
-  async function decide(phonePage, code, button) {
-    const row = phonePage.locator('tr.request', { has: phonePage.locator('td.code', { hasText: new RegExp(`^${code}$`) }) });
-    await row.waitFor({ timeout: 10_000 });
-    assert.equal(await phonePage.locator('tr.request').count(), 1, 'one pending request on the phone');
-    await row.getByRole('button', { name: button }).click();
-    await phonePage.getByRole('status').waitFor();
+    return ecpsPhone(track(await (await newContext(env.browser)).newPage()), sandbox, idnat);
   }
 
   /** Starts a CIBA pairing with the keyboard; returns the two-digit code the page shows. */
@@ -185,7 +149,7 @@ describe('Pairing with e-CPS in Chromium (PSC sandbox)', { timeout: 240_000 }, (
       const expected = expiryDates();
 
       const phonePage = await phone(track, idnat);
-      await decide(phonePage, code, 'Approuver');
+      await decideOnPhone(phonePage, code, 'Approuver');
 
       const live = page.locator('#pairing-live');
       await live.filter({ hasText: PAIRED }).waitFor({ timeout: 20_000 });
@@ -212,7 +176,7 @@ describe('Pairing with e-CPS in Chromium (PSC sandbox)', { timeout: 240_000 }, (
       const { page, idnat } = await professional(track, idnats[1]);
       const code = await startPairing(page);
       const phonePage = await phone(track, idnat);
-      await decide(phonePage, code, 'Refuser');
+      await decideOnPhone(phonePage, code, 'Refuser');
 
       const live = page.locator('#pairing-live');
       await live.filter({ hasText: REFUSED }).waitFor({ timeout: 20_000 });
@@ -237,7 +201,7 @@ describe('Pairing with e-CPS in Chromium (PSC sandbox)', { timeout: 240_000 }, (
       assert.equal(await page.getByRole('button', { name: PAIR_BUTTON }).count(), 0, 'no second start while waiting');
 
       const phonePage = await phone(track, idnat);
-      await decide(phonePage, code, 'Approuver');
+      await decideOnPhone(phonePage, code, 'Approuver');
       await page.locator('#pairing-live').filter({ hasText: PAIRED }).waitFor({ timeout: 20_000 });
       assert.equal(await page.locator('#pairing-status').innerText(), 'actif');
     })(t),

@@ -9,53 +9,16 @@ import { after, before, describe, test } from 'node:test';
 import {
   REPO_ROOT,
   authorizationRequest,
+  enrolKey,
   exchangeCode,
   newContext,
+  plugKey,
   rpConfig,
   setup,
   submitLogin,
   waitForRp,
   withDiagnostics,
 } from './harness.mjs';
-
-/** A security key plugged into `page`: its PIN is checked unless `uv` is false. */
-async function plugKey(page, { uv = true } = {}) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('WebAuthn.enable');
-  const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-    options: {
-      protocol: 'ctap2',
-      transport: 'usb',
-      hasResidentKey: true,
-      hasUserVerification: true,
-      isUserVerified: uv,
-      automaticPresenceSimulation: true,
-    },
-  });
-  return {
-    addCredential: (credential) =>
-      cdp.send('WebAuthn.addCredential', { authenticatorId, credential }),
-    setUserVerified: (v) =>
-      cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: v }),
-    credentials: async () =>
-      (await cdp.send('WebAuthn.getCredentials', { authenticatorId })).credentials,
-  };
-}
-
-async function enrolmentCode(server, username) {
-  const { stdout } = await server.cli(['user', 'enrolment-code', username, '--json']);
-  return JSON.parse(stdout.trim()).code;
-}
-
-/** Enrols the page's key for `user` on the enrolment page, with a code from the CLI. */
-async function enrol(page, server, user, name = 'Clé bleue') {
-  const code = await enrolmentCode(server, user.username);
-  await page.goto(`${server.issuer}/keys/enrol`);
-  await page.getByLabel('Identifiant').fill(user.username);
-  await page.getByLabel("Code d'enrôlement").fill(code);
-  await page.getByLabel('Nom de la clé').fill(name);
-  await page.getByRole('button', { name: 'Enregistrer ma clé' }).click();
-}
 
 function amrOf(tokens) {
   return tokens.claims().amr ?? [];
@@ -90,7 +53,7 @@ describe('Security keys in Chromium (virtual authenticator)', { timeout: 180_000
         const page = track(await (await newContext(env.browser)).newPage());
         const key = await plugKey(page);
 
-        await enrol(page, server, user);
+        await enrolKey(page, server, user);
         await page.getByRole('heading', { name: 'Clé enregistrée' }).waitFor({ timeout: 15_000 });
         const creds = await key.credentials();
         assert.equal(creds.length, 1, 'one credential on the key');
@@ -122,7 +85,7 @@ describe('Security keys in Chromium (virtual authenticator)', { timeout: 180_000
         const user = await server.createUser();
         const page = track(await (await newContext(env.browser)).newPage());
         const key = await plugKey(page);
-        await enrol(page, server, user);
+        await enrolKey(page, server, user);
         await page.getByRole('heading', { name: 'Clé enregistrée' }).waitFor({ timeout: 15_000 });
 
         const config = await client({ minAcr: 'loa3' });
@@ -164,7 +127,7 @@ describe('Security keys in Chromium (virtual authenticator)', { timeout: 180_000
         const user = await server.createUser();
         const page = track(await (await newContext(env.browser)).newPage());
         await plugKey(page);
-        await enrol(page, server, user);
+        await enrolKey(page, server, user);
         await page.getByRole('heading', { name: 'Clé enregistrée' }).waitFor({ timeout: 15_000 });
 
         const { stdout } = await server.cli(['security-key', 'list', '--user', user.username, '--json']);
@@ -200,7 +163,7 @@ describe('Attestation policy in Chromium', { timeout: 120_000 }, () => {
       const user = await server.createUser();
       const page = track(await (await newContext(env.browser)).newPage());
       await plugKey(page);
-      await enrol(page, server, user);
+      await enrolKey(page, server, user);
       await page
         .getByRole('alert')
         .filter({ hasText: "Ce modèle de clé n'est pas autorisé" })
