@@ -5,8 +5,9 @@
 // page and the sandbox's pairing screen (two e-CPS approvals on the sandbox's phone page), then
 // only PSC's confirmation; past the maximum authentication age, a password-only session, a
 // revoked pairing and an e-CPS session each get what the federation profile demands; logging
-// out at Trousseau ends PSC's session and reaches the DPI's back-channel logout. Lifetimes
-// are configured short instead of waited for.
+// out at Trousseau ends PSC's session and reaches the DPI's back-channel logout. Nothing is
+// waited for: the maximum authentication age is configured short, and the end of PSC's own
+// session (30 minutes idle) is played by clearing the sandbox's cookies.
 //
 // A second test lets openid-client (a certified relying party) act as PSC's broker and
 // validate Trousseau's ID token and its federation claims.
