@@ -121,7 +121,7 @@ describe('Pairing with e-CPS in Chromium (PSC sandbox)', { timeout: 240_000 }, (
     await server.cli(['user', 'link-rpps', user.username, idnat]);
     const page = track(await (await newContext(env.browser)).newPage());
     await plugKey(page);
-    const { stdout } = await server.cli(['user', 'enrolment-code', user.username, '--json']);
+    const { stdout } = await server.cli(['user', 'enrolment-code', user.username, '--checked-by', 'Accueil', '--document', 'id_card', '--json']);
     await page.goto(`${server.issuer}/keys/enrol`);
     await page.getByLabel('Identifiant').fill(user.username);
     await page.getByLabel("Code d'enrôlement").fill(JSON.parse(stdout.trim()).code);

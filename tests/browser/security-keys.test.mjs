@@ -43,7 +43,7 @@ async function plugKey(page, { uv = true } = {}) {
 }
 
 async function enrolmentCode(server, username) {
-  const { stdout } = await server.cli(['user', 'enrolment-code', username, '--json']);
+  const { stdout } = await server.cli(['user', 'enrolment-code', username, '--checked-by', 'Accueil', '--document', 'id_card', '--json']);
   return JSON.parse(stdout.trim()).code;
 }
 
