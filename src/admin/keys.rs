@@ -5,16 +5,18 @@ use serde_json::json;
 
 use super::AdminError;
 use crate::audit::{AuditEvent, RequestContext};
-use crate::authn::webauthn::enrolment::{self, IssuedCode};
+use crate::authn::webauthn::enrolment::{self, IdentityCheckInput, IssuedCode};
 use crate::state::AppState;
 use crate::storage::security_keys::{self as store, KeyRecord};
 
-/// Issues an enrolment code for the identity `who` (username or id).
+/// Issues an enrolment code for the identity `who` (username or id), after the identity check
+/// `check` (required unless `enrolment.require_proofing = false`).
 pub async fn enrolment_code(
     state: &AppState,
     who: &str,
     ttl_secs: Option<i64>,
     actor: &str,
+    check: Option<&IdentityCheckInput>,
 ) -> Result<IssuedCode, AdminError> {
     let identity = super::users::find(state, who).await?;
     if !identity.status.is_active() {
@@ -29,7 +31,30 @@ pub async fn enrolment_code(
             "the code's lifetime must be positive".into(),
         ));
     }
-    Ok(enrolment::issue(&state.authn(), &identity, ttl, actor).await?)
+    let check = match check {
+        Some(c) if c.checked_by.trim().is_empty() => {
+            return Err(AdminError::Invalid(
+                "the identity check needs the name of the person who checked".into(),
+            ));
+        }
+        Some(c)
+            if c.checked_by.chars().count() > 200 || c.checked_by.chars().any(char::is_control) =>
+        {
+            return Err(AdminError::Invalid(
+                "the name of the person who checked is too long or holds control characters".into(),
+            ));
+        }
+        None if state.settings.enrolment.require_proofing => {
+            return Err(AdminError::Invalid(
+                "record the identity check first: who checked (--checked-by), which document \
+                 (--document id_card|passport|residence_permit|cps_card) and, when not in person, \
+                 --remote (enrolment.require_proofing = true)"
+                    .into(),
+            ));
+        }
+        other => other,
+    };
+    Ok(enrolment::issue(&state.authn(), &identity, ttl, actor, check).await?)
 }
 
 /// The keys of one identity (revoked ones included), or every key, or the flagged ones.

@@ -3,6 +3,7 @@
 pub mod cards;
 pub mod clients;
 pub mod keys;
+pub mod roles;
 pub mod users;
 
 /// A refused administrative action, worded for the person who asked: the same refusals as a

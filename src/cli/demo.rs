@@ -9,10 +9,11 @@ use super::demo_psc::{DEMO_IDNAT, DemoPsc};
 use crate::admin::clients::{self, ClientSpec};
 use crate::admin::users::{self, NewUser};
 use crate::app::Application;
+use crate::authn::webauthn::enrolment::IdentityCheckInput;
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::demo::{DemoRp, PASSWORD};
-use crate::identity::{IdNat, LinkMethod};
+use crate::identity::{IdNat, IdentityDocument, LinkMethod};
 use crate::oidc::client::GrantType;
 use crate::oidc::keys::SigningAlg;
 use crate::state::AppState;
@@ -71,7 +72,14 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
         introspect: false,
         psc_broker: false,
     };
-    let enrolment = crate::admin::keys::enrolment_code(&state, "demo", None, "demo").await?;
+    // The demo records the identity check a helpdesk agent makes before handing a code over.
+    let check = IdentityCheckInput {
+        checked_by: "Accueil de la démonstration".into(),
+        document: IdentityDocument::IdCard,
+        remote: false,
+    };
+    let enrolment =
+        crate::admin::keys::enrolment_code(&state, "demo", None, "demo", Some(&check)).await?;
     let secret = clients::create(&state, &spec, "demo")
         .await?
         .unwrap_or_default();

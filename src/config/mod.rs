@@ -2,6 +2,7 @@
 //! environment variables. Validated once at start-up with messages that name the key. One file
 //! per area (`[http]`, `[ldap]`, `[cps]`…); every type is re-exported here.
 
+mod admin;
 mod cps;
 mod database;
 mod error;
@@ -25,6 +26,7 @@ mod throttle;
 mod tokens;
 mod webauthn;
 
+pub use admin::{AdminSettings, EnrolmentSettings};
 pub use cps::{
     CertEncoding, CpsProxySettings, CpsSettings, CpsTlsSettings, CrlStalePolicy,
     StructureCardPolicy,

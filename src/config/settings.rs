@@ -4,10 +4,10 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 use super::{
-    ConfigError, CpsSettings, DatabaseSettings, EstablishmentSettings, HrSettings, HttpSettings,
-    LdapSettings, LoggingSettings, LogoutSettings, MetricsSettings, PasswordSettings, PscSettings,
-    ReconcileSettings, SecretsSettings, SessionSettings, SyncSettings, ThrottleSettings,
-    TokenSettings, WebauthnSettings, sqlite_path,
+    AdminSettings, ConfigError, CpsSettings, DatabaseSettings, EnrolmentSettings,
+    EstablishmentSettings, HrSettings, HttpSettings, LdapSettings, LoggingSettings, LogoutSettings,
+    MetricsSettings, PasswordSettings, PscSettings, ReconcileSettings, SecretsSettings,
+    SessionSettings, SyncSettings, ThrottleSettings, TokenSettings, WebauthnSettings, sqlite_path,
 };
 
 /// Every setting of Trousseau.
@@ -32,6 +32,8 @@ pub struct Settings {
     pub cps: CpsSettings,
     pub psc: PscSettings,
     pub metrics: MetricsSettings,
+    pub admin: AdminSettings,
+    pub enrolment: EnrolmentSettings,
     /// Where relative paths were resolved, when they were (`--config`): the file's folder.
     #[serde(skip)]
     pub paths: PathResolution,
@@ -103,6 +105,7 @@ impl Settings {
         self.cps.validate()?;
         self.psc.validate()?;
         self.metrics.validate(&self.http.bind)?;
+        self.admin.validate()?;
         self.password.validate()
     }
 

@@ -5,9 +5,11 @@ mod idnat;
 mod link;
 mod luhn;
 pub mod name;
+mod role;
 mod status;
 
 pub use finess::{Finess, FinessError};
 pub use idnat::{Adeli, IdNat, IdNatError, IdNatKind, Rpps};
 pub use link::LinkMethod;
+pub use role::{AdminRole, IdentityDocument, UnknownDocument, UnknownRole};
 pub use status::{Status, UnknownStatus};

@@ -17,8 +17,10 @@ pub struct AccountRecord {
     pub deleted: i64,
     /// JSON list of direct group DNs.
     pub group_dns: String,
-    /// JSON list of role names.
+    /// JSON list of role names (the `roles` claim, `[ldap.roles]`).
     pub roles: String,
+    /// JSON list of administration roles (`[admin.roles]`).
+    pub admin_roles: String,
     pub fingerprint: String,
     pub seen_at: i64,
     pub created_at: i64,
@@ -35,9 +37,9 @@ impl AccountRecord {
 }
 
 const COLUMNS: &str = "unique_id, identity_id, dn, username, upn, enabled, deleted, group_dns, \
-     roles, fingerprint, seen_at, created_at, updated_at";
-const WIDTH: usize = 13;
-/// Rows per multi-row statement (13 parameters each: well under every engine's limit).
+     roles, fingerprint, seen_at, created_at, updated_at, admin_roles";
+const WIDTH: usize = 14;
+/// Rows per multi-row statement (14 parameters each: well under every engine's limit).
 pub const CHUNK: usize = 200;
 
 /// The live account a login names (login name or UPN, lower-cased).
@@ -113,7 +115,8 @@ pub async fn insert_many(
                 .bind(&r.fingerprint)
                 .bind(r.seen_at)
                 .bind(r.created_at)
-                .bind(r.updated_at);
+                .bind(r.updated_at)
+                .bind(&r.admin_roles);
         }
         q.execute(&mut **tx).await?;
     }
@@ -125,7 +128,7 @@ pub async fn update(tx: &mut Tx, r: &AccountRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE directory_accounts SET identity_id = $1, dn = $2, username = $3, upn = $4, \
          enabled = $5, deleted = $6, group_dns = $7, roles = $8, fingerprint = $9, seen_at = $10, \
-         updated_at = $11 WHERE unique_id = $12",
+         updated_at = $11, admin_roles = $13 WHERE unique_id = $12",
     )
     .bind(&r.identity_id)
     .bind(&r.dn)
@@ -139,6 +142,7 @@ pub async fn update(tx: &mut Tx, r: &AccountRecord) -> Result<(), sqlx::Error> {
     .bind(r.seen_at)
     .bind(r.updated_at)
     .bind(&r.unique_id)
+    .bind(&r.admin_roles)
     .execute(&mut **tx)
     .await
     .map(|_| ())

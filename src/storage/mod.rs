@@ -22,6 +22,7 @@ pub mod psc;
 pub mod purge;
 pub mod refresh;
 pub mod revoked_tokens;
+pub mod roles;
 pub mod rpps;
 mod rpps_row;
 pub mod rpps_scope;

@@ -213,6 +213,9 @@ pub struct CodeRecord {
     pub created_by: String,
     pub expires_at: i64,
     pub used_at: Option<i64>,
+    /// The identity check recorded when the code was issued.
+    #[sqlx(default)]
+    pub identity_check_id: Option<String>,
 }
 
 /// Stores a new code; the identity's earlier unused codes stop working.
@@ -225,14 +228,15 @@ pub async fn insert_code(tx: &mut Tx, c: &CodeRecord) -> Result<(), sqlx::Error>
     .execute(&mut **tx)
     .await?;
     sqlx::query(
-        "INSERT INTO enrolment_codes (code_hash, identity_id, created_at, created_by, expires_at) \
-         VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO enrolment_codes (code_hash, identity_id, created_at, created_by, expires_at, identity_check_id) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&c.code_hash)
     .bind(&c.identity_id)
     .bind(c.created_at)
     .bind(&c.created_by)
     .bind(c.expires_at)
+    .bind(&c.identity_check_id)
     .execute(&mut **tx)
     .await
     .map(|_| ())

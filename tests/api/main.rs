@@ -8,6 +8,7 @@ mod helpers;
 // so it stays at this path.
 mod cps_pki;
 
+mod admin;
 mod cps;
 mod directory;
 mod login;

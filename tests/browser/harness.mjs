@@ -540,7 +540,7 @@ export async function plugKey(page, { uv = true } = {}) {
  * enrolment-code` and submits it; the caller waits for the outcome it expects.
  */
 export async function enrolKey(page, server, user, name = 'Clé bleue') {
-  const { stdout } = await server.cli(['user', 'enrolment-code', user.username, '--json']);
+  const { stdout } = await server.cli(['user', 'enrolment-code', user.username, '--checked-by', 'Accueil', '--document', 'id_card', '--json']);
   const { code } = JSON.parse(stdout.trim());
   await page.goto(`${server.issuer}/keys/enrol`);
   await page.getByLabel('Identifiant').fill(user.username);

@@ -10,8 +10,9 @@ use crate::authn::Authn;
 use crate::authn::level::{AuthFactor, Method};
 use crate::authn::throttle::{self, Blocked};
 use crate::crypto::{hash_secret, random_bytes};
-use crate::identity::LinkMethod;
+use crate::identity::{IdentityDocument, LinkMethod};
 use crate::storage::identities::{self, IdentityRecord};
+use crate::storage::roles;
 use crate::storage::security_keys::{self as store, CodeRecord};
 
 /// Crockford's base32 alphabet: no I, L, O or U to misread on a printed slip.
@@ -68,17 +69,34 @@ pub fn session_may_enrol(factors: &[AuthFactor], link_method: Option<&str>) -> b
         .any(|f| f.method.phishing_resistant() && !(link_unchecked && f.method == Method::Card))
 }
 
-/// Issues a code for `identity` (the previous unused one stops working).
+/// How the person's identity was checked before the code is handed over: the evidence an
+/// eIDAS "substantial" level needs.
+#[derive(Debug, Clone)]
+pub struct IdentityCheckInput {
+    /// The person who checked (name of the agent).
+    pub checked_by: String,
+    pub document: IdentityDocument,
+    /// Checked remotely (video), not in person.
+    pub remote: bool,
+}
+
+/// Issues a code for `identity` (the previous unused one stops working), recording the
+/// identity check made before it when there is one, in the same transaction.
 pub async fn issue(
     state: &Authn<'_>,
     identity: &IdentityRecord,
     ttl_secs: i64,
     actor: &str,
+    check: Option<&IdentityCheckInput>,
 ) -> anyhow::Result<IssuedCode> {
     let code = generate();
     let now = state.clock.now();
     let expires_at = now + ttl_secs;
     let mut tx = state.db.begin().await?;
+    let check_id = match check {
+        Some(c) => Some(record_check(state, &mut tx, identity, c, actor, now).await?),
+        None => None,
+    };
     store::insert_code(
         &mut tx,
         &CodeRecord {
@@ -88,6 +106,7 @@ pub async fn issue(
             created_by: actor.to_owned(),
             expires_at,
             used_at: None,
+            identity_check_id: check_id.clone(),
         },
     )
     .await?;
@@ -98,11 +117,49 @@ pub async fn issue(
             AuditEvent::success("enrolment_code_issued")
                 .actor(actor)
                 .subject(&identity.id)
-                .details(json!({ "expires_at": expires_at })),
+                .details(json!({ "expires_at": expires_at, "identity_check": check_id })),
         )
         .await?;
     tx.commit().await?;
     Ok(IssuedCode { code, expires_at })
+}
+
+async fn record_check(
+    state: &Authn<'_>,
+    tx: &mut crate::storage::Tx,
+    identity: &IdentityRecord,
+    c: &IdentityCheckInput,
+    actor: &str,
+    now: i64,
+) -> anyhow::Result<String> {
+    let id = uuid::Uuid::now_v7().to_string();
+    roles::insert_check(
+        tx,
+        &roles::IdentityCheck {
+            id: id.clone(),
+            identity_id: identity.id.clone(),
+            checked_by: c.checked_by.clone(),
+            document: c.document.as_str().to_owned(),
+            remote: i64::from(c.remote),
+            checked_at: now,
+            recorded_by: actor.to_owned(),
+        },
+    )
+    .await?;
+    state
+        .audit
+        .in_tx(
+            tx,
+            AuditEvent::success("identity_checked")
+                .actor(actor)
+                .subject(&identity.id)
+                .details(json!({
+                    "check": id, "checked_by": c.checked_by,
+                    "document": c.document, "remote": c.remote,
+                })),
+        )
+        .await?;
+    Ok(id)
 }
 
 /// Checks a username and code pair (throttled like a password); the code is spent only when a

@@ -1,5 +1,5 @@
 //! `trousseau user`: create, list and show identities, set passwords, issue enrolment codes,
-//! unlock, mark departures, and link or unlink RPPS records.
+//! unlock, mark departures, link or unlink RPPS records, and assign administration roles.
 
 use anyhow::{Context, bail};
 use clap::Subcommand;
@@ -8,8 +8,11 @@ use serde_json::json;
 use std::io::Read;
 
 use super::common::{ACTOR, JsonFlag};
+use crate::admin::roles;
 use crate::admin::users::{self, NewUser};
+use crate::authn::webauthn::enrolment::IdentityCheckInput;
 use crate::cli::output::{pairs, table, time};
+use crate::identity::{AdminRole, IdentityDocument};
 use crate::state::AppState;
 
 #[derive(Debug, Subcommand)]
@@ -68,16 +71,110 @@ pub enum UserCommand {
     },
     /// Remove the RPPS link of an identity.
     UnlinkRpps { user: String },
-    /// Issue a one-time code that lets the person enrol a security key (hand it over after
-    /// checking their identity in person); prints the code and its expiry.
+    /// Issue a one-time code that lets the person enrol a security key, after checking their
+    /// identity (recorded: who checked, which document, in person or remote); prints the code
+    /// and its expiry.
     EnrolmentCode {
         user: String,
         /// Lifetime in hours (default: webauthn.enrolment_code_ttl_secs, 24 h).
         #[arg(long)]
         ttl_hours: Option<i64>,
+        /// Name of the person who checked the identity (required unless
+        /// enrolment.require_proofing = false).
+        #[arg(long)]
+        checked_by: Option<String>,
+        /// The document shown: id_card, passport, residence_permit or cps_card.
+        #[arg(long)]
+        document: Option<IdentityDocument>,
+        /// The identity was checked remotely (video), not in person.
+        #[arg(long)]
+        remote: bool,
         #[arg(long)]
         json: bool,
     },
+    /// Administration roles (admin, helpdesk, auditor) assigned locally.
+    #[command(subcommand)]
+    Role(RoleCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Assign a role: admin, helpdesk or auditor.
+    Add { user: String, role: AdminRole },
+    /// Withdraw a locally assigned role (one from a directory group goes with the group).
+    Remove { user: String, role: AdminRole },
+    /// Show a person's roles and where each comes from.
+    List {
+        user: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// The identity check typed on the command line: both or neither of name and document.
+fn identity_check(
+    checked_by: Option<String>,
+    document: Option<IdentityDocument>,
+    remote: bool,
+) -> anyhow::Result<Option<IdentityCheckInput>> {
+    match (checked_by, document) {
+        (Some(checked_by), Some(document)) => Ok(Some(IdentityCheckInput {
+            checked_by,
+            document,
+            remote,
+        })),
+        (None, None) if !remote => Ok(None),
+        _ => bail!("an identity check needs both --checked-by NAME and --document TYPE"),
+    }
+}
+
+async fn role(state: &AppState, cmd: RoleCommand) -> anyhow::Result<()> {
+    match cmd {
+        RoleCommand::Add { user, role } => {
+            let changed = roles::add(state, &user, role, ACTOR).await?;
+            println!(
+                "{}",
+                json!({ "user": user, "role": role, "added": changed })
+            );
+        }
+        RoleCommand::Remove { user, role } => {
+            let changed = roles::remove(state, &user, role, ACTOR).await?;
+            if !changed {
+                eprintln!(
+                    "{user} had no local role {role} (a role from a directory group is withdrawn in the directory)"
+                );
+            }
+            println!(
+                "{}",
+                json!({ "user": user, "role": role, "removed": changed })
+            );
+        }
+        RoleCommand::List { user, json } => {
+            let i = users::find(state, &user).await?;
+            let s = roles::summary(state, &i.id).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                let mut rows: Vec<Vec<String>> = s
+                    .local
+                    .iter()
+                    .map(|g| {
+                        vec![
+                            g.role.clone(),
+                            format!("local (by {} at {})", g.granted_by, time(g.granted_at)),
+                        ]
+                    })
+                    .collect();
+                rows.extend(
+                    s.directory
+                        .iter()
+                        .map(|r| vec![r.to_string(), "directory group ([admin.roles])".into()]),
+                );
+                table(&["ROLE", "SOURCE"], &rows);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_password() -> anyhow::Result<SecretString> {
@@ -221,13 +318,18 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
         UserCommand::EnrolmentCode {
             user,
             ttl_hours,
+            checked_by,
+            document,
+            remote,
             json,
         } => {
+            let check = identity_check(checked_by, document, remote)?;
             let issued = crate::admin::keys::enrolment_code(
                 state,
                 &user,
                 ttl_hours.map(|h| h * 3600),
                 ACTOR,
+                check.as_ref(),
             )
             .await?;
             if json {
@@ -273,6 +375,7 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
                 json!({ "user": user, "idnat": l.idnat, "method": l.method, "test_number": id.is_test() })
             );
         }
+        UserCommand::Role(cmd) => role(state, cmd).await?,
         UserCommand::UnlinkRpps { user } => {
             let l = users::unlink_rpps(state, &user, ACTOR).await?;
             println!("{}", json!({ "user": user, "unlinked": l.idnat }));

@@ -3,10 +3,11 @@
 //! deleted.
 
 use serde_json::json;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use super::ACTOR;
 use super::plan::{DELETED_REASON, Plan, Tally, plan};
+use super::read::RoleMaps;
 use crate::audit::AuditEvent;
 use crate::config::LdapSettings;
 use crate::directory::Repository;
@@ -20,7 +21,7 @@ use crate::storage::identities;
 pub(super) async fn apply(
     state: &Repository<'_>,
     s: &LdapSettings,
-    roles_map: &HashMap<String, String>,
+    roles_map: &RoleMaps,
     tally: &mut Tally,
     entries: &[DirEntry],
 ) -> anyhow::Result<()> {

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::read::Groups;
+use super::read::{AccountRoles, Groups, RoleMaps};
 use crate::config::{DirectoryKind, LdapSettings, LinkBy};
 use crate::directory::Repository;
 use crate::identity::Status;
@@ -104,7 +104,7 @@ pub(super) struct Counts {
 pub(super) async fn plan(
     state: &Repository<'_>,
     s: &LdapSettings,
-    roles_map: &HashMap<String, String>,
+    roles_map: &RoleMaps,
     tally: &mut Tally,
     entries: &[DirEntry],
 ) -> anyhow::Result<Plan> {
@@ -153,8 +153,8 @@ pub(super) async fn plan(
         {
             *max_stamp = Some(m.clone());
         }
-        let roles = groups.roles(&e.member_of, roles_map);
-        let fingerprint = e.fingerprint(&roles);
+        let roles = groups.account_roles(&e.member_of, roles_map);
+        let fingerprint = e.fingerprint(&roles.fingerprinted());
         let enabled = i64::from(!e.disabled());
         match accounts.get(&e.unique_id) {
             Some(a) if a.fingerprint == fingerprint && a.deleted == 0 => {
@@ -294,7 +294,7 @@ fn transitions(
 pub(super) fn record(
     e: &DirEntry,
     identity_id: &str,
-    roles: &[String],
+    roles: &AccountRoles,
     fingerprint: String,
     now: i64,
 ) -> AccountRecord {
@@ -307,7 +307,8 @@ pub(super) fn record(
         enabled: i64::from(!e.disabled()),
         deleted: 0,
         group_dns: to_json_list(&e.member_of),
-        roles: to_json_list(roles),
+        roles: to_json_list(&roles.claims),
+        admin_roles: to_json_list(&roles.admin),
         fingerprint,
         seen_at: now,
         created_at: now,

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use super::plan::{Index, new_identity, page_keys, record};
-use super::read::{Groups, role_map};
+use super::read::{Groups, role_maps};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::directory::Repository;
 use crate::ldap::DirEntry;
@@ -62,8 +62,8 @@ pub async fn provision(
     }
     // Roles from the direct groups only until the next sync resolves nesting.
     let mut groups = Groups::default();
-    let roles = groups.roles(&e.member_of, &role_map(s));
-    let fp = e.fingerprint(&roles);
+    let roles = groups.account_roles(&e.member_of, &role_maps(s, &state.settings.admin));
+    let fp = e.fingerprint(&roles.fingerprinted());
     // The fingerprint is left stale on purpose so the next sync rewrites the account.
     let mut r = record(e, &identity_id, &roles, fp, now);
     r.fingerprint = String::from("login");

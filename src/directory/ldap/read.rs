@@ -6,7 +6,7 @@ use ldap3::controls::RawControl;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use crate::config::{DirectoryKind, LdapSettings};
+use crate::config::{AdminSettings, DirectoryKind, LdapSettings};
 use crate::ldap::LdapClient;
 
 /// AD's "show deleted objects" control.
@@ -60,6 +60,14 @@ impl Groups {
         out
     }
 
+    /// Both kinds of roles of a user whose direct groups are `direct`.
+    pub(super) fn account_roles(&mut self, direct: &[String], maps: &RoleMaps) -> AccountRoles {
+        AccountRoles {
+            claims: self.roles(direct, &maps.claims),
+            admin: self.roles(direct, &maps.admin),
+        }
+    }
+
     /// Roles of a user whose direct groups are `direct`.
     pub(super) fn roles(
         &mut self,
@@ -87,12 +95,43 @@ impl Groups {
     }
 }
 
-/// The role map with lower-cased keys.
-pub(super) fn role_map(s: &LdapSettings) -> HashMap<String, String> {
-    s.roles
-        .iter()
-        .map(|(k, v)| (k.to_lowercase(), v.clone()))
-        .collect()
+/// The role maps with lower-cased keys: `[ldap.roles]` (the `roles` claim) and
+/// `[admin.roles]` (Trousseau's own administration roles, never in a relying party's token).
+pub(super) fn role_maps(s: &LdapSettings, admin: &AdminSettings) -> RoleMaps {
+    RoleMaps {
+        claims: s
+            .roles
+            .iter()
+            .map(|(k, v)| (k.to_lowercase(), v.clone()))
+            .collect(),
+        admin: admin.role_map(),
+    }
+}
+
+/// The two group-to-role maps a sync applies.
+#[derive(Debug, Default)]
+pub(super) struct RoleMaps {
+    pub(super) claims: HashMap<String, String>,
+    pub(super) admin: HashMap<String, String>,
+}
+
+/// An account's roles from its groups, by map.
+#[derive(Debug, Default)]
+pub(super) struct AccountRoles {
+    pub(super) claims: Vec<String>,
+    pub(super) admin: Vec<String>,
+}
+
+impl AccountRoles {
+    /// What the account fingerprint covers: administration roles only when there are some,
+    /// so that fingerprints of directories without `[admin.roles]` stay as they were.
+    pub(super) fn fingerprinted(&self) -> Vec<String> {
+        self.claims
+            .iter()
+            .cloned()
+            .chain(self.admin.iter().map(|r| format!("admin:{r}")))
+            .collect()
+    }
 }
 
 /// Reads every group (cheap: thousands), with the ones changed since the marker.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use super::apply::{apply, mark_deleted};
 use super::plan::{Counts, Tally};
-use super::read::{ad_deleted, read_groups, role_map, stamp_minus};
+use super::read::{ad_deleted, read_groups, role_maps, stamp_minus};
 use crate::audit::AuditEvent;
 use crate::config::DirectoryKind;
 use crate::directory::Repository;
@@ -131,7 +131,7 @@ async fn sync_inner(
             run.mode = "full".into();
         }
     }
-    let roles_map = role_map(&s);
+    let roles_map = role_maps(&s, &state.settings.admin);
 
     // Accounts and identities are read per page (what the page names), never all at once:
     // memory stays flat whatever the directory's size.

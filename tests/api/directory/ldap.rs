@@ -12,7 +12,7 @@ use trousseau::ldap::check;
 use trousseau::storage::directory as store;
 
 /// `[ldap]` settings for `s`, with `servers` and extra lines.
-fn ldap_toml(s: &Slapd, servers: &[&str], extra: &str) -> String {
+pub(crate) fn ldap_toml(s: &Slapd, servers: &[&str], extra: &str) -> String {
     let servers: Vec<String> = servers.iter().map(|u| format!("\"{u}\"")).collect();
     format!(
         "[ldap]\nservers = [{}]\nkind = \"openldap\"\nca_file = \"{}\"\nservice_dn = \"{}\"\n\

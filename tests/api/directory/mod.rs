@@ -4,5 +4,5 @@
 mod ad;
 mod hr;
 mod identity;
-mod ldap;
+pub(crate) mod ldap;
 pub mod rpps;

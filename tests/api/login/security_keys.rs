@@ -41,7 +41,12 @@ fn csrf(b: &Browser) -> String {
 }
 
 async fn code_for(app: &TestApp, user: &str) -> String {
-    trousseau::admin::keys::enrolment_code(&app.state, user, None, "test")
+    let check = trousseau::authn::webauthn::enrolment::IdentityCheckInput {
+        checked_by: "Accueil".into(),
+        document: trousseau::identity::IdentityDocument::IdCard,
+        remote: false,
+    };
+    trousseau::admin::keys::enrolment_code(&app.state, user, None, "test", Some(&check))
         .await
         .expect("code issued")
         .code

@@ -1,0 +1,5 @@
+//! Administration: roles (local and from directory groups) and the identity check recorded
+//! before an enrolment code.
+
+mod proofing;
+mod roles;
