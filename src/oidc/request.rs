@@ -475,7 +475,10 @@ pub fn decide(
             return Decision::Stop(AuthzRefusal::EstablishmentUnknown);
         }
     }
+    // PSC's broker is trusted by the establishment's agreement with the ANS: the professional
+    // confirms on PSC's own screens, and a consent page here would break its silent requests.
     let needs_consent = !req.client.first_party
+        && !req.client.policy.psc_broker
         && !progress.consent_done
         && (!progress.consented || req.prompt.contains(Prompt::Consent));
     if needs_consent {

@@ -118,7 +118,6 @@ describe('Federation with Pro Santé Connect in Chromium (the PSC sandbox as the
         id: uniq('psc'),
         name: 'Pro Santé Connect',
         pscBroker: true,
-        firstParty: true,
         redirectUri: `${pscIssuer}/broker/${ALIAS}/endpoint`,
         backchannelLogoutUri: `${pscIssuer}/broker/${ALIAS}/backchannel-logout`,
         grants: ['authorization_code'],
@@ -557,7 +556,6 @@ describe('Federation with Pro Santé Connect in Chromium (the PSC sandbox as the
       const client = await server.createClient({
         name: 'Pro Santé Connect (courtier de test)',
         pscBroker: true,
-        firstParty: true,
         redirectUri: rp.redirectUri,
         grants: ['authorization_code'],
         scopes: ['openid', 'profile', 'email'],

@@ -461,6 +461,18 @@ fn consent_is_asked_unless_stored_given_in_the_flow_or_first_party() {
 }
 
 #[test]
+fn psc_s_broker_is_never_asked_for_consent() {
+    let mut broker = client();
+    broker.policy.psc_broker = true;
+    let req = parse_with(broker, &to_params(&valid())).unwrap();
+    let s = session(Level::Loa1, NOW - 60);
+    assert_eq!(
+        decide(&req, Some(&s), Progress::default(), NOW),
+        Decision::Issue
+    );
+}
+
+#[test]
 fn prompt_login_and_max_age_ask_for_a_fresh_login() {
     let s = session(Level::Loa1, NOW - 600);
     let login = request(&[("prompt", "login")]);
