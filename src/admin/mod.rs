@@ -1,5 +1,6 @@
 //! Administration of identities and clients, shared by the CLI (and later the console).
 
+pub mod api;
 pub mod cards;
 pub mod clients;
 pub mod keys;

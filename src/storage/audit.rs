@@ -122,3 +122,44 @@ pub async fn list(pool: &AnyPool, f: &AuditFilter) -> Result<Vec<AuditRecord>, s
     .fetch_all(pool)
     .await
 }
+
+/// Filters of an audit page: every field optional; `before` is the (at, id) of the last event
+/// of the previous page (newest first).
+#[derive(Debug, Default, Clone)]
+pub struct AuditPage {
+    pub kind: Option<String>,
+    pub outcome: Option<String>,
+    pub subject: Option<String>,
+    pub client_id: Option<String>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub before: Option<(i64, String)>,
+    pub limit: i64,
+}
+
+/// One page of events, newest first, by keyset (no OFFSET: every page costs the same).
+pub async fn page(pool: &AnyPool, f: &AuditPage) -> Result<Vec<AuditRecord>, sqlx::Error> {
+    let (before_at, before_id) = match &f.before {
+        Some((at, id)) => (Some(*at), Some(id.clone())),
+        None => (None, None),
+    };
+    sqlx::query_as(
+        "SELECT id, at, kind, outcome, reason, actor, subject, client_id, source_ip, request_id, details \
+         FROM audit_events WHERE ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR outcome = $2) \
+         AND ($3 IS NULL OR subject = $3) AND ($4 IS NULL OR client_id = $4) \
+         AND at >= $5 AND at <= $6 \
+         AND ($7 IS NULL OR at < $7 OR (at = $7 AND id < $8)) \
+         ORDER BY at DESC, id DESC LIMIT $9",
+    )
+    .bind(&f.kind)
+    .bind(&f.outcome)
+    .bind(&f.subject)
+    .bind(&f.client_id)
+    .bind(f.since.unwrap_or(0))
+    .bind(f.until.unwrap_or(i64::MAX))
+    .bind(before_at)
+    .bind(before_id.unwrap_or_default())
+    .bind(f.limit)
+    .fetch_all(pool)
+    .await
+}
