@@ -6,14 +6,21 @@ use std::net::TcpListener;
 use trousseau::app::Application;
 use trousseau::clock::FixedClock;
 use trousseau::config::Settings;
-use trousseau::demo::DemoRp;
+use trousseau::demo::{DemoApps, DemoRp};
 
 use crate::helpers::{now, spawn_app, test_database};
 
 #[tokio::test]
 async fn a_normal_server_has_no_demo_route() {
     let app = spawn_app().await;
-    for path in ["/demo", "/demo/login", "/demo/callback?code=x&state=y"] {
+    for path in [
+        "/demo",
+        "/demo/login",
+        "/demo/callback?code=x&state=y",
+        "/demo/dmp",
+        "/demo/dmp/login",
+        "/demo/dmp/callback?code=x&state=y",
+    ] {
         let resp = app.http.get(app.url(path)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
         let body = resp.text().await.unwrap();
@@ -48,10 +55,13 @@ async fn the_demo_server_mounts_the_demo_relying_party() {
         key = dir.path().join("master.key").display()
     );
     let settings = Settings::from_overrides(&toml).unwrap();
-    let rp = DemoRp {
-        client_id: "demo-dpi".into(),
-        client_secret: "not-a-secret".into(),
-        base: base.clone(),
+    let rp = DemoApps {
+        dpi: DemoRp {
+            client_id: "demo-dpi".into(),
+            client_secret: "not-a-secret".into(),
+            base: base.clone(),
+        },
+        dmp: None,
     };
     let app =
         Application::build_with_listener(settings, listener, FixedClock::new(now()), Some(rp))
