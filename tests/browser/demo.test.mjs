@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
@@ -19,6 +20,24 @@ const WELCOME = 'Bienvenue dans le DMP (démonstration)';
 function trousseauBin() {
   const bin = process.env.TROUSSEAU_BIN;
   return bin ? path.resolve(process.cwd(), bin) : path.join(REPO_ROOT, 'target', 'debug', 'trousseau');
+}
+
+/** Whether `port` on 127.0.0.1 is free now. */
+function isFree(port) {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A free port whose sandbox port (plus ten) is free too. */
+async function demoPort() {
+  for (let i = 0; i < 20; i += 1) {
+    const port = await freePort();
+    if (port + 10 < 65536 && (await isFree(port + 10))) return port;
+  }
+  throw new Error('no free pair of ports for the demo');
 }
 
 /** Starts `trousseau demo` on a free port; resolves once it has printed its walk-through. */
@@ -65,14 +84,18 @@ async function plugKey(page) {
   });
 }
 
-describe('trousseau demo: the walk-through in Chromium', { timeout: 180_000 }, () => {
+// The demo always runs on its own temporary SQLite database: once is enough (not again in the
+// PostgreSQL leg).
+const skip = process.env.BROWSER_TEST_DATABASE_URL ? 'the demo uses its own SQLite database' : false;
+
+describe('trousseau demo: the walk-through in Chromium', { timeout: 180_000, skip }, () => {
   let demo;
   let browser;
   let printed;
   let trousseau;
   let sandbox;
   before(async () => {
-    const port = await freePort();
+    const port = await demoPort();
     trousseau = `http://localhost:${port}`;
     sandbox = `http://127.0.0.1:${port + 10}`;
     demo = startDemo(port);
