@@ -146,12 +146,12 @@ pub struct Application {
 }
 
 impl Application {
-    /// Builds the state and binds the listener (port 0 picks a free port). `demo` is the demo
-    /// relying party to mount under `/demo` (`trousseau demo` only; `None` everywhere else).
+    /// Builds the state and binds the listener (port 0 picks a free port). `demo` are the demo
+    /// relying parties to mount under `/demo` (`trousseau demo` only; `None` everywhere else).
     pub async fn build(
         settings: Settings,
         clock: SharedClock,
-        demo: Option<crate::demo::DemoRp>,
+        demo: Option<crate::demo::DemoApps>,
     ) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(&settings.http.bind)
             .with_context(|| format!("cannot listen on {} (http.bind)", settings.http.bind))?;
@@ -163,7 +163,7 @@ impl Application {
         settings: Settings,
         listener: TcpListener,
         clock: SharedClock,
-        demo: Option<crate::demo::DemoRp>,
+        demo: Option<crate::demo::DemoApps>,
     ) -> anyhow::Result<Application> {
         let (db, master) = open(&settings).await?;
         let port = listener.local_addr()?.port();
@@ -196,7 +196,6 @@ impl Application {
             &state.settings.metrics,
             metrics_addr,
         )?);
-        let demo = demo.map(web::Data::new);
         let toolkit = web::Data::new(ui::WebSettings::new(&state.settings.http));
         let sessions = web::Data::new(crate::session::SessionReader::of(&state.sessions()));
         let data = state.clone();
@@ -226,8 +225,8 @@ impl Application {
                 .configure(crate::admin::api::configure)
                 .configure(|cfg| crate::metrics::configure(cfg, exposure.clone()))
                 .configure(|cfg| {
-                    if let Some(rp) = &demo {
-                        crate::demo::configure(cfg, rp.clone());
+                    if let Some(apps) = &demo {
+                        crate::demo::configure(cfg, apps);
                     }
                 })
                 .default_service(web::to(ui::error::not_found))

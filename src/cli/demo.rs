@@ -1,6 +1,8 @@
-//! `trousseau demo`: a throw-away Trousseau on a temporary SQLite database with a demo user and
-//! the demo relying party ([`crate::demo`]) under `/demo`, and a Pro Santé Connect sandbox in
-//! the same process ([`super::demo_psc`]) for e-CPS pairing and login.
+//! `trousseau demo`: a throw-away Trousseau on a temporary SQLite database with a demo user, a
+//! one-time key enrolment code, the demo DPI ([`crate::demo::dpi`]) under `/demo`, and a Pro
+//! Santé Connect sandbox in the same process ([`super::demo_psc`]) for e-CPS pairing and login,
+//! whose broker federates this Trousseau for the demo national service "DMP (démonstration)"
+//! ([`crate::demo::dmp`], under `/demo/dmp`). It prints the walk-through, in French.
 
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -12,7 +14,7 @@ use crate::app::Application;
 use crate::authn::webauthn::enrolment::IdentityCheckInput;
 use crate::clock::SystemClock;
 use crate::config::Settings;
-use crate::demo::{DemoRp, PASSWORD};
+use crate::demo::{DemoApps, DemoRp, PASSWORD};
 use crate::identity::{IdNat, IdentityDocument, LinkMethod};
 use crate::oidc::client::GrantType;
 use crate::oidc::keys::SigningAlg;
@@ -83,38 +85,74 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
     let secret = clients::create(&state, &spec, "demo")
         .await?
         .unwrap_or_default();
+    // The sandbox's broker, a client of this Trousseau; then the sandbox knows its secret.
+    let broker_secret = clients::create(&state, &psc.broker_client(), "demo")
+        .await?
+        .unwrap_or_default();
+    let sandbox = psc.sandbox_settings(&broker_secret)?;
+    let dmp = psc.dmp(&settings.psc, state.db.clone())?;
     writer.shutdown().await;
-    let rp = DemoRp {
-        client_id: spec.id,
-        client_secret: secret,
-        base: base.clone(),
+    let apps = DemoApps {
+        dpi: DemoRp {
+            client_id: spec.id,
+            client_secret: secret,
+            base: base.clone(),
+        },
+        dmp: Some(dmp),
     };
     let psc_base = psc.base.clone();
-    psc.spawn();
-    let app = Application::build(settings, Arc::new(SystemClock), Some(rp)).await?;
-    println!();
-    println!(
-        "  Trousseau demo is running (temporary data in {}).",
-        dir.display()
+    psc.spawn(sandbox);
+    let app = Application::build(settings, Arc::new(SystemClock), Some(apps)).await?;
+    print!(
+        "{}",
+        walk_through(
+            &base,
+            &psc_base,
+            &enrolment.code,
+            &dir.display().to_string()
+        )
     );
-    println!();
-    println!("  Open   {base}/demo");
-    println!("  Sign in as   demo   with the password   {PASSWORD}");
-    println!();
-    println!(
-        "  Enrol a security key at {base}/keys/enrol with the code   {}",
-        enrolment.code
-    );
-    println!();
-    println!("  Pro Santé Connect (bac à sable) on {psc_base}:");
-    println!("    pair the account at {base}/pairing (\"Appairer avec l'application e-CPS\"),");
-    println!("    then approve on the e-CPS phone page {psc_base}/ecps (IdNat {DEMO_IDNAT});");
-    println!("    or sign in with \"Se connecter avec e-CPS\" on the login page.");
-    println!();
-    println!("  Discovery: {base}/.well-known/openid-configuration");
-    println!("  Press Ctrl+C to stop.");
-    println!();
     app.run_until_stopped().await?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// What `trousseau demo` prints: the accounts, then the walk-through, in French.
+fn walk_through(base: &str, psc: &str, code: &str, dir: &str) -> String {
+    format!(
+        "
+  Démonstration de Trousseau (données temporaires dans {dir}).
+
+  Compte de démonstration : identifiant « demo », mot de passe « {PASSWORD} »
+  (Camille Démo, médecin, IdNat {DEMO_IDNAT}).
+  Code d'enrôlement d'une clé de sécurité, à usage unique : {code}
+  Pro Santé Connect (bac à sable) : {psc}
+  Téléphone e-CPS du bac à sable : {psc}/ecps
+
+  Parcours :
+   1. Enrôlez une clé de sécurité : {base}/keys/enrol, avec le code ci-dessus.
+   2. Ouvrez le DPI de démonstration : {base}/demo
+      « Se connecter avec Trousseau », puis « Se connecter avec une clé de sécurité ».
+      Le DPI affiche le jeton d'identité vérifié.
+   3. Ouvrez le DMP (démonstration) : {base}/demo/dmp
+      « Ouvrir le DMP avec Pro Santé Connect » : Pro Santé Connect renvoie vers Trousseau,
+      qui ne redemande rien (la session du DPI suffit).
+   4. La première fois, Trousseau demande l'appairage avec e-CPS ({base}/pairing) :
+      « Appairer avec l'application e-CPS », puis sur le téléphone {psc}/ecps
+      saisissez l'IdNat {DEMO_IDNAT}, vérifiez le code à deux chiffres et approuvez ;
+      revenez sur la page d'appairage et cliquez sur « Continuer ».
+   5. Pro Santé Connect affiche « Appairage de votre compte d'établissement » :
+      choisissez l'IdNat {DEMO_IDNAT}, « Envoyer la demande à l'application e-CPS »,
+      approuvez de nouveau sur {psc}/ecps.
+      Le DMP affiche « Bienvenue dans le DMP (démonstration) ».
+   6. Rouvrez le DMP ({base}/demo/dmp) : plus d'appairage ni de téléphone.
+
+  Avec le seul mot de passe, Trousseau demande une clé de sécurité avant de répondre
+  à Pro Santé Connect (authentification résistante à l'hameçonnage exigée).
+  Connexion par e-CPS : « Se connecter avec e-CPS » sur la page de connexion de Trousseau.
+  Découverte OpenID Connect : {base}/.well-known/openid-configuration
+  Ctrl+C pour arrêter.
+
+"
+    )
 }

@@ -1,4 +1,5 @@
-//! The demo relying party: mounted only by `trousseau demo`, never in a production server.
+//! The demo relying parties (the DPI, the DMP): mounted only by `trousseau demo`, never in a
+//! production server.
 
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
@@ -6,14 +7,22 @@ use std::net::TcpListener;
 use trousseau::app::Application;
 use trousseau::clock::FixedClock;
 use trousseau::config::Settings;
-use trousseau::demo::DemoRp;
+use trousseau::demo::{DemoApps, DemoDmp, DemoRp};
+use trousseau::psc::client::PscClient;
 
 use crate::helpers::{now, spawn_app, test_database};
 
 #[tokio::test]
 async fn a_normal_server_has_no_demo_route() {
     let app = spawn_app().await;
-    for path in ["/demo", "/demo/login", "/demo/callback?code=x&state=y"] {
+    for path in [
+        "/demo",
+        "/demo/login",
+        "/demo/callback?code=x&state=y",
+        "/demo/dmp",
+        "/demo/dmp/login",
+        "/demo/dmp/callback?code=x&state=y",
+    ] {
         let resp = app.http.get(app.url(path)).send().await.unwrap();
         assert_eq!(resp.status(), StatusCode::NOT_FOUND, "{path}");
         let body = resp.text().await.unwrap();
@@ -43,15 +52,33 @@ async fn the_demo_server_mounts_the_demo_relying_party() {
     let toml = format!(
         "[http]\nbind = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\nworkers = 1\n\
          [database]\nurl = \"{url}\"\nmax_connections = 4\n\
-         [secrets]\nmaster_key_file = \"{key}\"\n",
+         [secrets]\nmaster_key_file = \"{key}\"\n\
+         [psc]\nenabled = true\nenvironment = \"local\"\nclient_id = \"dmp-demo\"\n\
+         issuer = \"http://127.0.0.1:9/auth/realms/esante-wallet\"\n\
+         client_secret_file = \"{secret}\"\nconnect_timeout_ms = 500\ntimeout_ms = 1000\n",
         url = test_database(dir.path()).await,
-        key = dir.path().join("master.key").display()
+        key = dir.path().join("master.key").display(),
+        secret = dir.path().join("psc.secret").display(),
     );
+    std::fs::write(dir.path().join("psc.secret"), "not-a-secret").unwrap();
     let settings = Settings::from_overrides(&toml).unwrap();
-    let rp = DemoRp {
-        client_id: "demo-dpi".into(),
-        client_secret: "not-a-secret".into(),
-        base: base.clone(),
+    // The DMP's PSC answers nothing (port 9): its pages still answer, precisely.
+    let (db, _) = trousseau::app::open(&settings).await.unwrap();
+    let client = PscClient::new(&settings.psc, FixedClock::new(now()), db)
+        .unwrap()
+        .unwrap();
+    let rp = DemoApps {
+        dpi: DemoRp {
+            client_id: "demo-dpi".into(),
+            client_secret: "not-a-secret".into(),
+            base: base.clone(),
+        },
+        dmp: Some(DemoDmp {
+            client,
+            base: base.clone(),
+            alias: "trousseau".into(),
+            end_session: "http://127.0.0.1:9/logout".into(),
+        }),
     };
     let app =
         Application::build_with_listener(settings, listener, FixedClock::new(now()), Some(rp))
@@ -83,4 +110,49 @@ async fn the_demo_server_mounts_the_demo_relying_party() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+
+    // The DMP: its home page; a code that answers no flow of this browser is refused (400),
+    // never redeemed; PSC's error is shown; PSC unreachable is said, not a crash.
+    let resp = http.get(format!("{base}/demo/dmp")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("DMP (démonstration)") && body.contains("/demo/dmp/login"));
+    let resp = http
+        .get(format!("{base}/demo/dmp/callback?code=a&state=b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let resp = http
+        .get(format!("{base}/demo/dmp/callback?code=a&state=b"))
+        .header("cookie", "__Host-demo_dmp=c.n.v")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status(),
+        StatusCode::BAD_REQUEST,
+        "another flow's state"
+    );
+    let resp = http
+        .get(format!(
+            "{base}/demo/dmp/callback?error=access_denied&error_description=refused&state=b"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("access_denied (refused)")
+    );
+    let resp = http
+        .get(format!("{base}/demo/dmp/login"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.text().await.unwrap().contains("psc_unreachable"));
 }

@@ -1,14 +1,13 @@
-//! The demo relying party of `trousseau demo` (a stand-in for a DPI) under `/demo`: it uses the
-//! real code flow with PKCE against this very server. `cli::demo` starts it.
+//! The demo's stand-in for a DPI under `/demo`: a client of this very server.
 
-use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use super::{Callback, Returned, returned, start_flow};
 use crate::crypto::{random_token, s256};
 use crate::oidc::mint;
+use crate::psc::client::PendingAuthorization;
 use crate::state::AppState;
 use crate::ui::error::{not_found, page};
 use crate::ui::i18n::Lang;
@@ -49,8 +48,6 @@ fn demo_page(req: &HttpRequest, claims: Option<String>, logout_href: String) -> 
     )
 }
 
-/// Registers the demo relying party's pages; only `trousseau demo` mounts them, so a production
-/// server has no `/demo` route at all.
 pub fn configure(cfg: &mut web::ServiceConfig, rp: web::Data<DemoRp>) {
     cfg.app_data(rp)
         .route("/demo", web::get().to(demo_home))
@@ -63,7 +60,11 @@ pub async fn demo_home(req: HttpRequest) -> HttpResponse {
 }
 
 pub async fn demo_login(req: HttpRequest, rp: web::Data<DemoRp>) -> HttpResponse {
-    let (st, nonce, verifier) = (random_token(16), random_token(16), random_token(32));
+    let pending = PendingAuthorization {
+        state: random_token(16),
+        nonce: random_token(16),
+        pkce_verifier: random_token(32),
+    };
     let mut url = match url::Url::parse(&format!("{}/authorize", rp.base)) {
         Ok(u) => u,
         Err(_) => return not_found(req).await,
@@ -73,27 +74,11 @@ pub async fn demo_login(req: HttpRequest, rp: web::Data<DemoRp>) -> HttpResponse
         .append_pair("client_id", &rp.client_id)
         .append_pair("redirect_uri", &format!("{}/demo/callback", rp.base))
         .append_pair("scope", "openid profile email")
-        .append_pair("state", &st)
-        .append_pair("nonce", &nonce)
-        .append_pair("code_challenge", &s256(&verifier))
+        .append_pair("state", &pending.state)
+        .append_pair("nonce", &pending.nonce)
+        .append_pair("code_challenge", &s256(&pending.pkce_verifier))
         .append_pair("code_challenge_method", "S256");
-    let cookie = Cookie::build(RP_COOKIE, format!("{st}.{nonce}.{verifier}"))
-        .path("/")
-        .secure(true)
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .finish();
-    HttpResponse::SeeOther()
-        .cookie(cookie)
-        .insert_header((LOCATION, url.to_string()))
-        .finish()
-}
-
-#[derive(serde::Deserialize)]
-pub struct Callback {
-    code: Option<String>,
-    state: Option<String>,
-    error: Option<String>,
+    start_flow(RP_COOKIE, &pending, &url)
 }
 
 pub async fn demo_callback(
@@ -102,23 +87,11 @@ pub async fn demo_callback(
     rp: web::Data<DemoRp>,
     q: web::Query<Callback>,
 ) -> HttpResponse {
-    let saved = req
-        .cookie(RP_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
-    let mut parts = saved.splitn(3, '.');
-    let (st, nonce, verifier) = (
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or(""),
-    );
-    let (Some(code), Some(returned)) = (&q.code, &q.state) else {
-        tracing::info!(error = ?q.error, "demo: authorization ended without a code");
-        return demo_page(&req, None, String::new());
+    let (pending, code) = match returned(&req, RP_COOKIE, &q) {
+        Returned::Code { pending, code } => (pending, code),
+        Returned::NoCode { .. } => return demo_page(&req, None, String::new()),
+        Returned::Foreign => return Returned::foreign(&req),
     };
-    if returned != st || st.is_empty() {
-        return page(&req, StatusCode::BAD_REQUEST, |t| t.err_flow);
-    }
     let response = state
         .http
         .post(format!("{}/token", local_base(&state)))
@@ -127,7 +100,7 @@ pub async fn demo_callback(
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("redirect_uri", &format!("{}/demo/callback", rp.base)),
-            ("code_verifier", verifier),
+            ("code_verifier", pending.pkce_verifier.as_str()),
         ])
         .send()
         .await;
@@ -148,7 +121,7 @@ pub async fn demo_callback(
         Some("JWT"),
         Some(state.clock.now()),
     ) {
-        Ok(c) if c.get("nonce").and_then(|n| n.as_str()) == Some(nonce) => c,
+        Ok(c) if c.get("nonce").and_then(|n| n.as_str()) == Some(pending.nonce.as_str()) => c,
         _ => return page(&req, StatusCode::BAD_GATEWAY, |t| t.server_error),
     };
     let mut logout = url::Url::parse(&format!("{}/logout", rp.base)).ok();
