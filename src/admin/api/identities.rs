@@ -15,6 +15,9 @@ use crate::identity::{AdminRole, IdentityDocument};
 use crate::state::AppState;
 use crate::storage::identities::IdentityRecord;
 
+// Lines of text typed by a person (a reason, a name) have, in the schema, no control
+// characters and at least one visible character: what the core functions accept.
+
 const READERS: &[AdminRole] = &[AdminRole::Helpdesk, AdminRole::Auditor];
 const HELPDESK: &[AdminRole] = &[AdminRole::Helpdesk];
 
@@ -118,7 +121,11 @@ pub async fn get_identity(
 #[serde(deny_unknown_fields)]
 pub struct SuspendBody {
     /// Kept in the audit trail.
-    #[schema(min_length = 1, max_length = 500)]
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+    )]
     pub reason: String,
 }
 
@@ -146,8 +153,10 @@ pub async fn suspend(
     let caller = authenticate(&state, &req).await?;
     caller.require(HELPDESK)?;
     let reason = body.reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(Problem::bad_request("reason: 1 to 500 characters"));
+    if reason.is_empty() || reason.chars().count() > 500 || reason.chars().any(char::is_control) {
+        return Err(Problem::bad_request(
+            "reason: 1 to 500 characters, no control characters",
+        ));
     }
     let i = users::disable(&state, &id, reason, &caller.actor()).await?;
     Ok(HttpResponse::Ok().json(view(&state, i).await?))
@@ -232,15 +241,19 @@ impl From<Document> for IdentityDocument {
 #[serde(deny_unknown_fields)]
 pub struct EnrolmentCodeBody {
     /// The person who checked the identity.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+    )]
     pub checked_by: String,
     pub document: Document,
     /// Checked remotely (video) rather than in person.
     #[serde(default)]
     pub remote: bool,
-    /// Lifetime in hours (default: the configured one, 24 h).
-    #[schema(minimum = 1, maximum = 720)]
-    pub ttl_hours: Option<i64>,
+    /// Lifetime in hours (default: the configured one, 24 h). A whole number (`24` or `24.0`).
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 720)]
+    pub ttl_hours: Option<f64>,
 }
 
 /// A one-time enrolment code, shown once.
@@ -274,10 +287,14 @@ pub async fn enrolment_code(
     let caller = authenticate(&state, &req).await?;
     caller.require(HELPDESK)?;
     let ttl = match body.ttl_hours {
-        Some(h) if !(1..=720).contains(&h) => {
-            return Err(Problem::bad_request("ttl_hours: 1 to 720"));
+        Some(h) if h.fract() != 0.0 || !(1.0..=720.0).contains(&h) => {
+            return Err(Problem::bad_request(
+                "ttl_hours: a whole number from 1 to 720",
+            ));
         }
-        other => other.map(|h| h * 3600),
+        // A whole number from 1 to 720: the conversion is exact.
+        #[allow(clippy::cast_possible_truncation)]
+        other => other.map(|h| h as i64 * 3600),
     };
     let check = IdentityCheckInput {
         checked_by: body.checked_by.trim().to_owned(),
@@ -300,9 +317,23 @@ pub struct RoleChange {
     pub changed: bool,
 }
 
-fn role_of(text: &str) -> Result<AdminRole, Problem> {
-    text.parse()
-        .map_err(|e: crate::identity::UnknownRole| Problem::bad_request(e.to_string()))
+/// An administration role in a path.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RoleName {
+    Admin,
+    Helpdesk,
+    Auditor,
+}
+
+impl From<RoleName> for AdminRole {
+    fn from(r: RoleName) -> AdminRole {
+        match r {
+            RoleName::Admin => AdminRole::Admin,
+            RoleName::Helpdesk => AdminRole::Helpdesk,
+            RoleName::Auditor => AdminRole::Auditor,
+        }
+    }
 }
 
 /// Assigns an administration role locally (admin only).
@@ -310,11 +341,11 @@ fn role_of(text: &str) -> Result<AdminRole, Problem> {
     put, path = "/admin/api/v1/identities/{id}/roles/{role}", tag = "identities",
     params(
         ("id" = String, Path, description = "identity id or username"),
-        ("role" = String, Path, description = "admin, helpdesk or auditor"),
+        ("role" = RoleName, Path, description = "admin, helpdesk or auditor"),
     ),
     responses(
         (status = 200, description = "assigned (changed: false when it already was)", body = RoleChange),
-        (status = 400, description = "unknown role", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "scope missing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such person", body = Problem, content_type = "application/problem+json"),
@@ -324,11 +355,11 @@ fn role_of(text: &str) -> Result<AdminRole, Problem> {
 pub async fn put_role(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, RoleName)>,
 ) -> Result<HttpResponse, Problem> {
     let caller = authenticate(&state, &req).await?;
     caller.require(&[])?;
-    let role = role_of(&path.1)?;
+    let role = AdminRole::from(path.1);
     let changed = roles::add(&state, &path.0, role, &caller.actor()).await?;
     Ok(HttpResponse::Ok().json(RoleChange {
         role: role.to_string(),
@@ -341,11 +372,11 @@ pub async fn put_role(
     delete, path = "/admin/api/v1/identities/{id}/roles/{role}", tag = "identities",
     params(
         ("id" = String, Path, description = "identity id or username"),
-        ("role" = String, Path, description = "admin, helpdesk or auditor"),
+        ("role" = RoleName, Path, description = "admin, helpdesk or auditor"),
     ),
     responses(
         (status = 200, description = "withdrawn (changed: false when it was not assigned locally)", body = RoleChange),
-        (status = 400, description = "unknown role", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "invalid request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "scope missing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such person", body = Problem, content_type = "application/problem+json"),
@@ -355,11 +386,11 @@ pub async fn put_role(
 pub async fn delete_role(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, RoleName)>,
 ) -> Result<HttpResponse, Problem> {
     let caller = authenticate(&state, &req).await?;
     caller.require(&[])?;
-    let role = role_of(&path.1)?;
+    let role = AdminRole::from(path.1);
     let changed = roles::remove(&state, &path.0, role, &caller.actor()).await?;
     Ok(HttpResponse::Ok().json(RoleChange {
         role: role.to_string(),

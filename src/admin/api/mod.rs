@@ -39,6 +39,7 @@ pub use problem::Problem;
         clients::list,
         clients::get,
     ),
+    components(schemas(identities::RoleName)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -81,6 +82,26 @@ async fn unknown() -> Result<HttpResponse, Problem> {
     ))
 }
 
+/// A method the path does not offer: 405 with the methods it does (`allow`, RFC 9110).
+fn not_allowed(allow: &'static str) -> HttpResponse {
+    let mut r = actix_web::ResponseError::error_response(&Problem::new(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        format!("this path offers {allow} only: see /admin/api/v1/openapi.json"),
+    ));
+    r.headers_mut().insert(
+        actix_web::http::header::ALLOW,
+        actix_web::http::header::HeaderValue::from_static(allow),
+    );
+    r
+}
+
+/// One path and the methods it offers (`allow`); any other method is a 405 problem.
+fn resource(path: &str, allow: &'static str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(move || async move { not_allowed(allow) }))
+}
+
 /// Registers the admin API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -92,35 +113,34 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .app_data(web::QueryConfig::default().error_handler(problem::query_error))
             .app_data(web::PathConfig::default().error_handler(problem::path_error))
-            .route("/openapi.json", web::get().to(openapi))
-            .route("/identities/{id}", web::get().to(identities::get_identity))
-            .route(
-                "/identities/{id}/suspend",
-                web::post().to(identities::suspend),
+            .service(resource("/openapi.json", "GET").route(web::get().to(openapi)))
+            .service(
+                resource("/identities/{id}", "GET").route(web::get().to(identities::get_identity)),
             )
-            .route(
-                "/identities/{id}/reactivate",
-                web::post().to(identities::reactivate),
+            .service(
+                resource("/identities/{id}/suspend", "POST")
+                    .route(web::post().to(identities::suspend)),
             )
-            .route(
-                "/identities/{id}/end-sessions",
-                web::post().to(identities::end_sessions),
+            .service(
+                resource("/identities/{id}/reactivate", "POST")
+                    .route(web::post().to(identities::reactivate)),
             )
-            .route(
-                "/identities/{id}/enrolment-codes",
-                web::post().to(identities::enrolment_code),
+            .service(
+                resource("/identities/{id}/end-sessions", "POST")
+                    .route(web::post().to(identities::end_sessions)),
             )
-            .route(
-                "/identities/{id}/roles/{role}",
-                web::put().to(identities::put_role),
+            .service(
+                resource("/identities/{id}/enrolment-codes", "POST")
+                    .route(web::post().to(identities::enrolment_code)),
             )
-            .route(
-                "/identities/{id}/roles/{role}",
-                web::delete().to(identities::delete_role),
+            .service(
+                resource("/identities/{id}/roles/{role}", "PUT, DELETE")
+                    .route(web::put().to(identities::put_role))
+                    .route(web::delete().to(identities::delete_role)),
             )
-            .route("/audit", web::get().to(audit::list))
-            .route("/clients", web::get().to(clients::list))
-            .route("/clients/{id}", web::get().to(clients::get))
+            .service(resource("/audit", "GET").route(web::get().to(audit::list)))
+            .service(resource("/clients", "GET").route(web::get().to(clients::list)))
+            .service(resource("/clients/{id}", "GET").route(web::get().to(clients::get)))
             .default_service(web::to(unknown)),
     );
 }
