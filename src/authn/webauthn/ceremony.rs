@@ -313,8 +313,9 @@ async fn finish_enrolment_inner(
         Some(g) => Some(EcpsGrant::parse(g).ok_or_else(|| fail(KeyError::CeremonyUnknown))?),
         None => None,
     };
+    let mut linked_idnat = None;
     if ecps.is_some() {
-        // The account may have been suspended since the options.
+        // The account may have been suspended, or linked to someone else, since the options.
         let active = identities::by_id(state.db.pool(), &identity_id)
             .await
             .map_err(|e| fail(e.into()))?
@@ -322,6 +323,10 @@ async fn finish_enrolment_inner(
         if !active {
             return Err(fail(KeyError::AccountDisabled));
         }
+        linked_idnat = crate::storage::links::of_identity(state.db.pool(), &identity_id)
+            .await
+            .map_err(|e| fail(e.into()))?
+            .map(|l| l.idnat);
     }
     let name = clean_name(name);
     let record = KeyRecord {
@@ -363,9 +368,16 @@ async fn finish_enrolment_inner(
     }
     let authorised = match &ecps {
         Some(g) => Some(
-            spend_ecps(state, &mut tx, g, &identity_id, now)
-                .await
-                .map_err(fail)?,
+            spend_ecps(
+                state,
+                &mut tx,
+                g,
+                &identity_id,
+                linked_idnat.as_deref(),
+                now,
+            )
+            .await
+            .map_err(fail)?,
         ),
         None => None,
     };
@@ -412,8 +424,26 @@ async fn finish_enrolment_inner(
 
 /// Checks again, in the transaction that stores the key, the e-CPS authority of an enrolment:
 /// the pairing is still active, or the validation is still fresh and unspent (then spent: two
-/// enrolments racing on one validation store one key). What the audit event says about it.
+/// enrolments racing on one validation store one key), and what it proved is still the IdNat
+/// of the account's link (`linked_idnat`). What the audit event says about it.
 async fn spend_ecps(
+    state: &Authn<'_>,
+    tx: &mut crate::storage::Tx,
+    grant: &EcpsGrant,
+    identity_id: &str,
+    linked_idnat: Option<&str>,
+    now: i64,
+) -> Result<Value, KeyError> {
+    use super::EcpsRefusal;
+    let details = spend_grant(state, tx, grant, identity_id, now).await?;
+    match (details["idnat"].as_str(), linked_idnat) {
+        (Some(proven), Some(linked)) if proven == linked => Ok(details),
+        (_, None) => Err(KeyError::Ecps(EcpsRefusal::NoLink)),
+        _ => Err(KeyError::Ecps(EcpsRefusal::Mismatch)),
+    }
+}
+
+async fn spend_grant(
     state: &Authn<'_>,
     tx: &mut crate::storage::Tx,
     grant: &EcpsGrant,

@@ -508,3 +508,55 @@ async fn a_validation_belongs_to_the_browser_and_person_that_asked_it() {
     let html = mine.get("/pairing").await.text().await.unwrap();
     assert!(!html.contains(&request), "{html}");
 }
+
+#[tokio::test]
+async fn the_authority_is_checked_again_when_the_key_is_stored() {
+    let app = ecps_app("").await;
+    let id = linked(&app, "fanny").await;
+    prove(&app, &id, IDNAT).await.unwrap();
+    let mut b = signed_in(&app, &id, Method::Password).await;
+
+    // Staff relink the account to someone else between the options and the key's answer.
+    let (status, o) = options(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{o}");
+    trousseau::admin::users::unlink_rpps(&app.state, "fanny", "test")
+        .await
+        .unwrap();
+    link(&app, "fanny", OTHER_IDNAT, LinkMethod::Admin).await;
+    assert_eq!(finish(&mut b, &o, "Clé").await, StatusCode::FORBIDDEN);
+
+    // The pairing is cancelled between the options and the key's answer.
+    trousseau::admin::users::unlink_rpps(&app.state, "fanny", "test")
+        .await
+        .unwrap();
+    link(&app, "fanny", IDNAT, LinkMethod::Admin).await;
+    let (status, o) = options(&mut b).await;
+    assert_eq!(status, StatusCode::OK, "{o}");
+    pairing::cancel(&app.state.ecps(), &id, &RequestContext::default())
+        .await
+        .unwrap();
+    assert_eq!(finish(&mut b, &o, "Clé").await, StatusCode::FORBIDDEN);
+
+    assert!(keys_of(&app, "fanny").await.is_empty());
+    let reasons: Vec<_> = app
+        .audit("security_key_enrolled")
+        .await
+        .into_iter()
+        .filter(|e| e.outcome == "failure")
+        .filter_map(|e| e.reason)
+        .collect();
+    assert!(
+        reasons.contains(&"idnat_mismatch".to_owned()),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"pairing_inactive".to_owned()),
+        "{reasons:?}"
+    );
+    assert!(
+        app.audit("security_key_enrolment_authorised")
+            .await
+            .iter()
+            .all(|e| e.outcome == "failure")
+    );
+}
