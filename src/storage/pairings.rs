@@ -21,6 +21,8 @@ pub struct PairingRecord {
     pub revoked_at: Option<i64>,
     pub revoked_by: Option<String>,
     pub revoked_reason: Option<String>,
+    /// The acr of the e-CPS validation (none for pairings older than its recording).
+    pub acr: Option<String>,
 }
 
 impl PairingRecord {
@@ -35,13 +37,13 @@ impl PairingRecord {
 }
 
 const COLUMNS: &str = "SELECT id, identity_id, idnat, means, validated_at, expires_at, status, \
-     created_link, revoked_at, revoked_by, revoked_reason FROM pairings";
+     created_link, revoked_at, revoked_by, revoked_reason, acr FROM pairings";
 
 pub async fn insert(tx: &mut Tx, r: &PairingRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO pairings (id, identity_id, idnat, means, validated_at, expires_at, status, \
-         created_link, revoked_at, revoked_by, revoked_reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         created_link, revoked_at, revoked_by, revoked_reason, acr) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&r.id)
     .bind(&r.identity_id)
@@ -54,6 +56,7 @@ pub async fn insert(tx: &mut Tx, r: &PairingRecord) -> Result<(), sqlx::Error> {
     .bind(r.revoked_at)
     .bind(&r.revoked_by)
     .bind(&r.revoked_reason)
+    .bind(&r.acr)
     .execute(&mut **tx)
     .await
     .map(|_| ())

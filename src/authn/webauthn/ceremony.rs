@@ -459,7 +459,7 @@ async fn spend_grant(
                 .ok_or(KeyError::Ecps(EcpsRefusal::PairingInactive))?;
             Ok(json!({
                 "pairing": p.id, "idnat": p.idnat, "means": p.means,
-                "validated_at": p.validated_at, "acr": null,
+                "validated_at": p.validated_at, "acr": p.acr,
             }))
         }
         EcpsGrant::Ciba(id) => {

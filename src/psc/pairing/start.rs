@@ -206,6 +206,7 @@ pub async fn complete_redirect(
     };
     let proof = Proof {
         identity_id: identity_id.to_owned(),
+        acr: proven.acr.clone(),
         idnat: proven.idnat,
         means: Means::Redirect,
     };

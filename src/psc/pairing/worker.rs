@@ -176,6 +176,7 @@ pub async fn complete_proven(
         identity_id: r.identity_id.clone(),
         idnat: proven,
         means: Means::Ciba,
+        acr: acr.map(str::to_owned),
     };
     let (to, reason, pairing) = match record(state, &proof, &RequestContext::default()).await {
         Ok(p) => ("paired", None, Some(p.id)),

@@ -362,6 +362,11 @@ async fn a_ciba_pairing_approved_on_the_phone_becomes_an_active_pairing() {
     assert_eq!(Some(&p.id), r.pairing_id.as_ref());
     assert_eq!((p.idnat.as_str(), p.means.as_str()), (PROFESSIONAL, "ciba"));
     assert_eq!(p.status, "active");
+    assert_eq!(
+        p.acr.as_deref(),
+        Some("eidas1"),
+        "the validation's acr is kept"
+    );
     let done = event(app, "pairing_completed", Some("paired")).await;
     assert_eq!(done.outcome, "success");
     let status: Value = b

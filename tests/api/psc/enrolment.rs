@@ -179,6 +179,7 @@ async fn a_valid_pairing_and_a_password_session_enrol_a_key_audited_as_authorise
     let d = details(&ev[0]);
     assert_eq!(d["pairing"], p.id.as_str());
     assert_eq!(d["idnat"], IDNAT);
+    assert_eq!(d["acr"], "eidas1");
     assert_eq!(d["key"], keys[0].id.as_str());
     let enrolled = app.audit("security_key_enrolled").await;
     assert_eq!(details(&enrolled[0])["via"], "ecps_pairing");

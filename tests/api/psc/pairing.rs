@@ -70,6 +70,7 @@ pub(super) async fn prove(
         identity_id: id.into(),
         idnat: IdNat::parse(idnat).unwrap(),
         means: Means::Ciba,
+        acr: Some("eidas1".into()),
     };
     pairing::record(&app.state.ecps(), &proof, &RequestContext::default()).await
 }
