@@ -2,6 +2,9 @@
 // how it stands. Once it is settled, says the outcome in the live region and brings the page
 // up to date in place (the pairing, its expiry, the buttons) without reloading it, so that a
 // screen reader hears the outcome. Without this script the page works by reloading it.
+// The key enrolment page waits the same way for an e-CPS validation: its wait section names
+// the status address (`data-status`) and the page to load once settled (`data-done`), where
+// the key's own script takes over.
 (function () {
   "use strict";
   var wait = document.getElementById("pairing-wait");
@@ -10,6 +13,8 @@
     return;
   }
   var request = wait.getAttribute("data-request");
+  var status = wait.getAttribute("data-status") || "/pairing/status";
+  var done = wait.getAttribute("data-done");
   var delay = 1500;
 
   // Replaces the page's body with the one Trousseau shows now; falls back to a reload.
@@ -40,6 +45,10 @@
   }
 
   function settled(body) {
+    if (done) {
+      window.location.assign(done);
+      return;
+    }
     if (!body.message) {
       window.location.assign("/pairing?done=request");
       return;
@@ -50,7 +59,7 @@
   }
 
   function check() {
-    fetch("/pairing/status?request=" + encodeURIComponent(request), {
+    fetch(status + "?request=" + encodeURIComponent(request), {
       credentials: "same-origin",
       headers: { "Accept": "application/json" }
     })

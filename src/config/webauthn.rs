@@ -18,6 +18,11 @@ pub struct WebauthnSettings {
     pub timeout_secs: u64,
     /// How long an enrolment code issued by an admin stays valid.
     pub enrolment_code_ttl_secs: i64,
+    /// Whether e-CPS authorises enrolling a key without an enrolment code (a valid pairing with
+    /// a session of the person, or a fresh e-CPS validation); only when `[psc]` is enabled.
+    pub enrol_with_ecps: bool,
+    /// The oldest e-CPS validation (CIBA) that still authorises an enrolment.
+    pub ecps_proof_max_age_secs: i64,
     /// Accept keys whose model is not proven by attestation (any model).
     pub allow_unattested: bool,
     /// The authenticator models the establishment accepts, proven by attestation.
@@ -48,6 +53,12 @@ impl WebauthnSettings {
             return Err(ConfigError::key(
                 "webauthn.enrolment_code_ttl_secs",
                 "must be a positive number",
+            ));
+        }
+        if !(1..=3600).contains(&w.ecps_proof_max_age_secs) {
+            return Err(ConfigError::key(
+                "webauthn.ecps_proof_max_age_secs",
+                "must be between 1 and 3600",
             ));
         }
         for (i, m) in w.models.iter().enumerate() {

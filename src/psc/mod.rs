@@ -4,6 +4,7 @@
 //! e-CPS login) and the e-CPS pairing of hospital accounts.
 
 pub mod client;
+pub mod enrolment;
 pub mod error;
 pub mod login;
 pub mod pairing;

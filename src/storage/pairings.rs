@@ -21,6 +21,8 @@ pub struct PairingRecord {
     pub revoked_at: Option<i64>,
     pub revoked_by: Option<String>,
     pub revoked_reason: Option<String>,
+    /// The acr of the e-CPS validation (none for pairings older than its recording).
+    pub acr: Option<String>,
 }
 
 impl PairingRecord {
@@ -35,13 +37,13 @@ impl PairingRecord {
 }
 
 const COLUMNS: &str = "SELECT id, identity_id, idnat, means, validated_at, expires_at, status, \
-     created_link, revoked_at, revoked_by, revoked_reason FROM pairings";
+     created_link, revoked_at, revoked_by, revoked_reason, acr FROM pairings";
 
 pub async fn insert(tx: &mut Tx, r: &PairingRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO pairings (id, identity_id, idnat, means, validated_at, expires_at, status, \
-         created_link, revoked_at, revoked_by, revoked_reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         created_link, revoked_at, revoked_by, revoked_reason, acr) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(&r.id)
     .bind(&r.identity_id)
@@ -54,6 +56,7 @@ pub async fn insert(tx: &mut Tx, r: &PairingRecord) -> Result<(), sqlx::Error> {
     .bind(r.revoked_at)
     .bind(&r.revoked_by)
     .bind(&r.revoked_reason)
+    .bind(&r.acr)
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -176,7 +179,12 @@ pub async fn revoke_row(
     super::revoke_once(tx, update, id, by, reason, now).await
 }
 
-/// A pending (or settled) CIBA pairing request.
+/// What a CIBA request was made for.
+pub const PURPOSE_PAIRING: &str = "pairing";
+/// A proof of the person's IdNat that authorises enrolling one security key.
+pub const PURPOSE_ENROLMENT: &str = "enrolment";
+
+/// A pending (or settled) CIBA request: for a pairing, or for a key enrolment.
 #[derive(Debug, Clone, FromRow)]
 pub struct RequestRecord {
     pub id: String,
@@ -189,22 +197,30 @@ pub struct RequestRecord {
     pub interval_secs: i64,
     pub created_at: i64,
     pub expires_at: i64,
-    /// `pending`, `paired`, `refused`, `expired`, `mismatch`, `failed`, `cancelled`.
+    /// `pending`, `paired` (a pairing) or `proven` (an enrolment), `refused`, `expired`,
+    /// `mismatch`, `failed`, `cancelled`.
     pub state: String,
     pub reason: Option<String>,
     pub pairing_id: Option<String>,
     pub settled_at: Option<i64>,
+    /// [`PURPOSE_PAIRING`] or [`PURPOSE_ENROLMENT`].
+    pub purpose: String,
+    /// The acr of the e-CPS validation, once proven.
+    pub acr: Option<String>,
+    /// When an enrolment spent this proof.
+    pub used_at: Option<i64>,
 }
 
 const REQUEST_COLUMNS: &str = "SELECT id, identity_id, session_id, idnat, binding_message, \
-     auth_req_id, interval_secs, created_at, expires_at, state, reason, pairing_id, settled_at \
-     FROM pairing_requests";
+     auth_req_id, interval_secs, created_at, expires_at, state, reason, pairing_id, settled_at, \
+     purpose, acr, used_at FROM pairing_requests";
 
 pub async fn insert_request(tx: &mut Tx, r: &RequestRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO pairing_requests (id, identity_id, session_id, idnat, binding_message, \
          auth_req_id, interval_secs, created_at, expires_at, state, reason, pairing_id, \
-         settled_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+         settled_at, purpose, acr, used_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
     )
     .bind(&r.id)
     .bind(&r.identity_id)
@@ -219,6 +235,9 @@ pub async fn insert_request(tx: &mut Tx, r: &RequestRecord) -> Result<(), sqlx::
     .bind(&r.reason)
     .bind(&r.pairing_id)
     .bind(r.settled_at)
+    .bind(&r.purpose)
+    .bind(&r.acr)
+    .bind(r.used_at)
     .execute(&mut **tx)
     .await
     .map(|_| ())
@@ -233,15 +252,18 @@ pub async fn request(pool: &AnyPool, id: &str) -> Result<Option<RequestRecord>, 
     .await
 }
 
-/// The latest request of a session (what the page shows after a reload).
+/// The latest request of a session for `purpose` (what the page shows after a reload).
 pub async fn latest_request_of_session(
     pool: &AnyPool,
     session_id: &str,
+    purpose: &str,
 ) -> Result<Option<RequestRecord>, sqlx::Error> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "{REQUEST_COLUMNS} WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1"
+        "{REQUEST_COLUMNS} WHERE session_id = $1 AND purpose = $2 \
+         ORDER BY created_at DESC, id DESC LIMIT 1"
     )))
     .bind(session_id)
+    .bind(purpose)
     .fetch_optional(pool)
     .await
 }
@@ -279,6 +301,79 @@ pub async fn transition(
     .execute(pool)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+/// Records the acr of an approved enrolment proof and settles it as `to` (`proven`,
+/// `mismatch`, `failed`), from `approved` only. Whether this call settled it.
+pub async fn settle_proof(
+    pool: &AnyPool,
+    id: &str,
+    to: &str,
+    reason: Option<&str>,
+    acr: Option<&str>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE pairing_requests SET state = $1, reason = $2, acr = $3, settled_at = $4 \
+         WHERE id = $5 AND state = 'approved' AND purpose = 'enrolment'",
+    )
+    .bind(to)
+    .bind(reason)
+    .bind(acr)
+    .bind(now)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Spends an enrolment proof of `identity_id` proven after `proven_after`: only the first
+/// caller wins (one proof, one key). Whether this call spent it, and the request as it now
+/// stands (`None` when unknown): not spent when it is another person's, not proven, stale or
+/// already spent.
+pub async fn spend_proof(
+    tx: &mut Tx,
+    id: &str,
+    identity_id: &str,
+    proven_after: i64,
+    now: i64,
+) -> Result<(bool, Option<RequestRecord>), sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE pairing_requests SET used_at = $1 WHERE id = $2 AND identity_id = $3 \
+         AND purpose = 'enrolment' AND state = 'proven' AND used_at IS NULL \
+         AND settled_at > $4",
+    )
+    .bind(now)
+    .bind(id)
+    .bind(identity_id)
+    .bind(proven_after)
+    .execute(&mut **tx)
+    .await?;
+    let row = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{REQUEST_COLUMNS} WHERE id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok((done.rows_affected() == 1, row))
+}
+
+/// The pairing `id` of `identity_id` when it is still active at `now` (read in the
+/// transaction that stores a key enrolled on its authority).
+pub async fn live_pairing(
+    tx: &mut Tx,
+    id: &str,
+    identity_id: &str,
+    now: i64,
+) -> Result<Option<PairingRecord>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{COLUMNS} WHERE id = $1 AND identity_id = $2 AND status = 'active' AND expires_at > $3"
+    )))
+    .bind(id)
+    .bind(identity_id)
+    .bind(now)
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// Cancels the pending requests of an identity (suspension, departure, a new request).

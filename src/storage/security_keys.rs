@@ -282,12 +282,14 @@ pub struct CeremonyRecord {
     pub code_hash: Option<String>,
     pub state: String,
     pub expires_at: i64,
+    /// The e-CPS authority of an enrolment (`pairing:ID` or `ciba:ID`), spent with it.
+    pub ecps_grant: Option<String>,
 }
 
 pub async fn insert_ceremony(pool: &AnyPool, c: &CeremonyRecord) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO webauthn_ceremonies (id, kind, identity_id, flow_id, code_hash, state, \
-         expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         expires_at, ecps_grant) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&c.id)
     .bind(&c.kind)
@@ -296,6 +298,7 @@ pub async fn insert_ceremony(pool: &AnyPool, c: &CeremonyRecord) -> Result<(), s
     .bind(&c.code_hash)
     .bind(&c.state)
     .bind(c.expires_at)
+    .bind(&c.ecps_grant)
     .execute(pool)
     .await
     .map(|_| ())
@@ -309,7 +312,7 @@ pub async fn take_ceremony(
 ) -> Result<Option<CeremonyRecord>, sqlx::Error> {
     sqlx::query_as(
         "DELETE FROM webauthn_ceremonies WHERE id = $1 \
-         RETURNING id, kind, identity_id, flow_id, code_hash, state, expires_at",
+         RETURNING id, kind, identity_id, flow_id, code_hash, state, expires_at, ecps_grant",
     )
     .bind(id)
     .fetch_optional(pool)

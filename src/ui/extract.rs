@@ -128,6 +128,8 @@ form_kinds! {
     KeyChangeForm => "security_key_changed";
     /// The pairing page's start and cancel.
     PairingForm => "pairing_started";
+    /// "Activer une clé avec l'application e-CPS".
+    EcpsEnrolForm => "ecps_enrolment_started";
 }
 
 /// A posted form whose CSRF token matches its cookie and whose `Origin`, when sent, is ours.

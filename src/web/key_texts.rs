@@ -1,6 +1,6 @@
 //! The strings of the security-key screens, French first.
 
-use crate::authn::webauthn::KeyError;
+use crate::authn::webauthn::{EcpsRefusal, KeyError};
 use crate::ui::i18n::Lang;
 
 /// Every string of the security-key screens and scripts.
@@ -66,6 +66,29 @@ pub struct KeyTexts {
     pub removed: &'static str,
     pub renamed: &'static str,
     pub suspended: &'static str,
+    // Enrolment authorised by e-CPS.
+    pub ecps_by_pairing: &'static str,
+    pub ecps_by_proof: &'static str,
+    pub ecps_proven: &'static str,
+    pub ecps_ask_intro: &'static str,
+    pub ecps_ask_button: &'static str,
+    pub ecps_waiting_title: &'static str,
+    pub ecps_waiting_code: &'static str,
+    pub ecps_waiting_hint: &'static str,
+    pub ecps_reload: &'static str,
+    pub ecps_disabled: &'static str,
+    pub ecps_first_factor: &'static str,
+    pub ecps_weak: &'static str,
+    pub ecps_no_link: &'static str,
+    pub ecps_no_proof: &'static str,
+    pub ecps_pairing_inactive: &'static str,
+    pub ecps_mismatch: &'static str,
+    pub ecps_stale: &'static str,
+    pub ecps_used: &'static str,
+    pub ecps_refused: &'static str,
+    pub ecps_expired: &'static str,
+    pub ecps_unreachable: &'static str,
+    pub ecps_psc_failed: &'static str,
 }
 
 impl KeyTexts {
@@ -93,7 +116,41 @@ impl KeyTexts {
             | KeyError::SignatureInvalid
             | KeyError::OwnerMismatch
             | KeyError::VerificationFailed => self.err_failed,
+            KeyError::Ecps(e) => self.ecps_error(e),
         }
+    }
+
+    /// Why e-CPS does not authorise an enrolment.
+    pub fn ecps_error(&self, e: EcpsRefusal) -> &'static str {
+        match e {
+            EcpsRefusal::Disabled => self.ecps_disabled,
+            EcpsRefusal::FirstFactorMissing => self.ecps_first_factor,
+            EcpsRefusal::SessionTooWeak => self.ecps_weak,
+            EcpsRefusal::NoLink => self.ecps_no_link,
+            EcpsRefusal::NoProof => self.ecps_no_proof,
+            EcpsRefusal::PairingInactive => self.ecps_pairing_inactive,
+            EcpsRefusal::Mismatch => self.ecps_mismatch,
+            EcpsRefusal::ProofStale => self.ecps_stale,
+            EcpsRefusal::ProofUsed => self.ecps_used,
+            EcpsRefusal::Refused => self.ecps_refused,
+            EcpsRefusal::Expired => self.ecps_expired,
+            EcpsRefusal::Unreachable => self.ecps_unreachable,
+            EcpsRefusal::PscFailed => self.ecps_psc_failed,
+        }
+    }
+
+    /// What the wait page says of a validation request in `state` (`None` while pending).
+    pub fn ecps_settled(&self, state: &str, used: bool) -> Option<&'static str> {
+        Some(match state {
+            "pending" | "approved" => return None,
+            "proven" if used => self.ecps_used,
+            "proven" => self.ecps_proven,
+            "mismatch" => self.ecps_mismatch,
+            "refused" => self.ecps_refused,
+            "expired" => self.ecps_expired,
+            "cancelled" => self.ecps_no_proof,
+            _ => self.ecps_psc_failed,
+        })
     }
 }
 
@@ -163,6 +220,28 @@ pub static FR: KeyTexts = KeyTexts {
     removed: "La clé a été retirée.",
     renamed: "La clé a été renommée.",
     suspended: "suspendue",
+    ecps_by_pairing: "Votre appairage e-CPS en cours de validité autorise l'activation d'une clé sans code d'enrôlement : donnez un nom à la nouvelle clé, puis touchez-la.",
+    ecps_by_proof: "Votre validation e-CPS autorise l'activation d'une clé sans code d'enrôlement : donnez un nom à la nouvelle clé, puis touchez-la.",
+    ecps_proven: "Validation e-CPS reçue : vous pouvez activer votre clé.",
+    ecps_ask_intro: "Pas de code d'enrôlement ? Si vous avez l'application e-CPS, validez l'activation de votre clé sur votre téléphone.",
+    ecps_ask_button: "Activer une clé avec l'application e-CPS",
+    ecps_waiting_title: "Validation en attente dans l'application e-CPS",
+    ecps_waiting_code: "Vérifiez que votre téléphone affiche ce code avant de valider :",
+    ecps_waiting_hint: "Ouvrez l'application e-CPS sur votre téléphone et validez la demande. Cette page se met à jour d'elle-même.",
+    ecps_reload: "Actualiser",
+    ecps_disabled: "L'activation de clé par e-CPS n'est pas disponible sur ce service. Demandez un code d'enrôlement au support informatique.",
+    ecps_first_factor: "Pour activer une clé par e-CPS, connectez-vous d'abord à votre compte avec votre mot de passe.",
+    ecps_weak: "Votre compte n'est pas encore rattaché à votre identité nationale par l'établissement : demandez un code d'enrôlement au support informatique.",
+    ecps_no_link: "Votre compte n'est rattaché à aucune identité nationale (RPPS) : l'activation par e-CPS est impossible. Demandez un code d'enrôlement au support informatique.",
+    ecps_no_proof: "Aucune validation e-CPS en cours pour ce navigateur : utilisez « Activer une clé avec l'application e-CPS », ou saisissez un code d'enrôlement.",
+    ecps_pairing_inactive: "Votre appairage e-CPS a expiré ou a été révoqué : validez de nouveau avec l'application e-CPS.",
+    ecps_mismatch: "L'identité validée par e-CPS n'est pas celle rattachée à votre compte. Aucune clé n'a été activée ; l'administrateur en est informé. Contactez le support informatique.",
+    ecps_stale: "Votre validation e-CPS est trop ancienne : validez de nouveau avec l'application e-CPS.",
+    ecps_used: "Cette validation e-CPS a déjà servi à activer une clé : validez de nouveau pour en activer une autre.",
+    ecps_refused: "La demande a été refusée dans l'application e-CPS. Aucune clé n'a été activée.",
+    ecps_expired: "La demande a expiré sans réponse dans l'application e-CPS. Recommencez.",
+    ecps_unreachable: "Pro Santé Connect ne répond pas pour le moment. Réessayez dans quelques minutes, ou demandez un code d'enrôlement au support informatique.",
+    ecps_psc_failed: "Pro Santé Connect a refusé la demande. Réessayez, ou demandez un code d'enrôlement au support informatique.",
 };
 
 pub static EN: KeyTexts = KeyTexts {
@@ -221,4 +300,26 @@ pub static EN: KeyTexts = KeyTexts {
     removed: "The key was removed.",
     renamed: "The key was renamed.",
     suspended: "suspended",
+    ecps_by_pairing: "Your valid e-CPS pairing authorises activating a key without an enrolment code: name the new key, then touch it.",
+    ecps_by_proof: "Your e-CPS validation authorises activating a key without an enrolment code: name the new key, then touch it.",
+    ecps_proven: "e-CPS validation received: you can activate your key.",
+    ecps_ask_intro: "No enrolment code? If you have the e-CPS app, approve the activation of your key on your phone.",
+    ecps_ask_button: "Activate a key with the e-CPS app",
+    ecps_waiting_title: "Waiting for your approval in the e-CPS app",
+    ecps_waiting_code: "Check that your phone shows this code before approving:",
+    ecps_waiting_hint: "Open the e-CPS app on your phone and approve the request. This page updates by itself.",
+    ecps_reload: "Refresh",
+    ecps_disabled: "Activating a key with e-CPS is not available on this service. Ask the IT helpdesk for an enrolment code.",
+    ecps_first_factor: "To activate a key with e-CPS, first sign in to your account with your password.",
+    ecps_weak: "The establishment has not yet tied your account to your national identity: ask the IT helpdesk for an enrolment code.",
+    ecps_no_link: "Your account is tied to no national identity (RPPS): activation with e-CPS is impossible. Ask the IT helpdesk for an enrolment code.",
+    ecps_no_proof: "No e-CPS validation for this browser: use \"Activate a key with the e-CPS app\", or enter an enrolment code.",
+    ecps_pairing_inactive: "Your e-CPS pairing expired or was revoked: approve again with the e-CPS app.",
+    ecps_mismatch: "The identity e-CPS validated is not the one tied to your account. No key was activated; the administrator is informed. Call the IT helpdesk.",
+    ecps_stale: "Your e-CPS validation is too old: approve again with the e-CPS app.",
+    ecps_used: "This e-CPS validation already activated a key: approve again to activate another one.",
+    ecps_refused: "The request was refused in the e-CPS app. No key was activated.",
+    ecps_expired: "The request expired without an answer in the e-CPS app. Start again.",
+    ecps_unreachable: "Pro Santé Connect is not answering right now. Try again in a few minutes, or ask the IT helpdesk for an enrolment code.",
+    ecps_psc_failed: "Pro Santé Connect refused the request. Try again, or ask the IT helpdesk for an enrolment code.",
 };

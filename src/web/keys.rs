@@ -1,5 +1,6 @@
-//! Security-key enrolment (with an enrolment code, or from a session that already holds a strong
-//! factor) and the self-service page where a person lists, renames and removes their keys.
+//! Security-key enrolment (with an enrolment code, from a session that already holds a strong
+//! factor, or on the authority of e-CPS: [`crate::psc::enrolment`]) and the self-service page
+//! where a person lists, renames and removes their keys.
 
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -10,10 +11,14 @@ use serde_json::json;
 use super::key_login::{json_error, status_of};
 use super::key_texts::KeyTexts;
 use crate::audit::{AuditEvent, RequestContext};
-use crate::authn::webauthn::{Authorisation, KeyError, ceremony, enrolment};
+use crate::authn::webauthn::{
+    Authorisation, EcpsGrant, EcpsRefusal, KeyError, ceremony, enrolment,
+};
 use crate::endpoint::authorize::start_account_login;
 use crate::endpoint::end_session::origin;
 use crate::oidc::params::Params;
+use crate::psc::enrolment::{self as ecps, Enroller, Offer};
+use crate::psc::pairing::Asker;
 use crate::session::Session;
 use crate::state::AppState;
 use crate::storage::identities;
@@ -23,7 +28,7 @@ use crate::ui::context::context_of;
 use crate::ui::cookies;
 use crate::ui::error::PageError;
 use crate::ui::extract::{
-    CheckedForm, CurrentSession, KeyChangeForm, KeyEnrolForm, PageLang, SignedIn,
+    CheckedForm, CurrentSession, EcpsEnrolForm, KeyChangeForm, KeyEnrolForm, PageLang, SignedIn,
 };
 use crate::ui::i18n::Lang;
 use crate::ui::page::{Chrome, render_with};
@@ -45,6 +50,75 @@ async fn strong_opt(state: &AppState, s: Option<&Session>) -> bool {
     }
 }
 
+fn enroller(s: &Session) -> Enroller<'_> {
+    Enroller {
+        identity_id: &s.identity_id,
+        session_id: &s.id,
+        level: s.level,
+        factors: &s.factors,
+    }
+}
+
+/// A pending e-CPS validation as the page shows it.
+struct Waiting {
+    id: String,
+    binding_message: String,
+}
+
+/// The e-CPS part of the enrolment page.
+#[derive(Default)]
+struct EcpsPart {
+    /// The enrolment is authorised by e-CPS: no username or code asked; what authorises it.
+    authorised: Option<&'static str>,
+    /// "Activer une clé avec l'application e-CPS".
+    ask: bool,
+    waiting: Option<Waiting>,
+    /// The outcome of a validation, or a refusal.
+    error: Option<&'static str>,
+    message: Option<&'static str>,
+}
+
+async fn ecps_part(
+    state: &AppState,
+    s: Option<&Session>,
+    k: &'static KeyTexts,
+    q: &EnrolQuery,
+) -> EcpsPart {
+    let mut part = EcpsPart::default();
+    let who = s.map(enroller);
+    match ecps::offer(&state.ecps(), who.as_ref()).await {
+        Offer::Authorised(g) => {
+            part.authorised = Some(match g {
+                EcpsGrant::Pairing(_) => k.ecps_by_pairing,
+                EcpsGrant::Ciba(_) => k.ecps_by_proof,
+            });
+            if q.done.as_deref() == Some("request") {
+                part.message = Some(k.ecps_proven);
+            }
+        }
+        Offer::Ask(latest) => {
+            part.ask = true;
+            match latest.map(|r| *r) {
+                Some(r) if r.state == "pending" || r.state == "approved" => {
+                    part.waiting = Some(Waiting {
+                        id: r.id,
+                        binding_message: r.binding_message,
+                    });
+                }
+                Some(r) if q.done.as_deref() == Some("request") => {
+                    part.error = k.ecps_settled(&r.state, r.used_at.is_some());
+                }
+                _ => {}
+            }
+        }
+        Offer::Nothing => {}
+    }
+    if let Some(code) = q.error.as_deref() {
+        part.error = EcpsRefusal::from_reason(code).map(|e| k.error(KeyError::Ecps(e)));
+    }
+    part
+}
+
 /// A flow id as typed in a query or form: only the token alphabet is kept.
 fn clean_flow(flow: Option<&str>) -> Option<String> {
     flow.filter(|f| {
@@ -63,11 +137,13 @@ struct EnrolPage {
     k: &'static KeyTexts,
     csrf: String,
     flow: Option<String>,
-    /// The session is strong enough: no username or code asked.
+    /// The session is strong enough, or e-CPS authorises the enrolment: no username or code
+    /// asked.
     session_mode: bool,
     username: String,
     name: String,
     error: Option<&'static str>,
+    ecps: EcpsPart,
 }
 
 #[derive(Template)]
@@ -97,10 +173,16 @@ impl EnrolledPage {
     }
 }
 
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, Default)]
 pub struct EnrolQuery {
     #[serde(default)]
     flow: Option<String>,
+    /// `request`: back from the wait for an e-CPS validation.
+    #[serde(default)]
+    done: Option<String>,
+    /// The reason code of a refused e-CPS step.
+    #[serde(default)]
+    error: Option<String>,
 }
 
 /// GET /keys/enrol
@@ -119,20 +201,30 @@ pub async fn enrol_get(
     if let Some(c) = csrf_cookie {
         b.cookie(c);
     }
+    b.insert_header(("Cache-Control", "no-store"));
+    let k = lang.keys();
+    let strong = strong_opt(&state, current.0.as_ref()).await;
+    let ecps = if strong {
+        EcpsPart::default()
+    } else {
+        ecps_part(&state, current.0.as_ref(), k, &q).await
+    };
     let page = EnrolPage {
         chrome: Chrome::new(&req, lang),
-        k: lang.keys(),
+        k,
         csrf,
         flow: clean_flow(q.flow.as_deref()),
-        session_mode: strong_opt(&state, current.0.as_ref()).await,
+        session_mode: strong || ecps.authorised.is_some(),
         username: String::new(),
         name: String::new(),
         error: None,
+        ecps,
     };
     Ok(render_with(b, &page))
 }
 
-/// Who enrols, and on what authority: a strong session, or a username with its code.
+/// Who enrols, and on what authority: a strong session, e-CPS with a session of the person, or
+/// a username with its code.
 async fn authorise(
     state: &AppState,
     current: Option<&Session>,
@@ -148,6 +240,16 @@ async fn authorise(
             .await?
             .ok_or(KeyError::AccountDisabled)?;
         return Ok((identity, Authorisation::StrongSession));
+    }
+    if code.trim().is_empty()
+        && let Some(s) = current
+        && ecps::enabled(&state.ecps())
+    {
+        let grant = ecps::authorise(&state.ecps(), &enroller(s), ctx).await?;
+        let identity = identities::by_id(state.db.pool(), &s.identity_id)
+            .await?
+            .ok_or(KeyError::AccountDisabled)?;
+        return Ok((identity, Authorisation::Ecps(grant)));
     }
     let username = form.get("username").unwrap_or_default();
     let (identity, hash) = enrolment::redeem(&state.authn(), username, code, ctx).await?;
@@ -218,12 +320,19 @@ pub async fn enrol_post(
         }
         Err(e) => e,
     };
+    let strong = strong_opt(&state, current.0.as_ref()).await;
+    let ecps = if strong {
+        EcpsPart::default()
+    } else {
+        ecps_part(&state, current.0.as_ref(), k, &EnrolQuery::default()).await
+    };
     let page = EnrolPage {
         chrome,
         k,
         csrf: cookies::csrf(&req).0,
         flow,
-        session_mode: strong_opt(&state, current.0.as_ref()).await,
+        session_mode: strong || ecps.authorised.is_some(),
+        ecps,
         username: form.get("username").unwrap_or_default().to_owned(),
         name: name.to_owned(),
         // Without the script, the form carries no key answer.
@@ -322,7 +431,12 @@ pub async fn keys_get(
             .filter(|k| k.revoked_at.is_none())
             .map(|k| row(k, t))
             .collect(),
-        can_add: strong(&state, &s).await && state.security_keys.is_some(),
+        can_add: state.security_keys.is_some()
+            && (strong(&state, &s).await
+                || !matches!(
+                    ecps::offer(&state.ecps(), Some(&enroller(&s))).await,
+                    Offer::Nothing
+                )),
         done: match q.done.as_deref() {
             Some("removed") => Some(t.removed),
             Some("renamed") => Some(t.renamed),
@@ -330,6 +444,66 @@ pub async fn keys_get(
         },
     };
     Ok(render_with(b, &page))
+}
+
+/// POST /keys/enrol/ecps: `csrf`, `flow`. Sends an e-CPS validation request to the person's
+/// phone, then back to the enrolment page, which waits for it.
+pub async fn ecps_start(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: CheckedForm<EcpsEnrolForm>,
+    current: CurrentSession,
+) -> Result<HttpResponse, PageError> {
+    let s = current.require("/keys/enrol")?;
+    let ctx = context_of(&req);
+    let flow = clean_flow(form.get("flow"))
+        .map(|f| format!("&flow={f}"))
+        .unwrap_or_default();
+    Ok(
+        match ecps::start(&state.ecps(), &enroller(&s), &ctx).await {
+            Ok(_) => see_other(&format!("/keys/enrol?waiting=1{flow}")),
+            Err(e) => see_other(&format!("/keys/enrol?error={}{flow}", e.reason())),
+        },
+    )
+}
+
+#[derive(serde::Deserialize)]
+pub struct StatusQuery {
+    request: String,
+}
+
+/// GET /keys/enrol/ecps/status?request=ID: `{"state": …, "message": …}` for the session that
+/// asked the validation; 404 for anyone else.
+pub async fn ecps_status(
+    state: web::Data<AppState>,
+    q: web::Query<StatusQuery>,
+    PageLang(lang): PageLang,
+    current: CurrentSession,
+) -> HttpResponse {
+    let k = lang.keys();
+    let mut b = HttpResponse::build(actix_web::http::StatusCode::OK);
+    b.insert_header(("Cache-Control", "no-store"));
+    let Some(s) = current.0 else {
+        return b
+            .status(actix_web::http::StatusCode::UNAUTHORIZED)
+            .json(json!({ "error": "no_session" }));
+    };
+    let asker = Asker {
+        session_id: &s.id,
+        identity_id: &s.identity_id,
+    };
+    match ecps::request_for(&state.ecps(), &q.request, &asker).await {
+        Ok(Some(r)) => b.json(json!({
+            "state": r.state,
+            "message": k.ecps_settled(&r.state, r.used_at.is_some()),
+        })),
+        Ok(None) => b
+            .status(actix_web::http::StatusCode::NOT_FOUND)
+            .json(json!({ "error": "request_unknown" })),
+        Err(_) => b
+            .status(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
+            .json(json!({ "error": "internal_error" })),
+    }
 }
 
 fn see_other(to: &str) -> HttpResponse {

@@ -26,6 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         )
         .route("/keys/enrol", web::get().to(keys::enrol_get))
         .route("/keys/enrol", web::post().to(keys::enrol_post))
+        .route("/keys/enrol/ecps", web::post().to(keys::ecps_start))
+        .route("/keys/enrol/ecps/status", web::get().to(keys::ecps_status))
         .route("/keys", web::get().to(keys::keys_get))
         .route("/keys/{action}", web::post().to(keys::keys_post))
         .route("/pairing", web::get().to(pairing::pairing_get))

@@ -8,7 +8,7 @@ use super::password::{Checked, Failure, check_login};
 use crate::audit::RequestContext;
 use crate::authn::Authn;
 use crate::authn::cps::{self, Refusal as CardRefusal};
-use crate::authn::webauthn::{KeyError, ceremony};
+use crate::authn::webauthn::{EcpsRefusal, KeyError, ceremony};
 use crate::authn::{AuthFactor, Method};
 use crate::ldap::Refusal as DirRefusal;
 
@@ -120,7 +120,7 @@ fn password_class(f: Failure) -> Class {
 /// The class of a security-key refusal (login, enrolment).
 pub fn key_class(e: KeyError) -> Class {
     match e {
-        KeyError::Unavailable => Class::Unavailable,
+        KeyError::Unavailable | KeyError::Ecps(EcpsRefusal::Unreachable) => Class::Unavailable,
         KeyError::Disabled => Class::Off,
         KeyError::Throttled => Class::Throttled,
         KeyError::BadResponse | KeyError::CeremonyUnknown => Class::Incomplete,
@@ -130,7 +130,8 @@ pub fn key_class(e: KeyError) -> Class {
         | KeyError::AccountDisabled
         | KeyError::ModelNotAllowed
         | KeyError::AlreadyEnrolled
-        | KeyError::NoKey => Class::Forbidden,
+        | KeyError::NoKey
+        | KeyError::Ecps(_) => Class::Forbidden,
         _ => Class::Credentials,
     }
 }

@@ -41,11 +41,51 @@ pub enum Authorisation {
     Code(String),
     /// A session already holding a strong factor (another key, a card).
     StrongSession,
+    /// e-CPS, with a session of the person (docs/security-keys.md, "Enrolment authorised by
+    /// e-CPS"): checked again, and a validation spent, when the key is stored.
+    Ecps(EcpsGrant),
+}
+
+/// The e-CPS authority of an enrolment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EcpsGrant {
+    /// The person's valid pairing (its id).
+    Pairing(String),
+    /// A fresh e-CPS validation made for the enrolment (the CIBA request's id): single use.
+    Ciba(String),
+}
+
+impl EcpsGrant {
+    /// The stored form (`pairing:ID`, `ciba:ID`).
+    pub fn stored(&self) -> String {
+        match self {
+            EcpsGrant::Pairing(id) => format!("pairing:{id}"),
+            EcpsGrant::Ciba(id) => format!("ciba:{id}"),
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EcpsGrant> {
+        match s.split_once(':')? {
+            ("pairing", id) if !id.is_empty() => Some(EcpsGrant::Pairing(id.to_owned())),
+            ("ciba", id) if !id.is_empty() => Some(EcpsGrant::Ciba(id.to_owned())),
+            _ => None,
+        }
+    }
+
+    /// How a key enrolled on this authority was authorised (`created_via`).
+    pub fn via(&self) -> &'static str {
+        match self {
+            EcpsGrant::Pairing(_) => VIA_ECPS_PAIRING,
+            EcpsGrant::Ciba(_) => VIA_ECPS_CIBA,
+        }
+    }
 }
 
 /// How a key's enrolment was authorised, as stored (`created_via`).
 const VIA_CODE: &str = "enrolment_code";
 const VIA_SESSION: &str = "strong_session";
+const VIA_ECPS_PAIRING: &str = "ecps_pairing";
+const VIA_ECPS_CIBA: &str = "ecps_ciba";
 
 /// Which assertion is asked.
 #[derive(Debug, Clone)]
@@ -88,9 +128,14 @@ async fn save_ceremony(
     kind: &str,
     identity_id: Option<&str>,
     flow_id: Option<&str>,
-    code_hash: Option<&str>,
+    auth: Option<&Authorisation>,
     verifier_state: &impl serde::Serialize,
 ) -> Result<String, KeyError> {
+    let (code_hash, ecps_grant) = match auth {
+        Some(Authorisation::Code(h)) => (Some(h.clone()), None),
+        Some(Authorisation::Ecps(g)) => (None, Some(g.stored())),
+        Some(Authorisation::StrongSession) | None => (None, None),
+    };
     let id = random_token(24);
     let now = state.clock.now();
     let ttl = i64::try_from(state.settings.webauthn.timeout_secs).unwrap_or(600) + GRACE_SECS;
@@ -101,9 +146,10 @@ async fn save_ceremony(
             kind: kind.to_owned(),
             identity_id: identity_id.map(str::to_owned),
             flow_id: flow_id.map(str::to_owned),
-            code_hash: code_hash.map(str::to_owned),
+            code_hash,
             state: serde_json::to_string(verifier_state).map_err(|_| KeyError::Unavailable)?,
             expires_at: now + ttl,
+            ecps_grant,
         },
     )
     .await?;
@@ -187,12 +233,15 @@ pub async fn start_enrolment(
         );
         ext.insert("enforceCredentialProtectionPolicy".into(), json!(false));
     }
-    let code = match auth {
-        Authorisation::Code(h) => Some(h.as_str()),
-        Authorisation::StrongSession => None,
-    };
-    let ceremony =
-        save_ceremony(state, "register", Some(&identity.id), flow_id, code, &reg).await?;
+    let ceremony = save_ceremony(
+        state,
+        "register",
+        Some(&identity.id),
+        flow_id,
+        Some(auth),
+        &reg,
+    )
+    .await?;
     Ok(Options { ceremony, options })
 }
 
@@ -260,6 +309,25 @@ async fn finish_enrolment_inner(
     let model = aaguid.and_then(|a| v.model_name(&a).map(str::to_owned));
     let credential: Credential = sk.into();
     let now = state.clock.now();
+    let ecps = match c.ecps_grant.as_deref() {
+        Some(g) => Some(EcpsGrant::parse(g).ok_or_else(|| fail(KeyError::CeremonyUnknown))?),
+        None => None,
+    };
+    let mut linked_idnat = None;
+    if ecps.is_some() {
+        // The account may have been suspended, or linked to someone else, since the options.
+        let active = identities::by_id(state.db.pool(), &identity_id)
+            .await
+            .map_err(|e| fail(e.into()))?
+            .is_some_and(|i| i.status.is_active());
+        if !active {
+            return Err(fail(KeyError::AccountDisabled));
+        }
+        linked_idnat = crate::storage::links::of_identity(state.db.pool(), &identity_id)
+            .await
+            .map_err(|e| fail(e.into()))?
+            .map(|l| l.idnat);
+    }
     let name = clean_name(name);
     let record = KeyRecord {
         id: Uuid::now_v7().to_string(),
@@ -277,10 +345,10 @@ async fn finish_enrolment_inner(
         user_verified: i64::from(credential.user_verified),
         counter: i64::from(credential.counter),
         created_at: now,
-        created_via: if c.code_hash.is_some() {
-            VIA_CODE
-        } else {
-            VIA_SESSION
+        created_via: match (&c.code_hash, &ecps) {
+            (Some(_), _) => VIA_CODE,
+            (None, Some(g)) => g.via(),
+            (None, None) => VIA_SESSION,
         }
         .to_owned(),
         last_used_at: None,
@@ -298,9 +366,39 @@ async fn finish_enrolment_inner(
     {
         return Err(fail(KeyError::CodeInvalid));
     }
+    let authorised = match &ecps {
+        Some(g) => Some(
+            spend_ecps(
+                state,
+                &mut tx,
+                g,
+                &identity_id,
+                linked_idnat.as_deref(),
+                now,
+            )
+            .await
+            .map_err(fail)?,
+        ),
+        None => None,
+    };
     store::insert(&mut tx, &record)
         .await
         .map_err(|e| fail(e.into()))?;
+    if let Some(details) = authorised {
+        let mut details = details;
+        details["key"] = json!(record.id);
+        let ev = AuditEvent::success("security_key_enrolment_authorised")
+            .actor(&identity_id)
+            .subject(&identity_id)
+            .reason(record.created_via.as_str())
+            .context(ctx)
+            .details(details);
+        state
+            .audit
+            .in_tx(&mut tx, ev)
+            .await
+            .map_err(|e| fail(e.into()))?;
+    }
     state
         .audit
         .in_tx(
@@ -322,6 +420,65 @@ async fn finish_enrolment_inner(
         .map_err(|e| fail(e.into()))?;
     tx.commit().await.map_err(|e| fail(e.into()))?;
     Ok(record)
+}
+
+/// Checks again, in the transaction that stores the key, the e-CPS authority of an enrolment:
+/// the pairing is still active, or the validation is still fresh and unspent (then spent: two
+/// enrolments racing on one validation store one key), and what it proved is still the IdNat
+/// of the account's link (`linked_idnat`). What the audit event says about it.
+async fn spend_ecps(
+    state: &Authn<'_>,
+    tx: &mut crate::storage::Tx,
+    grant: &EcpsGrant,
+    identity_id: &str,
+    linked_idnat: Option<&str>,
+    now: i64,
+) -> Result<Value, KeyError> {
+    use super::EcpsRefusal;
+    let details = spend_grant(state, tx, grant, identity_id, now).await?;
+    match (details["idnat"].as_str(), linked_idnat) {
+        (Some(proven), Some(linked)) if proven == linked => Ok(details),
+        (_, None) => Err(KeyError::Ecps(EcpsRefusal::NoLink)),
+        _ => Err(KeyError::Ecps(EcpsRefusal::Mismatch)),
+    }
+}
+
+async fn spend_grant(
+    state: &Authn<'_>,
+    tx: &mut crate::storage::Tx,
+    grant: &EcpsGrant,
+    identity_id: &str,
+    now: i64,
+) -> Result<Value, KeyError> {
+    use super::EcpsRefusal;
+    use crate::storage::pairings;
+    match grant {
+        EcpsGrant::Pairing(id) => {
+            let p = pairings::live_pairing(tx, id, identity_id, now)
+                .await?
+                .ok_or(KeyError::Ecps(EcpsRefusal::PairingInactive))?;
+            Ok(json!({
+                "pairing": p.id, "idnat": p.idnat, "means": p.means,
+                "validated_at": p.validated_at, "acr": p.acr,
+            }))
+        }
+        EcpsGrant::Ciba(id) => {
+            let max_age = state.settings.webauthn.ecps_proof_max_age_secs;
+            match pairings::spend_proof(tx, id, identity_id, now - max_age, now).await? {
+                (true, Some(r)) => Ok(json!({
+                    "request": r.id, "idnat": r.idnat, "acr": r.acr,
+                    "validated_at": r.settled_at,
+                })),
+                (_, r) => Err(KeyError::Ecps(match r {
+                    Some(r) if r.used_at.is_some() => EcpsRefusal::ProofUsed,
+                    Some(r) if r.settled_at.is_some_and(|t| t <= now - max_age) => {
+                        EcpsRefusal::ProofStale
+                    }
+                    _ => EcpsRefusal::NoProof,
+                })),
+            }
+        }
+    }
 }
 
 /// A key name as a person typed it: trimmed, control characters dropped, bounded.

@@ -50,6 +50,83 @@ pub enum KeyError {
     VerificationFailed,
     #[error("storage unavailable")]
     Unavailable,
+    /// e-CPS does not authorise this enrolment.
+    #[error("e-CPS does not authorise this enrolment ({})", .0.reason())]
+    Ecps(EcpsRefusal),
+}
+
+/// Why e-CPS does not stand in for an enrolment code (docs/security-keys.md, "Enrolment
+/// authorised by e-CPS").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EcpsRefusal {
+    /// `webauthn.enrol_with_ecps` is off, or Pro Santé Connect is not configured.
+    Disabled,
+    /// The session holds no factor of its own besides e-CPS (a first factor of the person).
+    FirstFactorMissing,
+    /// Starting a validation follows the pairing's session rule.
+    SessionTooWeak,
+    /// The account has no RPPS link: nothing to compare the proven IdNat with.
+    NoLink,
+    /// Neither a valid pairing nor a fresh validation of this browser.
+    NoProof,
+    /// The pairing expired or was revoked.
+    PairingInactive,
+    /// e-CPS proved another IdNat than the account's link.
+    Mismatch,
+    /// The validation is older than `webauthn.ecps_proof_max_age_secs`.
+    ProofStale,
+    /// The validation already authorised an enrolment.
+    ProofUsed,
+    /// The person refused the request in the e-CPS app.
+    Refused,
+    /// Nobody answered the request in time.
+    Expired,
+    /// Pro Santé Connect cannot be reached.
+    Unreachable,
+    /// Pro Santé Connect refused the request (unknown professional, client refused...).
+    PscFailed,
+}
+
+impl EcpsRefusal {
+    pub fn reason(self) -> &'static str {
+        match self {
+            EcpsRefusal::Disabled => "ecps_enrolment_disabled",
+            EcpsRefusal::FirstFactorMissing => "first_factor_missing",
+            EcpsRefusal::SessionTooWeak => "session_too_weak",
+            EcpsRefusal::NoLink => "no_rpps_link",
+            EcpsRefusal::NoProof => "ecps_proof_missing",
+            EcpsRefusal::PairingInactive => "pairing_inactive",
+            EcpsRefusal::Mismatch => "idnat_mismatch",
+            EcpsRefusal::ProofStale => "ecps_proof_stale",
+            EcpsRefusal::ProofUsed => "ecps_proof_used",
+            EcpsRefusal::Refused => "psc_access_denied",
+            EcpsRefusal::Expired => "psc_expired_request",
+            EcpsRefusal::Unreachable => "psc_unreachable",
+            EcpsRefusal::PscFailed => "psc_failed",
+        }
+    }
+
+    /// The refusal a stable reason code names (the page's address carries codes only).
+    pub fn from_reason(code: &str) -> Option<EcpsRefusal> {
+        use EcpsRefusal as E;
+        [
+            E::Disabled,
+            E::FirstFactorMissing,
+            E::SessionTooWeak,
+            E::NoLink,
+            E::NoProof,
+            E::PairingInactive,
+            E::Mismatch,
+            E::ProofStale,
+            E::ProofUsed,
+            E::Refused,
+            E::Expired,
+            E::Unreachable,
+            E::PscFailed,
+        ]
+        .into_iter()
+        .find(|e| e.reason() == code)
+    }
 }
 
 impl KeyError {
@@ -78,6 +155,7 @@ impl KeyError {
             KeyError::Disabled => "webauthn_disabled",
             KeyError::VerificationFailed => "verification_failed",
             KeyError::Unavailable => "storage_unavailable",
+            KeyError::Ecps(e) => e.reason(),
         }
     }
 }

@@ -6,6 +6,6 @@ pub mod enrolment;
 pub mod error;
 pub mod verifier;
 
-pub use ceremony::{Assertion, Authorisation, Options, Verified};
-pub use error::KeyError;
+pub use ceremony::{Assertion, Authorisation, EcpsGrant, Options, Verified};
+pub use error::{EcpsRefusal, KeyError};
 pub use verifier::Verifier;

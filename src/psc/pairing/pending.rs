@@ -27,12 +27,21 @@ pub async fn request_for(
     Ok(effective(r, state.clock.now()))
 }
 
-/// The latest request of this session (the wait survives a reload).
+/// The latest pairing request of this session (the wait survives a reload).
 pub async fn latest_for(
     state: &Ecps<'_>,
     asker: &Asker<'_>,
 ) -> Result<Option<RequestRecord>, PairingError> {
-    let r = pairings::latest_request_of_session(state.db.pool(), asker.session_id).await?;
+    latest_of_purpose(state, asker, pairings::PURPOSE_PAIRING).await
+}
+
+/// The latest request of this session made for `purpose`.
+pub async fn latest_of_purpose(
+    state: &Ecps<'_>,
+    asker: &Asker<'_>,
+    purpose: &str,
+) -> Result<Option<RequestRecord>, PairingError> {
+    let r = pairings::latest_request_of_session(state.db.pool(), asker.session_id, purpose).await?;
     Ok(r.filter(|r| r.identity_id == asker.identity_id)
         .map(|r| effective(r, state.clock.now())))
 }

@@ -37,6 +37,8 @@ pub struct Proof {
     pub identity_id: String,
     pub idnat: IdNat,
     pub means: Means,
+    /// The acr of the validation, when Pro Santé Connect said it.
+    pub acr: Option<String>,
 }
 
 /// Who a mismatch or a refusal is audited against, and the event that says so.
@@ -99,6 +101,7 @@ pub async fn record(
         revoked_at: None,
         revoked_by: None,
         revoked_reason: None,
+        acr: proof.acr.clone(),
     };
     let mut tx = state.db.begin().await?;
     let previous = pairings::revoke_active_of(
@@ -144,7 +147,7 @@ pub async fn record(
             "paired"
         })
         .details(json!({
-            "pairing": rec.id, "idnat": rec.idnat, "means": rec.means,
+            "pairing": rec.id, "idnat": rec.idnat, "means": rec.means, "acr": rec.acr,
             "expires_at": rec.expires_at, "link_created": create_link,
             "replaced": previous.map(|p| p.id),
         }));

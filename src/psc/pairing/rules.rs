@@ -144,6 +144,7 @@ mod tests {
             revoked_at: None,
             revoked_by: None,
             revoked_reason: None,
+            acr: None,
         };
         assert_eq!(warning_days(&p, 0, &settings), None);
         assert_eq!(warning_days(&p, 335 * 86_400, &settings), Some(30));

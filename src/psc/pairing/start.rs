@@ -82,10 +82,33 @@ async fn start_ciba_checked(
     state: &Ecps<'_>,
     who: &Starter<'_>,
 ) -> Result<RequestRecord, PairingError> {
-    let psc = state.psc.as_ref().ok_or(PairingError::Disabled)?;
+    if state.psc.is_none() {
+        return Err(PairingError::Disabled);
+    }
     let idnat = idnat_to_prove(state, who).await?;
+    send_request(
+        state,
+        who.identity_id,
+        who.session_id,
+        &idnat,
+        pairings::PURPOSE_PAIRING,
+    )
+    .await
+}
+
+/// Sends an e-CPS request about `idnat` to the person's phone (CIBA, with a binding message)
+/// and stores it pending, bound to the session that asked and to the person, for `purpose`
+/// (a pairing, or a key enrolment). Any earlier pending request of the person is cancelled.
+pub async fn send_request(
+    state: &Ecps<'_>,
+    identity_id: &str,
+    session_id: &str,
+    idnat: &IdNat,
+    purpose: &str,
+) -> Result<RequestRecord, PairingError> {
+    let psc = state.psc.as_ref().ok_or(PairingError::Disabled)?;
     let binding = binding_message();
-    let started = psc.ciba_start(&idnat, &binding, Channel::Mobile).await?;
+    let started = psc.ciba_start(idnat, &binding, Channel::Mobile).await?;
     let now = state.clock.now();
     let expires_in = i64::try_from(started.expires_in)
         .unwrap_or(120)
@@ -93,8 +116,8 @@ async fn start_ciba_checked(
     let interval = i64::try_from(started.interval).unwrap_or(5).clamp(1, 60);
     let r = RequestRecord {
         id: crate::crypto::random_token(24),
-        identity_id: who.identity_id.to_owned(),
-        session_id: who.session_id.to_owned(),
+        identity_id: identity_id.to_owned(),
+        session_id: session_id.to_owned(),
         idnat: idnat.to_string(),
         binding_message: binding,
         auth_req_id: started.auth_req_id,
@@ -105,9 +128,12 @@ async fn start_ciba_checked(
         reason: None,
         pairing_id: None,
         settled_at: None,
+        purpose: purpose.to_owned(),
+        acr: None,
+        used_at: None,
     };
     let mut tx = state.db.begin().await?;
-    pairings::cancel_pending_of(&mut tx, who.identity_id, "replaced", now).await?;
+    pairings::cancel_pending_of(&mut tx, identity_id, "replaced", now).await?;
     pairings::insert_request(&mut tx, &r).await?;
     tx.commit().await?;
     Ok(r)
@@ -180,6 +206,7 @@ pub async fn complete_redirect(
     };
     let proof = Proof {
         identity_id: identity_id.to_owned(),
+        acr: proven.acr.clone(),
         idnat: proven.idnat,
         means: Means::Redirect,
     };

@@ -103,7 +103,7 @@ async fn poll_one(
         Ok(CibaPoll::Pending) => Ok(Step::Wait(interval)),
         Ok(CibaPoll::SlowDown) => Ok(Step::Wait(interval + SLOW_DOWN_STEP)),
         Ok(CibaPoll::Approved(proven)) => {
-            complete(state, r, proven.idnat.clone()).await?;
+            complete_proven(state, r, proven.idnat.clone(), proven.acr.as_deref()).await?;
             Ok(Step::Done)
         }
         Err(e) if e.transient() => Ok(Step::Wait(interval)),
@@ -128,10 +128,15 @@ async fn settle(
 ) -> anyhow::Result<()> {
     let now = state.clock.now();
     if pairings::transition(state.db.pool(), &r.id, "pending", to, reason, None, now).await? {
+        let event = if r.purpose == pairings::PURPOSE_ENROLMENT {
+            crate::psc::enrolment::PROVEN_EVENT
+        } else {
+            "pairing_completed"
+        };
         state
             .audit
             .record(
-                AuditEvent::failure("pairing_completed", reason.unwrap_or(to))
+                AuditEvent::failure(event, reason.unwrap_or(to))
                     .subject(&r.identity_id)
                     .details(json!({ "means": "ciba", "request": r.id, "idnat": r.idnat })),
             )
@@ -140,22 +145,38 @@ async fn settle(
     Ok(())
 }
 
-/// An approved request: claimed once (a second completion, on this node or another, finds it
-/// claimed and does nothing), then recorded by the pairing rules. Whether this call completed it.
+/// An approved request whose acr is not known (see [`complete_proven`]).
 pub async fn complete(
     state: &Ecps<'_>,
     r: &RequestRecord,
     proven: crate::identity::IdNat,
+) -> anyhow::Result<bool> {
+    complete_proven(state, r, proven, None).await
+}
+
+/// An approved request: claimed once (a second completion, on this node or another, finds it
+/// claimed and does nothing), then recorded by the pairing rules, or kept as the proof of a key
+/// enrolment with the validation's `acr`. Whether this call completed it.
+pub async fn complete_proven(
+    state: &Ecps<'_>,
+    r: &RequestRecord,
+    proven: crate::identity::IdNat,
+    acr: Option<&str>,
 ) -> anyhow::Result<bool> {
     let pool = state.db.pool();
     let now = state.clock.now();
     if !pairings::transition(pool, &r.id, "pending", "approved", None, None, now).await? {
         return Ok(false);
     }
+    if r.purpose == pairings::PURPOSE_ENROLMENT {
+        crate::psc::enrolment::settle(state, r, &proven, acr).await?;
+        return Ok(true);
+    }
     let proof = Proof {
         identity_id: r.identity_id.clone(),
         idnat: proven,
         means: Means::Ciba,
+        acr: acr.map(str::to_owned),
     };
     let (to, reason, pairing) = match record(state, &proof, &RequestContext::default()).await {
         Ok(p) => ("paired", None, Some(p.id)),

@@ -174,6 +174,11 @@ async fn start_pairing(b: &mut Browser, means: &str) -> String {
 /// The latest pairing request of this browser's session once it is no longer pending (the
 /// worker settled it).
 async fn settled(app: &TestApp, b: &Browser) -> pairings::RequestRecord {
+    settled_for(app, b, pairings::PURPOSE_PAIRING).await
+}
+
+/// The latest request of `b`'s session made for `purpose`, once settled.
+async fn settled_for(app: &TestApp, b: &Browser, purpose: &str) -> pairings::RequestRecord {
     let session = trousseau::session::from_cookie(
         &app.state.sessions(),
         b.cookies.get(SESSION_COOKIE).map(String::as_str),
@@ -182,7 +187,7 @@ async fn settled(app: &TestApp, b: &Browser) -> pairings::RequestRecord {
     .unwrap()
     .expect("a session");
     wait::value("the CIBA worker settles the request", || async {
-        pairings::latest_request_of_session(app.state.db.pool(), &session.id)
+        pairings::latest_request_of_session(app.state.db.pool(), &session.id, purpose)
             .await
             .unwrap()
             .filter(|r| r.state != "pending" && r.state != "approved")
@@ -357,6 +362,11 @@ async fn a_ciba_pairing_approved_on_the_phone_becomes_an_active_pairing() {
     assert_eq!(Some(&p.id), r.pairing_id.as_ref());
     assert_eq!((p.idnat.as_str(), p.means.as_str()), (PROFESSIONAL, "ciba"));
     assert_eq!(p.status, "active");
+    assert_eq!(
+        p.acr.as_deref(),
+        Some("eidas1"),
+        "the validation's acr is kept"
+    );
     let done = event(app, "pairing_completed", Some("paired")).await;
     assert_eq!(done.outcome, "success");
     let status: Value = b
@@ -614,4 +624,83 @@ async fn a_certificate_of_another_ca_is_refused_at_the_handshake() {
         e.reason
     );
     assert!(f.sb.pending(PROFESSIONAL).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_e_cps_validation_approved_on_the_phone_enrols_one_security_key() {
+    use webauthn_authenticator_rs::WebauthnAuthenticator;
+    use webauthn_authenticator_rs::softtoken::SoftToken;
+    use webauthn_rs::prelude::CreationChallengeResponse;
+    let keys = "[webauthn]\nrp_id = \"localhost\"\norigins = [\"http://localhost:8443\"]\n\
+                allow_unattested = true\n";
+    let f = federation(short(30), Auth::Secret, keys).await;
+    let (app, sb) = (&f.app, &f.sb);
+    let id = linked_user(app, "claire", PROFESSIONAL).await;
+    let mut b = signed_in(app, &id).await;
+    let page = b.get("/keys/enrol").await.text().await.unwrap();
+    assert!(page.contains("action=\"/keys/enrol/ecps\""), "{page}");
+    let csrf = b.cookies["__Host-trousseau_csrf"].clone();
+    let resp = b.post("/keys/enrol/ecps", &[("csrf", &csrf)]).await;
+    assert_eq!(location(&resp), "/keys/enrol?waiting=1");
+    let waiting = b.get("/keys/enrol?waiting=1").await.text().await.unwrap();
+    assert!(
+        waiting.contains("data-status=\"/keys/enrol/ecps/status\""),
+        "{waiting}"
+    );
+
+    let shown = sb.approve_all(PROFESSIONAL).await;
+    assert_eq!(shown.len(), 1);
+    assert!(waiting.contains(&format!(">{}<", shown[0].binding_message)));
+    let r = settled_for(app, &b, pairings::PURPOSE_ENROLMENT).await;
+    assert_eq!((r.state.as_str(), r.reason.as_deref()), ("proven", None));
+    assert!(r.acr.is_some());
+    // No pairing is recorded by a validation made for an enrolment.
+    assert!(
+        pairings::latest_of(app.state.db.pool(), &id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    let page = b
+        .get("/keys/enrol?done=request")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Validation e-CPS reçue"), "{page}");
+    let resp = b.post("/webauthn/enrol/options", &[("csrf", &csrf)]).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let o: Value = resp.json().await.unwrap();
+    let ccr: CreationChallengeResponse = serde_json::from_value(o["options"].clone()).unwrap();
+    let origin = url::Url::parse("http://localhost:8443").unwrap();
+    let rsp = SoftToken::new(false)
+        .unwrap()
+        .0
+        .do_registration(origin, ccr)
+        .unwrap();
+    let credential = serde_json::to_string(&rsp).unwrap();
+    let resp = b
+        .post(
+            "/keys/enrol",
+            &[
+                ("csrf", csrf.as_str()),
+                ("ceremony", o["ceremony"].as_str().unwrap()),
+                ("credential", credential.as_str()),
+                ("name", "Clé du bloc"),
+            ],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let enrolled = trousseau::admin::keys::list(&app.state, Some("claire"), false)
+        .await
+        .unwrap();
+    assert_eq!(enrolled.len(), 1);
+    assert_eq!(enrolled[0].created_via, "ecps_ciba");
+    let e = event(app, "security_key_enrolment_authorised", Some("ecps_ciba")).await;
+    let d: Value = serde_json::from_str(e.details.as_deref().unwrap()).unwrap();
+    assert_eq!(d["request"], r.id.as_str());
+    assert_eq!(d["idnat"], PROFESSIONAL);
+    assert_eq!(d["acr"].as_str(), r.acr.as_deref());
+    event(app, "ecps_enrolment_proven", None).await;
 }

@@ -81,6 +81,7 @@ async fn pair(app: &TestApp, id: &str) -> trousseau::storage::pairings::PairingR
         identity_id: id.into(),
         idnat: IdNat::parse(IDNAT).unwrap(),
         means: Means::Ciba,
+        acr: Some("eidas1".into()),
     };
     pairing::record(&app.state.ecps(), &proof, &RequestContext::default())
         .await

@@ -22,7 +22,7 @@ const SESSION_COOKIE: &str = "__Host-trousseau_session";
 
 /// A browser holding a session of `user` proven with `method` (the factor is recorded the way
 /// a login records it; the login ceremonies themselves are tested elsewhere).
-async fn signed_in(app: &TestApp, identity_id: &str, method: Method) -> Browser {
+pub(super) async fn signed_in(app: &TestApp, identity_id: &str, method: Method) -> Browser {
     let factor = AuthFactor {
         method,
         user_verified: true,
@@ -44,11 +44,11 @@ async fn signed_in(app: &TestApp, identity_id: &str, method: Method) -> Browser 
     b
 }
 
-async fn user(app: &TestApp, name: &str) -> String {
+pub(super) async fn user(app: &TestApp, name: &str) -> String {
     app.create_user(name, PW).await
 }
 
-async fn link(app: &TestApp, name: &str, idnat: &str, method: LinkMethod) {
+pub(super) async fn link(app: &TestApp, name: &str, idnat: &str, method: LinkMethod) {
     trousseau::admin::users::link_rpps(
         &app.state,
         name,
@@ -61,7 +61,7 @@ async fn link(app: &TestApp, name: &str, idnat: &str, method: LinkMethod) {
 }
 
 /// What e-CPS would have proven, recorded as the CIBA worker or the callback records it.
-async fn prove(
+pub(super) async fn prove(
     app: &TestApp,
     id: &str,
     idnat: &str,
@@ -70,6 +70,7 @@ async fn prove(
         identity_id: id.into(),
         idnat: IdNat::parse(idnat).unwrap(),
         means: Means::Ciba,
+        acr: Some("eidas1".into()),
     };
     pairing::record(&app.state.ecps(), &proof, &RequestContext::default()).await
 }
@@ -423,6 +424,9 @@ async fn pending_request(app: &TestApp, identity_id: &str, session_id: &str) -> 
         reason: None,
         pairing_id: None,
         settled_at: None,
+        purpose: pairings::PURPOSE_PAIRING.into(),
+        acr: None,
+        used_at: None,
     };
     let mut tx = app.state.db.begin().await.unwrap();
     pairings::insert_request(&mut tx, &r).await.unwrap();
@@ -430,7 +434,7 @@ async fn pending_request(app: &TestApp, identity_id: &str, session_id: &str) -> 
     r.id
 }
 
-async fn session_id(app: &TestApp, b: &Browser) -> String {
+pub(super) async fn session_id(app: &TestApp, b: &Browser) -> String {
     trousseau::session::from_cookie(
         &app.state.sessions(),
         b.cookies.get(SESSION_COOKIE).map(String::as_str),

@@ -26,6 +26,9 @@ async fn request(app: &TestApp, identity_id: &str, id: &str, expires_in: i64) ->
         reason: None,
         pairing_id: None,
         settled_at: None,
+        purpose: pairings::PURPOSE_PAIRING.into(),
+        acr: None,
+        used_at: None,
     };
     let mut tx = app.state.db.begin().await.unwrap();
     pairings::insert_request(&mut tx, &r).await.unwrap();
