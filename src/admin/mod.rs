@@ -3,6 +3,7 @@
 pub mod cards;
 pub mod clients;
 pub mod keys;
+pub mod pairings;
 pub mod roles;
 pub mod users;
 
