@@ -223,6 +223,7 @@ impl Application {
                 .wrap(TracingLogger::default())
                 .configure(endpoint::configure)
                 .configure(pages::configure)
+                .configure(crate::admin::console::configure)
                 .configure(|cfg| crate::metrics::configure(cfg, exposure.clone()))
                 .configure(|cfg| {
                     if let Some(rp) = &demo {

@@ -2,6 +2,7 @@
 
 pub mod cards;
 pub mod clients;
+pub mod console;
 pub mod keys;
 pub mod pairings;
 pub mod roles;
