@@ -124,3 +124,51 @@ pub async fn find(
     .fetch_all(pool)
     .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::identity::Status;
+
+    #[test]
+    fn terms_fold_accents_and_case_and_keep_every_word_and_the_full_name() {
+        let r = IdentityRecord {
+            id: "i".into(),
+            username: "hdupre".into(),
+            given_name: "Hervé".into(),
+            family_name: "Dupré-Léger".into(),
+            email: Some("Herve.Dupre@CHU.example".into()),
+            status: Status::Active,
+            status_reason: None,
+            status_at: None,
+            created_at: 0,
+            updated_at: 0,
+            employee_number: Some("M-12345".into()),
+            department: None,
+            hr_arrival: None,
+            hr_departure: None,
+            birth_date: None,
+        };
+        let t = terms(&r);
+        for expected in [
+            "herve",
+            "dupre",
+            "leger",
+            "dupreleger",
+            "hervedupreleger",
+            "duprelegerherve",
+            "hdupre",
+            "herveduprechuexample",
+            "m12345",
+            "12345",
+        ] {
+            assert!(t.iter().any(|x| x == expected), "{expected} in {t:?}");
+        }
+        assert!(
+            t.iter()
+                .all(|x| x.chars().all(|c| c.is_ascii_alphanumeric()))
+        );
+        assert_eq!(fold("  Hervé MAR "), "hervemar");
+        assert_eq!(fold("É"), "e");
+    }
+}
