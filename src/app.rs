@@ -223,6 +223,7 @@ impl Application {
                 .configure(endpoint::configure)
                 .configure(pages::configure)
                 .configure(crate::admin::api::configure)
+                .configure(crate::admin::console::configure)
                 .configure(|cfg| crate::metrics::configure(cfg, exposure.clone()))
                 .configure(|cfg| {
                     if let Some(apps) = &demo {

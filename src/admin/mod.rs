@@ -3,7 +3,9 @@
 pub mod api;
 pub mod cards;
 pub mod clients;
+pub mod console;
 pub mod keys;
+pub mod pairings;
 pub mod roles;
 pub mod users;
 

@@ -105,10 +105,34 @@ pub async fn start_account_login(
     req: &HttpRequest,
     return_to: &str,
 ) -> HttpResponse {
+    start_account_login_because(state, req, return_to, None).await
+}
+
+/// Why a login screen of Trousseau's own pages is shown to someone already signed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountLoginReason {
+    /// The session's level is too low: the step-up screen (a security key or a card).
+    StepUp,
+    /// The last authentication is too old for the action: sign in again.
+    Reauthenticate,
+}
+
+/// Like [`start_account_login`], showing the step-up or re-authentication screen.
+pub async fn start_account_login_because(
+    state: &AppState,
+    req: &HttpRequest,
+    return_to: &str,
+    reason: Option<AccountLoginReason>,
+) -> HttpResponse {
     let params = serde_json::json!({ "return_to": return_to }).to_string();
+    let reason = match reason {
+        None => "",
+        Some(AccountLoginReason::StepUp) => "&reason=stepup",
+        Some(AccountLoginReason::Reauthenticate) => "&reason=reauth",
+    };
     match flow::create(state, req, ACCOUNT_FLOW_CLIENT, params, false).await {
         Ok(created) => {
-            let target = format!("/login?flow={}", created.id);
+            let target = format!("/login?flow={}{reason}", created.id);
             created.redirect(target)
         }
         Err(e) => flow::refused(state, req, ACCOUNT_FLOW_CLIENT, e).await,

@@ -327,8 +327,8 @@ pub async fn update_identity_names(
     .bind(now)
     .bind(id)
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?;
+    super::search::reindex(tx, id).await
 }
 
 /// A pending change of an expired directory password.

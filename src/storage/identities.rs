@@ -26,7 +26,7 @@ pub struct IdentityRecord {
     pub birth_date: Option<String>,
 }
 
-const COLUMNS: &str = "SELECT id, username, given_name, family_name, email, status, status_reason, \
+pub(super) const COLUMNS: &str = "SELECT id, username, given_name, family_name, email, status, status_reason, \
      status_at, created_at, updated_at, employee_number, department, hr_arrival, hr_departure, \
      birth_date FROM identities";
 
@@ -53,8 +53,8 @@ pub async fn insert(tx: &mut Tx, r: &IdentityRecord) -> Result<(), sqlx::Error> 
     .bind(&r.hr_departure)
     .bind(&r.birth_date)
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?;
+    super::search::index(tx, r).await
 }
 
 pub async fn by_username(
@@ -140,8 +140,8 @@ pub async fn update_hr(tx: &mut Tx, r: &IdentityRecord) -> Result<(), sqlx::Erro
     .bind(r.updated_at)
     .bind(&r.id)
     .execute(&mut **tx)
-    .await
-    .map(|_| ())
+    .await?;
+    super::search::index(tx, r).await
 }
 
 pub async fn list(pool: &AnyPool) -> Result<Vec<IdentityRecord>, sqlx::Error> {

@@ -7,6 +7,7 @@ pub mod cards;
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod console;
 pub mod directory;
 pub mod findings;
 pub mod flows;
@@ -26,6 +27,7 @@ pub mod roles;
 pub mod rpps;
 mod rpps_row;
 pub mod rpps_scope;
+pub mod search;
 pub mod security_keys;
 pub mod sessions;
 pub mod throttle;
@@ -159,7 +161,12 @@ impl Db {
                     .await
             }
         }
-        .context("cannot apply the database migrations")
+        .context("cannot apply the database migrations")?;
+        // Identities written before the console's search existed get their search terms.
+        search::backfill(&self.pool)
+            .await
+            .context("cannot index the identities for the search")?;
+        Ok(())
     }
 
     pub fn pool(&self) -> &AnyPool {

@@ -160,22 +160,16 @@ pub async fn pairing(state: &AppState, cmd: PairingCommand) -> anyhow::Result<()
             if reason.trim().is_empty() {
                 bail!("--reason must say why the pairing is revoked");
             }
-            let p = match pairing::revoke(&state.ecps(), &id, ACTOR, reason.trim()).await {
-                Ok(p) => p,
+            let ctx = crate::audit::RequestContext::default();
+            let revoked =
+                crate::admin::pairings::revoke(state, &id, ACTOR, reason.trim(), &ctx).await;
+            let (p, ended) = match revoked {
+                Ok(done) => done,
                 Err(pairing::PairingError::NotFound) => {
                     bail!("no active pairing {id}: see `trousseau pairing list --status active`")
                 }
                 Err(e) => return Err(e.into()),
             };
-            // Pro Santé Connect must not keep the person signed in on a revoked pairing.
-            let ctx = crate::audit::RequestContext::default();
-            let ended = crate::session::end_federated(
-                &state.sessions(),
-                &p.identity_id,
-                "pairing_revoked",
-                &ctx,
-            )
-            .await?;
             println!(
                 "{}",
                 json!({ "id": p.id, "identity_id": p.identity_id, "status": p.status_at(now),

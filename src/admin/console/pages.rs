@@ -1,0 +1,321 @@
+//! The console's pages: the dashboard, the search and a person's page.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
+use askama::Template;
+
+use super::date;
+use super::guard::{AdminSession, Power};
+use super::texts::{ConsoleTexts, texts};
+use crate::admin::roles;
+use crate::state::AppState;
+use crate::storage::audit::{self as audit_store, AuditFilter};
+use crate::storage::identities::{self, IdentityRecord};
+use crate::storage::{console as figures, links, pairings, search, security_keys, sessions};
+use crate::ui::cookies;
+use crate::ui::error::PageError;
+use crate::ui::extract::PageLang;
+use crate::ui::page::{Chrome, render_with};
+
+/// Results per page of the search.
+pub const PAGE_SIZE: i64 = 50;
+
+/// What every console page shows at its top.
+pub struct Frame {
+    pub chrome: Chrome,
+    pub c: &'static ConsoleTexts,
+    pub who: String,
+    pub roles: String,
+    pub may_act: bool,
+}
+
+impl Frame {
+    pub fn new(req: &HttpRequest, lang: crate::ui::i18n::Lang, admin: &AdminSession) -> Frame {
+        Frame {
+            chrome: Chrome::new(req, lang),
+            c: texts(lang),
+            who: format!(
+                "{} {} ({})",
+                admin.identity.given_name, admin.identity.family_name, admin.identity.username
+            ),
+            roles: admin
+                .roles
+                .iter()
+                .map(|r| r.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            may_act: admin.may(Power::People),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/dashboard.html")]
+struct DashboardPage {
+    f: Frame,
+    chrome: Chrome,
+    by_status: Vec<(String, i64)>,
+    logins: Vec<(String, String, i64)>,
+    locked: i64,
+    flagged: i64,
+}
+
+/// GET /admin
+pub async fn dashboard(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageLang(lang): PageLang,
+    admin: AdminSession,
+) -> Result<HttpResponse, PageError> {
+    let pool = state.db.pool();
+    let now = state.clock.now();
+    let f = Frame::new(&req, lang, &admin);
+    let page = DashboardPage {
+        chrome: f.chrome.clone(),
+        by_status: figures::identities_by_status(pool)
+            .await
+            .context("dashboard: statuses")?,
+        logins: figures::logins_since(pool, now - now.rem_euclid(86_400))
+            .await
+            .context("dashboard: logins")?
+            .into_iter()
+            .map(|(o, r, n)| (o, r.unwrap_or_default(), n))
+            .collect(),
+        locked: figures::locked(pool, now)
+            .await
+            .context("dashboard: locks")?,
+        flagged: figures::flagged_keys(pool)
+            .await
+            .context("dashboard: flagged keys")?,
+        f,
+    };
+    Ok(render_with(HttpResponse::Ok(), &page))
+}
+
+#[derive(serde::Deserialize)]
+pub struct SearchQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    after: String,
+}
+
+/// One line of the search's results.
+struct Row {
+    id: String,
+    name: String,
+    username: String,
+    status: String,
+    employee: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/identities.html")]
+struct IdentitiesPage {
+    f: Frame,
+    chrome: Chrome,
+    q: String,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+/// GET /admin/identities?q=&after=: 50 identities per page, by cursor.
+pub async fn identities(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageLang(lang): PageLang,
+    admin: AdminSession,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, PageError> {
+    let q: String = query.q.trim().chars().take(100).collect();
+    let after: String = query.after.chars().take(64).collect();
+    let mut found = search::find(state.db.pool(), &q, &after, PAGE_SIZE + 1)
+        .await
+        .context("cannot search the identities")?;
+    let more = found.len() as i64 > PAGE_SIZE;
+    found.truncate(PAGE_SIZE as usize);
+    let next = match (more, found.last()) {
+        (true, Some(last)) => Some(
+            url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("q", &q)
+                .append_pair("after", &last.id)
+                .finish(),
+        ),
+        _ => None,
+    };
+    let rows = found.into_iter().map(row).collect();
+    let f = Frame::new(&req, lang, &admin);
+    let page = IdentitiesPage {
+        chrome: f.chrome.clone(),
+        f,
+        q,
+        rows,
+        next,
+    };
+    Ok(render_with(HttpResponse::Ok(), &page))
+}
+
+fn row(i: IdentityRecord) -> Row {
+    Row {
+        name: format!("{} {}", i.family_name.to_uppercase(), i.given_name),
+        username: i.username,
+        status: i.status.to_string(),
+        employee: i.employee_number.unwrap_or_default(),
+        id: i.id,
+    }
+}
+
+struct KeyRow {
+    id: String,
+    name: String,
+    created: String,
+    last_used: String,
+    flagged: bool,
+    revoked: bool,
+}
+
+struct SessionRow {
+    opened: String,
+    auth_time: String,
+    expires: String,
+}
+
+struct EventRow {
+    at: String,
+    kind: String,
+    outcome: String,
+    actor: String,
+}
+
+struct PairingRow {
+    idnat: String,
+    state: &'static str,
+    until: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/person.html")]
+struct PersonPage {
+    f: Frame,
+    chrome: Chrome,
+    csrf: String,
+    p: IdentityRecord,
+    status_at: String,
+    active: bool,
+    link: Option<(String, String)>,
+    keys: Vec<KeyRow>,
+    sessions: Vec<SessionRow>,
+    pairing: Option<PairingRow>,
+    roles: Vec<String>,
+    events: Vec<EventRow>,
+    done: bool,
+    error: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+pub struct PersonQuery {
+    #[serde(default)]
+    done: Option<String>,
+    #[serde(default)]
+    error: Option<String>,
+}
+
+/// GET /admin/identities/{id}
+pub async fn person(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageLang(lang): PageLang,
+    admin: AdminSession,
+    id: web::Path<String>,
+    query: web::Query<PersonQuery>,
+) -> Result<HttpResponse, PageError> {
+    let pool = state.db.pool();
+    let now = state.clock.now();
+    let p = identities::by_id(pool, &id)
+        .await
+        .context("cannot read the identity")?
+        .ok_or(PageError::NotFound)?;
+    let link = links::of_identity(pool, &p.id)
+        .await
+        .context("cannot read the RPPS link")?
+        .map(|l| (l.idnat, l.method));
+    let keys = security_keys::of_identity(pool, &p.id)
+        .await
+        .context("cannot read the keys")?
+        .into_iter()
+        .map(|k| KeyRow {
+            created: date(k.created_at),
+            last_used: k.last_used_at.map(date).unwrap_or_default(),
+            flagged: k.flagged_at.is_some(),
+            revoked: k.revoked_at.is_some(),
+            id: k.id,
+            name: k.name,
+        })
+        .collect();
+    let idle = state.settings.session.idle_secs;
+    let open = sessions::open_of_identity(pool, &p.id)
+        .await
+        .context("cannot read the sessions")?
+        .into_iter()
+        .filter(|s| crate::session::is_live(s, now, idle))
+        .map(|s| SessionRow {
+            opened: date(s.created_at),
+            auth_time: date(s.auth_time),
+            expires: date(s.expires_at),
+        })
+        .collect();
+    let pairing = pairings::latest_of(pool, &p.id)
+        .await
+        .context("cannot read the pairing")?
+        .map(|r| PairingRow {
+            state: r.status_at(now),
+            until: date(r.expires_at),
+            idnat: r.idnat,
+        });
+    let roles = roles::summary(&state, &p.id)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the roles: {e}"))?
+        .effective
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    let filter = AuditFilter {
+        subject: Some(p.id.clone()),
+        limit: 50,
+        ..Default::default()
+    };
+    let events = audit_store::list(pool, &filter)
+        .await
+        .context("cannot read the audit trail")?
+        .into_iter()
+        .map(|e| EventRow {
+            at: date(e.at),
+            kind: e.kind,
+            outcome: e.outcome,
+            actor: e.actor.unwrap_or_default(),
+        })
+        .collect();
+    let (csrf, csrf_cookie) = cookies::csrf(&req);
+    let mut b = HttpResponse::Ok();
+    if let Some(c) = csrf_cookie {
+        b.cookie(c);
+    }
+    let f = Frame::new(&req, lang, &admin);
+    let page = PersonPage {
+        chrome: f.chrome.clone(),
+        f,
+        csrf,
+        status_at: p.status_at.map(date).unwrap_or_default(),
+        active: p.status.is_active(),
+        link,
+        keys,
+        sessions: open,
+        pairing,
+        roles,
+        events,
+        done: query.done.is_some(),
+        error: query.error.clone().map(|e| e.chars().take(40).collect()),
+        p,
+    };
+    Ok(render_with(b, &page))
+}

@@ -1,0 +1,46 @@
+//! The figures of the administration console's dashboard.
+
+use sqlx::AnyPool;
+
+/// Identities by status (`active`, `suspended`...), most numerous first.
+pub async fn identities_by_status(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT status, COUNT(*) AS n FROM identities GROUP BY status ORDER BY n DESC, status",
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Logins since `since`, by outcome (`success`, `failure`) and reason.
+pub async fn logins_since(
+    pool: &AnyPool,
+    since: i64,
+) -> Result<Vec<(String, Option<String>, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT outcome, reason, COUNT(*) AS n FROM audit_events WHERE kind = 'login' AND at >= $1 \
+         GROUP BY outcome, reason ORDER BY n DESC",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
+/// Accounts or addresses locked by the login throttle at `now`.
+pub async fn locked(pool: &AnyPool, now: i64) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM login_throttle WHERE locked_until > $1")
+            .bind(now)
+            .fetch_one(pool)
+            .await?;
+    Ok(n)
+}
+
+/// Security keys flagged as possibly cloned and not revoked.
+pub async fn flagged_keys(pool: &AnyPool) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM security_keys WHERE flagged_at IS NOT NULL AND revoked_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok(n)
+}
