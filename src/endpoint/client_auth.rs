@@ -183,7 +183,7 @@ pub async fn token_query(
     } = client_request(req, state, body, refused_kind).await?;
     if client.is_public() && !public_allowed {
         let msg = "public clients cannot introspect tokens";
-        let r = Refusal::new(Why::PublicClient, msg, Some(&client.id));
+        let r = Refusal::new(Why::PublicClient, msg, Some(client.id.as_str()));
         return Err(refused(state, refused_kind, r, &ctx).await);
     }
     let Some(token) = params.get("token") else {

@@ -23,7 +23,7 @@ const INVALID_CODE: &str = "the authorization code is invalid, expired or alread
 
 /// A refusal of this grant, naming the client.
 fn refuse(client: &Client, why: Why, msg: &str) -> Refusal {
-    Refusal::new(why, msg, Some(&client.id))
+    Refusal::new(why, msg, Some(client.id.as_str()))
 }
 
 pub async fn grant(
@@ -196,7 +196,7 @@ async fn record_issued(
     now: i64,
 ) -> Result<(), Refusal> {
     let issued = codes::Issued {
-        client_id: client.id.clone(),
+        client_id: client.id.to_string(),
         family_id,
         access_jti: Some(at.jti.clone()),
         access_expires_at: Some(now + at.expires_in),
@@ -243,7 +243,7 @@ async fn new_family(
     let now = state.clock.now();
     let family = FamilyRecord {
         id: new.id.to_owned(),
-        client_id: client.id.clone(),
+        client_id: client.id.to_string(),
         identity_id: new.identity_id.to_owned(),
         session_id: (!new.offline).then(|| new.session_id.to_owned()),
         scope: new.scope.to_owned(),

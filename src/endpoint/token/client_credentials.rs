@@ -21,7 +21,7 @@ pub async fn grant(
         return Err(Refusal::new(
             Why::PublicClientCredentials,
             msg,
-            Some(&client.id),
+            Some(client.id.as_str()),
         ));
     }
     let scope = granted_scope(client, scope)?;
@@ -32,7 +32,7 @@ pub async fn grant(
         &keys,
         &issuer,
         client,
-        &client.id,
+        client.id.as_str(),
         &scope,
         None,
         None,
@@ -42,7 +42,7 @@ pub async fn grant(
     audit_issued(
         state,
         client,
-        &client.id,
+        client.id.as_str(),
         "client_credentials",
         ctx,
         &at.jti,
@@ -69,7 +69,7 @@ fn granted_scope(client: &Client, scope: Option<&str>) -> Result<String, Refusal
         .collect();
     let not_allowed = |bad: &str| {
         let msg = format!("the scope {bad} is not allowed for this client");
-        Refusal::new(Why::ScopeNotAllowed, msg, Some(&client.id))
+        Refusal::new(Why::ScopeNotAllowed, msg, Some(client.id.as_str()))
     };
     Ok(match scope {
         None => allowed.join(" "),

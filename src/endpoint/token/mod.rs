@@ -125,7 +125,7 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8], ctx: &RequestC
         .map_err(|r| (grant, r))?;
     if !client.allows(request.grant()) {
         let msg = format!("this client may not use the {grant} grant");
-        let r = Refusal::new(Why::GrantNotAllowed, msg, Some(&client.id));
+        let r = Refusal::new(Why::GrantNotAllowed, msg, Some(client.id.as_str()));
         return Err((grant, r));
     }
     let result = match request {
@@ -153,7 +153,7 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8], ctx: &RequestC
         }
     };
     result.map(|r| (grant, r)).map_err(|mut r| {
-        r.client_id.get_or_insert_with(|| client.id.clone());
+        r.client_id.get_or_insert_with(|| client.id.to_string());
         (grant, r)
     })
 }

@@ -20,7 +20,7 @@ const INVALID: &str = "the refresh token is invalid, expired or revoked";
 
 /// A refusal of this grant, naming the client.
 fn refuse(client: &Client, why: Why, msg: &str) -> Refusal {
-    Refusal::new(why, msg, Some(&client.id))
+    Refusal::new(why, msg, Some(client.id.as_str()))
 }
 
 pub async fn grant(
@@ -44,7 +44,7 @@ pub async fn grant(
         let msg = "the account is not active";
         return Err(refuse(client, Why::IdentityInactive, msg));
     };
-    let scope = narrow_scope(&family.scope, scope).map_err(|r| r.of(&client.id))?;
+    let scope = narrow_scope(&family.scope, scope).map_err(|r| r.of(client.id.as_str()))?;
     let claims: SessionClaims =
         serde_json::from_str(&family.session_claims).map_err(anyhow::Error::from)?;
     let with_id_token = ScopeSet::parse(&scope)
@@ -84,7 +84,7 @@ async fn check_scope_first(
         && f.client_id == client.id
         && f.revoked_at.is_none()
     {
-        narrow_scope(&f.scope, scope).map_err(|r| r.of(&client.id))?;
+        narrow_scope(&f.scope, scope).map_err(|r| r.of(client.id.as_str()))?;
     }
     Ok(())
 }
