@@ -8,7 +8,7 @@ use crate::audit::AuditEvent;
 use crate::crypto::{hash_secret, random_token};
 use crate::oidc::client::GrantType;
 use crate::oidc::keys::SigningAlg;
-use crate::protocol::Scope;
+use crate::protocol::{ClientId, Scope};
 use crate::state::AppState;
 use crate::storage::clients::{self, ClientRecord};
 use crate::storage::{is_unique_violation, to_json_list};
@@ -58,19 +58,21 @@ pub fn check_uri(uri: &str, what: &str) -> Result<(), AdminError> {
     }
 }
 
-fn check_id(id: &str) -> Result<(), AdminError> {
+fn check_id(id: &str) -> Result<ClientId, AdminError> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(AdminError::Invalid(format!(
+    let refused = || {
+        AdminError::Invalid(format!(
             "the client id {id:?} must be 1 to 128 characters among letters, digits and - . _ :"
-        )))
+        ))
+    };
+    if !ok {
+        return Err(refused());
     }
+    ClientId::new(id).map_err(|_| refused())
 }
 
 /// Every scope is known: a person scope (shown on the consent page), or an API scope of a
@@ -96,8 +98,9 @@ fn check_scopes(spec: &ClientSpec) -> Result<(), AdminError> {
     Ok(())
 }
 
-fn validate(state: &AppState, spec: &ClientSpec) -> Result<(), AdminError> {
-    check_id(&spec.id)?;
+/// Checks a spec; gives its client id.
+fn validate(state: &AppState, spec: &ClientSpec) -> Result<ClientId, AdminError> {
+    let id = check_id(&spec.id)?;
     if spec.name.trim().is_empty() {
         return Err(AdminError::Invalid(
             "the client name is empty: give --name".into(),
@@ -166,17 +169,18 @@ fn validate(state: &AppState, spec: &ClientSpec) -> Result<(), AdminError> {
             state.settings.session.levels.join(", ")
         )));
     }
-    Ok(())
+    Ok(id)
 }
 
 fn record(
+    id: ClientId,
     spec: &ClientSpec,
     secret_hash: Option<String>,
     created_at: i64,
     now: i64,
 ) -> ClientRecord {
     ClientRecord {
-        id: spec.id.clone(),
+        id,
         name: spec.name.clone(),
         secret_hash,
         public: i64::from(spec.public),
@@ -218,10 +222,10 @@ pub async fn create(
     spec: &ClientSpec,
     actor: &str,
 ) -> Result<Option<String>, AdminError> {
-    validate(state, spec)?;
+    let id = validate(state, spec)?;
     let now = state.clock.now();
     let secret = (!spec.public && spec.jwks.is_none()).then(|| random_token(32));
-    let rec = record(spec, secret.as_deref().map(hash_secret), now, now);
+    let rec = record(id, spec, secret.as_deref().map(hash_secret), now, now);
     let mut tx = state.db.begin().await?;
     match clients::insert(&mut tx, &rec).await {
         Err(e) if is_unique_violation(&e) => {
@@ -243,7 +247,7 @@ pub async fn create(
 
 /// Rewrites a client from a full spec (the CLI merges the changes into the current spec).
 pub async fn update(state: &AppState, spec: &ClientSpec, actor: &str) -> Result<(), AdminError> {
-    validate(state, spec)?;
+    let id = validate(state, spec)?;
     let current = get(state, &spec.id).await?;
     let now = state.clock.now();
     let keep_secret = if spec.public || spec.jwks.is_some() {
@@ -256,7 +260,7 @@ pub async fn update(state: &AppState, spec: &ClientSpec, actor: &str) -> Result<
             "this client has no secret yet: run `client rotate-secret` after the change".into(),
         ));
     }
-    let rec = record(spec, keep_secret, current.created_at, now);
+    let rec = record(id, spec, keep_secret, current.created_at, now);
     let mut tx = state.db.begin().await?;
     clients::update(&mut tx, &rec).await?;
     state
@@ -359,7 +363,7 @@ pub fn describe(r: &ClientRecord) -> Value {
 /// The spec a stored client was created from, for partial updates.
 pub fn spec_of(r: &ClientRecord) -> ClientSpec {
     ClientSpec {
-        id: r.id.clone(),
+        id: r.id.to_string(),
         name: r.name.clone(),
         redirect_uris: crate::storage::from_json_list(&r.redirect_uris),
         post_logout_redirect_uris: crate::storage::from_json_list(&r.post_logout_redirect_uris),

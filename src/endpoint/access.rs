@@ -51,7 +51,6 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, Inacti
         Some(now),
     )
     .map_err(InactiveToken::from)?;
-    let stored = |_| InactiveToken::StorageUnavailable;
     let jti = text(&claims, "jti").ok_or(InactiveToken::Malformed)?;
     if revoked_tokens::is_jti_revoked(state.db.pool(), jti)
         .await
@@ -70,15 +69,32 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, Inacti
     {
         return Err(InactiveToken::ClientUnknown);
     }
-    let Some(sid) = text(&claims, "sid") else {
+    let identity = match text(&claims, "sid") {
+        Some(_) => Some(person(state, &claims, now).await?),
         // client_credentials: the client itself, bound to its registration only.
-        if sub != client_id {
-            return Err(InactiveToken::Malformed);
-        }
-        return Ok(ActiveToken {
-            claims,
-            identity: None,
-        });
+        None if sub == client_id => None,
+        None => return Err(InactiveToken::Malformed),
+    };
+    Ok(ActiveToken { claims, identity })
+}
+
+fn stored(_: sqlx::Error) -> InactiveToken {
+    InactiveToken::StorageUnavailable
+}
+
+/// The person a token with a session speaks for: the identity active, the refresh family it
+/// names still valid and, unless that family is an `offline_access` one, the session live.
+async fn person(
+    state: &AppState,
+    claims: &Map<String, Value>,
+    now: i64,
+) -> Result<IdentityRecord, InactiveToken> {
+    let (Some(sid), Some(sub), Some(client_id)) = (
+        text(claims, "sid"),
+        text(claims, "sub"),
+        text(claims, "client_id"),
+    ) else {
+        return Err(InactiveToken::Malformed);
     };
     let identity = match identities::by_id(state.db.pool(), sub)
         .await
@@ -88,7 +104,7 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, Inacti
         _ => return Err(InactiveToken::IdentityInactive),
     };
     let mut session = Some(sid);
-    if let Some(grant) = text(&claims, GRANT_CLAIM) {
+    if let Some(grant) = text(claims, GRANT_CLAIM) {
         let family = refresh::family(state.db.pool(), grant)
             .await
             .map_err(stored)?
@@ -111,8 +127,5 @@ pub async fn active(state: &AppState, token: &str) -> Result<ActiveToken, Inacti
             .await
             .map_err(stored)?;
     }
-    Ok(ActiveToken {
-        claims,
-        identity: Some(identity),
-    })
+    Ok(identity)
 }

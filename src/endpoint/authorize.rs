@@ -76,7 +76,7 @@ pub async fn resume(
             let _ = flows::delete(state.db.pool(), &flow.id).await;
             let ctx = context_of(&req);
             let reason = AuthzRefusal::UserCancelled;
-            audit_refusal(&state, &ctx, &ar.client.id, reason).await;
+            audit_refusal(&state, &ctx, ar.client.id.as_str(), reason).await;
             return reply_error(
                 &req,
                 &state,
@@ -322,7 +322,7 @@ impl Step<'_> {
         if let Some(f) = self.flow {
             let _ = flows::delete(self.state.db.pool(), &f.id).await;
         }
-        audit_refusal(self.state, self.ctx, &self.ar.client.id, reason).await;
+        audit_refusal(self.state, self.ctx, self.ar.client.id.as_str(), reason).await;
         let err = reason.error(reason.description());
         reply_error(self.req, self.state, &self.ar.reply_to(), &err)
     }
@@ -369,7 +369,7 @@ impl Step<'_> {
                 .insert_header((LOCATION, target(&f.id)))
                 .finish();
         }
-        let (state, req, client) = (self.state, self.req, &self.ar.client.id);
+        let (state, req, client) = (self.state, self.req, self.ar.client.id.as_str());
         match flow::create(state, req, client, stored_params(params), false).await {
             Ok(created) => {
                 let to = target(&created.id);
@@ -406,7 +406,7 @@ async fn progress(
 ) -> Result<Progress, sqlx::Error> {
     let consented = match s {
         Some(s) if !ar.client.first_party => {
-            consents::consent(state.db.pool(), &s.identity_id, &ar.client.id)
+            consents::consent(state.db.pool(), &s.identity_id, ar.client.id.as_str())
                 .await?
                 .map(|granted| {
                     let granted: Vec<String> = serde_json::from_str(&granted).unwrap_or_default();
@@ -492,7 +492,7 @@ async fn issue_code(
         &mut *tx,
         &CodeRecord {
             code_hash: hash_secret(&code),
-            client_id: ar.client.id.clone(),
+            client_id: ar.client.id.to_string(),
             identity_id: s.identity_id.clone(),
             session_id: s.id.clone(),
             redirect_uri: ar.redirect_uri.to_string(),
@@ -506,7 +506,7 @@ async fn issue_code(
         },
     )
     .await?;
-    sessions::add_client(&mut *tx, &s.id, &ar.client.id, now).await?;
+    sessions::add_client(&mut *tx, &s.id, ar.client.id.as_str(), now).await?;
     // A login of this same second already recorded the session's activity.
     if s.auth_time < now {
         sessions::touch(&mut *tx, &s.id, now).await?;

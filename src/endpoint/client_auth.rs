@@ -183,7 +183,7 @@ pub async fn token_query(
     } = client_request(req, state, body, refused_kind).await?;
     if client.is_public() && !public_allowed {
         let msg = "public clients cannot introspect tokens";
-        let r = Refusal::new(Why::PublicClient, msg, Some(&client.id));
+        let r = Refusal::new(Why::PublicClient, msg, Some(client.id.as_str()));
         return Err(refused(state, refused_kind, r, &ctx).await);
     }
     let Some(token) = params.get("token") else {
@@ -271,53 +271,83 @@ pub async fn authenticate(
     }
 }
 
+/// `private_key_jwt` (RFC 7523 §3): the assertion names a client with registered keys, one of
+/// them signs it, its claims hold, and it is used once.
 async fn authenticate_assertion(
     state: &AppState,
     assertion: &str,
     param_id: Option<&str>,
 ) -> Result<Arc<Client>, Refusal> {
-    let bad = |why: Why, msg: &str, id: Option<&str>| {
-        Refusal::new(why, format!("invalid client_assertion: {msg}"), id)
+    let claimed = claimed(assertion, param_id).map_err(|(why, msg)| bad(why, msg, param_id))?;
+    let iss = claimed.iss.as_str();
+    let Some(client) = state.clients.get(iss).await? else {
+        return Err(bad(Why::UnknownClient, "unknown client", Some(iss)));
     };
-    let header = jwt::decode_header(assertion)
-        .map_err(|_| bad(Why::MalformedAssertion, "not a JWT", param_id))?;
+    if client.auth_method != ClientAuthMethod::PrivateKeyJwt {
+        let msg = "this client has no registered keys";
+        return Err(bad(Why::WrongClientAuthMethod, msg, Some(iss)));
+    }
+    let payload =
+        verified(&client, &claimed, assertion).map_err(|(why, msg)| bad(why, msg, Some(iss)))?;
+    let issuer = state.settings.issuer();
+    let (exp, jti) = assertion_claims(&payload, iss, &issuer, state.clock.now())
+        .map_err(|(why, msg)| bad(why, msg, Some(iss)))?;
+    if !assertions::use_assertion(state.db.pool(), &format!("{iss}:{jti}"), exp + 60).await? {
+        return Err(bad(Why::AssertionReplay, "it was already used", Some(iss)));
+    }
+    Ok(client)
+}
+
+/// A refused client assertion.
+fn bad(why: Why, msg: &str, id: Option<&str>) -> Refusal {
+    Refusal::new(why, format!("invalid client_assertion: {msg}"), id)
+}
+
+/// Why an assertion is refused, and what the refusal says.
+type AssertionRefusal = (Why, &'static str);
+
+/// What an assertion claims before its signature is checked.
+struct Claimed {
+    alg: SigningAlg,
+    kid: Option<String>,
+    iss: String,
+}
+
+/// Reads the assertion's header and issuer, unverified; the issuer must be the `client_id`
+/// sent, if any.
+fn claimed(assertion: &str, param_id: Option<&str>) -> Result<Claimed, AssertionRefusal> {
+    let header =
+        jwt::decode_header(assertion).map_err(|_| (Why::MalformedAssertion, "not a JWT"))?;
     let alg = header
         .claim("alg")
         .and_then(|v| v.as_str())
         .and_then(|a| SigningAlg::from_str(a).ok())
-        .ok_or_else(|| {
-            bad(
-                Why::AssertionAlgRefused,
-                "alg must be RS256, ES256 or PS256",
-                param_id,
-            )
-        })?;
+        .ok_or((
+            Why::AssertionAlgRefused,
+            "alg must be RS256, ES256 or PS256",
+        ))?;
     let kid = header
         .claim("kid")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
-    let unverified = unverified_payload(assertion)
-        .ok_or_else(|| bad(Why::MalformedAssertion, "unreadable claims", param_id))?;
+    let unverified =
+        unverified_payload(assertion).ok_or((Why::MalformedAssertion, "unreadable claims"))?;
     let Some(iss) = unverified.issuer().map(str::to_owned) else {
-        return Err(bad(Why::MalformedAssertion, "iss is missing", param_id));
+        return Err((Why::MalformedAssertion, "iss is missing"));
     };
     if param_id.is_some_and(|p| p != iss) {
-        return Err(bad(
-            Why::AssertionIssuerMismatch,
-            "iss differs from client_id",
-            param_id,
-        ));
+        return Err((Why::AssertionIssuerMismatch, "iss differs from client_id"));
     }
-    let Some(client) = state.clients.get(&iss).await? else {
-        return Err(bad(Why::UnknownClient, "unknown client", Some(&iss)));
-    };
-    if client.auth_method != ClientAuthMethod::PrivateKeyJwt {
-        return Err(bad(
-            Why::WrongClientAuthMethod,
-            "this client has no registered keys",
-            Some(&iss),
-        ));
-    }
+    Ok(Claimed { alg, kid, iss })
+}
+
+/// The assertion's claims, verified with one of the client's registered keys that matches its
+/// `kid` and `alg`.
+fn verified(
+    client: &Client,
+    claimed: &Claimed,
+    assertion: &str,
+) -> Result<JwtPayload, AssertionRefusal> {
     let keys: Vec<Jwk> = client
         .jwks
         .as_ref()
@@ -329,78 +359,60 @@ async fn authenticate_assertion(
                 .collect()
         })
         .unwrap_or_default();
+    let (alg, kid) = (claimed.alg, claimed.kid.as_deref());
     let candidates: Vec<&Jwk> = keys
         .iter()
-        .filter(|k| kid.is_none() || k.key_id() == kid.as_deref())
+        .filter(|k| kid.is_none() || k.key_id() == kid)
         .filter(|k| k.algorithm().is_none_or(|a| a == alg.as_str()))
         .collect();
     if candidates.is_empty() {
-        return Err(bad(
-            Why::UnknownKid,
-            "no registered key matches its kid and alg",
-            Some(&iss),
-        ));
+        return Err((Why::UnknownKid, "no registered key matches its kid and alg"));
     }
-    let mut verified = None;
-    for key in candidates {
-        let Ok(verifier) = alg.verifier(key) else {
-            continue;
-        };
-        if let Ok((payload, _)) = jwt::decode_with_verifier(assertion, &*verifier) {
-            verified = Some(payload);
-            break;
-        }
+    candidates
+        .into_iter()
+        .filter_map(|key| alg.verifier(key).ok())
+        .find_map(|verifier| jwt::decode_with_verifier(assertion, &*verifier).ok())
+        .map(|(payload, _)| payload)
+        .ok_or((Why::BadAssertionSignature, "signature does not verify"))
+}
+
+/// Checks the verified claims (`sub`, `aud`, `exp` at most 10 minutes ahead, 30 s of leeway);
+/// gives `exp` and `jti`.
+fn assertion_claims<'p>(
+    payload: &'p JwtPayload,
+    iss: &str,
+    issuer: &str,
+    now: i64,
+) -> Result<(i64, &'p str), AssertionRefusal> {
+    if payload.subject() != Some(iss) {
+        return Err((Why::MalformedAssertion, "sub must equal iss"));
     }
-    let payload = verified.ok_or_else(|| {
-        bad(
-            Why::BadAssertionSignature,
-            "signature does not verify",
-            Some(&iss),
-        )
-    })?;
-    let now = state.clock.now();
-    if payload.subject() != Some(iss.as_str()) {
-        return Err(bad(
-            Why::MalformedAssertion,
-            "sub must equal iss",
-            Some(&iss),
-        ));
-    }
-    let issuer = state.settings.issuer();
     let token_endpoint = format!("{issuer}/token");
     let aud_ok = payload.audience().is_some_and(|auds| {
         auds.iter()
             .any(|a| *a == issuer || *a == token_endpoint || a.starts_with(&format!("{issuer}/")))
     });
     if !aud_ok {
-        return Err(bad(
+        return Err((
             Why::AssertionWrongAudience,
             "aud must be the issuer or the endpoint",
-            Some(&iss),
         ));
     }
     let exp = payload
         .expires_at()
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_secs() as i64)
-        .ok_or_else(|| bad(Why::MalformedAssertion, "exp is missing", Some(&iss)))?;
+        .ok_or((Why::MalformedAssertion, "exp is missing"))?;
     if exp + 30 < now {
-        return Err(bad(Why::AssertionExpired, "it has expired", Some(&iss)));
+        return Err((Why::AssertionExpired, "it has expired"));
     }
     if exp > now + 600 {
-        return Err(bad(
-            Why::AssertionTooLong,
-            "exp is more than 10 minutes ahead",
-            Some(&iss),
-        ));
+        return Err((Why::AssertionTooLong, "exp is more than 10 minutes ahead"));
     }
-    let Some(jti) = payload.jwt_id() else {
-        return Err(bad(Why::MalformedAssertion, "jti is missing", Some(&iss)));
-    };
-    if !assertions::use_assertion(state.db.pool(), &format!("{iss}:{jti}"), exp + 60).await? {
-        return Err(bad(Why::AssertionReplay, "it was already used", Some(&iss)));
-    }
-    Ok(client)
+    let jti = payload
+        .jwt_id()
+        .ok_or((Why::MalformedAssertion, "jti is missing"))?;
+    Ok((exp, jti))
 }
 
 fn unverified_payload(token: &str) -> Option<JwtPayload> {

@@ -58,21 +58,11 @@ async fn check(
     params: &Params,
     current: Option<&Session>,
 ) -> Result<Logout, LogoutRefusal> {
-    let mut hint_client = None;
-    let mut hint_matches = None;
-    if let Some(hint) = params.get("id_token_hint") {
-        let keys = state
-            .keys
-            .get()
-            .await
-            .map_err(|_| LogoutRefusal::KeysUnavailable)?;
-        // An expired ID token is still a valid hint.
-        let claims = mint::verify(&keys, &state.settings.issuer(), hint, Some("JWT"), None)
-            .map_err(|_| LogoutRefusal::BadIdTokenHint)?;
-        hint_client = claims.get("aud").and_then(Value::as_str).map(str::to_owned);
-        let sub = claims.get("sub").and_then(Value::as_str);
-        hint_matches = Some(current.is_some_and(|s| Some(s.identity_id.as_str()) == sub));
-    }
+    let hint = match params.get("id_token_hint") {
+        Some(hint) => Some(read_hint(state, hint, current).await?),
+        None => None,
+    };
+    let hint_client = hint.as_ref().and_then(|h| h.client.clone());
     let client_id = match (hint_client, params.get("client_id")) {
         (Some(h), Some(c)) if h != c => return Err(LogoutRefusal::ClientIdMismatch),
         (Some(h), _) => Some(h),
@@ -81,24 +71,7 @@ async fn check(
     let redirect = match params.get("post_logout_redirect_uri") {
         None => None,
         Some(uri) => {
-            let Some(id) = &client_id else {
-                return Err(LogoutRefusal::RedirectWithoutClient);
-            };
-            let client = state
-                .clients
-                .get(id)
-                .await
-                .map_err(|_| LogoutRefusal::StorageUnavailable)?
-                .ok_or(LogoutRefusal::UnknownClient)?;
-            let unregistered = LogoutRefusal::UnregisteredRedirectUri;
-            if !client.post_logout_redirect_uris.iter().any(|u| u == uri) {
-                return Err(unregistered);
-            }
-            let mut url = url::Url::parse(uri).map_err(|_| unregistered)?;
-            if let Some(s) = params.get("state") {
-                url.query_pairs_mut().append_pair("state", s);
-            }
-            Some(url.to_string())
+            Some(redirect_to(state, client_id.as_deref(), uri, params.get("state")).await?)
         }
     };
     let fields = LOGOUT_PARAMS
@@ -107,9 +80,65 @@ async fn check(
         .collect();
     Ok(Logout {
         redirect,
-        hint_matches,
+        hint_matches: hint.map(|h| h.matches),
         fields,
     })
+}
+
+/// What an `id_token_hint` says.
+struct Hint {
+    /// The client it was issued to.
+    client: Option<String>,
+    /// It names the person signed in here.
+    matches: bool,
+}
+
+/// Verifies an `id_token_hint` (signed by us; an expired ID token is still a valid hint).
+async fn read_hint(
+    state: &AppState,
+    hint: &str,
+    current: Option<&Session>,
+) -> Result<Hint, LogoutRefusal> {
+    let keys = state
+        .keys
+        .get()
+        .await
+        .map_err(|_| LogoutRefusal::KeysUnavailable)?;
+    let claims = mint::verify(&keys, &state.settings.issuer(), hint, Some("JWT"), None)
+        .map_err(|_| LogoutRefusal::BadIdTokenHint)?;
+    let sub = claims.get("sub").and_then(Value::as_str);
+    Ok(Hint {
+        client: claims.get("aud").and_then(Value::as_str).map(str::to_owned),
+        matches: current.is_some_and(|s| Some(s.identity_id.as_str()) == sub),
+    })
+}
+
+/// Where to go after the logout: a `post_logout_redirect_uri` registered by the client, with
+/// `state` added.
+async fn redirect_to(
+    state: &AppState,
+    client_id: Option<&str>,
+    uri: &str,
+    rp_state: Option<&str>,
+) -> Result<String, LogoutRefusal> {
+    let Some(id) = client_id else {
+        return Err(LogoutRefusal::RedirectWithoutClient);
+    };
+    let client = state
+        .clients
+        .get(id)
+        .await
+        .map_err(|_| LogoutRefusal::StorageUnavailable)?
+        .ok_or(LogoutRefusal::UnknownClient)?;
+    let unregistered = LogoutRefusal::UnregisteredRedirectUri;
+    if !client.post_logout_redirect_uris.iter().any(|u| u == uri) {
+        return Err(unregistered);
+    }
+    let mut url = url::Url::parse(uri).map_err(|_| unregistered)?;
+    if let Some(s) = rp_state {
+        url.query_pairs_mut().append_pair("state", s);
+    }
+    Ok(url.to_string())
 }
 
 pub async fn end_session_get(

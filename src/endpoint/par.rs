@@ -64,7 +64,7 @@ async fn push(
     for k in ["client_secret", "client_assertion", "client_assertion_type"] {
         params.remove(k);
     }
-    params.insert("client_id", client.id.clone());
+    params.insert("client_id", client.id.to_string());
     let levels = &state.settings.session.levels;
     if let Err(e) = parse(Some(client.clone()), &params, levels) {
         return Err(match e {
@@ -85,7 +85,7 @@ async fn push(
     insert_par(
         state.db.pool(),
         &hash_secret(&handle),
-        &client.id,
+        client.id.as_str(),
         &request,
         expires_at,
     )

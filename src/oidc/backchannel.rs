@@ -53,7 +53,7 @@ pub async fn enqueue(
         logout::enqueue(
             tx,
             &uuid::Uuid::now_v7().to_string(),
-            &client.id,
+            client.id.as_str(),
             uri,
             &token,
             now,

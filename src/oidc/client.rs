@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::keys::SigningAlg;
 use crate::authn::Level;
-use crate::protocol::{AcrLadder, RedirectUri};
+use crate::protocol::{AcrLadder, ClientId, RedirectUri};
 use crate::storage::clients::{self, ClientRecord};
 use crate::storage::{Db, from_json_list};
 
@@ -87,7 +87,7 @@ pub struct ClientPolicy {
 /// A registered relying party.
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub id: String,
+    pub id: ClientId,
     pub name: String,
     pub secret_hash: Option<String>,
     pub auth_method: ClientAuthMethod,

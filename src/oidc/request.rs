@@ -146,7 +146,7 @@ pub fn parse(
             client_id: bounded(params, "client_id").map(str::to_owned),
         });
     };
-    let client_id = Some(client.id.clone());
+    let client_id = Some(client.id.to_string());
     if bounded(params, "redirect_uri").is_none() && params.get("redirect_uri").is_some() {
         return Err(RequestError::Page {
             reason: AuthzRefusal::ParameterTooLong,
@@ -182,7 +182,7 @@ pub fn parse(
         redirect_uri: redirect_uri.clone(),
         response_mode: *response_mode.as_ref().unwrap_or(&ResponseMode::Query),
         state: bounded(params, "state").map(str::to_owned),
-        client_id: client.id.clone(),
+        client_id: client.id.to_string(),
     };
     let fail = |reason: AuthzRefusal, msg: &str| RequestError::Redirect {
         to: Box::new(to.clone()),
@@ -324,7 +324,7 @@ impl AuthRequest {
             redirect_uri: self.redirect_uri.clone(),
             response_mode: self.response_mode,
             state: self.state.clone(),
-            client_id: self.client.id.clone(),
+            client_id: self.client.id.to_string(),
         }
     }
 

@@ -59,6 +59,24 @@ impl PartialEq<&str> for ClientId {
     }
 }
 
+impl PartialEq<ClientId> for str {
+    fn eq(&self, other: &ClientId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<ClientId> for &str {
+    fn eq(&self, other: &ClientId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<ClientId> for String {
+    fn eq(&self, other: &ClientId) -> bool {
+        *self == other.0
+    }
+}
+
 impl From<ClientId> for String {
     fn from(id: ClientId) -> String {
         id.0
@@ -68,6 +86,13 @@ impl From<ClientId> for String {
 impl From<&ClientId> for String {
     fn from(id: &ClientId) -> String {
         id.0.clone()
+    }
+}
+
+impl TryFrom<String> for ClientId {
+    type Error = ClientIdError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        ClientId::new(s)
     }
 }
 

@@ -3,10 +3,12 @@
 use sqlx::{AnyPool, FromRow};
 
 use super::Tx;
+use crate::protocol::ClientId;
 
 #[derive(Debug, Clone, FromRow)]
 pub struct ClientRecord {
-    pub id: String,
+    #[sqlx(try_from = "String")]
+    pub id: ClientId,
     pub name: String,
     pub secret_hash: Option<String>,
     pub public: i64,
@@ -42,7 +44,7 @@ pub async fn insert(tx: &mut Tx, r: &ClientRecord) -> Result<(), sqlx::Error> {
          psc_broker) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
          $16, $17, $18, $19, $20)",
     )
-    .bind(&r.id)
+    .bind(r.id.as_str())
     .bind(&r.name)
     .bind(&r.secret_hash)
     .bind(r.public)
@@ -76,7 +78,7 @@ pub async fn update(tx: &mut Tx, r: &ClientRecord) -> Result<bool, sqlx::Error> 
          min_acr = $15, max_auth_age = $16, updated_at = $17, introspect = $18, \
          psc_broker = $19 WHERE id = $1",
     )
-    .bind(&r.id)
+    .bind(r.id.as_str())
     .bind(&r.name)
     .bind(&r.secret_hash)
     .bind(r.public)

@@ -4,17 +4,13 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use anyhow::Context;
 use askama::Template;
 use secrecy::SecretString;
-use serde_json::json;
 
 use super::login::{Pending, failure_message, pending, refusal_message, refusal_status, sign_in};
-use crate::audit::{AuditEvent, RequestContext};
-use crate::authn::login::directory::{check, throttle_key, throttle_settings};
+use crate::authn::login::password_change::{ChangeOutcome, NotChanged, change_password};
 use crate::authn::login::{Failure, LoginOutcome};
-use crate::authn::throttle::{self};
-use crate::ldap::{DirError, LdapClient, Refusal};
+use crate::ldap::Refusal;
 use crate::oidc::params::Params;
 use crate::state::AppState;
 use crate::storage::directory::{self, PasswordChange};
@@ -161,133 +157,35 @@ pub async fn change_post(
         Ok(f) => f,
         Err(message) => return Ok(shown.error(StatusCode::BAD_REQUEST, message)),
     };
-    let account = directory::by_login(state.db.pool(), &c.login)
-        .await
-        .ok()
-        .flatten();
-    let key = throttle_key(account.as_ref(), &c.login);
-    let change = Change {
-        state: &state,
-        ctx: &ctx,
-        change: &c,
-        key: &key,
-        t: lang.t(),
-    };
-    if let Err((status, message)) = change.at_directory(&dir, &current, &new).await? {
-        return Ok(shown.error(status, message));
-    }
-    match change.sign_in_with(&dir, account, new).await {
-        LoginOutcome::SignedIn(proof) => sign_in(&req, &state, session.0, proof, p.flow).await,
-        LoginOutcome::ChangePassword { .. } => {
+    let authn = state.authn();
+    match change_password(&authn, &dir, &c, &current, new, &ctx).await? {
+        ChangeOutcome::NotChanged(why) => {
+            let (status, message) = not_changed(why, lang.t());
+            Ok(shown.error(status, message))
+        }
+        ChangeOutcome::Changed(LoginOutcome::SignedIn(proof)) => {
+            sign_in(&req, &state, session.0, proof, p.flow).await
+        }
+        ChangeOutcome::Changed(LoginOutcome::ChangePassword { .. }) => {
             Ok(shown.error(StatusCode::BAD_REQUEST, lang.t().pw_change_must))
         }
-        LoginOutcome::Refused(r) => {
+        ChangeOutcome::Changed(LoginOutcome::Refused(r)) => {
             let message = refusal_message(r.say, lang);
             Ok(shown.error(refusal_status(r.class()), message))
         }
     }
 }
 
-/// A password change at the directory, throttled like a login and audited.
-struct Change<'a> {
-    state: &'a AppState,
-    ctx: &'a RequestContext,
-    change: &'a PasswordChange,
-    key: &'a str,
-    t: &'static Texts,
-}
-
-/// A change that did not happen: the status and what the page says.
-type NotChanged = (StatusCode, &'static str);
-
-impl Change<'_> {
-    fn audit(&self, ev: AuditEvent) -> AuditEvent {
-        let c = self.change;
-        ev.context(self.ctx)
-            .details(json!({ "method": "directory_password", "username": c.login, "dn": c.dn }))
-    }
-
-    /// Signs in with the new password, as a directory login would.
-    async fn sign_in_with(
-        &self,
-        dir: &std::sync::Arc<LdapClient>,
-        account: Option<directory::AccountRecord>,
-        new: SecretString,
-    ) -> LoginOutcome {
-        let login = &self.change.login;
-        let authn = self.state.authn();
-        let checked = check(&authn, dir, login, login, account, Some(new), self.ctx).await;
-        LoginOutcome::of_password(checked)
-    }
-
-    /// Changes the password; `Ok(Err(..))` when the throttle or the directory refused it.
-    async fn at_directory(
-        &self,
-        dir: &LdapClient,
-        current: &SecretString,
-        new: &SecretString,
-    ) -> Result<Result<(), NotChanged>, PageError> {
-        let (state, c) = (self.state, self.change);
-        let now = state.clock.now();
-        let ts = throttle_settings(&state.authn());
-        let ip = self.ctx.source_ip.as_deref();
-        let blocked = throttle::check(&state.db, &ts, now, Some(self.key), ip)
-            .await
-            .context("cannot read the throttle")?;
-        if blocked.is_some() {
-            return Ok(Err((StatusCode::TOO_MANY_REQUESTS, self.t.err_locked)));
-        }
-        let e = match dir.change_password(&c.dn, current, new).await {
-            Ok(()) => {
-                let _ = directory::delete_change(state.db.pool(), &c.id).await;
-                let ev = self.audit(AuditEvent::success("password_change"));
-                state.audit.record(ev).await;
-                return Ok(Ok(()));
-            }
-            Err(e) => e,
-        };
-        let guess = match &e {
-            DirError::PasswordRejected(_) => true,
-            DirError::Refused(r) => r.is_guess(),
-            _ => false,
-        };
-        if guess {
-            let _ = throttle::failure(&state.db, &ts, now, Some(self.key), ip).await;
-        }
-        let (ev, not_changed) = self.refusal(e);
-        state.audit.record(ev).await;
-        Ok(Err(not_changed))
-    }
-
-    /// The audit event and the answer of a refused change.
-    fn refusal(&self, e: DirError) -> (AuditEvent, NotChanged) {
-        let (c, t) = (self.change, self.t);
-        match e {
-            DirError::PasswordRejected(text) => (
-                self.audit(AuditEvent::failure(
-                    "password_change",
-                    "directory_password_rejected",
-                ))
-                .details(json!({ "username": c.login, "directory_says": text })),
-                (StatusCode::BAD_REQUEST, t.err_pw_rejected),
-            ),
-            DirError::Refused(r) if r.is_guess() => (
-                self.audit(AuditEvent::failure("password_change", r.reason())),
-                (StatusCode::UNAUTHORIZED, t.err_pw_rejected),
-            ),
-            e => {
-                let ev = self.audit(AuditEvent::failure("password_change", e.reason()));
-                let message = if e.is_outage() {
-                    t.err_dir_unavailable
-                } else {
-                    let r = match e {
-                        DirError::Refused(r) => r,
-                        _ => Refusal::WrongPassword,
-                    };
-                    failure_message(Failure::Directory(r), t)
-                };
-                (ev, (StatusCode::SERVICE_UNAVAILABLE, message))
-            }
-        }
+/// The status and the message of a change that did not happen.
+fn not_changed(why: NotChanged, t: &'static Texts) -> (StatusCode, &'static str) {
+    match why {
+        NotChanged::Throttled => (StatusCode::TOO_MANY_REQUESTS, t.err_locked),
+        NotChanged::PolicyRejected => (StatusCode::BAD_REQUEST, t.err_pw_rejected),
+        NotChanged::WrongCurrent => (StatusCode::UNAUTHORIZED, t.err_pw_rejected),
+        NotChanged::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, t.err_dir_unavailable),
+        NotChanged::Refused(r) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            failure_message(Failure::Directory(r), t),
+        ),
     }
 }

@@ -13,6 +13,7 @@ use crate::endpoint::authorize::start_account_login;
 use crate::psc::pairing::{self, Asker, PairingError, Starter};
 use crate::session::{self, Session};
 use crate::state::AppState;
+use crate::storage::pairings::RequestRecord;
 use crate::ui::context::context_of;
 use crate::ui::cookies;
 use crate::ui::error::{page, req_lang, server_error};
@@ -113,30 +114,11 @@ pub async fn pairing_get(
         Ok(r) => r,
         Err(_) => return server_error(&req),
     };
-    let (mut message, mut error) = (None, None);
-    let mut waiting = None;
-    if let Some(r) = &latest {
-        if r.state == "pending" {
-            waiting = Some(Waiting {
-                id: r.id.clone(),
-                binding_message: r.binding_message.clone(),
-            });
-        } else if q.done.as_deref() == Some("request") {
-            // The outcome of the request this page waited on.
-            match r.state.as_str() {
-                "paired" => message = p.settled(&r.state, r.reason.as_deref()),
-                _ => error = p.settled(&r.state, r.reason.as_deref()),
-            }
-        }
-    }
-    match q.done.as_deref() {
-        Some("cancelled") => message = Some(p.done_cancelled),
-        Some("paired") => message = Some(p.done_paired),
-        _ => {}
-    }
-    if let Some(code) = q.error.as_deref() {
-        error = Some(error_by_code(p, code));
-    }
+    let Notices {
+        waiting,
+        message,
+        error,
+    } = notices(latest.as_ref(), &q, p);
     let ask_idnat = state.settings.psc.pairing.link_unlinked
         && matches!(
             crate::storage::links::of_identity(state.db.pool(), &s.identity_id).await,
@@ -174,6 +156,45 @@ pub async fn pairing_get(
             resume,
         },
     )
+}
+
+/// What the page says above the pairing: the request it waits on, or how the last step ended.
+struct Notices {
+    waiting: Option<Waiting>,
+    message: Option<&'static str>,
+    error: Option<&'static str>,
+}
+
+fn notices(latest: Option<&RequestRecord>, q: &PageQuery, p: &'static PairingTexts) -> Notices {
+    let (mut message, mut error) = (None, None);
+    let mut waiting = None;
+    if let Some(r) = latest {
+        if r.state == "pending" {
+            waiting = Some(Waiting {
+                id: r.id.clone(),
+                binding_message: r.binding_message.clone(),
+            });
+        } else if q.done.as_deref() == Some("request") {
+            // The outcome of the request this page waited on.
+            match r.state.as_str() {
+                "paired" => message = p.settled(&r.state, r.reason.as_deref()),
+                _ => error = p.settled(&r.state, r.reason.as_deref()),
+            }
+        }
+    }
+    match q.done.as_deref() {
+        Some("cancelled") => message = Some(p.done_cancelled),
+        Some("paired") => message = Some(p.done_paired),
+        _ => {}
+    }
+    if let Some(code) = q.error.as_deref() {
+        error = Some(error_by_code(p, code));
+    }
+    Notices {
+        waiting,
+        message,
+        error,
+    }
 }
 
 /// The message of a refusal carried in the page's address after a redirect (codes only: the

@@ -4,6 +4,7 @@
 pub mod directory;
 pub mod outcome;
 pub mod password;
+pub mod password_change;
 
 pub use outcome::{Class, LoginOutcome, Proof, Refused, Say, with_card, with_key, with_password};
 pub use password::{Checked, Failure, check_login};

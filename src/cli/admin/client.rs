@@ -208,7 +208,7 @@ pub async fn client(state: &AppState, cmd: ClientCommand) -> anyhow::Result<()> 
                     .iter()
                     .map(|c| {
                         vec![
-                            c.id.clone(),
+                            c.id.to_string(),
                             c.name.clone(),
                             if c.public != 0 {
                                 "public".into()

@@ -21,29 +21,10 @@ pub async fn grant(
         return Err(Refusal::new(
             Why::PublicClientCredentials,
             msg,
-            Some(&client.id),
+            Some(client.id.as_str()),
         ));
     }
-    let allowed: Vec<&str> = client
-        .scopes
-        .iter()
-        .map(String::as_str)
-        .filter(|s| !crate::oidc::scope::is_person_scope(s))
-        .collect();
-    let not_allowed = |bad: &str| {
-        let msg = format!("the scope {bad} is not allowed for this client");
-        Refusal::new(Why::ScopeNotAllowed, msg, Some(&client.id))
-    };
-    let scope = match scope {
-        None => allowed.join(" "),
-        Some(asked) => {
-            let want = ScopeSet::parse(asked).map_err(|e| not_allowed(&e.0))?;
-            if let Some(bad) = want.iter().find(|s| !allowed.contains(&s.as_str())) {
-                return Err(not_allowed(bad.as_str()));
-            }
-            want.to_string()
-        }
-    };
+    let scope = granted_scope(client, scope)?;
     let keys = state.keys.get().await?;
     let now = state.clock.now();
     let issuer = state.settings.issuer();
@@ -51,7 +32,7 @@ pub async fn grant(
         &keys,
         &issuer,
         client,
-        &client.id,
+        client.id.as_str(),
         &scope,
         None,
         None,
@@ -61,7 +42,7 @@ pub async fn grant(
     audit_issued(
         state,
         client,
-        &client.id,
+        client.id.as_str(),
         "client_credentials",
         ctx,
         &at.jti,
@@ -74,5 +55,30 @@ pub async fn grant(
         id_token: None,
         refresh_token: None,
         scope,
+    })
+}
+
+/// The scopes granted to the client acting for itself: those asked for, all registered for
+/// it by default, never a person's scope.
+fn granted_scope(client: &Client, scope: Option<&str>) -> Result<String, Refusal> {
+    let allowed: Vec<&str> = client
+        .scopes
+        .iter()
+        .map(String::as_str)
+        .filter(|s| !crate::oidc::scope::is_person_scope(s))
+        .collect();
+    let not_allowed = |bad: &str| {
+        let msg = format!("the scope {bad} is not allowed for this client");
+        Refusal::new(Why::ScopeNotAllowed, msg, Some(client.id.as_str()))
+    };
+    Ok(match scope {
+        None => allowed.join(" "),
+        Some(asked) => {
+            let want = ScopeSet::parse(asked).map_err(|e| not_allowed(&e.0))?;
+            if let Some(bad) = want.iter().find(|s| !allowed.contains(&s.as_str())) {
+                return Err(not_allowed(bad.as_str()));
+            }
+            want.to_string()
+        }
     })
 }

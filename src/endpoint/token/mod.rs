@@ -10,14 +10,18 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use serde::Serialize;
 use serde_json::json;
 
+use super::claims;
 use super::client_auth::{Refusal, authenticate, basic_credentials};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::oidc::client::{Client, GrantType};
 use crate::oidc::error::{ErrorCode, OAuthError};
+use crate::oidc::mint::{self, AccessToken};
 use crate::oidc::params::Params;
 use crate::oidc::refusal::GrantRefusal as Why;
 use crate::protocol::ScopeSet;
+use crate::session::SessionClaims;
 use crate::state::AppState;
+use crate::storage::identities::{self, IdentityRecord};
 use crate::ui::context::context_of;
 
 /// A token request, one variant per grant type.
@@ -114,37 +118,14 @@ pub async fn token(req: HttpRequest, state: web::Data<AppState>, body: web::Byte
 type Answer = Result<(&'static str, TokenResponse), (&'static str, Refusal)>;
 
 async fn answer(req: &HttpRequest, state: &AppState, body: &[u8], ctx: &RequestContext) -> Answer {
-    let unknown = "unknown";
-    let form = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !form.starts_with("application/x-www-form-urlencoded") {
-        let msg = "the body must be application/x-www-form-urlencoded";
-        return Err((unknown, Refusal::new(Why::BadContentType, msg, None)));
-    }
-    let params = Params::parse(body).map_err(|e| {
-        let r = Refusal::new(Why::RepeatedParameter, e.description, None);
-        (unknown, r)
-    })?;
-    let basic = basic_credentials(req).map_err(|r| (unknown, r))?;
-    let request = TokenRequest::parse(&params).map_err(|e| {
-        let reason = if e.code == ErrorCode::UnsupportedGrantType {
-            Why::UnsupportedGrantType
-        } else {
-            Why::MalformedTokenRequest
-        };
-        let r = Refusal::new(reason, e.description, params.get("client_id"));
-        (unknown, r)
-    })?;
+    let (params, basic, request) = parse(req, body).map_err(|r| ("unknown", r))?;
     let grant = request.grant().as_str();
     let client = authenticate(state, basic, &params)
         .await
         .map_err(|r| (grant, r))?;
     if !client.allows(request.grant()) {
         let msg = format!("this client may not use the {grant} grant");
-        let r = Refusal::new(Why::GrantNotAllowed, msg, Some(&client.id));
+        let r = Refusal::new(Why::GrantNotAllowed, msg, Some(client.id.as_str()));
         return Err((grant, r));
     }
     let result = match request {
@@ -172,10 +153,38 @@ async fn answer(req: &HttpRequest, state: &AppState, body: &[u8], ctx: &RequestC
         }
     };
     result.map(|r| (grant, r)).map_err(|mut r| {
-        r.client_id.get_or_insert_with(|| client.id.clone());
+        r.client_id.get_or_insert_with(|| client.id.to_string());
         (grant, r)
     })
 }
+
+/// Reads a token request: a form body, the `Authorization` header, one grant's parameters.
+fn parse(req: &HttpRequest, body: &[u8]) -> Result<(Params, Basic, TokenRequest), Refusal> {
+    let form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !form.starts_with("application/x-www-form-urlencoded") {
+        let msg = "the body must be application/x-www-form-urlencoded";
+        return Err(Refusal::new(Why::BadContentType, msg, None));
+    }
+    let params = Params::parse(body)
+        .map_err(|e| Refusal::new(Why::RepeatedParameter, e.description, None))?;
+    let basic = basic_credentials(req)?;
+    let request = TokenRequest::parse(&params).map_err(|e| {
+        let reason = if e.code == ErrorCode::UnsupportedGrantType {
+            Why::UnsupportedGrantType
+        } else {
+            Why::MalformedTokenRequest
+        };
+        Refusal::new(reason, e.description, params.get("client_id"))
+    })?;
+    Ok((params, basic, request))
+}
+
+/// HTTP Basic client credentials: the client id and its secret.
+type Basic = Option<(String, String)>;
 
 /// Scopes granted on a refresh: all of the original ones, or the subset asked for.
 fn narrow_scope(granted: &str, asked: Option<&str>) -> Result<String, Refusal> {
@@ -214,4 +223,67 @@ async fn audit_issued(
                 .details(json!({ "grant": grant, "jti": jti })),
         )
         .await;
+}
+
+/// The active identity `id`, or `None` when it is gone or may not sign in.
+async fn active_identity(
+    state: &AppState,
+    id: &str,
+) -> Result<Option<IdentityRecord>, sqlx::Error> {
+    let identity = identities::by_id(state.db.pool(), id).await?;
+    Ok(identity.filter(|i| i.status.is_active()))
+}
+
+/// What a person's grant (an authorization code, a refresh) signs for the client.
+struct PersonGrant<'a> {
+    identity: &'a IdentityRecord,
+    scope: &'a str,
+    claims: &'a SessionClaims,
+    /// The refresh family the access token names.
+    family: Option<&'a str>,
+    nonce: Option<&'a str>,
+    with_id_token: bool,
+}
+
+/// Signs the access token, and the ID token when asked, of a person's grant.
+async fn sign_for_person(
+    state: &AppState,
+    client: &Client,
+    grant: &PersonGrant<'_>,
+    now: i64,
+) -> Result<(AccessToken, Option<String>), Refusal> {
+    let keys = state.keys.get().await?;
+    let issuer = state.settings.issuer();
+    let ttl = &state.settings.tokens;
+    let sub = &grant.identity.id;
+    let at = mint::access_token(
+        &keys,
+        &issuer,
+        client,
+        sub,
+        grant.scope,
+        Some(grant.claims),
+        grant.family,
+        ttl.access_token_ttl_secs,
+        now,
+    )?;
+    let scopes = ScopeSet::parse(grant.scope).map_err(anyhow::Error::from)?;
+    if !grant.with_id_token {
+        return Ok((at, None));
+    }
+    let extra = claims::for_id_token(state, client, sub, &scopes.as_strs()).await?;
+    let id_token = mint::id_token(
+        &keys,
+        &issuer,
+        client,
+        grant.identity,
+        grant.scope,
+        grant.claims,
+        grant.nonce,
+        Some(&at.token),
+        extra,
+        ttl.id_token_ttl_secs,
+        now,
+    )?;
+    Ok((at, Some(id_token)))
 }

@@ -4,21 +4,24 @@
 
 use serde_json::json;
 
-use super::{TokenResponse, narrow_scope};
+use super::{PersonGrant, TokenResponse, active_identity, narrow_scope, sign_for_person};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::crypto::{hash_secret, random_token};
 use crate::endpoint::client_auth::Refusal;
 use crate::oidc::client::Client;
-use crate::oidc::mint;
 use crate::oidc::refusal::GrantRefusal as Why;
 use crate::protocol::{Scope, ScopeSet};
 use crate::session;
 use crate::session::SessionClaims;
 use crate::state::AppState;
-use crate::storage::identities;
-use crate::storage::refresh::{self, Presented};
+use crate::storage::refresh::{self, FamilyRecord, Presented};
 
 const INVALID: &str = "the refresh token is invalid, expired or revoked";
+
+/// A refusal of this grant, naming the client.
+fn refuse(client: &Client, why: Why, msg: &str) -> Refusal {
+    Refusal::new(why, msg, Some(client.id.as_str()))
+}
 
 pub async fn grant(
     state: &AppState,
@@ -28,101 +31,34 @@ pub async fn grant(
     ctx: &RequestContext,
 ) -> Result<TokenResponse, Refusal> {
     let now = state.clock.now();
-    let refuse = |why: Why, msg: &str| Refusal::new(why, msg, Some(&client.id));
-    // A scope error must not burn a fresh token: the client still holds it and may retry,
-    // which would otherwise look like reuse and revoke the family.
-    if let Some((f, None)) = refresh::peek(state.db.pool(), &hash_secret(token)).await?
-        && f.client_id == client.id
-        && f.revoked_at.is_none()
-    {
-        narrow_scope(&f.scope, scope).map_err(|r| r.of(&client.id))?;
-    }
-    let family = match refresh::present(state.db.pool(), &hash_secret(token), now).await? {
-        Presented::Unknown => return Err(refuse(Why::UnknownRefreshToken, INVALID)),
-        Presented::Reused(f) => {
-            let revoked =
-                refresh::revoke_family(state.db.pool(), &f.id, "refresh_reuse", now).await?;
-            state
-                .audit
-                .record(
-                    AuditEvent::failure("refresh_reuse_detected", "refresh_token_reused")
-                        .subject(&f.identity_id)
-                        .client(&f.client_id)
-                        .context(ctx)
-                        .details(json!({ "family": f.id, "family_revoked_now": revoked })),
-                )
-                .await;
-            return Err(refuse(Why::RefreshReuse, INVALID));
-        }
-        Presented::Fresh(f) => f,
-    };
-    if family.client_id != client.id {
-        refresh::revoke_family(
-            state.db.pool(),
-            &family.id,
-            "presented_by_other_client",
-            now,
-        )
-        .await?;
-        return Err(refuse(Why::RefreshOfOtherClient, INVALID));
-    }
-    if family.revoked_at.is_some() {
-        return Err(refuse(Why::RefreshRevoked, INVALID));
-    }
-    if family.expires_at <= now {
-        return Err(refuse(Why::RefreshExpired, INVALID));
-    }
+    check_scope_first(state, client, token, scope).await?;
+    let family = present(state, client, token, now, ctx).await?;
     if let Some(sid) = &family.session_id {
         if session::by_id(&state.sessions(), sid).await?.is_none() {
-            return Err(refuse(
-                Why::SessionEnded,
-                "the login session has ended; sign in again",
-            ));
+            let msg = "the login session has ended; sign in again";
+            return Err(refuse(client, Why::SessionEnded, msg));
         }
         session::touch(&state.sessions(), sid).await?;
     }
-    let identity = match identities::by_id(state.db.pool(), &family.identity_id).await? {
-        Some(i) if i.status.is_active() => i,
-        _ => return Err(refuse(Why::IdentityInactive, "the account is not active")),
+    let Some(identity) = active_identity(state, &family.identity_id).await? else {
+        let msg = "the account is not active";
+        return Err(refuse(client, Why::IdentityInactive, msg));
     };
-    let scope = narrow_scope(&family.scope, scope).map_err(|r| r.of(&client.id))?;
+    let scope = narrow_scope(&family.scope, scope).map_err(|r| r.of(client.id.as_str()))?;
     let claims: SessionClaims =
         serde_json::from_str(&family.session_claims).map_err(anyhow::Error::from)?;
-    let keys = state.keys.get().await?;
-    let issuer = state.settings.issuer();
-    let ttl = &state.settings.tokens;
-    let at = mint::access_token(
-        &keys,
-        &issuer,
-        client,
-        &identity.id,
-        &scope,
-        Some(&claims),
-        Some(&family.id),
-        ttl.access_token_ttl_secs,
-        now,
-    )?;
-    let scopes = ScopeSet::parse(&scope).map_err(anyhow::Error::from)?;
-    let id_token = if scopes.contains(Scope::OPENID) {
-        let extra =
-            crate::endpoint::claims::for_id_token(state, client, &identity.id, &scopes.as_strs())
-                .await?;
-        Some(mint::id_token(
-            &keys,
-            &issuer,
-            client,
-            &identity,
-            &scope,
-            &claims,
-            None,
-            Some(&at.token),
-            extra,
-            ttl.id_token_ttl_secs,
-            now,
-        )?)
-    } else {
-        None
+    let with_id_token = ScopeSet::parse(&scope)
+        .map_err(anyhow::Error::from)?
+        .contains(Scope::OPENID);
+    let person = PersonGrant {
+        identity: &identity,
+        scope: &scope,
+        claims: &claims,
+        family: Some(&family.id),
+        nonce: None,
+        with_id_token,
     };
+    let (at, id_token) = sign_for_person(state, client, &person, now).await?;
     let next = random_token(32);
     refresh::insert_token(state.db.pool(), &hash_secret(&next), &family.id, now).await?;
     super::audit_issued(state, client, &identity.id, "refresh_token", ctx, &at.jti).await;
@@ -134,4 +70,59 @@ pub async fn grant(
         refresh_token: Some(next),
         scope,
     })
+}
+
+/// A scope error must not burn a fresh token: the client still holds it and may retry, which
+/// would otherwise look like reuse and revoke the family.
+async fn check_scope_first(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    scope: Option<&str>,
+) -> Result<(), Refusal> {
+    if let Some((f, None)) = refresh::peek(state.db.pool(), &hash_secret(token)).await?
+        && f.client_id == client.id
+        && f.revoked_at.is_none()
+    {
+        narrow_scope(&f.scope, scope).map_err(|r| r.of(client.id.as_str()))?;
+    }
+    Ok(())
+}
+
+/// Uses the token once and gives its family, still valid and the client's own. A token used
+/// before, or presented by another client, revokes its family.
+async fn present(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    now: i64,
+    ctx: &RequestContext,
+) -> Result<FamilyRecord, Refusal> {
+    let pool = state.db.pool();
+    let family = match refresh::present(pool, &hash_secret(token), now).await? {
+        Presented::Unknown => return Err(refuse(client, Why::UnknownRefreshToken, INVALID)),
+        Presented::Reused(f) => {
+            let revoked = refresh::revoke_family(pool, &f.id, "refresh_reuse", now).await?;
+            let event = AuditEvent::failure("refresh_reuse_detected", "refresh_token_reused")
+                .subject(&f.identity_id)
+                .client(&f.client_id)
+                .context(ctx)
+                .details(json!({ "family": f.id, "family_revoked_now": revoked }));
+            state.audit.record(event).await;
+            return Err(refuse(client, Why::RefreshReuse, INVALID));
+        }
+        Presented::Fresh(f) => f,
+    };
+    if family.client_id != client.id {
+        let reason = "presented_by_other_client";
+        refresh::revoke_family(pool, &family.id, reason, now).await?;
+        return Err(refuse(client, Why::RefreshOfOtherClient, INVALID));
+    }
+    if family.revoked_at.is_some() {
+        return Err(refuse(client, Why::RefreshRevoked, INVALID));
+    }
+    if family.expires_at <= now {
+        return Err(refuse(client, Why::RefreshExpired, INVALID));
+    }
+    Ok(family)
 }

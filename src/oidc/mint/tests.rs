@@ -10,6 +10,7 @@ use crate::crypto::master_key::MasterKey;
 use crate::identity::Status;
 use crate::oidc::client::{ClientAuthMethod, ClientPolicy, GrantType};
 use crate::oidc::keys::{KeyRing, SigningAlg};
+use crate::protocol::ClientId;
 use crate::storage::Db;
 
 const ISSUER: &str = "https://trousseau.example";
@@ -42,7 +43,7 @@ async fn keys_for_another_node() -> (tempfile::TempDir, Arc<KeySet>) {
 
 fn client(alg: SigningAlg) -> Client {
     Client {
-        id: "dpi".into(),
+        id: ClientId::new("dpi").unwrap(),
         name: "DPI".into(),
         secret_hash: None,
         auth_method: ClientAuthMethod::ClientSecret,

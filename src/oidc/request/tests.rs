@@ -9,6 +9,7 @@ use crate::oidc::client::{ClientAuthMethod, ClientPolicy};
 use crate::oidc::error::ErrorCode;
 use crate::oidc::keys::SigningAlg;
 use crate::oidc::refusal::AuthzRefusal;
+use crate::protocol::ClientId;
 
 const REDIRECT: &str = "https://dpi.example/cb";
 const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
@@ -19,7 +20,7 @@ fn levels() -> AcrLadder {
 
 fn client() -> Client {
     Client {
-        id: "dpi".into(),
+        id: ClientId::new("dpi").unwrap(),
         name: "DPI".into(),
         secret_hash: None,
         auth_method: ClientAuthMethod::ClientSecret,
