@@ -66,11 +66,15 @@ pub async fn scoped(
 /// The `tid` announced to Pro Santé Connect for an identity, `None` when its establishment is
 /// unknown (`[psc.federation]`).
 pub async fn tenant(state: &AppState, identity_id: &str) -> Result<Option<String>, sqlx::Error> {
-    let own = identities::establishment_of(state.db.pool(), identity_id).await?;
-    Ok(state
-        .settings
-        .psc
-        .federation
+    let federation = &state.settings.psc.federation;
+    // One establishment: its `tid` whoever the person is, without reading the database (the
+    // authorization and token endpoints of PSC's broker both ask).
+    let own = if federation.establishments.is_empty() {
+        None
+    } else {
+        identities::establishment_of(state.db.pool(), identity_id).await?
+    };
+    Ok(federation
         .tid_for(own.as_deref(), &state.settings.establishment.finess)
         .map(str::to_owned))
 }

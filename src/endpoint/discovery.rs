@@ -32,7 +32,7 @@ pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp", "at_hash",
             "name", "given_name", "family_name", "preferred_username", "updated_at", "email", "email_verified", "roles",
-            "SubjectNameID", "idnat", "SubjectRefPro"],
+            "SubjectNameID", "idnat", "SubjectRefPro", "idp", "oid", "tid"],
         "acr_values_supported": state.settings.session.levels,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "ui_locales_supported": ["fr", "en"],

@@ -14,7 +14,9 @@ use super::config::BrokerSettings;
 use crate::oidc::keys::SigningAlg;
 
 /// Seconds of clock difference accepted on `iat` and `exp`.
-const SKEW: i64 = 60;
+pub const SKEW: i64 = 60;
+/// The longest logout token `jti` accepted (they are remembered until the token expires).
+const MAX_JTI_LEN: usize = 255;
 /// The back-channel logout event (OIDC Back-Channel Logout 1.0 §2.4).
 pub const LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 
@@ -246,6 +248,9 @@ pub async fn verify_id_token(
 pub struct LogoutSubject {
     pub sid: Option<String>,
     pub sub: Option<String>,
+    /// The token's id, refused a second time while the token lives.
+    pub jti: String,
+    pub exp: i64,
 }
 
 /// Verifies a logout token of Trousseau (Back-Channel Logout 1.0 §2.6).
@@ -273,7 +278,18 @@ pub async fn verify_logout_token(
     if sid.is_none() && sub.is_none() {
         return Err(IdpError::BadToken("neither sid nor sub"));
     }
-    Ok(LogoutSubject { sid, sub })
+    // A replay is told by the jti, remembered until the token expires (§2.4: both required).
+    let jti = text(&claims, "jti")
+        .filter(|j| !j.is_empty() && j.len() <= MAX_JTI_LEN)
+        .ok_or(IdpError::BadToken(
+            "no jti, or one longer than 255 characters",
+        ))?
+        .to_owned();
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or(IdpError::BadToken("no exp"))?;
+    Ok(LogoutSubject { sid, sub, jti, exp })
 }
 
 /// Whether Trousseau's `amr` shows a phishing-resistant multi-factor authentication (psc.md:

@@ -3,6 +3,7 @@
 //! those sessions that registered a `backchannel_logout_uri` get a logout token in turn.
 //! Served at `{issuer}/broker/<alias>/backchannel-logout` and at Keycloak's
 //! `{issuer}/protocol/openid-connect/logout/backchannel-logout` (the broker found by `iss`).
+//! A token's `jti` is remembered until the token expires: a replay is refused.
 
 use std::time::Duration;
 
@@ -11,7 +12,8 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::broker::broker;
-use super::broker_idp::{self, LOGOUT_EVENT};
+use super::broker_idp::{self, LOGOUT_EVENT, SKEW};
+use super::broker_store::Jti;
 use super::config::BrokerSettings;
 use super::oauth::{now, oauth_error};
 use super::server::Sandbox;
@@ -94,6 +96,33 @@ async fn receive(s: &Sandbox, idp: &BrokerSettings, token: &str) -> HttpResponse
             return oauth_error(ErrorCode::InvalidRequest, "the logout token is not valid");
         }
     };
+    // The same token twice ends nothing more: it is refused while it lives.
+    let remembered = s
+        .broker
+        .store
+        .remember_logout_token(&idp.alias, &subject.jti, subject.exp + SKEW, now)
+        .await;
+    match remembered {
+        Ok(Jti::Fresh) => {}
+        Ok(Jti::Replayed) => {
+            tracing::warn!(alias = %idp.alias, jti = %subject.jti, "logout token replayed");
+            return oauth_error(
+                ErrorCode::InvalidRequest,
+                "this logout token was already received (jti replayed)",
+            );
+        }
+        Ok(Jti::Full) => {
+            tracing::warn!(alias = %idp.alias, "too many logout tokens remembered");
+            return oauth_error(
+                ErrorCode::InvalidRequest,
+                "sandbox: too many recent logout tokens; try again once older ones expire",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "back-channel logout failed");
+            return oauth_error(ErrorCode::ServerError, "internal error");
+        }
+    }
     let ended = async {
         let sessions = s
             .broker

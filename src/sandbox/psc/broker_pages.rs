@@ -21,8 +21,6 @@ use crate::psc::protocol::{Channel, SANDBOX_AUTHORIZE_PATH};
 
 /// How many professionals the pairing screen offers to choose from.
 const CHOICES: usize = 50;
-/// How many days a pairing lasts before the pairing screen comes back.
-const PAIRING_DAYS: i64 = 365;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/wallet/broker/pair", web::get().to(pair_page))
@@ -249,7 +247,7 @@ async fn pair_wait(
                     l.tid.as_deref().unwrap_or(""),
                     l.oid.as_deref().unwrap_or(""),
                 );
-                let until = now + PAIRING_DAYS * 86_400;
+                let until = now + s.settings.pairing_secs();
                 s.broker
                     .store
                     .pair(tid, oid, &idnat, &l.alias, now, until)

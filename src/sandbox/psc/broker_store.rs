@@ -49,7 +49,28 @@ const SCHEMA: &[&str] = &[
         amr TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS broker_sessions_sid ON broker_sessions (alias, idp_sid)",
     "CREATE INDEX IF NOT EXISTS broker_sessions_sub ON broker_sessions (alias, idp_sub)",
+    "CREATE TABLE IF NOT EXISTS broker_logout_tokens (
+        alias TEXT NOT NULL,
+        jti TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        PRIMARY KEY (alias, jti))",
+    "CREATE INDEX IF NOT EXISTS broker_logout_tokens_expiry ON broker_logout_tokens (expires_at)",
 ];
+
+/// The most logout tokens remembered at once (each until its expiry): beyond it a new token
+/// is refused until older ones expire, so that the table stays bounded.
+pub const MAX_LOGOUT_TOKENS: i64 = 10_000;
+
+/// Whether a logout token's `jti` was seen before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jti {
+    /// First use: remembered until the token expires.
+    Fresh,
+    /// Already used: a replay.
+    Replayed,
+    /// [`MAX_LOGOUT_TOKENS`] unexpired tokens are remembered already.
+    Full,
+}
 
 /// The steps of a broker login: sent to Trousseau, back with a code (being exchanged), its
 /// identity verified, waiting for the phone (pairing), finished or failed.
@@ -144,14 +165,64 @@ impl BrokerStore {
         Ok(BrokerStore { pool })
     }
 
-    /// Forgets broker logins that ended or expired before `before`.
+    /// Forgets broker logins that ended or expired before `before`, and logout tokens past
+    /// their expiry.
     pub async fn purge(&self, before: i64) -> anyhow::Result<u64> {
         let done = sqlx::query("DELETE FROM broker_logins WHERE expires_at < $1")
             .bind(before)
             .execute(&self.pool)
             .await
             .context("purge broker logins")?;
+        sqlx::query("DELETE FROM broker_logout_tokens WHERE expires_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .context("purge logout tokens")?;
         Ok(done.rows_affected())
+    }
+
+    /// Remembers the `jti` of a logout token from the Trousseau `alias` until `expires_at`;
+    /// tells a replay. The insert decides, so two concurrent deliveries of one token cannot
+    /// both be fresh. Tokens past their expiry are forgotten first.
+    pub async fn remember_logout_token(
+        &self,
+        alias: &str,
+        jti: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> anyhow::Result<Jti> {
+        sqlx::query("DELETE FROM broker_logout_tokens WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .context("forget expired logout tokens")?;
+        let inserted = sqlx::query(
+            "INSERT INTO broker_logout_tokens (alias, jti, expires_at) \
+             SELECT $1, $2, $3 WHERE (SELECT COUNT(*) FROM broker_logout_tokens) < $4 \
+             ON CONFLICT (alias, jti) DO NOTHING",
+        )
+        .bind(alias)
+        .bind(jti)
+        .bind(expires_at)
+        .bind(MAX_LOGOUT_TOKENS)
+        .execute(&self.pool)
+        .await
+        .context("remember a logout token")?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Jti::Fresh);
+        }
+        let seen: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM broker_logout_tokens WHERE alias = $1 AND jti = $2")
+                .bind(alias)
+                .bind(jti)
+                .fetch_optional(&self.pool)
+                .await
+                .context("read a logout token")?;
+        Ok(if seen.is_some() {
+            Jti::Replayed
+        } else {
+            Jti::Full
+        })
     }
 
     /// How many unfinished broker logins an address has open.
@@ -421,6 +492,81 @@ mod tests {
         );
         assert_eq!(s.purge(201).await.unwrap(), 2);
         assert!(s.login("l1").await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_logout_token_is_taken_once_until_it_expires() {
+        let s = store().await;
+        let (a, b) = tokio::join!(
+            s.remember_logout_token("chu", "j1", 200, 100),
+            s.remember_logout_token("chu", "j1", 200, 100)
+        );
+        assert!(
+            matches!(
+                (a.unwrap(), b.unwrap()),
+                (Jti::Fresh, Jti::Replayed) | (Jti::Replayed, Jti::Fresh)
+            ),
+            "one of two concurrent deliveries"
+        );
+        assert_eq!(
+            s.remember_logout_token("chu", "j1", 200, 199)
+                .await
+                .unwrap(),
+            Jti::Replayed
+        );
+        assert_eq!(
+            s.remember_logout_token("other", "j1", 200, 150)
+                .await
+                .unwrap(),
+            Jti::Fresh,
+            "each Trousseau has its own jti space"
+        );
+        // Past its expiry the token is forgotten (and its signature check refuses it anyway).
+        assert_eq!(
+            s.remember_logout_token("chu", "j1", 300, 200)
+                .await
+                .unwrap(),
+            Jti::Fresh
+        );
+    }
+
+    #[tokio::test]
+    async fn remembered_logout_tokens_are_bounded() {
+        let s = store().await;
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+             INSERT INTO broker_logout_tokens (alias, jti, expires_at) \
+             SELECT 'chu', 'old' || i, 500 FROM n",
+        )
+        .bind(MAX_LOGOUT_TOKENS)
+        .execute(&s.pool)
+        .await
+        .unwrap();
+        assert_eq!(
+            s.remember_logout_token("chu", "new", 600, 100)
+                .await
+                .unwrap(),
+            Jti::Full
+        );
+        assert_eq!(
+            s.remember_logout_token("chu", "old1", 500, 100)
+                .await
+                .unwrap(),
+            Jti::Replayed,
+            "a replay is still told apart when full"
+        );
+        // Once the old ones expire there is room again.
+        assert_eq!(
+            s.remember_logout_token("chu", "new", 600, 500)
+                .await
+                .unwrap(),
+            Jti::Fresh
+        );
+        let left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM broker_logout_tokens")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(left, 1);
     }
 
     #[tokio::test]

@@ -45,6 +45,10 @@ pub struct SandboxSettings {
     pub session_idle_secs: u64,
     #[serde(default = "default_code")]
     pub code_secs: u64,
+    /// How long a broker pairing (`tid`, `oid`) → IdNat lasts before the pairing screen
+    /// comes back.
+    #[serde(default = "default_broker_pairing")]
+    pub broker_pairing_secs: u64,
     #[serde(default = "default_alg")]
     pub signing_alg: String,
     /// The most requests one client address may have open at once (waiting for an IdNat or
@@ -88,6 +92,15 @@ fn default_idle() -> u64 {
 }
 fn default_code() -> u64 {
     60
+}
+/// One year: PSC says a pairing's validity is limited without publishing the figure; the
+/// sandbox keeps the year of Trousseau's own pairings (`psc.pairing.validity_days`).
+pub const DEFAULT_BROKER_PAIRING_SECS: u64 = 365 * 86_400;
+/// The longest pairing the sandbox accepts: ten years.
+pub const MAX_BROKER_PAIRING_SECS: u64 = 10 * 365 * 86_400;
+
+fn default_broker_pairing() -> u64 {
+    DEFAULT_BROKER_PAIRING_SECS
 }
 fn default_alg() -> String {
     "RS256".into()
@@ -223,6 +236,12 @@ impl SandboxSettings {
                 bail!("{key}: must be at least 1");
             }
         }
+        if !(1..=MAX_BROKER_PAIRING_SECS).contains(&self.broker_pairing_secs) {
+            bail!(
+                "broker_pairing_secs: from 1 to {MAX_BROKER_PAIRING_SECS} (ten years); the \
+                 default is {DEFAULT_BROKER_PAIRING_SECS} (one year)"
+            );
+        }
         let mut seen = std::collections::HashSet::new();
         for (i, c) in self.clients.iter().enumerate() {
             if c.client_id.trim().is_empty() {
@@ -305,6 +324,11 @@ impl SandboxSettings {
         }
     }
 
+    /// How long a broker pairing lasts, in seconds (validated: at most ten years).
+    pub fn pairing_secs(&self) -> i64 {
+        i64::try_from(self.broker_pairing_secs).unwrap_or(i64::MAX / 2)
+    }
+
     pub fn client(&self, client_id: &str) -> Option<&ClientSettings> {
         self.clients.iter().find(|c| c.client_id == client_id)
     }
@@ -361,6 +385,7 @@ mod tests {
         assert_eq!(s.max_open_requests_per_address, 20);
         assert_eq!(s.max_open_requests, 1000);
         assert_eq!(s.expired_request_keep_secs, 600);
+        assert_eq!(s.broker_pairing_secs, 365 * 86_400);
     }
 
     #[test]
@@ -375,6 +400,12 @@ mod tests {
         assert!(err("signing_alg = \"PS256\"\n").contains("signing_alg"));
         assert!(err("ciba_expires_in = 0\n").contains("ciba_expires_in"));
         assert!(err("max_open_requests = 0\n").contains("max_open_requests"));
+        assert!(err("broker_pairing_secs = 0\n").contains("broker_pairing_secs"));
+        assert!(err("broker_pairing_secs = 315360001\n").contains("broker_pairing_secs"));
+        assert!(err("broker_pairing_secs = -1\n").contains("broker_pairing_secs"));
+        assert!(
+            SandboxSettings::parse(&format!("{MINIMAL}broker_pairing_secs = 315360000\n")).is_ok()
+        );
         assert!(
             err("[[clients]]\nclient_id = \"a\"\nredirect_uris = []\n")
                 .contains("tls_client_auth_subject")

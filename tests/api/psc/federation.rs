@@ -451,6 +451,47 @@ async fn the_id_token_carries_oid_tid_and_the_psc_claims() {
     assert!(c.get("idp").is_none());
 }
 
+/// `claims_supported` of the discovery document.
+async fn claims_supported(app: &TestApp) -> Vec<String> {
+    let meta: Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    meta["claims_supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str().map(str::to_owned))
+        .collect()
+}
+
+#[tokio::test]
+async fn discovery_lists_every_claim_of_the_brokers_id_token() {
+    let app = spawn_app_with(ONE_TID).await;
+    let mut spec = app.spec("psc");
+    spec.psc_broker = true;
+    spec.scopes.push("rpps".into());
+    let rp = app.register(spec).await;
+    let id = professional(&app, "alice", true).await;
+    let listed = claims_supported(&app).await;
+    for c in ["oid", "tid", "idp"] {
+        assert!(listed.iter().any(|l| l == c), "{c} missing from {listed:?}");
+    }
+    let c = psc_id_token(&app, &rp, &id, "openid profile email rpps").await;
+    assert_eq!(c["idnat"], IDNAT, "the rpps scope was granted");
+    for key in c.as_object().unwrap().keys() {
+        assert!(
+            listed.contains(key),
+            "the broker's ID token carries {key}, not in claims_supported {listed:?}"
+        );
+    }
+}
+
 const GHT: &str = "[psc.federation]\n\
                    [[psc.federation.establishments]]\nfiness = \"750712184\"\ntid = \"chu-a\"\n\
                    [[psc.federation.establishments]]\nfiness = \"750712200\"\ntid = \"ch-b\"\n";

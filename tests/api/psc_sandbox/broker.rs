@@ -2,7 +2,9 @@
 //! `kc_idp_hint` → Trousseau's authorize → the code back at the sandbox → the pairing screen
 //! and the phone → PSC-style tokens for the service; the confirmation screen on the next
 //! login; an unknown alias; Trousseau answering an error; authentications PSC refuses; the
-//! browser binding and CSRF of the screens; back-channel logout from Trousseau.
+//! browser binding and CSRF of the screens; one code for a confirmation posted twice at once;
+//! the configured pairing length; back-channel logout from Trousseau, a replayed logout token
+//! refused.
 
 use reqwest::StatusCode;
 use serde_json::Value;
@@ -26,6 +28,11 @@ struct Federation {
 
 /// Starts both; `scopes` are those Trousseau allows its PSC client.
 async fn federation(scopes: &[&str]) -> Federation {
+    federation_with(scopes, "").await
+}
+
+/// The same, with more top-level sandbox keys (`extra`, TOML).
+async fn federation_with(scopes: &[&str], extra: &str) -> Federation {
     let app = spawn_app().await;
     let mut spec = app.spec(BROKER_CLIENT);
     spec.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
@@ -41,6 +48,7 @@ async fn federation(scopes: &[&str]) -> Federation {
             app.issuer,
             rp.secret.unwrap(),
         ),
+        extra: extra.to_owned(),
         ..SandboxOptions::default()
     })
     .await;
@@ -457,6 +465,39 @@ async fn logout_at_trousseau_ends_the_sandbox_session_and_tells_its_clients() {
     assert_eq!(claims["aud"], "dmp");
     assert_eq!(claims["sid"], sid);
     assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    // The token Trousseau sent the broker, posted again: its jti was seen, it is refused.
+    let sent: String = sqlx::query_scalar(
+        "SELECT logout_token FROM logout_deliveries WHERE client_id = 'psc-broker'",
+    )
+    .fetch_one(f.app.state.db.pool())
+    .await
+    .unwrap();
+    let replayed =
+        f.sb.http
+            .post(format!("{}/broker/{ALIAS}/backchannel-logout", f.sb.issuer))
+            .form(&[("logout_token", sent.as_str())])
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(replayed.status(), 400);
+    let body: Value = replayed.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_request");
+    assert!(
+        body["error_description"].as_str().unwrap().contains("jti"),
+        "{body}"
+    );
+    // And through Keycloak's path, where the broker is found by the issuer.
+    let replayed =
+        f.sb.http
+            .post(format!(
+                "{}/protocol/openid-connect/logout/backchannel-logout",
+                f.sb.issuer
+            ))
+            .form(&[("logout_token", sent.as_str())])
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(replayed.status(), 400);
     // The session is over: its refresh token is refused, and the next request goes to
     // Trousseau again.
     let refresh = post(
@@ -476,4 +517,110 @@ async fn logout_at_trousseau_ends_the_sandbox_session_and_tells_its_clients() {
         .await
         .unwrap();
     assert!(location(&again).starts_with(&f.app.url("/authorize")));
+}
+
+/// The confirmation screen of a second browser, for an account already paired in a first.
+/// Returns the second browser, the page and the PKCE verifier of its service request.
+async fn confirmation_screen(f: &Federation, name: &str) -> (reqwest::Client, String, String) {
+    let (mut idp, _) = signed_in(&f.app, name, Method::SecurityKey).await;
+    let b = browser();
+    let (_, challenge) = pkce();
+    let back = through_trousseau(f, &b, &mut idp, &challenge).await;
+    let html = page(&f.sb, &b, back).await;
+    pair(&f.sb, &b, &html, PROFESSIONAL).await;
+    let b2 = browser();
+    let (verifier, challenge) = pkce();
+    let back = through_trousseau(f, &b2, &mut idp, &challenge).await;
+    let html = page(&f.sb, &b2, back).await;
+    assert!(html.contains("confirmez-vous"), "{html}");
+    (b2, html, verifier)
+}
+
+#[tokio::test]
+async fn a_confirmation_posted_twice_at_once_gives_one_code_and_one_session() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("sandbox.db");
+    // A database file: the sandbox then serves requests on several connections at once.
+    let f = federation_with(
+        &["openid", "profile", "email"],
+        &format!("database = \"{}\"\n", db.display()),
+    )
+    .await;
+    let (b2, html, verifier) = confirmation_screen(&f, "grace").await;
+    let csrf = between(&html, "name=\"csrf\" value=\"", "\"");
+    let login = between(&html, "name=\"login\" value=\"", "\"");
+    let sessions = || async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        n
+    };
+    let before = sessions().await;
+    let confirm = || {
+        let (b2, base) = (b2.clone(), f.sb.base.clone());
+        let (csrf, login) = (csrf.clone(), login.clone());
+        async move {
+            b2.post(format!("{base}/wallet/broker/confirm"))
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("login", login.as_str()),
+                    ("decision", "confirm"),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let answers = futures_util::future::join_all((0..4).map(|_| confirm())).await;
+    let mut codes = Vec::new();
+    for a in &answers {
+        match a.status() {
+            StatusCode::SEE_OTHER => codes.push(location(a)),
+            s => assert_eq!(s, StatusCode::BAD_REQUEST),
+        }
+    }
+    assert_eq!(
+        codes.len(),
+        1,
+        "exactly one answer carries a code: {codes:?}"
+    );
+    assert_eq!(
+        sessions().await,
+        before + 1,
+        "exactly one new sandbox session"
+    );
+    let tokens = tokens_of(&f.sb, &codes[0], &verifier).await;
+    let claims = verify(&f.sb, tokens["id_token"].as_str().unwrap()).await;
+    assert_eq!(claims["SubjectNameID"], PROFESSIONAL);
+}
+
+#[tokio::test]
+async fn the_pairing_lasts_the_configured_time() {
+    let f = federation_with(&["openid", "profile", "email"], "broker_pairing_secs = 2\n").await;
+    let (mut idp, _) = signed_in(&f.app, "heidi", Method::SecurityKey).await;
+    let (_, challenge) = pkce();
+    let b = browser();
+    let back = through_trousseau(&f, &b, &mut idp, &challenge).await;
+    let html = page(&f.sb, &b, back).await;
+    pair(&f.sb, &b, &html, PROFESSIONAL).await;
+    // While it lives, a new browser is only asked to confirm...
+    let b2 = browser();
+    let back = through_trousseau(&f, &b2, &mut idp, &challenge).await;
+    let html = page(&f.sb, &b2, back).await;
+    assert!(html.contains("confirmez-vous"), "{html}");
+    // ...once it has expired, the pairing screen comes back.
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let b3 = browser();
+    let back = through_trousseau(&f, &b3, &mut idp, &challenge).await;
+    let html = page(&f.sb, &b3, back).await;
+    assert!(!html.contains("confirmez-vous"), "{html}");
+    assert!(
+        html.contains("name=\"idnat\""),
+        "the pairing screen: {html}"
+    );
 }
