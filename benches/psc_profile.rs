@@ -131,6 +131,7 @@ async fn prepare(state: &AppState, tag: &str) -> String {
         identity_id: created.id.clone(),
         idnat,
         means: Means::Ciba,
+        acr: Some("eidas1".into()),
     };
     pairing::record(&state.ecps(), &proof, &RequestContext::default())
         .await
