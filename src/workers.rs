@@ -78,8 +78,13 @@ pub async fn purge_once(state: &AppState, holder: &str) -> anyhow::Result<u64> {
     Ok(purged?)
 }
 
+/// How long the `pairing_ciba` lease lasts without renewal. The polling node renews it every
+/// second, so a node that stops (or is killed) hands the polling over within seconds, not after
+/// `sync.lease_secs`: a person waiting on the pairing page never waits for a dead node.
+const PAIRING_LEASE_SECS: i64 = 5;
+
 /// Polls Pro Santé Connect for the pending e-CPS pairing requests every second, on the node that
-/// holds the `pairing_ciba` lease (kept while it polls).
+/// holds the `pairing_ciba` lease (kept while it polls, renewed every second).
 fn pairing_polls(state: Arc<AppState>, holder: String) {
     if state.psc.is_none() {
         return;
@@ -90,7 +95,15 @@ fn pairing_polls(state: Arc<AppState>, holder: String) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            match sync::lease(&state.repository(), PAIRING_JOB, &holder).await {
+            let now = state.clock.now();
+            let lease = leases::acquire(
+                state.db.pool(),
+                PAIRING_JOB,
+                &holder,
+                now,
+                PAIRING_LEASE_SECS,
+            );
+            match lease.await {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {

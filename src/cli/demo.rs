@@ -15,7 +15,7 @@ use crate::authn::webauthn::enrolment::IdentityCheckInput;
 use crate::clock::SystemClock;
 use crate::config::Settings;
 use crate::demo::{DemoApps, DemoRp, PASSWORD};
-use crate::identity::{IdNat, IdentityDocument, LinkMethod};
+use crate::identity::{AdminRole, IdNat, IdentityDocument, LinkMethod};
 use crate::oidc::client::GrantType;
 use crate::oidc::keys::SigningAlg;
 use crate::state::AppState;
@@ -54,6 +54,8 @@ pub async fn run(port: u16) -> anyhow::Result<()> {
     // The demo user is the sandbox's demo physician, linked as an administrator would.
     let idnat = IdNat::parse(DEMO_IDNAT)?;
     users::link_rpps(&state, "demo", &idnat, LinkMethod::Admin, "demo").await?;
+    // The demo user may open the administration console (with a security key: loa3).
+    crate::admin::roles::add(&state, "demo", AdminRole::Admin, "demo").await?;
     let spec = ClientSpec {
         id: "demo-dpi".into(),
         name: "DPI de démonstration".into(),
@@ -146,6 +148,10 @@ fn walk_through(base: &str, psc: &str, code: &str, dir: &str) -> String {
       approuvez de nouveau sur {psc}/ecps.
       Le DMP affiche « Bienvenue dans le DMP (démonstration) ».
    6. Rouvrez le DMP ({base}/demo/dmp) : plus d'appairage ni de téléphone.
+   7. Console d'administration : {base}/admin (le compte demo a le rôle admin ;
+      la console exige une connexion par clé de sécurité).
+
+  API d'administration : {base}/admin/api/v1/openapi.json (document OpenAPI 3.1).
 
   Avec le seul mot de passe, Trousseau demande une clé de sécurité avant de répondre
   à Pro Santé Connect (authentification résistante à l'hameçonnage exigée).
