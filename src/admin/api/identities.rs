@@ -215,27 +215,6 @@ pub async fn end_sessions(
     Ok(HttpResponse::Ok().json(EndedSessions { sessions_ended }))
 }
 
-/// The document shown at the identity check.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Document {
-    IdCard,
-    Passport,
-    ResidencePermit,
-    CpsCard,
-}
-
-impl From<Document> for IdentityDocument {
-    fn from(d: Document) -> IdentityDocument {
-        match d {
-            Document::IdCard => IdentityDocument::IdCard,
-            Document::Passport => IdentityDocument::Passport,
-            Document::ResidencePermit => IdentityDocument::ResidencePermit,
-            Document::CpsCard => IdentityDocument::CpsCard,
-        }
-    }
-}
-
 /// The identity check made before the code is handed over.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -247,7 +226,7 @@ pub struct EnrolmentCodeBody {
         pattern = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
     )]
     pub checked_by: String,
-    pub document: Document,
+    pub document: IdentityDocument,
     /// Checked remotely (video) rather than in person.
     #[serde(default)]
     pub remote: bool,
@@ -298,7 +277,7 @@ pub async fn enrolment_code(
     };
     let check = IdentityCheckInput {
         checked_by: body.checked_by.trim().to_owned(),
-        document: body.document.into(),
+        document: body.document,
         remote: body.remote,
     };
     let issued = keys::enrolment_code(&state, &id, ttl, &caller.actor(), Some(&check)).await?;
@@ -317,31 +296,12 @@ pub struct RoleChange {
     pub changed: bool,
 }
 
-/// An administration role in a path.
-#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RoleName {
-    Admin,
-    Helpdesk,
-    Auditor,
-}
-
-impl From<RoleName> for AdminRole {
-    fn from(r: RoleName) -> AdminRole {
-        match r {
-            RoleName::Admin => AdminRole::Admin,
-            RoleName::Helpdesk => AdminRole::Helpdesk,
-            RoleName::Auditor => AdminRole::Auditor,
-        }
-    }
-}
-
 /// Assigns an administration role locally (admin only).
 #[utoipa::path(
     put, path = "/admin/api/v1/identities/{id}/roles/{role}", tag = "identities",
     params(
         ("id" = String, Path, description = "identity id or username"),
-        ("role" = RoleName, Path, description = "admin, helpdesk or auditor"),
+        ("role" = AdminRole, Path, description = "admin, helpdesk or auditor"),
     ),
     responses(
         (status = 200, description = "assigned (changed: false when it already was)", body = RoleChange),
@@ -355,16 +315,9 @@ impl From<RoleName> for AdminRole {
 pub async fn put_role(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, RoleName)>,
+    path: web::Path<(String, AdminRole)>,
 ) -> Result<HttpResponse, Problem> {
-    let caller = authenticate(&state, &req).await?;
-    caller.require(&[])?;
-    let role = AdminRole::from(path.1);
-    let changed = roles::add(&state, &path.0, role, &caller.actor()).await?;
-    Ok(HttpResponse::Ok().json(RoleChange {
-        role: role.to_string(),
-        changed,
-    }))
+    change_role(&state, &req, &path, true).await
 }
 
 /// Withdraws a locally assigned administration role (admin only).
@@ -372,7 +325,7 @@ pub async fn put_role(
     delete, path = "/admin/api/v1/identities/{id}/roles/{role}", tag = "identities",
     params(
         ("id" = String, Path, description = "identity id or username"),
-        ("role" = RoleName, Path, description = "admin, helpdesk or auditor"),
+        ("role" = AdminRole, Path, description = "admin, helpdesk or auditor"),
     ),
     responses(
         (status = 200, description = "withdrawn (changed: false when it was not assigned locally)", body = RoleChange),
@@ -386,12 +339,26 @@ pub async fn put_role(
 pub async fn delete_role(
     state: web::Data<AppState>,
     req: HttpRequest,
-    path: web::Path<(String, RoleName)>,
+    path: web::Path<(String, AdminRole)>,
 ) -> Result<HttpResponse, Problem> {
-    let caller = authenticate(&state, &req).await?;
+    change_role(&state, &req, &path, false).await
+}
+
+/// Assigns (`grant`) or withdraws a local role: admins only.
+async fn change_role(
+    state: &web::Data<AppState>,
+    req: &HttpRequest,
+    path: &(String, AdminRole),
+    grant: bool,
+) -> Result<HttpResponse, Problem> {
+    let caller = authenticate(state, req).await?;
     caller.require(&[])?;
-    let role = AdminRole::from(path.1);
-    let changed = roles::remove(&state, &path.0, role, &caller.actor()).await?;
+    let (who, role) = (path.0.as_str(), path.1);
+    let changed = if grant {
+        roles::add(state, who, role, &caller.actor()).await?
+    } else {
+        roles::remove(state, who, role, &caller.actor()).await?
+    };
     Ok(HttpResponse::Ok().json(RoleChange {
         role: role.to_string(),
         changed,

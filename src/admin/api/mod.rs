@@ -39,7 +39,7 @@ pub use problem::Problem;
         clients::list,
         clients::get,
     ),
-    components(schemas(identities::RoleName)),
+    components(schemas(crate::identity::AdminRole)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
