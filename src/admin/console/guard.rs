@@ -34,6 +34,14 @@ pub struct AdminSession {
 pub enum Power {
     /// People, keys, enrolment codes, sessions, pairings: `admin` and `helpdesk`.
     People,
+    /// Seeing the clients: `admin` and `auditor` (not `helpdesk`).
+    SeeClients,
+    /// Creating, editing, disabling clients and rotating their secrets: `admin` only.
+    Clients,
+    /// Starting a synchronisation run: `admin` only.
+    Sync,
+    /// Exporting the audit trail: `admin` and `auditor`.
+    AuditExport,
 }
 
 impl AdminSession {
@@ -44,6 +52,11 @@ impl AdminSession {
                 .roles
                 .iter()
                 .any(|r| matches!(r, AdminRole::Admin | AdminRole::Helpdesk)),
+            Power::SeeClients | Power::AuditExport => self
+                .roles
+                .iter()
+                .any(|r| matches!(r, AdminRole::Admin | AdminRole::Auditor)),
+            Power::Clients | Power::Sync => self.roles.contains(&AdminRole::Admin),
         }
     }
 

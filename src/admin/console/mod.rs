@@ -5,8 +5,12 @@
 //! the role, asks for a recent authentication, and calls the same functions as the CLI.
 
 mod actions;
+mod audit;
+mod clients;
 pub mod guard;
 mod pages;
+mod pairings;
+mod sync;
 mod texts;
 
 use actix_web::web;
@@ -22,6 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/identities/{id}/{action}",
             web::post().to(actions::act),
         );
+    pairings::configure(cfg);
+    clients::configure(cfg);
+    sync::configure(cfg);
+    audit::configure(cfg);
 }
 
 /// A date for the console's tables.

@@ -27,6 +27,7 @@ pub struct Frame {
     pub who: String,
     pub roles: String,
     pub may_act: bool,
+    pub see_clients: bool,
 }
 
 impl Frame {
@@ -45,6 +46,7 @@ impl Frame {
                 .collect::<Vec<_>>()
                 .join(", "),
             may_act: admin.may(Power::People),
+            see_clients: admin.may(Power::SeeClients),
         }
     }
 }

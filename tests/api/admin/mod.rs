@@ -2,6 +2,10 @@
 //! before an enrolment code, the admin API and the console.
 
 mod api;
+mod audit_page;
+mod clients_page;
 mod console;
+mod pairings_page;
 mod proofing;
 mod roles;
+mod sync_page;

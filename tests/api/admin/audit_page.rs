@@ -1,0 +1,1 @@
+//! The console's audit page and CSV export.
