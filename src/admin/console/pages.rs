@@ -28,6 +28,9 @@ pub struct Frame {
     pub roles: String,
     pub may_act: bool,
     pub see_clients: bool,
+    /// The console's section this page belongs to (`""` for the dashboard, `identities`,
+    /// `pairings`…), marked as the current one in the navigation.
+    pub section: String,
 }
 
 impl Frame {
@@ -47,8 +50,16 @@ impl Frame {
                 .join(", "),
             may_act: admin.may(Power::People),
             see_clients: admin.may(Power::SeeClients),
+            section: section_of(req.path()),
         }
     }
+}
+
+/// `/admin/pairings/…` → `pairings`; `/admin` → `""`.
+fn section_of(path: &str) -> String {
+    let rest = path.strip_prefix("/admin").unwrap_or_default();
+    let first = rest.trim_start_matches('/').split(['/', '.']).next();
+    first.unwrap_or_default().to_owned()
 }
 
 #[derive(Template)]
