@@ -230,19 +230,7 @@ pub async fn authenticate(
         }
         return authenticate_assertion(state, assertion, param_id).await;
     }
-    let (id, secret, by_basic) = match (&basic, params.get("client_secret")) {
-        (Some(_), Some(_)) => {
-            return Err(Refusal::new(Why::SeveralMethods, ONE_METHOD, param_id));
-        }
-        (Some((id, secret)), None) => (id.as_str(), Some(secret.as_str()), true),
-        (None, secret) => match param_id {
-            Some(id) => (id, secret, false),
-            None => {
-                let msg = "client authentication is required";
-                return Err(Refusal::new(Why::NoClientAuth, msg, None));
-            }
-        },
-    };
+    let (id, secret, by_basic) = presented(&basic, params)?;
     if let Some(pid) = param_id.filter(|p| *p != id) {
         let msg = "client_id does not match the authenticated client";
         return Err(Refusal::new(Why::ClientIdMismatch, msg, Some(pid)));
@@ -268,6 +256,26 @@ pub async fn authenticate(
             let msg = format!("this client must authenticate with {}", method.as_str());
             Err(refuse(Why::WrongClientAuthMethod, msg))
         }
+    }
+}
+
+/// The client id and secret presented without an assertion: by HTTP Basic (`true`) or in the
+/// form, never both; a public client presents its id alone.
+fn presented<'p>(
+    basic: &'p Option<(String, String)>,
+    params: &'p Params,
+) -> Result<(&'p str, Option<&'p str>, bool), Refusal> {
+    let param_id = params.get("client_id");
+    match (basic, params.get("client_secret")) {
+        (Some(_), Some(_)) => Err(Refusal::new(Why::SeveralMethods, ONE_METHOD, param_id)),
+        (Some((id, secret)), None) => Ok((id.as_str(), Some(secret.as_str()), true)),
+        (None, secret) => match param_id {
+            Some(id) => Ok((id, secret, false)),
+            None => {
+                let msg = "client authentication is required";
+                Err(Refusal::new(Why::NoClientAuth, msg, None))
+            }
+        },
     }
 }
 

@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpRequest, HttpResponse, web};
+use anyhow::Context;
 use askama::Template;
 use serde_json::json;
 
@@ -16,8 +17,9 @@ use crate::state::AppState;
 use crate::storage::pairings::RequestRecord;
 use crate::ui::context::context_of;
 use crate::ui::cookies;
-use crate::ui::error::{page, req_lang, server_error};
-use crate::ui::extract::{CheckedForm, PairingForm};
+use crate::ui::error::PageError;
+use crate::ui::error::{page, req_lang};
+use crate::ui::extract::{CheckedForm, CurrentSession, PageLang, PairingForm};
 use crate::ui::i18n::Lang;
 use crate::ui::page::{Chrome, render_with};
 
@@ -95,67 +97,74 @@ fn resume_flow(req: &HttpRequest, q: &PageQuery) -> Option<String> {
 pub async fn pairing_get(
     req: HttpRequest,
     state: web::Data<AppState>,
+    PageLang(lang): PageLang,
+    CurrentSession(session): CurrentSession,
     q: web::Query<PageQuery>,
-) -> HttpResponse {
-    let lang = Lang::negotiate(&req, None, req_lang(&req).as_deref());
-    let Some(s) = current(&state, &req).await else {
-        return start_account_login(&state, &req, "/pairing").await;
+) -> Result<HttpResponse, PageError> {
+    let Some(s) = session else {
+        return Ok(start_account_login(&state, &req, "/pairing").await);
     };
     let p = lang.pairing();
-    let view = match pairing::view(&state.ecps(), &s.identity_id).await {
-        Ok(v) => v,
-        Err(_) => return server_error(&req),
-    };
-    let asker = Asker {
-        session_id: &s.id,
-        identity_id: &s.identity_id,
-    };
-    let latest = match pairing::latest_for(&state.ecps(), &asker).await {
-        Ok(r) => r,
-        Err(_) => return server_error(&req),
-    };
+    let ecps = state.ecps();
+    let view = pairing::view(&ecps, &s.identity_id)
+        .await
+        .context("cannot read the pairing")?;
+    let latest = pairing::latest_for(&ecps, &asker(&s))
+        .await
+        .context("cannot read the last pairing request")?;
     let Notices {
         waiting,
         message,
         error,
     } = notices(latest.as_ref(), &q, p);
     let ask_idnat = state.settings.psc.pairing.link_unlinked
-        && matches!(
-            crate::storage::links::of_identity(state.db.pool(), &s.identity_id).await,
-            Ok(None)
-        );
+        && crate::storage::links::of_identity(state.db.pool(), &s.identity_id)
+            .await
+            .context("cannot read the RPPS link")?
+            .is_none();
     let (csrf, csrf_cookie) = cookies::csrf(&req);
     let mut b = HttpResponse::Ok();
-    if let Some(c) = csrf_cookie {
+    b.insert_header(("Cache-Control", "no-store"));
+    let resume = resume_flow(&req, &q);
+    let remembered = resume
+        .as_ref()
+        .filter(|_| q.flow.is_some())
+        .map(|f| cookies::resume(f));
+    for c in csrf_cookie.into_iter().chain(remembered) {
         b.cookie(c);
     }
-    let resume = resume_flow(&req, &q);
-    if let (Some(f), Some(_)) = (&resume, &q.flow) {
-        b.cookie(cookies::resume(f));
+    let page = PairingPage {
+        chrome: Chrome::new(&req, lang),
+        p,
+        csrf,
+        warn_days: view.as_ref().and_then(|v| v.warn_days_left),
+        pairing: view.map(|v| shown(&v, p)),
+        waiting,
+        message,
+        error,
+        ask_idnat,
+        resume,
+    };
+    Ok(render_with(b, &page))
+}
+
+/// Who asks about pairing requests: the session and its person.
+fn asker(s: &Session) -> Asker<'_> {
+    Asker {
+        session_id: &s.id,
+        identity_id: &s.identity_id,
     }
-    b.insert_header(("Cache-Control", "no-store"));
-    render_with(
-        b,
-        &PairingPage {
-            chrome: Chrome::new(&req, lang),
-            p,
-            csrf,
-            warn_days: view.as_ref().and_then(|v| v.warn_days_left),
-            pairing: view.map(|v| Shown {
-                idnat: v.pairing.idnat.clone(),
-                means: p.means_label(&v.pairing.means),
-                validated: date(v.pairing.validated_at),
-                expires: date(v.pairing.expires_at),
-                status: p.status_label(v.status),
-                active: v.status == "active",
-            }),
-            waiting,
-            message,
-            error,
-            ask_idnat,
-            resume,
-        },
-    )
+}
+
+fn shown(v: &pairing::PairingView, p: &'static PairingTexts) -> Shown {
+    Shown {
+        idnat: v.pairing.idnat.clone(),
+        means: p.means_label(&v.pairing.means),
+        validated: date(v.pairing.validated_at),
+        expires: date(v.pairing.expires_at),
+        status: p.status_label(v.status),
+        active: v.status == "active",
+    }
 }
 
 /// What the page says above the pairing: the request it waits on, or how the last step ended.
@@ -304,11 +313,7 @@ pub async fn pairing_status(
             .insert_header(("Cache-Control", "no-store"))
             .json(json!({ "error": "no_session" }));
     };
-    let asker = Asker {
-        session_id: &s.id,
-        identity_id: &s.identity_id,
-    };
-    match pairing::request_for(&state.ecps(), &q.request, &asker).await {
+    match pairing::request_for(&state.ecps(), &q.request, &asker(&s)).await {
         Ok(r) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
             .json(json!({

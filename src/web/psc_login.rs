@@ -205,39 +205,15 @@ async fn login_returned(
         Ok(f) => f,
         Err(answer) => return answer,
     };
-    let decided = match &proven {
-        Ok(p) => ecps::decide(&state.ecps(), p, ctx).await,
-        Err(_) => Err(EcpsRefusal::Unavailable),
-    };
-    let identity_id = match (proven, decided) {
-        (Ok(p), Ok(id)) => (p, id),
-        (Err(e), _) => {
-            tracing::warn!(error = %e, "e-CPS login refused");
-            let refusal = EcpsRefusal::Psc(e);
-            ecps::refused(&state.ecps(), &refusal, None, ctx).await;
+    let (proven, identity_id) = match decide(state, proven, ctx).await {
+        Ok(decided) => decided,
+        Err(refusal) => {
             state.metrics.login("ecps", "failure");
-            return refused_page(
-                req,
-                lang,
-                status_of(&refusal),
-                refusal.message_key(),
-                Some(flow.id),
-                ctx,
-            );
-        }
-        (Ok(_), Err(refusal)) => {
-            state.metrics.login("ecps", "failure");
-            return refused_page(
-                req,
-                lang,
-                status_of(&refusal),
-                refusal.message_key(),
-                Some(flow.id),
-                ctx,
-            );
+            let status = status_of(&refusal);
+            let key = refusal.message_key();
+            return refused_page(req, lang, status, key, Some(flow.id), ctx);
         }
     };
-    let (proven, identity_id) = identity_id;
     state.metrics.login("ecps", "success");
     let current = session::from_cookie(&state.sessions(), cookies::session_token(req).as_deref())
         .await
@@ -253,6 +229,27 @@ async fn login_returned(
     )
     .await;
     after_login(req, state, recorded, flow).await
+}
+
+/// What PSC proved, and the one active identity linked to it; a refusal from PSC itself is
+/// audited here (the others are audited by `ecps::decide`).
+async fn decide(
+    state: &AppState,
+    proven: Result<ProvenIdentity, PscError>,
+    ctx: &RequestContext,
+) -> Result<(ProvenIdentity, String), EcpsRefusal> {
+    match proven {
+        Ok(p) => {
+            let id = ecps::decide(&state.ecps(), &p, ctx).await?;
+            Ok((p, id))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "e-CPS login refused");
+            let refusal = EcpsRefusal::Psc(e);
+            ecps::refused(&state.ecps(), &refusal, None, ctx).await;
+            Err(refusal)
+        }
+    }
 }
 
 /// A pairing by redirect came back: the pairing rules record it (the browser's session must

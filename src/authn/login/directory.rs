@@ -3,18 +3,17 @@
 //! the identity provisioned or linked on first login.
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
 use std::sync::Arc;
 
-use super::password::{Checked, Failure};
-use crate::audit::{AuditEvent, RequestContext};
+use super::password::{Attempt, Checked, Failure, login_failure};
+use crate::audit::RequestContext;
 use crate::authn::Authn;
 use crate::authn::Method;
-use crate::authn::throttle::{self, Blocked};
+use crate::authn::throttle;
 use crate::config::{BindMode, ThrottleSettings};
 use crate::directory::ldap::provision;
 use crate::identity::Status;
-use crate::ldap::{DirError, LdapClient};
+use crate::ldap::{DirEntry, DirError, LdapClient, Refusal};
 use crate::storage::directory::{self, AccountRecord, PasswordChange};
 use crate::storage::identities;
 
@@ -38,22 +37,6 @@ pub fn throttle_key(account: Option<&AccountRecord>, login: &str) -> String {
     }
 }
 
-fn audit_failure(
-    reason: &str,
-    ctx: &RequestContext,
-    login: &str,
-    subject: Option<&str>,
-    detail: Option<String>,
-) -> AuditEvent {
-    let mut ev = AuditEvent::failure("login", reason.to_owned())
-        .context(ctx)
-        .details(json!({ "method": "directory_password", "username": login, "detail": detail }));
-    if let Some(s) = subject {
-        ev = ev.subject(s);
-    }
-    ev
-}
-
 /// Checks a directory password; audits every outcome.
 pub async fn check(
     state: &Authn<'_>,
@@ -65,146 +48,125 @@ pub async fn check(
     ctx: &RequestContext,
 ) -> Result<Checked, Failure> {
     let subject = account.as_ref().map(|a| a.identity_id.clone());
-    let fail = |f: Failure, detail: Option<String>| {
-        audit_failure(f.reason(), ctx, login, subject.as_deref(), detail)
+    let refusal = |f: Failure, detail: Option<String>| {
+        login_failure(f.reason(), ctx, METHOD, login, subject.as_deref(), detail)
     };
     let Some(password) = password.filter(|p| !login.is_empty() && !p.expose_secret().is_empty())
     else {
-        state.audit.record(fail(Failure::MissingFields, None)).await;
+        state
+            .audit
+            .record(refusal(Failure::MissingFields, None))
+            .await;
         return Err(Failure::MissingFields);
     };
-    let now = state.clock.now();
-    let ip = ctx.source_ip.as_deref();
-    let ts = throttle_settings(state);
     let key = throttle_key(account.as_ref(), login);
-    match throttle::check(state.db, &ts, now, Some(&key), ip).await {
-        Ok(None) => {}
-        Ok(Some(Blocked::Account { .. })) => {
-            state.audit.record(fail(Failure::Locked, None)).await;
-            return Err(Failure::Locked);
-        }
-        Ok(Some(Blocked::Address { .. })) => {
-            state
-                .audit
-                .record(fail(Failure::AddressBlocked, None))
-                .await;
-            return Err(Failure::AddressBlocked);
-        }
-        Err(_) => return Err(Failure::Unavailable),
-    }
+    let attempt = Attempt::new(state, throttle_settings(state), key, ctx);
+    attempt.admit(state, |f| refusal(f, None)).await?;
     let known_dn = match dir.settings().bind {
         BindMode::Direct => account.as_ref().map(|a| a.dn.clone()),
         BindMode::Search => None,
     };
-    match dir
+    let bound = dir
         .authenticate(username, &password, known_dn.as_deref(), state.clock.now())
-        .await
-    {
-        Ok(entry) => {
-            let identity_id = match provision(&state.repository, &entry, ctx).await {
-                Ok(Some(id)) => id,
-                Ok(None) => {
-                    state.audit.record(fail(Failure::Conflict, None)).await;
-                    return Err(Failure::Conflict);
-                }
-                Err(e) => {
-                    tracing::error!(error = ?e, "cannot provision the directory account");
-                    return Err(Failure::Unavailable);
-                }
-            };
-            let identity = identities::by_id(state.db.pool(), &identity_id)
-                .await
-                .map_err(|_| Failure::Unavailable)?
-                .ok_or(Failure::Unavailable)?;
-            if identity.status != Status::Active {
-                state
-                    .audit
-                    .record(audit_failure(
-                        Failure::Disabled.reason(),
-                        ctx,
-                        login,
-                        Some(&identity_id),
-                        identity.status_reason.clone(),
-                    ))
-                    .await;
-                return Err(Failure::Disabled);
-            }
-            throttle::success(state.db, &key, ip)
-                .await
-                .map_err(|_| Failure::Unavailable)?;
-            if key != identity_id {
-                let _ = throttle::success(state.db, &identity_id, ip).await;
-            }
-            Ok(Checked::Identity(identity_id, Method::DirectoryPassword))
-        }
+        .await;
+    match bound {
+        Ok(entry) => accept(state, &attempt, &entry, (login, subject.as_deref()), ctx).await,
         Err(DirError::Refused(r)) if r.is_guess() => {
-            let locked = throttle::failure(state.db, &ts, now, Some(&key), ip)
-                .await
-                .map_err(|_| Failure::Unavailable)?;
-            state
-                .audit
-                .record(fail(Failure::Credentials(r.reason()), None))
-                .await;
-            if let Some(until) = locked {
-                state
-                    .audit
-                    .record(
-                        AuditEvent::failure("account_locked", "too_many_failures")
-                            .subject(subject.clone().unwrap_or_else(|| key.clone()))
-                            .context(ctx)
-                            .details(json!({ "until": until, "directory": true })),
-                    )
-                    .await;
-            }
-            Err(Failure::Credentials(r.reason()))
-        }
-        Err(DirError::Refused(r)) if r.needs_new_password() => {
-            state.audit.record(fail(Failure::Directory(r), None)).await;
-            // The directory confirmed the password, which has to change: find the entry to
-            // change it on (the bind alone does not say the DN).
-            let dn = match &account {
-                Some(a) => Some(a.dn.clone()),
-                None if !dir.settings().service_dn.is_empty() => {
-                    dir.find_user(username).await.ok().flatten().map(|e| e.dn)
-                }
-                None => None,
-            };
-            let Some(dn) = dn else {
-                return Err(Failure::Directory(r));
-            };
-            Ok(Checked::ChangePassword(dn, r.reason()))
+            let wrong = Failure::Credentials(r.reason());
+            let locked = subject.clone().unwrap_or_else(|| attempt.key.clone());
+            let event = refusal(wrong, None);
+            Err(attempt
+                .guessed_wrong(state, wrong, event, Some(&locked), true)
+                .await)
         }
         Err(DirError::Refused(r)) => {
-            state.audit.record(fail(Failure::Directory(r), None)).await;
-            Err(Failure::Directory(r))
-        }
-        Err(DirError::Ambiguous) => {
             state
                 .audit
-                .record(audit_failure(
-                    "directory_ambiguous_login",
-                    ctx,
-                    login,
-                    None,
-                    None,
-                ))
+                .record(refusal(Failure::Directory(r), None))
                 .await;
+            match r.needs_new_password() {
+                true => must_change(dir, username, account.as_ref(), r).await,
+                false => Err(Failure::Directory(r)),
+            }
+        }
+        Err(DirError::Ambiguous) => {
+            let ev = login_failure("directory_ambiguous_login", ctx, METHOD, login, None, None);
+            state.audit.record(ev).await;
             Err(Failure::Conflict)
         }
         Err(e) => {
             tracing::warn!(error = %e, "directory login failed: directory out of order");
-            state
-                .audit
-                .record(audit_failure(
-                    e.reason(),
-                    ctx,
-                    login,
-                    subject.as_deref(),
-                    Some(e.to_string()),
-                ))
-                .await;
+            let detail = Some(e.to_string());
+            let ev = login_failure(e.reason(), ctx, METHOD, login, subject.as_deref(), detail);
+            state.audit.record(ev).await;
             Err(Failure::DirectoryUnavailable)
         }
+    }
+}
+
+/// The method written in the audit trail.
+const METHOD: &str = "directory_password";
+
+/// The directory accepted the password: the identity is provisioned or linked, must be
+/// active, and its run of failures ends.
+async fn accept(
+    state: &Authn<'_>,
+    attempt: &Attempt<'_>,
+    entry: &DirEntry,
+    (login, subject): (&str, Option<&str>),
+    ctx: &RequestContext,
+) -> Result<Checked, Failure> {
+    let identity_id = match provision(&state.repository, entry, ctx).await {
+        Ok(Some(id)) => id,
+        Ok(None) => {
+            let reason = Failure::Conflict.reason();
+            let ev = login_failure(reason, ctx, METHOD, login, subject, None);
+            state.audit.record(ev).await;
+            return Err(Failure::Conflict);
+        }
+        Err(e) => {
+            tracing::error!(error = ?e, "cannot provision the directory account");
+            return Err(Failure::Unavailable);
+        }
+    };
+    let identity = identities::by_id(state.db.pool(), &identity_id)
+        .await
+        .map_err(|_| Failure::Unavailable)?
+        .ok_or(Failure::Unavailable)?;
+    if identity.status != Status::Active {
+        let why = identity.status_reason.clone();
+        let reason = Failure::Disabled.reason();
+        let ev = login_failure(reason, ctx, METHOD, login, Some(&identity_id), why);
+        state.audit.record(ev).await;
+        return Err(Failure::Disabled);
+    }
+    throttle::success(state.db, &attempt.key, attempt.ip)
+        .await
+        .map_err(|_| Failure::Unavailable)?;
+    if attempt.key != identity_id {
+        let _ = throttle::success(state.db, &identity_id, attempt.ip).await;
+    }
+    Ok(Checked::Identity(identity_id, Method::DirectoryPassword))
+}
+
+/// The directory confirmed the password, which has to change: find the entry to change it on
+/// (the bind alone does not say the DN).
+async fn must_change(
+    dir: &LdapClient,
+    username: &str,
+    account: Option<&AccountRecord>,
+    r: Refusal,
+) -> Result<Checked, Failure> {
+    let dn = match account {
+        Some(a) => Some(a.dn.clone()),
+        None if !dir.settings().service_dn.is_empty() => {
+            dir.find_user(username).await.ok().flatten().map(|e| e.dn)
+        }
+        None => None,
+    };
+    match dn {
+        Some(dn) => Ok(Checked::ChangePassword(dn, r.reason())),
+        None => Err(Failure::Directory(r)),
     }
 }
 

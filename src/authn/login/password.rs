@@ -8,6 +8,7 @@ use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::Authn;
 use crate::authn::Method;
 use crate::authn::throttle::{self, Blocked};
+use crate::config::ThrottleSettings;
 use crate::identity::Status;
 use crate::ldap::{Refusal, normalize_login};
 use crate::storage::directory;
@@ -92,45 +93,25 @@ async fn check_password(
     password: Option<SecretString>,
     ctx: &RequestContext,
 ) -> Result<String, Failure> {
-    let fail = |f: Failure, subject: Option<&str>| {
-        let mut ev = AuditEvent::failure("login", f.reason())
-            .context(ctx)
-            .details(json!({ "method": "password", "username": username }));
-        if let Some(s) = subject {
-            ev = ev.subject(s);
-        }
-        ev
+    let refusal = |f: Failure, subject: Option<&str>| {
+        login_failure(f.reason(), ctx, "password", username, subject, None)
     };
     let Some(password) = password.filter(|_| !username.is_empty()) else {
-        state.audit.record(fail(Failure::MissingFields, None)).await;
+        state
+            .audit
+            .record(refusal(Failure::MissingFields, None))
+            .await;
         return Err(Failure::MissingFields);
     };
-    let now = state.clock.now();
-    let ip = ctx.source_ip.as_deref();
-    let (identity, stored) = match local {
-        Some((i, hash)) => (Some(i), hash),
-        None => (None, None),
-    };
-    let owned_id = identity.as_ref().map(|i| i.id.clone());
-    let id = owned_id.as_deref();
+    let (identity, stored) = local.map_or((None, None), |(i, hash)| (Some(i), hash));
+    let id = identity.as_ref().map(|i| i.id.clone());
     // Unknown usernames are counted and locked like real accounts, so that a lock does not
     // reveal which usernames exist.
-    let throttle_key = owned_id
+    let key = id
         .clone()
         .unwrap_or_else(|| format!("unknown:{}", username.to_lowercase()));
-    let key = Some(throttle_key.as_str());
-    match throttle::check(state.db, &state.settings.throttle, now, key, ip).await {
-        Ok(None) => {}
-        Ok(Some(Blocked::Account { .. })) => {
-            state.audit.record(fail(Failure::Locked, id)).await;
-            return Err(Failure::Locked);
-        }
-        Ok(Some(Blocked::Address { .. })) => {
-            state.audit.record(fail(Failure::AddressBlocked, id)).await;
-            return Err(Failure::AddressBlocked);
-        }
-        Err(_) => return Err(Failure::Unavailable),
-    }
+    let attempt = Attempt::new(state, state.settings.throttle.clone(), key, ctx);
+    attempt.admit(state, |f| refusal(f, id.as_deref())).await?;
     let ok = state.hasher.verify(password, stored).await;
     let Some(identity) = identity.filter(|_| ok) else {
         let reason = if id.is_some() {
@@ -138,35 +119,126 @@ async fn check_password(
         } else {
             "unknown_user"
         };
-        let locked = throttle::failure(state.db, &state.settings.throttle, now, key, ip)
-            .await
-            .map_err(|_| Failure::Unavailable)?;
-        state
-            .audit
-            .record(fail(Failure::Credentials(reason), id))
-            .await;
-        if let (Some(until), Some(id)) = (locked, id) {
-            state
-                .audit
-                .record(
-                    AuditEvent::failure("account_locked", "too_many_failures")
-                        .subject(id)
-                        .context(ctx)
-                        .details(json!({ "until": until })),
-                )
-                .await;
-        }
-        return Err(Failure::Credentials(reason));
+        let wrong = Failure::Credentials(reason);
+        let event = refusal(wrong, id.as_deref());
+        return Err(attempt
+            .guessed_wrong(state, wrong, event, id.as_deref(), false)
+            .await);
     };
     if !identity.status.is_active() {
-        let refusal = if identity.status == Status::Pending {
+        let refused = if identity.status == Status::Pending {
             Failure::NotYetArrived
         } else {
             Failure::Disabled
         };
-        state.audit.record(fail(refusal, Some(&identity.id))).await;
-        return Err(refusal);
+        state
+            .audit
+            .record(refusal(refused, Some(&identity.id)))
+            .await;
+        return Err(refused);
     }
     // The run of failures ends and the password's last use is recorded with the session.
     Ok(identity.id)
+}
+
+/// A failed login's audit event: its reason, the method (`password`, `directory_password`),
+/// the username typed, the identity when known, and a detail when there is one.
+pub(super) fn login_failure(
+    reason: &str,
+    ctx: &RequestContext,
+    method: &str,
+    username: &str,
+    subject: Option<&str>,
+    detail: Option<String>,
+) -> AuditEvent {
+    let mut details = json!({ "method": method, "username": username });
+    if let Some(d) = detail {
+        details["detail"] = json!(d);
+    }
+    let ev = AuditEvent::failure("login", reason.to_owned())
+        .context(ctx)
+        .details(details);
+    match subject {
+        Some(s) => ev.subject(s),
+        None => ev,
+    }
+}
+
+/// One password attempt under throttling: the counter it is charged to (`key`: the identity,
+/// or a name for an unknown one), the source address, the time and the limits.
+pub(super) struct Attempt<'c> {
+    pub limits: ThrottleSettings,
+    pub now: i64,
+    pub key: String,
+    pub ip: Option<&'c str>,
+    ctx: &'c RequestContext,
+}
+
+impl<'c> Attempt<'c> {
+    pub fn new(
+        state: &Authn<'_>,
+        limits: ThrottleSettings,
+        key: String,
+        ctx: &'c RequestContext,
+    ) -> Attempt<'c> {
+        Attempt {
+            limits,
+            now: state.clock.now(),
+            key,
+            ip: ctx.source_ip.as_deref(),
+            ctx,
+        }
+    }
+
+    /// Whether the attempt may go on: a locked account or a throttled address refuses it,
+    /// audited with `refusal`'s event.
+    pub async fn admit(
+        &self,
+        state: &Authn<'_>,
+        refusal: impl Fn(Failure) -> AuditEvent,
+    ) -> Result<(), Failure> {
+        let blocked =
+            throttle::check(state.db, &self.limits, self.now, Some(&self.key), self.ip).await;
+        let failure = match blocked {
+            Ok(None) => return Ok(()),
+            Ok(Some(Blocked::Account { .. })) => Failure::Locked,
+            Ok(Some(Blocked::Address { .. })) => Failure::AddressBlocked,
+            Err(_) => return Err(Failure::Unavailable),
+        };
+        state.audit.record(refusal(failure)).await;
+        Err(failure)
+    }
+
+    /// Counts a wrong password, audits `event`, and audits the lock it causes on `locked`
+    /// (the account, when known). Answers `wrong`, or `Unavailable` when nothing could be
+    /// counted.
+    pub async fn guessed_wrong(
+        &self,
+        state: &Authn<'_>,
+        wrong: Failure,
+        event: AuditEvent,
+        locked: Option<&str>,
+        directory: bool,
+    ) -> Failure {
+        let until =
+            match throttle::failure(state.db, &self.limits, self.now, Some(&self.key), self.ip)
+                .await
+            {
+                Ok(until) => until,
+                Err(_) => return Failure::Unavailable,
+            };
+        state.audit.record(event).await;
+        if let (Some(until), Some(who)) = (until, locked) {
+            let mut details = json!({ "until": until });
+            if directory {
+                details["directory"] = json!(true);
+            }
+            let ev = AuditEvent::failure("account_locked", "too_many_failures")
+                .subject(who)
+                .context(self.ctx)
+                .details(details);
+            state.audit.record(ev).await;
+        }
+        wrong
+    }
 }
