@@ -132,6 +132,20 @@ pub async fn list(pool: &AnyPool, limit: i64) -> Result<Vec<CardRecord>, sqlx::E
     .await
 }
 
+/// The cards seen for one identity, the last used first (at most 50).
+pub async fn of_identity(
+    pool: &AnyPool,
+    identity_id: &str,
+) -> Result<Vec<CardRecord>, sqlx::Error> {
+    sqlx::query_as(AssertSqlSafe(format!(
+        "SELECT {COLUMNS} FROM card_credentials WHERE identity_id = $1 \
+         ORDER BY last_used_at DESC, serial LIMIT 50"
+    )))
+    .bind(identity_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// The identity an administrator bound a structure card (its IdNat) to.
 pub async fn binding(pool: &AnyPool, idnat: &str) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(String,)> =

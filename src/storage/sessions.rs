@@ -199,6 +199,16 @@ pub async fn clients(tx: &mut Tx, session_id: &str) -> Result<Vec<String>, sqlx:
     Ok(rows.into_iter().map(|r| r.0).collect())
 }
 
+/// The clients a session reached, with when each was first reached.
+pub async fn reached(pool: &AnyPool, session_id: &str) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT client_id, first_at FROM session_clients WHERE session_id = $1 ORDER BY first_at",
+    )
+    .bind(session_id)
+    .fetch_all(pool)
+    .await
+}
+
 /// Counts sessions that are open at `now`.
 pub async fn count_open(pool: &AnyPool, now: i64) -> Result<i64, sqlx::Error> {
     let row: (i64,) = sqlx::query_as(

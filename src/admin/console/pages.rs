@@ -11,7 +11,7 @@ use crate::admin::roles;
 use crate::state::AppState;
 use crate::storage::audit::{self as audit_store, AuditFilter};
 use crate::storage::identities::{self, IdentityRecord};
-use crate::storage::{console as figures, links, pairings, search, security_keys, sessions};
+use crate::storage::{cards, console as figures, links, pairings, search, security_keys, sessions};
 use crate::ui::cookies;
 use crate::ui::error::PageError;
 use crate::ui::extract::PageLang;
@@ -191,6 +191,16 @@ struct SessionRow {
     opened: String,
     auth_time: String,
     expires: String,
+    /// The applications the session reached, in the order they were first reached.
+    reached: String,
+}
+
+struct CardRow {
+    serial: String,
+    holder: String,
+    expires: String,
+    last_used: String,
+    blocked: bool,
 }
 
 struct EventRow {
@@ -218,6 +228,7 @@ struct PersonPage {
     link: Option<(String, String)>,
     keys: Vec<KeyRow>,
     sessions: Vec<SessionRow>,
+    cards: Vec<CardRow>,
     pairing: Option<PairingRow>,
     roles: Vec<String>,
     events: Vec<EventRow>,
@@ -265,16 +276,17 @@ pub async fn person(
             name: k.name,
         })
         .collect();
-    let idle = state.settings.session.idle_secs;
-    let open = sessions::open_of_identity(pool, &p.id)
+    let open = open_sessions(&state, &p.id).await?;
+    let cards = cards::of_identity(pool, &p.id)
         .await
-        .context("cannot read the sessions")?
+        .context("cannot read the cards")?
         .into_iter()
-        .filter(|s| crate::session::is_live(s, now, idle))
-        .map(|s| SessionRow {
-            opened: date(s.created_at),
-            auth_time: date(s.auth_time),
-            expires: date(s.expires_at),
+        .map(|c| CardRow {
+            serial: c.serial,
+            holder: c.holder.unwrap_or_default(),
+            expires: c.not_after.map(date).unwrap_or_default(),
+            last_used: c.last_used_at.map(date).unwrap_or_default(),
+            blocked: c.blocked_at.is_some(),
         })
         .collect();
     let pairing = pairings::latest_of(pool, &p.id)
@@ -323,6 +335,7 @@ pub async fn person(
         link,
         keys,
         sessions: open,
+        cards,
         pairing,
         roles,
         events,
@@ -331,4 +344,33 @@ pub async fn person(
         p,
     };
     Ok(render_with(b, &page))
+}
+
+/// A person's live sessions, each with the applications it reached.
+async fn open_sessions(state: &AppState, identity_id: &str) -> Result<Vec<SessionRow>, PageError> {
+    let pool = state.db.pool();
+    let (now, idle) = (state.clock.now(), state.settings.session.idle_secs);
+    let open = sessions::open_of_identity(pool, identity_id)
+        .await
+        .context("cannot read the sessions")?;
+    let mut rows = Vec::new();
+    for s in open
+        .into_iter()
+        .filter(|s| crate::session::is_live(s, now, idle))
+    {
+        let reached = sessions::reached(pool, &s.id)
+            .await
+            .context("cannot read the applications a session reached")?;
+        rows.push(SessionRow {
+            opened: date(s.created_at),
+            auth_time: date(s.auth_time),
+            expires: date(s.expires_at),
+            reached: reached
+                .into_iter()
+                .map(|(client, at)| format!("{client} ({})", date(at)))
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    }
+    Ok(rows)
 }

@@ -339,3 +339,54 @@ async fn page(b: &mut Browser, q: &str) -> String {
     let url = format!("/admin/identities?q={q}");
     b.get(&url).await.text().await.unwrap()
 }
+
+#[tokio::test]
+async fn a_persons_page_shows_the_applications_each_session_reached_and_the_cards_seen() {
+    use trousseau::storage::{cards, sessions};
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "agent", Some(AdminRole::Helpdesk), Method::Card).await;
+    let target = person(&app, "cmorel", "Claire", "Morel").await;
+    let _their_browser = browser_of(&app, &target, Method::Password).await;
+    let pool = app.state.db.pool();
+    let now = app.state.clock.now();
+    let open = sessions::open_of_identity(pool, &target).await.unwrap();
+    sessions::add_client(pool, &open[0].id, "dpi-urgences", now)
+        .await
+        .unwrap();
+    let mut tx = app.state.db.begin().await.unwrap();
+    let seen = cards::Seen {
+        issuer: "CN=TEST AC IGC-SANTE",
+        serial: "0A1B2C",
+        idnat: "810000000001",
+        holder: "MOREL Claire".into(),
+        not_after: now + 86_400 * 365,
+        identity_id: Some(&target),
+        now,
+    };
+    cards::record_seen(&mut tx, &seen).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let html = b
+        .get(&format!("/admin/identities/{target}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Applications atteintes"), "{html}");
+    assert!(
+        html.contains("dpi-urgences ("),
+        "the client the session reached"
+    );
+    assert!(html.contains("Cartes CPS vues"));
+    assert!(html.contains("0A1B2C") && html.contains("MOREL Claire"));
+
+    // Someone without either.
+    let other = person(&app, "nobody", "Paul", "Rien").await;
+    let html = b
+        .get(&format!("/admin/identities/{other}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Aucune carte CPS vue."));
+}
