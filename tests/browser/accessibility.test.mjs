@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
 import {
-  AXE_PATH,
+  assertAccessible,
   authorizationRequest,
   newContext,
   oidc,
@@ -16,37 +16,6 @@ import {
   waitForRp,
   withDiagnostics,
 } from './harness.mjs';
-
-const WCAG_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
-const BLOCKING = new Set(['serious', 'critical']);
-
-/**
- * Runs axe-core on the page and fails on serious or critical violations. axe is injected as a
- * script tag: Trousseau's CSP (script-src 'self') refuses it, so the contexts used here bypass
- * CSP. The CSP itself is checked, without bypass, in security-headers.test.mjs.
- */
-async function assertAccessible(page, label) {
-  await page.waitForLoadState('load');
-  if (!(await page.evaluate(() => typeof window.axe !== 'undefined'))) {
-    await page.addScriptTag({ path: AXE_PATH });
-  }
-  const results = await page.evaluate(
-    (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }),
-    WCAG_TAGS,
-  );
-  const blocking = results.violations.filter((v) => BLOCKING.has(v.impact));
-  const report = blocking
-    .map(
-      (v) =>
-        `  - ${v.id} (${v.impact}): ${v.help}\n` +
-        v.nodes
-          .slice(0, 5)
-          .map((n) => `      at ${n.target.join(' ')}: ${n.failureSummary?.split('\n').join(' ') ?? ''}`)
-          .join('\n'),
-    )
-    .join('\n');
-  assert.equal(blocking.length, 0, `${label} (${page.url()}) has accessibility violations:\n${report}`);
-}
 
 describe('accessibility of every page (axe-core, WCAG 2.1 A/AA, serious and critical)', { timeout: 120_000 }, () => {
   let env;
