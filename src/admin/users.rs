@@ -108,6 +108,21 @@ pub async fn find(state: &AppState, who: &str) -> Result<IdentityRecord, AdminEr
     repo::find(&state.repository(), who).await
 }
 
+/// One page of the search over people: the start of a name, username, email, employee
+/// number or IdNat (accents and case ignored), by identifier after `after`; at most `limit`
+/// (1 to 500) and one more when there is a next page. The console and the admin API use it.
+pub async fn search(
+    state: &AppState,
+    query: &str,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<IdentityRecord>, AdminError> {
+    let query: String = query.trim().chars().take(100).collect();
+    let after: String = after.chars().take(64).collect();
+    let limit = limit.clamp(1, 500);
+    Ok(crate::storage::search::find(state.db.pool(), &query, &after, limit + 1).await?)
+}
+
 pub async fn list(state: &AppState) -> Result<Vec<IdentityRecord>, AdminError> {
     Ok(identities::list(state.db.pool()).await?)
 }

@@ -5,7 +5,7 @@
 use actix_web::http::header::CACHE_CONTROL;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use super::caller::authenticate;
 use super::problem::Problem;
@@ -92,6 +92,85 @@ async fn view(state: &AppState, i: IdentityRecord) -> Result<IdentityView, Probl
         employee_number: i.employee_number,
         department: i.department,
     })
+}
+
+/// Search over people.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// The start of a family or given name, username, email, employee number or IdNat;
+    /// accents and case are ignored. Empty: everyone, by identifier.
+    #[param(max_length = 100)]
+    pub q: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(max_length = 64)]
+    pub cursor: Option<String>,
+    /// 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+}
+
+/// A line of the search's results.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentitySummary {
+    pub id: String,
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+    /// active, pending, suspended or left.
+    pub status: String,
+    pub employee_number: Option<String>,
+}
+
+/// A page of people, by identifier.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Identities {
+    pub items: Vec<IdentitySummary>,
+    /// Give it as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Searches people, 50 a page by default, paginated by cursor.
+#[utoipa::path(
+    get, path = "/admin/api/v1/identities", tag = "identities",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "a page of people", body = Identities),
+        (status = 400, description = "a malformed query", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "scope missing", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+pub async fn search(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<SearchQuery>,
+) -> Result<HttpResponse, Problem> {
+    authenticate(&state, &req).await?.require(READERS)?;
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Problem::bad_request("limit must be between 1 and 500"));
+    }
+    let q = query.q.as_deref().unwrap_or_default();
+    let after = query.cursor.as_deref().unwrap_or_default();
+    let mut found = users::search(&state, q, after, limit).await?;
+    let more = found.len() as i64 > limit;
+    found.truncate(limit as usize);
+    let next_cursor = more.then(|| found.last().map(|i| i.id.clone())).flatten();
+    let items = found
+        .into_iter()
+        .map(|i| IdentitySummary {
+            status: i.status.to_string(),
+            id: i.id,
+            username: i.username,
+            given_name: i.given_name,
+            family_name: i.family_name,
+            employee_number: i.employee_number,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(Identities { items, next_cursor }))
 }
 
 /// One person, by id or username.

@@ -28,6 +28,7 @@ pub use problem::Problem;
                        trousseau:admin, trousseau:helpdesk or trousseau:audit."
     ),
     paths(
+        identities::search,
         identities::get_identity,
         identities::suspend,
         identities::reactivate,
@@ -114,6 +115,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .app_data(web::QueryConfig::default().error_handler(problem::query_error))
             .app_data(web::PathConfig::default().error_handler(problem::path_error))
             .service(resource("/openapi.json", "GET").route(web::get().to(openapi)))
+            .service(resource("/identities", "GET").route(web::get().to(identities::search)))
             .service(
                 resource("/identities/{id}", "GET").route(web::get().to(identities::get_identity)),
             )

@@ -11,7 +11,7 @@ use crate::admin::roles;
 use crate::state::AppState;
 use crate::storage::audit::{self as audit_store, AuditFilter};
 use crate::storage::identities::{self, IdentityRecord};
-use crate::storage::{cards, console as figures, links, pairings, search, security_keys, sessions};
+use crate::storage::{cards, console as figures, links, pairings, security_keys, sessions};
 use crate::ui::cookies;
 use crate::ui::error::PageError;
 use crate::ui::extract::PageLang;
@@ -141,10 +141,9 @@ pub async fn identities(
     query: web::Query<SearchQuery>,
 ) -> Result<HttpResponse, PageError> {
     let q: String = query.q.trim().chars().take(100).collect();
-    let after: String = query.after.chars().take(64).collect();
-    let mut found = search::find(state.db.pool(), &q, &after, PAGE_SIZE + 1)
+    let mut found = crate::admin::users::search(&state, &q, &query.after, PAGE_SIZE)
         .await
-        .context("cannot search the identities")?;
+        .map_err(|e| anyhow::anyhow!("cannot search the identities: {e}"))?;
     let more = found.len() as i64 > PAGE_SIZE;
     found.truncate(PAGE_SIZE as usize);
     let next = match (more, found.last()) {

@@ -78,6 +78,7 @@ async fn the_openapi_document_is_generated_and_served() {
     );
     assert_eq!(doc["servers"][0]["url"], app.issuer.trim_end_matches('/'));
     for path in [
+        "/admin/api/v1/identities",
         "/admin/api/v1/identities/{id}",
         "/admin/api/v1/identities/{id}/suspend",
         "/admin/api/v1/identities/{id}/enrolment-codes",
@@ -342,4 +343,75 @@ async fn the_audit_trail_pages_by_cursor_without_repeats() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
         is_problem(&headers, &body, "invalid_request");
     }
+}
+
+#[tokio::test]
+async fn the_search_finds_people_by_accentless_prefix_and_pages_by_cursor() {
+    let app = spawn_app().await;
+    for (i, (given, family)) in [
+        ("Hervé", "Martin"),
+        ("Hélène", "Marchand"),
+        ("Paul", "Roux"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let user = trousseau::admin::users::NewUser {
+            username: format!("person{i}"),
+            given_name: (*given).into(),
+            family_name: (*family).into(),
+            email: None,
+            password: None,
+        };
+        trousseau::admin::users::create(&app.state, user, "test")
+            .await
+            .unwrap();
+    }
+    let auditor = api_token(&app, "audit-app", &["trousseau:audit"]).await;
+    let get = reqwest::Method::GET;
+
+    let (status, _, body) = call(
+        &app,
+        get.clone(),
+        "/identities?q=HELENE",
+        Some(&auditor),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["items"][0]["family_name"], "Marchand");
+    assert!(body["next_cursor"].is_null());
+
+    // "mar" finds two people: one a page, the cursor gives the second, then the end.
+    let (_, _, first) = call(
+        &app,
+        get.clone(),
+        "/identities?q=mar&limit=1",
+        Some(&auditor),
+        None,
+    )
+    .await;
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a next page")
+        .to_owned();
+    let path = format!("/identities?q=mar&limit=1&cursor={cursor}");
+    let (_, _, second) = call(&app, get.clone(), &path, Some(&auditor), None).await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_ne!(first["items"][0]["id"], second["items"][0]["id"]);
+    assert!(second["next_cursor"].is_null(), "{second}");
+
+    // Bad queries are problems; no token is refused.
+    for path in [
+        "/identities?limit=0",
+        "/identities?limit=9999",
+        "/identities?colour=blue",
+    ] {
+        let (status, headers, body) = call(&app, get.clone(), path, Some(&auditor), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert_eq!(headers["content-type"], "application/problem+json");
+    }
+    let (status, _, _) = call(&app, get, "/identities?q=mar", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
