@@ -123,6 +123,22 @@ pub async fn list(pool: &AnyPool, f: &AuditFilter) -> Result<Vec<AuditRecord>, s
     .await
 }
 
+/// The last `limit` events about one person, newest first (read through the subject index).
+pub async fn of_subject(
+    pool: &AnyPool,
+    subject: &str,
+    limit: i64,
+) -> Result<Vec<AuditRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, at, kind, outcome, reason, actor, subject, client_id, source_ip, request_id, details \
+         FROM audit_events WHERE subject = $1 ORDER BY at DESC, id DESC LIMIT $2",
+    )
+    .bind(subject)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
 /// Filters of an audit page: every field optional; `before` is the (at, id) of the last event
 /// of the previous page (newest first).
 #[derive(Debug, Default, Clone)]

@@ -9,7 +9,7 @@ use super::guard::{AdminSession, Power};
 use super::texts::{ConsoleTexts, texts};
 use crate::admin::roles;
 use crate::state::AppState;
-use crate::storage::audit::{self as audit_store, AuditFilter};
+use crate::storage::audit as audit_store;
 use crate::storage::identities::{self, IdentityRecord};
 use crate::storage::{cards, console as figures, links, pairings, security_keys, sessions};
 use crate::ui::cookies;
@@ -303,12 +303,7 @@ pub async fn person(
         .iter()
         .map(|r| r.as_str().to_owned())
         .collect();
-    let filter = AuditFilter {
-        subject: Some(p.id.clone()),
-        limit: 50,
-        ..Default::default()
-    };
-    let events = audit_store::list(pool, &filter)
+    let events = audit_store::of_subject(pool, &p.id, 50)
         .await
         .context("cannot read the audit trail")?
         .into_iter()
