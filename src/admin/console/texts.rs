@@ -132,6 +132,11 @@ pub struct ConsoleTexts {
     pub err_already_revoked: &'static str,
     pub err_unexpected: &'static str,
     pub err_filters: &'static str,
+    pub dash_pairings: &'static str,
+    pub dash_expiring: &'static str,
+    pub dash_active: &'static str,
+    pub dash_expired: &'static str,
+    pub dash_revoked: &'static str,
 }
 
 static FR: ConsoleTexts = ConsoleTexts {
@@ -257,6 +262,11 @@ static FR: ConsoleTexts = ConsoleTexts {
     err_already_revoked: "cet appairage est déjà révoqué.",
     err_unexpected: "erreur inattendue, réessayez.",
     err_filters: "filtres invalides : statut tous, actif, expiré ou révoqué ; 7, 30 ou 90 jours.",
+    dash_pairings: "Appairages e-CPS",
+    dash_expiring: "Expirant dans les 30 prochains jours",
+    dash_active: "Actifs",
+    dash_expired: "Expirés",
+    dash_revoked: "Révoqués",
 };
 
 static EN: ConsoleTexts = ConsoleTexts {
@@ -382,6 +392,11 @@ static EN: ConsoleTexts = ConsoleTexts {
     err_already_revoked: "this pairing is already revoked.",
     err_unexpected: "unexpected error, try again.",
     err_filters: "invalid filters: status all, active, expired or revoked; 7, 30 or 90 days.",
+    dash_pairings: "e-CPS pairings",
+    dash_expiring: "Expiring in the next 30 days",
+    dash_active: "Active",
+    dash_expired: "Expired",
+    dash_revoked: "Revoked",
 };
 
 /// The console's strings in `lang`.
