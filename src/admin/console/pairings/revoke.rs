@@ -33,13 +33,16 @@ pub async fn revoke(
     form: CheckedForm<ConsoleForm>,
     admin: AdminSession,
 ) -> Result<HttpResponse, PageError> {
-    let id: String = id.into_inner().chars().take(64).collect();
-    let known = pairings::by_id(state.db.pool(), &id)
+    let id = id.into_inner();
+    // What the audit trail keeps of an id typed by hand.
+    let shown: String = id.chars().take(64).collect();
+    let known = pairings::by_id(state.db.pool(), &shown)
         .await
-        .context("cannot read the pairing")?;
+        .context("cannot read the pairing")?
+        .filter(|p| p.id == id);
     let subject = known
         .as_ref()
-        .map_or(id.as_str(), |p| p.identity_id.as_str());
+        .map_or(shown.as_str(), |p| p.identity_id.as_str());
     let filters = Filters {
         status: form.get("status").unwrap_or_default().to_owned(),
         expiring_within_days: form
@@ -72,7 +75,7 @@ pub async fn revoke(
             if let RevokeError::Pairing(cause) = e {
                 tracing::error!(error = ?cause, "the console could not revoke a pairing");
             }
-            let details = json!({ "action": ACTION, "pairing": id });
+            let details = json!({ "action": ACTION, "pairing": shown });
             let ev = AuditEvent::failure("admin_console_action", e.code()).details(details);
             (ev, ("error", e.code()))
         }
