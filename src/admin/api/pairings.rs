@@ -10,6 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::caller::authenticate;
 use super::problem::Problem;
 use crate::admin::pairings::{self as admin_pairings, ListError, ListRequest, RevokeError};
+use crate::admin::users;
 use crate::identity::AdminRole;
 use crate::state::AppState;
 use crate::storage::pairings::{ListedPairing, PairingRecord};
@@ -210,9 +211,13 @@ pub async fn revoke(
     caller.require(HELPDESK)?;
     let ctx = context_of(&req);
     let done = admin_pairings::revoke(&state, &id, &caller.actor(), &body.reason, &ctx).await?;
+    let person = users::find(&state, &done.after.identity_id)
+        .await
+        .ok()
+        .map(|i| (i.username, i.given_name, i.family_name));
     let now = state.clock.now();
     Ok(HttpResponse::Ok().json(RevokedPairing {
-        pairing: PairingView::of(done.after, None, now),
+        pairing: PairingView::of(done.after, person, now),
         sessions_ended: done.sessions_ended,
     }))
 }
