@@ -258,6 +258,8 @@ async fn refused_revocations_say_why_are_audited_and_change_nothing() {
     let mut b = admin(&app, "chief", Some(AdminRole::Admin)).await;
     let csrf = open_list(&mut b).await;
     let long = "x".repeat(201);
+    // An overlong id names no pairing.
+    let long_id = format!("{}{}", live.id, "x".repeat(70));
     let cases = [
         (live.id.as_str(), "", "reason_missing", "indiquez un motif"),
         (
@@ -274,6 +276,12 @@ async fn refused_revocations_say_why_are_audited_and_change_nothing() {
         ),
         (
             "no-such-pairing",
+            "erreur",
+            "pairing_unknown",
+            "cet appairage n&#39;existe pas",
+        ),
+        (
+            long_id.as_str(),
             "erreur",
             "pairing_unknown",
             "cet appairage n&#39;existe pas",
@@ -316,6 +324,7 @@ async fn refused_revocations_say_why_are_audited_and_change_nothing() {
         reasons,
         [
             "already_revoked",
+            "pairing_unknown",
             "pairing_unknown",
             "reason_missing",
             "reason_missing",
@@ -633,6 +642,7 @@ async fn the_api_lists_pairings_by_cursor_and_the_helpdesk_revokes_one() {
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["pairing"]["status"], "revoked");
     assert_eq!(done["pairing"]["revoked_by"], "api:desk");
+    assert_eq!(done["pairing"]["username"], "berthe");
     assert_eq!(done["sessions_ended"], 0);
     let (status, _) = call(&app, &helpdesk, &path, Some(reason)).await;
     assert_eq!(status, StatusCode::CONFLICT);
@@ -646,4 +656,26 @@ async fn the_api_lists_pairings_by_cursor_and_the_helpdesk_revokes_one() {
     let (_, doc) = call(&app, &audit, "/openapi.json", None).await;
     assert!(doc["paths"]["/admin/api/v1/pairings"]["get"].is_object());
     assert!(doc["paths"]["/admin/api/v1/pairings/{id}/revoke"]["post"].is_object());
+}
+
+#[tokio::test]
+async fn the_csv_export_reads_past_its_first_chunk_without_repeats() {
+    let app = spawn_app().await;
+    for n in 0..510 {
+        let idnat = format!("8100000{n:05}");
+        paired(&app, &format!("pro{n:03}"), &idnat, 1000 - n, 100 * DAY).await;
+    }
+    let mut b = admin(&app, "audit", Some(AdminRole::Auditor)).await;
+    let csv = b.get("/admin/pairings.csv").await.text().await.unwrap();
+    let mut ids: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 510);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 510);
+    let exports = app.audit("admin_console_export").await;
+    assert_eq!(details(&exports[0])["rows"], 510);
 }
