@@ -44,3 +44,16 @@ pub async fn flagged_keys(pool: &AnyPool) -> Result<i64, sqlx::Error> {
     .await?;
     Ok(n)
 }
+
+/// Pairings active, expired (active past their expiry) and revoked at `now`.
+pub async fn pairings_by_status(pool: &AnyPool, now: i64) -> Result<(i64, i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT COUNT(CASE WHEN status = 'active' AND expires_at > $1 THEN 1 END), \
+         COUNT(CASE WHEN status = 'active' AND expires_at <= $2 THEN 1 END), \
+         COUNT(CASE WHEN status = 'revoked' THEN 1 END) FROM pairings",
+    )
+    .bind(now)
+    .bind(now)
+    .fetch_one(pool)
+    .await
+}

@@ -112,39 +112,142 @@ pub async fn list(
     now: i64,
     expiring_before: Option<i64>,
 ) -> Result<Vec<PairingRecord>, sqlx::Error> {
-    let mut clauses: Vec<String> = Vec::new();
-    let mut binds: Vec<i64> = Vec::new();
-    let next = |value: i64, binds: &mut Vec<i64>| {
-        binds.push(value);
-        format!("${}", binds.len())
+    let listing = Listing {
+        filter,
+        now,
+        expiring_before,
+        after: None,
+        limit: None,
     };
-    match filter {
-        Filter::All => {}
-        Filter::Active => {
-            let p = next(now, &mut binds);
-            clauses.push(format!("status = 'active' AND expires_at > {p}"));
+    let mut binds = Vec::new();
+    let sql = format!(
+        "SELECT {P_COLUMNS} FROM pairings p{} ORDER BY p.validated_at DESC, p.id DESC",
+        listing.conditions(&mut binds, true)
+    );
+    fetch(pool, sql, binds).await
+}
+
+/// A pairing and the person it belongs to, as the lists show it.
+#[derive(Debug, Clone, FromRow)]
+pub struct ListedPairing {
+    #[sqlx(flatten)]
+    pub pairing: PairingRecord,
+    pub username: String,
+    pub given_name: String,
+    pub family_name: String,
+}
+
+/// What a list of pairings asks for: a filter at `now`, and one page of them by keyset.
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub filter: Filter,
+    pub now: i64,
+    /// Only active pairings expiring after `now` and at the latest then.
+    pub expiring_before: Option<i64>,
+    /// The last row of the previous page (`validated_at`, `id`): the page starts after it.
+    pub after: Option<(i64, String)>,
+    /// The most rows to answer (none: every row).
+    pub limit: Option<i64>,
+}
+
+/// A value bound to a listing's placeholders.
+enum Bind {
+    Int(i64),
+    Text(String),
+}
+
+/// Columns of [`PairingRecord`] on the table aliased `p`.
+const P_COLUMNS: &str = "p.id, p.identity_id, p.idnat, p.means, p.validated_at, p.expires_at, \
+     p.status, p.created_link, p.revoked_at, p.revoked_by, p.revoked_reason, p.acr";
+
+impl Listing {
+    /// The `WHERE` clause (empty when nothing filters), its values pushed on `binds`; with the
+    /// keyset of `after` unless `whole` (a count or a full list).
+    fn conditions(&self, binds: &mut Vec<Bind>, whole: bool) -> String {
+        let mut next = |b: Bind| {
+            binds.push(b);
+            format!("${}", binds.len())
+        };
+        let mut clauses: Vec<String> = Vec::new();
+        match self.filter {
+            Filter::All => {}
+            Filter::Active => clauses.push(format!(
+                "p.status = 'active' AND p.expires_at > {}",
+                next(Bind::Int(self.now))
+            )),
+            Filter::Expired => clauses.push(format!(
+                "p.status = 'active' AND p.expires_at <= {}",
+                next(Bind::Int(self.now))
+            )),
+            Filter::Revoked => clauses.push("p.status = 'revoked'".to_owned()),
         }
-        Filter::Expired => {
-            let p = next(now, &mut binds);
-            clauses.push(format!("status = 'active' AND expires_at <= {p}"));
+        if let Some(t) = self.expiring_before {
+            let now = next(Bind::Int(self.now));
+            let t = next(Bind::Int(t));
+            clauses.push(format!(
+                "p.status = 'active' AND p.expires_at > {now} AND p.expires_at <= {t}"
+            ));
         }
-        Filter::Revoked => clauses.push("status = 'revoked'".to_owned()),
+        if let (Some((at, id)), false) = (&self.after, whole) {
+            let a1 = next(Bind::Int(*at));
+            let a2 = next(Bind::Int(*at));
+            let i = next(Bind::Text(id.clone()));
+            clauses.push(format!(
+                "(p.validated_at < {a1} OR (p.validated_at = {a2} AND p.id < {i}))"
+            ));
+        }
+        if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        }
     }
-    if let Some(t) = expiring_before {
-        let p = next(t, &mut binds);
-        clauses.push(format!("status = 'active' AND expires_at <= {p}"));
-    }
-    let mut sql = COLUMNS.to_owned();
-    if !clauses.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&clauses.join(" AND "));
-    }
-    sql.push_str(" ORDER BY validated_at DESC, id DESC");
+}
+
+async fn fetch<O>(pool: &AnyPool, sql: String, binds: Vec<Bind>) -> Result<Vec<O>, sqlx::Error>
+where
+    O: for<'r> FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+{
     let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
     for b in binds {
-        q = q.bind(b);
+        q = match b {
+            Bind::Int(v) => q.bind(v),
+            Bind::Text(v) => q.bind(v),
+        };
     }
     q.fetch_all(pool).await
+}
+
+/// One page of pairings with their person, newest first (`validated_at`, then `id`): a
+/// keyset, so a late page costs what the first does.
+pub async fn page(pool: &AnyPool, listing: &Listing) -> Result<Vec<ListedPairing>, sqlx::Error> {
+    let mut binds = Vec::new();
+    let mut sql = format!(
+        "SELECT {P_COLUMNS}, i.username, i.given_name, i.family_name FROM pairings p \
+         JOIN identities i ON i.id = p.identity_id{} \
+         ORDER BY p.validated_at DESC, p.id DESC",
+        listing.conditions(&mut binds, false)
+    );
+    if let Some(n) = listing.limit {
+        binds.push(Bind::Int(n));
+        sql.push_str(&format!(" LIMIT ${}", binds.len()));
+    }
+    fetch(pool, sql, binds).await
+}
+
+/// How many pairings the listing's filter holds (its keyset and limit aside).
+pub async fn count(pool: &AnyPool, listing: &Listing) -> Result<i64, sqlx::Error> {
+    let mut binds = Vec::new();
+    let sql = format!(
+        "SELECT COUNT(*) FROM pairings p{}",
+        listing.conditions(&mut binds, true)
+    );
+    let (n,): (i64,) = fetch(pool, sql, binds)
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or((0,));
+    Ok(n)
 }
 
 /// Revokes the active pairing of an identity (if any); the revoked row.

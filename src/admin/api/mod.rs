@@ -8,6 +8,7 @@ mod audit;
 mod caller;
 mod clients;
 mod identities;
+mod pairings;
 mod problem;
 
 use actix_web::{HttpResponse, web};
@@ -39,6 +40,8 @@ pub use problem::Problem;
         audit::list,
         clients::list,
         clients::get,
+        pairings::list,
+        pairings::revoke,
     ),
     components(schemas(crate::identity::AdminRole)),
     modifiers(&BearerAuth)
@@ -143,6 +146,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/audit", "GET").route(web::get().to(audit::list)))
             .service(resource("/clients", "GET").route(web::get().to(clients::list)))
             .service(resource("/clients/{id}", "GET").route(web::get().to(clients::get)))
+            .service(resource("/pairings", "GET").route(web::get().to(pairings::list)))
+            .service(
+                resource("/pairings/{id}/revoke", "POST").route(web::post().to(pairings::revoke)),
+            )
             .default_service(web::to(unknown)),
     );
 }

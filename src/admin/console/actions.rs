@@ -233,13 +233,13 @@ async fn run(
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
                 .unwrap_or("revoked_by_admin");
-            let (after, ended) = admin_pairings::revoke(state, &pairing.id, actor, reason, ctx)
+            let done = admin_pairings::revoke(state, &pairing.id, actor, reason, ctx)
                 .await
-                .map_err(|e| e.reason())?;
+                .map_err(|e| e.code())?;
             Ok(plain(
                 json!({ "pairing": pairing.id, "status": "active" }),
-                json!({ "pairing": after.id, "status": after.status_at(now),
-                        "sessions_ended": ended }),
+                json!({ "pairing": done.after.id, "status": done.after.status_at(now),
+                        "sessions_ended": done.sessions_ended }),
             ))
         }
         Action::EnrolmentCode => {

@@ -62,6 +62,14 @@ fn section_of(path: &str) -> String {
     first.unwrap_or_default().to_owned()
 }
 
+/// The dashboard's "expiring in the next 30 days", as the pairings page's preset counts it.
+const EXPIRING_30: crate::admin::pairings::ListRequest = crate::admin::pairings::ListRequest {
+    status: None,
+    expiring_within_days: Some(30),
+    cursor: None,
+    limit: 1,
+};
+
 #[derive(Template)]
 #[template(path = "admin/dashboard.html")]
 struct DashboardPage {
@@ -71,6 +79,9 @@ struct DashboardPage {
     logins: Vec<(String, String, i64)>,
     locked: i64,
     flagged: i64,
+    /// Active pairings expiring in the next 30 days; active, expired, revoked.
+    pairings_expiring: i64,
+    pairings: (i64, i64, i64),
 }
 
 /// GET /admin
@@ -100,6 +111,12 @@ pub async fn dashboard(
         flagged: figures::flagged_keys(pool)
             .await
             .context("dashboard: flagged keys")?,
+        pairings_expiring: crate::admin::pairings::count(&state, &EXPIRING_30)
+            .await
+            .map_err(|e| anyhow::anyhow!("dashboard: expiring pairings: {e}"))?,
+        pairings: figures::pairings_by_status(pool, now)
+            .await
+            .context("dashboard: pairings")?,
         f,
     };
     Ok(render_with(HttpResponse::Ok(), &page))

@@ -6,9 +6,9 @@ use clap::Subcommand;
 use serde_json::{Value, json};
 
 use super::common::ACTOR;
+use crate::admin::pairings::{REASON_MAX_CHARS, RevokeError};
 use crate::admin::users;
 use crate::cli::output::{pairs, table, time};
-use crate::psc::pairing;
 use crate::state::AppState;
 use crate::storage::identities;
 use crate::storage::pairings::{self, Filter, PairingRecord};
@@ -43,13 +43,13 @@ pub enum PairingCommand {
 }
 
 fn parse_filter(s: Option<&str>) -> anyhow::Result<Filter> {
-    Ok(match s {
-        None => Filter::All,
-        Some("active") => Filter::Active,
-        Some("expired") => Filter::Expired,
-        Some("revoked") => Filter::Revoked,
-        Some(other) => bail!("unknown status {other:?}: active, expired or revoked"),
-    })
+    match crate::admin::pairings::parse_status(s) {
+        Some(f) => Ok(f),
+        None => bail!(
+            "unknown status {:?}: active, expired or revoked",
+            s.unwrap_or_default()
+        ),
+    }
 }
 
 fn pairing_json(p: &PairingRecord, username: Option<&str>, now: i64) -> Value {
@@ -163,17 +163,21 @@ pub async fn pairing(state: &AppState, cmd: PairingCommand) -> anyhow::Result<()
             let ctx = crate::audit::RequestContext::default();
             let revoked =
                 crate::admin::pairings::revoke(state, &id, ACTOR, reason.trim(), &ctx).await;
-            let (p, ended) = match revoked {
+            let done = match revoked {
                 Ok(done) => done,
-                Err(pairing::PairingError::NotFound) => {
+                Err(RevokeError::Unknown | RevokeError::AlreadyRevoked) => {
                     bail!("no active pairing {id}: see `trousseau pairing list --status active`")
+                }
+                Err(RevokeError::Reason) => {
+                    bail!("--reason: 1 to {REASON_MAX_CHARS} characters on one line")
                 }
                 Err(e) => return Err(e.into()),
             };
+            let p = done.after;
             println!(
                 "{}",
                 json!({ "id": p.id, "identity_id": p.identity_id, "status": p.status_at(now),
-                        "sessions_ended": ended })
+                        "sessions_ended": done.sessions_ended })
             );
         }
     }
