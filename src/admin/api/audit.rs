@@ -111,6 +111,7 @@ pub async fn list(
             kind: q.kind.clone(),
             outcome: q.outcome.clone(),
             subject: q.subject.clone(),
+            person: None,
             client_id: q.client_id.clone(),
             since: q.since,
             until: q.until,
