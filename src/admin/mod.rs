@@ -1,6 +1,7 @@
 //! Administration of identities and clients, shared by the CLI (and later the console).
 
 pub mod api;
+pub mod audit;
 pub mod cards;
 pub mod clients;
 pub mod console;

@@ -17,6 +17,7 @@ use utoipa::openapi::server::Server;
 use utoipa::{Modify, OpenApi};
 
 use crate::state::AppState;
+pub use audit::csv_response;
 pub use problem::Problem;
 
 #[derive(OpenApi)]
@@ -38,6 +39,7 @@ pub use problem::Problem;
         identities::put_role,
         identities::delete_role,
         audit::list,
+        audit::export,
         clients::list,
         clients::get,
         pairings::list,
@@ -144,6 +146,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::delete().to(identities::delete_role)),
             )
             .service(resource("/audit", "GET").route(web::get().to(audit::list)))
+            .service(resource("/audit/export", "GET").route(web::get().to(audit::export)))
             .service(resource("/clients", "GET").route(web::get().to(clients::list)))
             .service(resource("/clients/{id}", "GET").route(web::get().to(clients::get)))
             .service(resource("/pairings", "GET").route(web::get().to(pairings::list)))

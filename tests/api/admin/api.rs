@@ -9,7 +9,7 @@ use crate::helpers::*;
 use trousseau::oidc::client::GrantType;
 
 /// A client of the admin API with `scopes`, and an access token for it.
-async fn api_token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
+pub(super) async fn api_token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
     let mut spec = app.spec(id);
     spec.grants = vec![GrantType::ClientCredentials];
     spec.redirect_uris.clear();

@@ -17,7 +17,12 @@ const SESSION: &str = "__Host-trousseau_session";
 const CSRF: &str = "__Host-trousseau_csrf";
 
 /// A browser signed in as `user` (created, with `role` if any) by one factor of `method`.
-async fn signed_in(app: &TestApp, user: &str, role: Option<AdminRole>, method: Method) -> Browser {
+pub(super) async fn signed_in(
+    app: &TestApp,
+    user: &str,
+    role: Option<AdminRole>,
+    method: Method,
+) -> Browser {
     let id = app.create_user(user, "Secret-1").await;
     if let Some(role) = role {
         roles::add(&app.state, user, role, "test").await.unwrap();
@@ -25,7 +30,7 @@ async fn signed_in(app: &TestApp, user: &str, role: Option<AdminRole>, method: M
     browser_of(app, &id, method).await
 }
 
-async fn browser_of(app: &TestApp, id: &str, method: Method) -> Browser {
+pub(super) async fn browser_of(app: &TestApp, id: &str, method: Method) -> Browser {
     let factor = AuthFactor {
         method,
         user_verified: true,
