@@ -612,3 +612,59 @@ async fn the_admin_api_registers_changes_rotates_and_disables_clients() {
     assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
     assert_eq!(problem["code"], "insufficient_scope");
 }
+
+#[tokio::test]
+async fn a_change_after_a_stale_authentication_asks_to_sign_in_again_and_changes_nothing() {
+    let app = spawn_app().await;
+    let rp = machine(&app, "dpi").await;
+    let mut b = signed_in(&app, "chef", Some(AdminRole::Admin)).await;
+    let csrf = csrf_of(&mut b, "/admin/clients/dpi").await;
+    app.clock
+        .advance(app.state.settings.admin.reauth_idle_secs + 1);
+    for path in [
+        "/admin/clients/dpi/rotate-secret",
+        "/admin/clients/dpi/disable",
+    ] {
+        let resp = b.post(path, &[("csrf", &csrf)]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{path}");
+        assert!(
+            location(&resp).contains("reason=reauth"),
+            "{}",
+            location(&resp)
+        );
+    }
+    let secret = rp.secret.unwrap();
+    assert_eq!(token_with(&app, "dpi", &secret).await.0, StatusCode::OK);
+    let refused = app.audit("admin_action_refused").await;
+    assert_eq!(refused.len(), 2);
+    assert!(
+        refused
+            .iter()
+            .all(|r| r.reason.as_deref() == Some("reauthentication_required"))
+    );
+    assert!(app.audit("admin_console_action").await.is_empty());
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_the_client_operations() {
+    let app = spawn_app().await;
+    let url = app.url("/admin/api/v1/openapi.json");
+    let doc: Value = app
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = &doc["paths"];
+    assert!(paths["/admin/api/v1/clients"]["post"].is_object());
+    assert!(paths["/admin/api/v1/clients/{id}"]["put"].is_object());
+    assert!(paths["/admin/api/v1/clients/{id}"]["patch"].is_object());
+    for action in ["rotate-secret", "disable", "enable"] {
+        let path = format!("/admin/api/v1/clients/{{id}}/{action}");
+        assert!(paths[path.as_str()]["post"].is_object(), "{path}");
+    }
+    assert!(doc["components"]["schemas"]["ClientBody"].is_object());
+}
