@@ -151,9 +151,10 @@ impl ClientBody {
         if let Err(e) = clients::check(state, &spec) {
             errors.extend(e);
         }
-        match errors.is_empty() {
-            true => Ok(spec),
-            false => Err(Problem::fields(errors.into_iter().map(field).collect())),
+        if errors.is_empty() {
+            Ok(spec)
+        } else {
+            Err(Problem::fields(errors.into_iter().map(field).collect()))
         }
     }
 }

@@ -33,9 +33,10 @@ fn checked(state: &AppState, v: &FormValues, base: clients::ClientSpec) -> Check
     if let Err(e) = clients::check(state, &spec) {
         errors.extend(e);
     }
-    match errors.is_empty() {
-        true => Ok(spec),
-        false => Err(Refusal::Fields(errors)),
+    if errors.is_empty() {
+        Ok(spec)
+    } else {
+        Err(Refusal::Fields(errors))
     }
 }
 
