@@ -36,38 +36,96 @@ pub struct ClientSpec {
     pub psc_broker: bool,
 }
 
-/// Checks a redirect-type URI: absolute, no fragment, HTTPS except on loopback hosts.
-pub fn check_uri(uri: &str, what: &str) -> Result<(), AdminError> {
-    let url = url::Url::parse(uri)
-        .map_err(|_| AdminError::Invalid(format!("{what} {uri} is not an absolute URL")))?;
-    if url.fragment().is_some() {
-        return Err(AdminError::Invalid(format!(
-            "{what} {uri} must not contain a fragment (#)"
-        )));
+/// One refused field of a client's description: the field as the API and the console name it
+/// (the keys of [`describe`]), a stable code (audited, translated by the console) and a message
+/// naming the value.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SpecError {
+    pub field: &'static str,
+    pub code: &'static str,
+    pub message: String,
+    /// The value refused, when the field holds several (a URI, a scope).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
+}
+
+impl SpecError {
+    pub fn new(field: &'static str, code: &'static str, message: impl Into<String>) -> SpecError {
+        SpecError {
+            field,
+            code,
+            message: message.into(),
+            value: None,
+        }
     }
-    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if loopback => Ok(()),
-        "http" => Err(AdminError::Invalid(format!(
-            "{what} {uri} must use https (http is allowed only on localhost)"
-        ))),
-        other => Err(AdminError::Invalid(format!(
-            "{what} {uri} uses the scheme {other}: use https"
-        ))),
+
+    fn of(mut self, value: &str) -> SpecError {
+        self.value = Some(value.to_owned());
+        self
     }
 }
 
-fn check_id(id: &str) -> Result<ClientId, AdminError> {
+/// Every refusal of a spec in one message, as the CLI prints it.
+fn invalid(errors: Vec<SpecError>) -> AdminError {
+    let messages: Vec<String> = errors.into_iter().map(|e| e.message).collect();
+    AdminError::Invalid(messages.join("; "))
+}
+
+/// Why a redirect-type URI is refused, if it is: it must be absolute, without a fragment or a
+/// wildcard (matching is exact), and HTTPS except on loopback hosts.
+fn uri_refusal(uri: &str, what: &str) -> Option<(&'static str, String)> {
+    let Ok(url) = url::Url::parse(uri) else {
+        return Some((
+            "uri_not_absolute",
+            format!("{what} {uri} is not an absolute URL"),
+        ));
+    };
+    if url.fragment().is_some() {
+        let msg = format!("{what} {uri} must not contain a fragment (#)");
+        return Some(("uri_fragment", msg));
+    }
+    if uri.contains('*') {
+        let msg = format!("{what} {uri} must not contain a wildcard (*): URIs match exactly");
+        return Some(("uri_wildcard", msg));
+    }
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => None,
+        "http" if loopback => None,
+        "http" => Some((
+            "uri_http",
+            format!("{what} {uri} must use https (http is allowed only on localhost)"),
+        )),
+        other => Some((
+            "uri_scheme",
+            format!("{what} {uri} uses the scheme {other}: use https"),
+        )),
+    }
+}
+
+/// Checks a redirect-type URI: absolute, no fragment, no wildcard, HTTPS except on loopback
+/// hosts.
+pub fn check_uri(uri: &str, what: &str) -> Result<(), AdminError> {
+    match uri_refusal(uri, what) {
+        Some((_, message)) => Err(AdminError::Invalid(message)),
+        None => Ok(()),
+    }
+}
+
+fn check_id(id: &str) -> Result<ClientId, SpecError> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-._:".contains(&b));
     let refused = || {
-        AdminError::Invalid(format!(
-            "the client id {id:?} must be 1 to 128 characters among letters, digits and - . _ :"
-        ))
+        SpecError::new(
+            "client_id",
+            "id_invalid",
+            format!(
+                "the client id {id:?} must be 1 to 128 characters among letters, digits and - . _ :"
+            ),
+        )
     };
     if !ok {
         return Err(refused());
@@ -77,99 +135,173 @@ fn check_id(id: &str) -> Result<ClientId, AdminError> {
 
 /// Every scope is known: a person scope (shown on the consent page), or an API scope of a
 /// client allowed `client_credentials` (the code flow never grants those).
-fn check_scopes(spec: &ClientSpec) -> Result<(), AdminError> {
+fn check_scopes(spec: &ClientSpec, errors: &mut Vec<SpecError>) {
     use crate::oidc::scope::{PERSON_SCOPES, is_person_scope};
     let machine = spec.grants.contains(&GrantType::ClientCredentials);
     for s in &spec.scopes {
         if !Scope::is_token(s) {
-            return Err(AdminError::Invalid(format!(
-                "the scope {s:?} is not a valid scope name (1 to 128 printable ASCII \
-                 characters, no space, quote or backslash)"
-            )));
-        }
-        if !is_person_scope(s) && !machine {
-            return Err(AdminError::Invalid(format!(
-                "unknown scope {s}: a client signing people in may have {}; other (API) \
-                 scopes are for clients with --grant client_credentials",
-                PERSON_SCOPES.join(", ")
-            )));
+            errors.push(
+                SpecError::new(
+                    "scopes",
+                    "scope_invalid",
+                    format!(
+                        "the scope {s:?} is not a valid scope name (1 to 128 printable ASCII \
+                     characters, no space, quote or backslash)"
+                    ),
+                )
+                .of(s),
+            );
+        } else if !is_person_scope(s) && !machine {
+            errors.push(
+                SpecError::new(
+                    "scopes",
+                    "scope_unknown",
+                    format!(
+                        "unknown scope {s}: a client signing people in may have {}; other (API) \
+                     scopes are for clients with --grant client_credentials",
+                        PERSON_SCOPES.join(", ")
+                    ),
+                )
+                .of(s),
+            );
         }
     }
-    Ok(())
 }
 
-/// Checks a spec; gives its client id.
-fn validate(state: &AppState, spec: &ClientSpec) -> Result<ClientId, AdminError> {
-    let id = check_id(&spec.id)?;
-    if spec.name.trim().is_empty() {
-        return Err(AdminError::Invalid(
-            "the client name is empty: give --name".into(),
-        ));
+/// The redirect-type URIs of a spec, each refused one reported on its field.
+fn check_uris(spec: &ClientSpec, errors: &mut Vec<SpecError>) {
+    let lists = [
+        ("redirect_uris", "redirect URI", &spec.redirect_uris),
+        (
+            "post_logout_redirect_uris",
+            "post-logout redirect URI",
+            &spec.post_logout_redirect_uris,
+        ),
+    ];
+    for (field, what, uris) in lists {
+        for u in uris {
+            if let Some((code, message)) = uri_refusal(u, what) {
+                errors.push(SpecError::new(field, code, message).of(u));
+            }
+        }
     }
-    for u in &spec.redirect_uris {
-        check_uri(u, "redirect URI")?;
+    if let Some(u) = &spec.backchannel_logout_uri
+        && let Some((code, message)) = uri_refusal(u, "back-channel logout URI")
+    {
+        errors.push(SpecError::new("backchannel_logout_uri", code, message).of(u));
     }
-    for u in &spec.post_logout_redirect_uris {
-        check_uri(u, "post-logout redirect URI")?;
-    }
-    if let Some(u) = &spec.backchannel_logout_uri {
-        check_uri(u, "back-channel logout URI")?;
-    }
-    if spec.grants.contains(&GrantType::AuthorizationCode) && spec.redirect_uris.is_empty() {
-        return Err(AdminError::Invalid(
-            "a client using authorization_code needs at least one --redirect-uri".into(),
-        ));
-    }
-    if spec.public && !spec.require_pkce {
-        return Err(AdminError::Invalid(
-            "a public client cannot go without PKCE: remove --no-pkce".into(),
-        ));
-    }
-    if spec.public && spec.introspect {
-        return Err(AdminError::Invalid(
-            "a public client cannot introspect tokens: remove --introspect".into(),
-        ));
-    }
-    if spec.public && spec.grants.contains(&GrantType::ClientCredentials) {
-        return Err(AdminError::Invalid(
-            "a public client cannot use client_credentials".into(),
-        ));
-    }
-    if spec.psc_broker && spec.public {
-        return Err(AdminError::Invalid(
-            "Pro Santé Connect is a confidential client: remove --public or --psc-broker".into(),
-        ));
-    }
-    if spec.psc_broker && !spec.grants.contains(&GrantType::AuthorizationCode) {
-        return Err(AdminError::Invalid(
+}
+
+/// The rules that tie the fields together: what a public client or PSC's broker may be.
+fn check_profile(spec: &ClientSpec, errors: &mut Vec<SpecError>) {
+    let code_flow = spec.grants.contains(&GrantType::AuthorizationCode);
+    let rules: [(bool, &'static str, &'static str, &str); 7] = [
+        (
+            spec.grants.is_empty(),
+            "grant_types",
+            "grants_empty",
+            "give at least one --grant",
+        ),
+        (
+            code_flow && spec.redirect_uris.is_empty(),
+            "redirect_uris",
+            "redirect_uri_missing",
+            "a client using authorization_code needs at least one --redirect-uri",
+        ),
+        (
+            spec.public && !spec.require_pkce,
+            "require_pkce",
+            "public_without_pkce",
+            "a public client cannot go without PKCE: remove --no-pkce",
+        ),
+        (
+            spec.public && spec.introspect,
+            "introspect",
+            "public_introspect",
+            "a public client cannot introspect tokens: remove --introspect",
+        ),
+        (
+            spec.public && spec.grants.contains(&GrantType::ClientCredentials),
+            "grant_types",
+            "public_client_credentials",
+            "a public client cannot use client_credentials",
+        ),
+        (
+            spec.psc_broker && spec.public,
+            "psc_broker",
+            "psc_broker_public",
+            "Pro Santé Connect is a confidential client: remove --public or --psc-broker",
+        ),
+        (
+            spec.psc_broker && !code_flow,
+            "psc_broker",
+            "psc_broker_code_flow",
             "Pro Santé Connect's broker uses the authorization code flow: add --grant \
-             authorization_code"
-                .into(),
+             authorization_code",
+        ),
+    ];
+    for (broken, field, code, message) in rules {
+        if broken {
+            errors.push(SpecError::new(field, code, message));
+        }
+    }
+}
+
+/// Checks a spec: its client id, or every field refused (the CLI, the console and the admin API
+/// all call this, through [`create`] and [`update`] or directly to show each field's refusal).
+pub fn check(state: &AppState, spec: &ClientSpec) -> Result<ClientId, Vec<SpecError>> {
+    let mut errors = Vec::new();
+    let id = check_id(&spec.id).map_err(|e| errors.push(e)).ok();
+    if spec.name.trim().is_empty() {
+        errors.push(SpecError::new(
+            "name",
+            "name_empty",
+            "the client name is empty: give --name",
         ));
     }
-    if spec.grants.is_empty() {
-        return Err(AdminError::Invalid("give at least one --grant".into()));
-    }
-    check_scopes(spec)?;
+    check_uris(spec, &mut errors);
+    check_profile(spec, &mut errors);
+    check_scopes(spec, &mut errors);
     if let Some(jwks) = &spec.jwks
         && jwks
             .get("keys")
             .and_then(Value::as_array)
             .is_none_or(|k| k.is_empty())
     {
-        return Err(AdminError::Invalid(
-            "the JWKS must be an object with a non-empty \"keys\" array".into(),
+        errors.push(SpecError::new(
+            "jwks",
+            "jwks_invalid",
+            "the JWKS must be an object with a non-empty \"keys\" array",
         ));
     }
     if let Some(acr) = &spec.min_acr
         && !state.settings.session.levels.contains(acr)
     {
-        return Err(AdminError::Invalid(format!(
-            "unknown level {acr}: use one of {}",
-            state.settings.session.levels.join(", ")
-        )));
+        errors.push(SpecError::new(
+            "min_acr",
+            "level_unknown",
+            format!(
+                "unknown level {acr}: use one of {}",
+                state.settings.session.levels.join(", ")
+            ),
+        ));
     }
-    Ok(id)
+    if spec.max_auth_age.is_some_and(|a| a <= 0) {
+        errors.push(SpecError::new(
+            "max_auth_age",
+            "max_auth_age_invalid",
+            "the maximum authentication age is a number of seconds above 0",
+        ));
+    }
+    match id {
+        Some(id) if errors.is_empty() => Ok(id),
+        _ => Err(errors),
+    }
+}
+
+/// Checks a spec; gives its client id.
+fn validate(state: &AppState, spec: &ClientSpec) -> Result<ClientId, AdminError> {
+    check(state, spec).map_err(invalid)
 }
 
 fn record(
@@ -213,6 +345,33 @@ fn record(
         psc_broker: i64::from(spec.psc_broker),
         created_at,
         updated_at: now,
+        disabled_at: None,
+        secret_rotated_at: None,
+    }
+}
+
+/// A new client's spec as the CLI's defaults make it: confidential, the code flow with
+/// refresh tokens, every person scope, RS256, PKCE required.
+pub fn default_spec(id: &str) -> ClientSpec {
+    ClientSpec {
+        id: id.to_owned(),
+        name: String::new(),
+        redirect_uris: Vec::new(),
+        post_logout_redirect_uris: Vec::new(),
+        public: false,
+        grants: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: crate::oidc::scope::PERSON_SCOPES
+            .map(str::to_owned)
+            .to_vec(),
+        signing_alg: SigningAlg::Rs256,
+        backchannel_logout_uri: None,
+        first_party: false,
+        require_pkce: true,
+        jwks: None,
+        min_acr: None,
+        max_auth_age: None,
+        introspect: false,
+        psc_broker: false,
     }
 }
 
@@ -225,7 +384,8 @@ pub async fn create(
     let id = validate(state, spec)?;
     let now = state.clock.now();
     let secret = (!spec.public && spec.jwks.is_none()).then(|| random_token(32));
-    let rec = record(id, spec, secret.as_deref().map(hash_secret), now, now);
+    let mut rec = record(id, spec, secret.as_deref().map(hash_secret), now, now);
+    rec.secret_rotated_at = secret.is_some().then_some(now);
     let mut tx = state.db.begin().await?;
     match clients::insert(&mut tx, &rec).await {
         Err(e) if is_unique_violation(&e) => {
@@ -242,11 +402,17 @@ pub async fn create(
         .details(describe(&rec));
     state.audit.in_tx(&mut tx, ev).await?;
     tx.commit().await?;
+    state.clients.forget(&spec.id);
     Ok(secret)
 }
 
-/// Rewrites a client from a full spec (the CLI merges the changes into the current spec).
-pub async fn update(state: &AppState, spec: &ClientSpec, actor: &str) -> Result<(), AdminError> {
+/// Rewrites a client from a full spec (the CLI merges the changes into the current spec);
+/// gives the client as stored. Whether it is disabled does not change.
+pub async fn update(
+    state: &AppState,
+    spec: &ClientSpec,
+    actor: &str,
+) -> Result<ClientRecord, AdminError> {
     let id = validate(state, spec)?;
     let current = get(state, &spec.id).await?;
     let now = state.clock.now();
@@ -260,7 +426,13 @@ pub async fn update(state: &AppState, spec: &ClientSpec, actor: &str) -> Result<
             "this client has no secret yet: run `client rotate-secret` after the change".into(),
         ));
     }
-    let rec = record(id, spec, keep_secret, current.created_at, now);
+    let mut rec = record(id, spec, keep_secret, current.created_at, now);
+    rec.disabled_at = current.disabled_at;
+    rec.secret_rotated_at = rec
+        .secret_hash
+        .is_some()
+        .then_some(current.secret_rotated_at)
+        .flatten();
     let mut tx = state.db.begin().await?;
     clients::update(&mut tx, &rec).await?;
     state
@@ -274,7 +446,8 @@ pub async fn update(state: &AppState, spec: &ClientSpec, actor: &str) -> Result<
         )
         .await?;
     tx.commit().await?;
-    Ok(())
+    state.clients.forget(&spec.id);
+    Ok(rec)
 }
 
 /// Replaces the secret of a confidential client; the old one stops working at once.
@@ -286,9 +459,11 @@ pub async fn rotate_secret(state: &AppState, id: &str, actor: &str) -> Result<St
         )));
     }
     let secret = random_token(32);
+    let now = state.clock.now();
     rec.secret_hash = Some(hash_secret(&secret));
     rec.auth_method = "client_secret_basic".into();
-    rec.updated_at = state.clock.now();
+    rec.updated_at = now;
+    rec.secret_rotated_at = Some(now);
     let mut tx = state.db.begin().await?;
     clients::update(&mut tx, &rec).await?;
     state
@@ -301,7 +476,38 @@ pub async fn rotate_secret(state: &AppState, id: &str, actor: &str) -> Result<St
         )
         .await?;
     tx.commit().await?;
+    state.clients.forget(id);
     Ok(secret)
+}
+
+/// Disables a client (it can no longer start a login nor obtain tokens) or enables it again;
+/// gives the client before and after. Asking for the state it already has changes nothing.
+pub async fn set_disabled(
+    state: &AppState,
+    id: &str,
+    disabled: bool,
+    actor: &str,
+) -> Result<(ClientRecord, ClientRecord), AdminError> {
+    let before = get(state, id).await?;
+    if before.disabled_at.is_some() == disabled {
+        return Ok((before.clone(), before));
+    }
+    let now = state.clock.now();
+    let mut after = before.clone();
+    after.disabled_at = disabled.then_some(now);
+    after.updated_at = now;
+    let kind = if disabled {
+        "client_disabled"
+    } else {
+        "client_enabled"
+    };
+    let mut tx = state.db.begin().await?;
+    clients::update(&mut tx, &after).await?;
+    let ev = AuditEvent::success(kind).actor(actor).client(id);
+    state.audit.in_tx(&mut tx, ev).await?;
+    tx.commit().await?;
+    state.clients.forget(id);
+    Ok((before, after))
 }
 
 pub async fn delete(state: &AppState, id: &str, actor: &str) -> Result<(), AdminError> {
@@ -321,6 +527,7 @@ pub async fn delete(state: &AppState, id: &str, actor: &str) -> Result<(), Admin
         )
         .await?;
     tx.commit().await?;
+    state.clients.forget(id);
     Ok(())
 }
 
@@ -355,6 +562,9 @@ pub fn describe(r: &ClientRecord) -> Value {
         "max_auth_age": r.max_auth_age,
         "introspect": r.introspect != 0,
         "psc_broker": r.psc_broker != 0,
+        "disabled": r.disabled_at.is_some(),
+        "disabled_at": r.disabled_at,
+        "secret_rotated_at": r.secret_rotated_at,
         "created_at": r.created_at,
         "updated_at": r.updated_at,
     })
@@ -398,5 +608,7 @@ mod tests {
         assert!(check_uri("https://dpi.chu.fr/cb#frag", "x").is_err());
         assert!(check_uri("/relative", "x").is_err());
         assert!(check_uri("javascript:alert(1)", "x").is_err());
+        assert!(check_uri("https://*.chu.fr/cb", "x").is_err());
+        assert!(check_uri("https://dpi.chu.fr/*", "x").is_err());
     }
 }

@@ -213,8 +213,27 @@ async fn refused(
     r.error.error_response()
 }
 
-/// Authenticates the calling client.
+/// Authenticates the calling client; a disabled one is refused once its credentials hold
+/// (so that its state is told to it alone).
 pub async fn authenticate(
+    state: &AppState,
+    basic: Option<(String, String)>,
+    params: &Params,
+) -> Result<Arc<Client>, Refusal> {
+    let client = credentials(state, basic, params).await?;
+    if client.disabled {
+        let msg = "this client is disabled";
+        return Err(Refusal::new(
+            Why::ClientDisabled,
+            msg,
+            Some(client.id.as_str()),
+        ));
+    }
+    Ok(client)
+}
+
+/// Checks the credentials the client presents.
+async fn credentials(
     state: &AppState,
     basic: Option<(String, String)>,
     params: &Params,

@@ -103,6 +103,8 @@ pub struct Client {
     pub policy: ClientPolicy,
     /// A resource server: introspection tells it about every client's access tokens.
     pub introspect: bool,
+    /// Disabled by an administrator: no login starts for it, no token is issued to it.
+    pub disabled: bool,
 }
 
 impl Client {
@@ -150,6 +152,7 @@ impl Client {
                 psc_broker: r.psc_broker != 0,
             },
             introspect: r.introspect != 0 && r.public == 0,
+            disabled: r.disabled_at.is_some(),
         }
     }
 }
@@ -193,5 +196,13 @@ impl ClientCache {
             map.insert(id.to_owned(), (Instant::now(), client.clone()));
         }
         Ok(client)
+    }
+
+    /// Drops what is known of a client, so that a change made by this process applies to the
+    /// next request rather than after the cache's second.
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.entries.write() {
+            map.remove(id);
+        }
     }
 }

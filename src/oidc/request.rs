@@ -217,6 +217,12 @@ pub fn parse(
             ));
         }
     }
+    if client.disabled {
+        return Err(fail(
+            AuthzRefusal::ClientDisabled,
+            "this client is disabled",
+        ));
+    }
     if !client.allows(GrantType::AuthorizationCode) {
         return Err(fail(
             AuthzRefusal::GrantNotAllowed,

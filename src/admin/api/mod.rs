@@ -44,8 +44,14 @@ pub use problem::Problem;
         clients::get,
         pairings::list,
         pairings::revoke,
+        clients::create,
+        clients::put,
+        clients::patch,
+        clients::rotate_secret,
+        clients::disable,
+        clients::enable,
     ),
-    components(schemas(crate::identity::AdminRole)),
+    components(schemas(crate::identity::AdminRole, problem::FieldProblem)),
     modifiers(&BearerAuth)
 )]
 struct ApiDoc;
@@ -147,11 +153,30 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             )
             .service(resource("/audit", "GET").route(web::get().to(audit::list)))
             .service(resource("/audit/export", "GET").route(web::get().to(audit::export)))
-            .service(resource("/clients", "GET").route(web::get().to(clients::list)))
-            .service(resource("/clients/{id}", "GET").route(web::get().to(clients::get)))
             .service(resource("/pairings", "GET").route(web::get().to(pairings::list)))
             .service(
                 resource("/pairings/{id}/revoke", "POST").route(web::post().to(pairings::revoke)),
+            )
+            .service(
+                resource("/clients", "GET, POST")
+                    .route(web::get().to(clients::list))
+                    .route(web::post().to(clients::create)),
+            )
+            .service(
+                resource("/clients/{id}", "GET, PUT, PATCH")
+                    .route(web::get().to(clients::get))
+                    .route(web::put().to(clients::put))
+                    .route(web::patch().to(clients::patch)),
+            )
+            .service(
+                resource("/clients/{id}/rotate-secret", "POST")
+                    .route(web::post().to(clients::rotate_secret)),
+            )
+            .service(
+                resource("/clients/{id}/disable", "POST").route(web::post().to(clients::disable)),
+            )
+            .service(
+                resource("/clients/{id}/enable", "POST").route(web::post().to(clients::enable)),
             )
             .default_service(web::to(unknown)),
     );

@@ -22,6 +22,30 @@ pub struct Problem {
     pub detail: String,
     /// The stable code, as in `type`.
     pub code: String,
+    /// The fields at fault, when the body is refused field by field (boxed: most problems
+    /// have none).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Box<Fields>>,
+}
+
+/// The refused fields of a request's body.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Fields {
+    /// The first field at fault.
+    pub field: String,
+    /// Every field at fault.
+    pub errors: Vec<FieldProblem>,
+}
+
+/// One refused field of a request's body.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct FieldProblem {
+    /// The field, as the body names it.
+    pub field: String,
+    /// A stable code of what is wrong with it.
+    pub code: String,
+    /// What is wrong, naming the value.
+    pub detail: String,
 }
 
 impl Problem {
@@ -32,7 +56,26 @@ impl Problem {
             status: status.as_u16(),
             detail: detail.into(),
             code: code.to_owned(),
+            fields: None,
         }
+    }
+
+    /// A body refused field by field (422): each field with its code and message.
+    pub fn fields(errors: Vec<FieldProblem>) -> Problem {
+        let detail: Vec<&str> = errors.iter().map(|e| e.detail.as_str()).collect();
+        let mut p = Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            "Invalid field",
+            detail.join("; "),
+        );
+        if let Some(first) = errors.first() {
+            p.fields = Some(Box::new(Fields {
+                field: first.field.clone(),
+                errors,
+            }));
+        }
+        p
     }
 
     pub fn bad_request(detail: impl Into<String>) -> Problem {

@@ -58,6 +58,7 @@ fn client(alg: SigningAlg) -> Client {
         require_pkce: true,
         policy: ClientPolicy::default(),
         introspect: false,
+        disabled: false,
     }
 }
 

@@ -25,6 +25,8 @@ refusal_codes! {
     MissingResponseType => ("missing_response_type", InvalidRequest),
     UnsupportedResponseType => ("unsupported_response_type", UnsupportedResponseType),
     GrantNotAllowed => ("grant_not_allowed", UnauthorizedClient),
+    /// The client is disabled by an administrator.
+    ClientDisabled => ("client_disabled", UnauthorizedClient),
     MissingOpenidScope => ("missing_openid_scope", InvalidScope),
     ScopeNotAllowed => ("scope_not_allowed", InvalidScope),
     MissingCodeChallenge => ("missing_code_challenge", InvalidRequest),
@@ -89,6 +91,7 @@ mod tests {
             (AuthzRefusal::ConsentRequired, "consent_required"),
             (AuthzRefusal::ScopeNotAllowed, "invalid_scope"),
             (AuthzRefusal::GrantNotAllowed, "unauthorized_client"),
+            (AuthzRefusal::ClientDisabled, "unauthorized_client"),
             (AuthzRefusal::RequestObject, "request_not_supported"),
             (
                 AuthzRefusal::UnsupportedResponseType,

@@ -19,6 +19,8 @@ refusal_codes! {
     WrongClientSecret => ("wrong_client_secret", InvalidClient),
     /// The client is registered with another authentication method.
     WrongClientAuthMethod => ("wrong_client_auth_method", InvalidClient),
+    /// The client authenticated, but an administrator disabled it.
+    ClientDisabled => ("client_disabled", InvalidClient),
     /// A public client at an endpoint for confidential clients (introspection).
     PublicClient => ("public_client", InvalidClient),
     /// `client_assertion_type` is not the JWT bearer type.

@@ -35,6 +35,7 @@ fn client() -> Client {
         require_pkce: true,
         policy: ClientPolicy::default(),
         introspect: false,
+        disabled: false,
     }
 }
 
@@ -734,4 +735,17 @@ fn the_broker_gets_only_phishing_resistant_fresh_paired_local_logins() {
         ..federated()
     };
     assert_eq!(decide(&no_rule, Some(&key), unpaired, NOW), Decision::Issue);
+}
+
+#[test]
+fn a_disabled_client_is_unauthorized() {
+    let mut disabled = client();
+    disabled.disabled = true;
+    match parse_with(disabled, &to_params(&valid())) {
+        Err(RequestError::Redirect { reason, .. }) => {
+            assert_eq!(reason.code(), ErrorCode::UnauthorizedClient);
+            assert_eq!(reason, AuthzRefusal::ClientDisabled);
+        }
+        other => panic!("{other:?}"),
+    }
 }
