@@ -71,6 +71,7 @@ struct DashboardPage {
     logins: Vec<(String, String, i64)>,
     locked: i64,
     flagged: i64,
+    sync: super::sync::DashboardSync,
 }
 
 /// GET /admin
@@ -100,6 +101,7 @@ pub async fn dashboard(
         flagged: figures::flagged_keys(pool)
             .await
             .context("dashboard: flagged keys")?,
+        sync: super::sync::dashboard_sync(&state, f.c).await?,
         f,
     };
     Ok(render_with(HttpResponse::Ok(), &page))
