@@ -6,6 +6,8 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use serde_json::Value;
 
+use crate::directory::ldap::ldap_toml;
+use crate::helpers::peers::slapd::Slapd;
 use crate::helpers::*;
 use trousseau::admin::roles;
 use trousseau::audit::RequestContext;
@@ -13,6 +15,7 @@ use trousseau::authn::{AuthFactor, Method};
 use trousseau::clock::Clock;
 use trousseau::directory::sync::HR_JOB;
 use trousseau::identity::AdminRole;
+use trousseau::storage::directory as directory_store;
 use trousseau::storage::findings::{self, FindingRecord};
 use trousseau::storage::hr::{self as hr_store, HrRunRecord};
 use trousseau::storage::leases;
@@ -493,4 +496,55 @@ async fn the_dashboard_shows_the_last_run_of_each_synchronisation() {
         "{dash}"
     );
     assert!(dash.contains("No run yet."), "RPPS and directory never ran");
+}
+
+#[tokio::test]
+async fn a_full_directory_sync_started_from_the_console_runs_as_the_cli_does() {
+    let Some(s) = Slapd::start().await else {
+        return;
+    };
+    s.add_user("ehugo", "Secret-8", "Emma", "Hugo", Some("E2001"))
+        .await;
+    s.add_user("fgide", "Secret-9", "Felix", "Gide", Some("E2002"))
+        .await;
+    let app = spawn_app_with(&ldap_toml(&s, &[&s.ldaps_url], "")).await;
+    let mut b = signed_in(&app, "dsi", Some(AdminRole::Admin)).await;
+    let (body, csrf) = sync_page(&mut b).await;
+    assert!(
+        body.contains("Lancer une synchronisation complète")
+            && body.contains("Lancer une synchronisation incrémentale"),
+        "{body}"
+    );
+    let resp = b
+        .post(
+            "/admin/sync/directory/run",
+            &[("csrf", &csrf), ("mode", "full")],
+        )
+        .await;
+    let to = location(&resp);
+    let id = to
+        .strip_prefix("/admin/sync/runs/directory/")
+        .unwrap_or_else(|| panic!("the run's page: {to}"))
+        .to_owned();
+    let pool = app.state.db.pool().clone();
+    let run = wait::value("the directory run to end", || async {
+        directory_store::run(&pool, &id)
+            .await
+            .unwrap()
+            .filter(|r| r.finished_at.is_some())
+    })
+    .await;
+    assert_eq!(run.mode, "full");
+    assert_eq!(
+        (run.seen, run.created, run.error.as_deref()),
+        (2, 2, None),
+        "{run:?}"
+    );
+    let body = b.get(&to).await.text().await.unwrap();
+    assert!(
+        body.contains("réussie") && body.contains("complète") && body.contains("comptes lus"),
+        "{body}"
+    );
+    let audited = actions(&app, "sync_run").await;
+    assert_eq!(details(&audited[0])["after"]["mode"], "full");
 }
