@@ -9,6 +9,7 @@ mod caller;
 mod clients;
 mod identities;
 mod problem;
+mod sync;
 
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -38,6 +39,9 @@ pub use problem::Problem;
         audit::list,
         clients::list,
         clients::get,
+        sync::runs,
+        sync::run,
+        sync::list_findings,
     ),
     components(schemas(crate::identity::AdminRole)),
     modifiers(&BearerAuth)
@@ -141,6 +145,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(resource("/audit", "GET").route(web::get().to(audit::list)))
             .service(resource("/clients", "GET").route(web::get().to(clients::list)))
             .service(resource("/clients/{id}", "GET").route(web::get().to(clients::get)))
+            .service(resource("/sync/runs", "GET").route(web::get().to(sync::runs)))
+            .service(resource("/sync/{kind}/run", "POST").route(web::post().to(sync::run)))
+            .service(resource("/findings", "GET").route(web::get().to(sync::list_findings)))
             .default_service(web::to(unknown)),
     );
 }

@@ -54,6 +54,15 @@ async fn app_with_hr_folder() -> (TestApp, tempfile::TempDir) {
     (app, dir)
 }
 
+/// Waits until no run holds the HR job's lease (a run's row ends before its job does).
+async fn hr_lease_free(app: &TestApp) {
+    let (pool, now) = (app.state.db.pool().clone(), app.clock.now());
+    wait::until("the HR job to give its lease back", || async {
+        leases::holder(&pool, HR_JOB, now).await.unwrap().is_none()
+    })
+    .await;
+}
+
 /// A browser signed in with a card (loa3) as `user`, with `role` if any.
 async fn signed_in(app: &TestApp, user: &str, role: Option<AdminRole>) -> Browser {
     let id = app.create_user(user, "Secret-1").await;
@@ -205,6 +214,7 @@ async fn a_run_started_from_the_console_imports_the_drop_folder_and_shows_its_re
     assert!(details(&audited[0])["before"]["last_run"].is_null());
 
     // Nothing left in the folder: the run ends without a new import, and says so.
+    hr_lease_free(&app).await;
     let resp = b.post("/admin/sync/hr/run", &[("csrf", &csrf)]).await;
     assert_eq!(location(&resp), "/admin/sync?notice=nothing");
     let body = b
@@ -547,4 +557,131 @@ async fn a_full_directory_sync_started_from_the_console_runs_as_the_cli_does() {
     );
     let audited = actions(&app, "sync_run").await;
     assert_eq!(details(&audited[0])["after"]["mode"], "full");
+}
+
+/// A client of the admin API with `scopes`, and an access token for it.
+async fn api_token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
+    let mut spec = app.spec(id);
+    spec.grants = vec![trousseau::oidc::client::GrantType::ClientCredentials];
+    spec.redirect_uris.clear();
+    spec.post_logout_redirect_uris.clear();
+    spec.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
+    let rp = app.register(spec).await;
+    let scope = scopes.join(" ");
+    let resp = app
+        .post_form(
+            "/token",
+            Some(&rp),
+            &[("grant_type", "client_credentials"), ("scope", &scope)],
+        )
+        .await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let body: Value = resp.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn api(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+) -> (StatusCode, Value) {
+    let resp = app
+        .http
+        .request(method, app.url(&format!("/admin/api/v1{path}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    (resp.status(), resp.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn the_admin_api_lists_runs_starts_one_under_the_lease_and_pages_findings() {
+    use reqwest::Method;
+    let (app, dir) = app_with_hr_folder().await;
+    let admin = api_token(&app, "ops", &["trousseau:admin"]).await;
+    let audit = api_token(&app, "controle", &["trousseau:audit"]).await;
+    std::fs::write(
+        dir.path().join("rh-1.csv"),
+        format!("{HEADER}\nE1;Dupont;Jean;;;;;;\n"),
+    )
+    .unwrap();
+
+    let (status, body) = api(&app, Method::POST, "/sync/hr/run", &audit).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = api(&app, Method::POST, "/sync/hr/run", &admin).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    assert_eq!(body["state"], "started");
+    let id = body["run"].as_str().unwrap().to_owned();
+    let pool = app.state.db.pool().clone();
+    wait::until("the run to end", || async {
+        hr_store::run(&pool, &id)
+            .await
+            .unwrap()
+            .is_some_and(|r| r.status == "succeeded")
+    })
+    .await;
+    let (status, body) = api(&app, Method::GET, "/sync/runs?kind=hr", &audit).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["items"][0]["id"], id.as_str());
+    assert_eq!(body["items"][0]["counts"]["created"], 1);
+    let (status, _) = api(&app, Method::GET, "/sync/runs?limit=500", &audit).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // Another node holds the lease: 409, nothing started.
+    hr_lease_free(&app).await;
+    assert!(
+        leases::acquire(&pool, HR_JOB, "node-b", app.clock.now(), 600)
+            .await
+            .unwrap()
+    );
+    let (status, body) = api(&app, Method::POST, "/sync/hr/run", &admin).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("busy"))
+    );
+    let (status, body) = api(&app, Method::POST, "/sync/rpps/run", &admin).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (StatusCode::CONFLICT, Some("not_configured"))
+    );
+    let requested = app.audit("sync_run_requested").await;
+    assert_eq!(requested.len(), 3);
+
+    for n in 0..3 {
+        finding(
+            &app,
+            n,
+            "onboarding_candidate",
+            None,
+            &format!("8100{n:08}"),
+        )
+        .await;
+    }
+    let (status, first) = api(&app, Method::GET, "/findings?limit=2", &audit).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let (_, second) = api(
+        &app,
+        Method::GET,
+        &format!("/findings?limit=2&cursor={cursor}"),
+        &audit,
+    )
+    .await;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert!(second["next_cursor"].is_null());
+    assert_eq!(second["items"][0]["idnat"], "810000000002");
+    let (status, _) = api(&app, Method::GET, "/findings?cursor=forged", &audit).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (_, doc) = api(&app, Method::GET, "/openapi.json", &audit).await;
+    for path in [
+        "/admin/api/v1/sync/runs",
+        "/admin/api/v1/sync/{kind}/run",
+        "/admin/api/v1/findings",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path}");
+    }
 }
