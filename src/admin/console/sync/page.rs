@@ -134,8 +134,27 @@ pub async fn run_now(
             .map_err(StartError::from),
         Err(e) => Err(e),
     };
+    let (ev, target) = outcome_of(kind, full, before, &outcome);
+    let ctx = context_of(&req);
+    state
+        .audit
+        .record(ev.actor(admin.actor()).subject(&subject).context(&ctx))
+        .await;
+    Ok(HttpResponse::SeeOther()
+        .insert_header((LOCATION, target))
+        .finish())
+}
+
+/// The audit event of a start, and where the browser goes next: the run's page, or the list
+/// with a notice.
+fn outcome_of(
+    kind: SyncKind,
+    full: bool,
+    before: serde_json::Value,
+    outcome: &Result<Opened, StartError>,
+) -> (AuditEvent, String) {
     let mode = full.then_some("full");
-    let (ev, target) = match &outcome {
+    match outcome {
         Ok(opened) => {
             let (run, target) = match opened {
                 Opened::Run(id) => (Some(id), format!("/admin/sync/runs/{}/{id}", kind.as_str())),
@@ -145,10 +164,8 @@ pub async fn run_now(
             let after = json!({ "started": true, "run": run, "mode": mode });
             let details =
                 json!({ "action": "sync_run", "kind": kind, "before": before, "after": after });
-            (
-                AuditEvent::success("admin_console_action").details(details),
-                target,
-            )
+            let ev = AuditEvent::success("admin_console_action").details(details);
+            (ev, target)
         }
         Err(e) => {
             if let StartError::Other(e) = e {
@@ -158,15 +175,7 @@ pub async fn run_now(
             let ev = AuditEvent::failure("admin_console_action", e.code()).details(details);
             (ev, format!("/admin/sync?notice={}", e.code()))
         }
-    };
-    let ctx = context_of(&req);
-    state
-        .audit
-        .record(ev.actor(admin.actor()).subject(&subject).context(&ctx))
-        .await;
-    Ok(HttpResponse::SeeOther()
-        .insert_header((LOCATION, target))
-        .finish())
+    }
 }
 
 /// The dashboard's view of the synchronisations: the last run of each, the findings left.
