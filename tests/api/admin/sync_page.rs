@@ -685,3 +685,64 @@ async fn the_admin_api_lists_runs_starts_one_under_the_lease_and_pages_findings(
         assert!(doc["paths"][path].is_object(), "{path}");
     }
 }
+
+#[tokio::test]
+async fn an_rpps_import_started_from_the_console_skips_an_unchanged_source() {
+    use crate::directory::rpps::{line, write};
+    use trousseau::storage::rpps as rpps_store;
+    let dir = tempfile::tempdir().unwrap();
+    let first = vec![line("810000000011", "DUPONT", "JEAN", "10", "750712184")];
+    let path = write(dir.path(), "rpps.txt", &first);
+    let app = spawn_app_with(&format!(
+        "[sync.rpps]\nsource = \"{}\"\ninterval_secs = 86400\n",
+        path.display()
+    ))
+    .await;
+    // `serve` imports the source at start-up.
+    let (pool, now) = (app.state.db.pool().clone(), app.clock.now());
+    wait::until("the start-up RPPS import", || async {
+        leases::holder(&pool, "rpps_sync", now)
+            .await
+            .unwrap()
+            .is_none()
+            && rpps_store::runs(&pool, 1)
+                .await
+                .unwrap()
+                .iter()
+                .any(|r| r.status == "succeeded")
+    })
+    .await;
+    let mut b = signed_in(&app, "dsi", Some(AdminRole::Admin)).await;
+    let (_, csrf) = sync_page(&mut b).await;
+    let resp = b.post("/admin/sync/rpps/run", &[("csrf", &csrf)]).await;
+    assert_eq!(location(&resp), "/admin/sync?notice=nothing");
+
+    let second = vec![
+        first[0].clone(),
+        line("810000000022", "MARTIN", "ANNE", "10", "750712184"),
+    ];
+    write(dir.path(), "rpps.txt", &second);
+    let resp = b.post("/admin/sync/rpps/run", &[("csrf", &csrf)]).await;
+    let to = location(&resp);
+    let id = to
+        .strip_prefix("/admin/sync/runs/rpps/")
+        .unwrap_or_else(|| panic!("the run's page: {to}"))
+        .to_owned();
+    let run = wait::value("the RPPS run to end", || async {
+        rpps_store::run(&pool, &id)
+            .await
+            .unwrap()
+            .filter(|r| r.status != "running")
+    })
+    .await;
+    assert_eq!(
+        (run.status.as_str(), run.added),
+        ("succeeded", 1),
+        "{run:?}"
+    );
+    let body = b.get(&to).await.text().await.unwrap();
+    assert!(
+        body.contains("réussie") && body.contains("ajoutés"),
+        "{body}"
+    );
+}
