@@ -8,6 +8,7 @@ pub mod console;
 pub mod keys;
 pub mod pairings;
 pub mod roles;
+pub mod sync;
 pub mod users;
 
 /// A refused administrative action, worded for the person who asked: the same refusals as a

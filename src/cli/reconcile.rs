@@ -55,19 +55,12 @@ pub async fn report(state: &AppState, args: ReportArgs) -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&list)?);
         }
         ReportFormat::Csv => {
-            let mut w = csv::Writer::from_writer(std::io::stdout());
-            w.write_record(["category", "user", "idnat", "first_seen", "detail"])?;
-            for f in &findings {
-                let (who, seen) = (user(&f.identity_id), time(f.first_seen));
-                w.write_record([
-                    f.category.as_str(),
-                    who.as_str(),
-                    f.idnat.as_deref().unwrap_or(""),
-                    seen.as_str(),
-                    f.detail.as_str(),
-                ])?;
-            }
-            w.flush()?;
+            let rows: Vec<_> = findings
+                .iter()
+                .map(|f| (f.clone(), user(&f.identity_id)))
+                .collect();
+            use std::io::Write;
+            std::io::stdout().write_all(&crate::directory::report::csv(&rows, true)?)?;
         }
         ReportFormat::Table => {
             let rows: Vec<Vec<String>> = findings

@@ -238,14 +238,20 @@ pub async fn import_bytes(
         id: uuid::Uuid::now_v7().to_string(),
         source: source.to_owned(),
         started_at,
+        status: "running".to_owned(),
         ..HrRunRecord::default()
     };
+    store::insert_run(state.db.pool(), &run)
+        .await
+        .context("cannot record the HR run")?;
+    let mut progress = Progress::default();
     let mut issues = Vec::new();
     let mut warnings = Vec::new();
     let mut seen = HashSet::new();
     let today = local_today(state);
     let mut record = csv::StringRecord::new();
     loop {
+        progress.note(state, &run).await;
         let line = reader.position().line() + 1;
         match reader.read_record(&mut record) {
             Ok(false) => break,
@@ -299,35 +305,80 @@ pub async fn import_bytes(
             }
         }
     }
-    apply_arrivals(state, &today, actor)
-        .await
-        .context("cannot apply the arrivals")?;
-    run.departed = apply_departures(state, &today, actor)
-        .await
-        .context("cannot apply the departures")? as i64;
+    let ending = async {
+        apply_arrivals(state, &today, actor)
+            .await
+            .context("cannot apply the arrivals")?;
+        apply_departures(state, &today, actor)
+            .await
+            .context("cannot apply the departures")
+    }
+    .await;
     run.finished_at = state.clock.now();
+    let ev = match &ending {
+        Ok(departed) => {
+            run.departed = *departed as i64;
+            run.status = "succeeded".to_owned();
+            AuditEvent::success("hr_import")
+        }
+        Err(e) => {
+            run.status = "failed".to_owned();
+            run.error = Some(format!("{e:#}"));
+            AuditEvent::failure("hr_import", "failed")
+        }
+    };
+    let ev = ev.actor(actor).details(json!({
+        "run": run.id, "source": run.source, "lines": run.lines, "created": run.created,
+        "updated": run.updated, "unchanged": run.unchanged, "departed": run.departed,
+        "rejected": run.rejected,
+    }));
     let mut tx = state.db.begin().await.context("cannot record the HR run")?;
-    store::insert_run(&mut tx, &run)
+    store::update_run(&mut *tx, &run)
         .await
         .context("cannot record the HR run")?;
-    let ev = AuditEvent::success("hr_import")
-        .actor(actor)
-        .details(json!({
-            "run": run.id, "source": run.source, "lines": run.lines, "created": run.created,
-            "updated": run.updated, "unchanged": run.unchanged, "departed": run.departed,
-            "rejected": run.rejected,
-        }));
     state
         .audit
         .in_tx(&mut tx, ev)
         .await
         .context("cannot audit the HR run")?;
     tx.commit().await.context("cannot record the HR run")?;
+    ending?;
     Ok(HrReport {
         run,
         issues,
         warnings,
     })
+}
+
+/// When a running import last wrote its counters to its run row: every second, or every
+/// [`Progress::LINES`] lines, whichever comes first.
+struct Progress {
+    at: std::time::Instant,
+    lines: i64,
+}
+
+impl Default for Progress {
+    fn default() -> Self {
+        Progress {
+            at: std::time::Instant::now(),
+            lines: 0,
+        }
+    }
+}
+
+impl Progress {
+    const LINES: i64 = 200;
+
+    async fn note(&mut self, state: &Repository<'_>, run: &HrRunRecord) {
+        if run.lines - self.lines < Self::LINES && self.at.elapsed().as_secs() < 1 {
+            return;
+        }
+        (self.at, self.lines) = (std::time::Instant::now(), run.lines);
+        // Progress is for people watching: a failed write does not stop the import.
+        if let Err(e) = store::update_run(state.db.pool(), run).await {
+            tracing::warn!(error = %e, run = %run.id, "cannot write the HR run's progress");
+        }
+    }
 }
 
 fn push(list: &mut Vec<LineIssue>, line: u64, reason: String) {

@@ -4,6 +4,7 @@
 pub mod hr;
 pub mod ldap;
 pub mod reconcile;
+pub mod report;
 pub mod rpps;
 pub mod sync;
 pub mod users;

@@ -170,6 +170,8 @@ pub async fn run_hr_once(state: &Repository<'_>, holder: &str) -> anyhow::Result
 }
 
 async fn hr_folder(state: &Repository<'_>, folder: &Path) -> anyhow::Result<JobOutcome> {
+    // Under the lease, a run still marked running was cut short by a stopped process.
+    crate::storage::hr::abandon_running(state.db.pool(), state.clock.now()).await?;
     let mut files = Vec::new();
     let mut dir = tokio::fs::read_dir(folder).await.with_context(|| {
         format!(

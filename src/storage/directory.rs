@@ -427,11 +427,61 @@ pub async fn insert_run(pool: &AnyPool, r: &SyncRun) -> Result<(), sqlx::Error> 
     .map(|_| ())
 }
 
+/// Writes a run's counters and, once it ended, its end, marker and error.
+pub async fn update_run(pool: &AnyPool, r: &SyncRun) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE ldap_sync_runs SET mode = $1, finished_at = $2, seen = $3, created = $4, \
+         linked = $5, updated = $6, unchanged = $7, disabled = $8, enabled = $9, deleted = $10, \
+         conflicts = $11, group_count = $12, marker = $13, error = $14 WHERE id = $15",
+    )
+    .bind(&r.mode)
+    .bind(r.finished_at)
+    .bind(r.seen)
+    .bind(r.created)
+    .bind(r.linked)
+    .bind(r.updated)
+    .bind(r.unchanged)
+    .bind(r.disabled)
+    .bind(r.enabled)
+    .bind(r.deleted)
+    .bind(r.conflicts)
+    .bind(r.group_count)
+    .bind(&r.marker)
+    .bind(&r.error)
+    .bind(&r.id)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// Closes the runs a stopped process left open (called under the sync's lease).
+pub async fn abandon_running(pool: &AnyPool, now: i64) -> Result<u64, sqlx::Error> {
+    sqlx::query(
+        "UPDATE ldap_sync_runs SET finished_at = $1, error = 'abandoned: the process stopped \
+         during the run' WHERE finished_at IS NULL",
+    )
+    .bind(now)
+    .execute(pool)
+    .await
+    .map(|d| d.rows_affected())
+}
+
+pub async fn run(pool: &AnyPool, id: &str) -> Result<Option<SyncRun>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, mode, started_at, finished_at, seen, created, linked, updated, unchanged, \
+         disabled, enabled, deleted, conflicts, group_count, marker, error FROM ldap_sync_runs \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
 /// The latest successful run's marker (where the next incremental sync starts).
 pub async fn last_marker(pool: &AnyPool) -> Result<Option<String>, sqlx::Error> {
     let row: Option<(Option<String>,)> = sqlx::query_as(
         "SELECT marker FROM ldap_sync_runs WHERE error IS NULL AND marker IS NOT NULL \
-         ORDER BY started_at DESC, id DESC LIMIT 1",
+         AND finished_at IS NOT NULL ORDER BY started_at DESC, id DESC LIMIT 1",
     )
     .fetch_optional(pool)
     .await?;

@@ -63,3 +63,14 @@ pub async fn set_fingerprint(
     .await
     .map(|_| ())
 }
+
+/// Who holds the lease `name` at `now`, if anyone.
+pub async fn holder(pool: &AnyPool, name: &str, now: i64) -> Result<Option<String>, sqlx::Error> {
+    let row: Option<(String,)> =
+        sqlx::query_as("SELECT holder FROM job_leases WHERE name = $1 AND expires_at > $2")
+            .bind(name)
+            .bind(now)
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|r| r.0))
+}

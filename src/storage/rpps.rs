@@ -494,6 +494,31 @@ async fn close_run(
     .map(|_| ())
 }
 
+/// Writes the counters of a running run so far.
+pub async fn progress(pool: &AnyPool, run_id: &str, c: &RunCounts) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE rpps_runs SET lines = $1, rejected = $2 WHERE id = $3 AND status = 'running'",
+    )
+    .bind(c.lines)
+    .bind(c.rejected)
+    .bind(run_id)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}
+
+/// One run by its id.
+pub async fn run(pool: &AnyPool, id: &str) -> Result<Option<RunRecord>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, started_at, finished_at, file, generation, status, error, lines, \
+         professionals, activities, added, changed, removed, rejected, duration_ms, rejections \
+         FROM rpps_runs WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
 /// Closes a failed run and gives the lease back; the unpublished rows stay invisible and are
 /// dropped by the next import.
 pub async fn fail(

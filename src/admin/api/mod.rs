@@ -10,6 +10,7 @@ mod clients;
 mod identities;
 mod pairings;
 mod problem;
+mod sync;
 
 use actix_web::{HttpResponse, web};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -50,6 +51,9 @@ pub use problem::Problem;
         clients::rotate_secret,
         clients::disable,
         clients::enable,
+        sync::runs,
+        sync::run,
+        sync::list_findings,
     ),
     components(schemas(crate::identity::AdminRole, problem::FieldProblem)),
     modifiers(&BearerAuth)
@@ -178,6 +182,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .service(
                 resource("/clients/{id}/enable", "POST").route(web::post().to(clients::enable)),
             )
+            .service(resource("/sync/runs", "GET").route(web::get().to(sync::runs)))
+            .service(resource("/sync/{kind}/run", "POST").route(web::post().to(sync::run)))
+            .service(resource("/findings", "GET").route(web::get().to(sync::list_findings)))
             .default_service(web::to(unknown)),
     );
 }

@@ -82,6 +82,7 @@ struct DashboardPage {
     /// Active pairings expiring in the next 30 days; active, expired, revoked.
     pairings_expiring: i64,
     pairings: (i64, i64, i64),
+    sync: super::sync::DashboardSync,
 }
 
 /// GET /admin
@@ -117,6 +118,7 @@ pub async fn dashboard(
         pairings: figures::pairings_by_status(pool, now)
             .await
             .context("dashboard: pairings")?,
+        sync: super::sync::dashboard_sync(&state, f.c).await?,
         f,
     };
     Ok(render_with(HttpResponse::Ok(), &page))

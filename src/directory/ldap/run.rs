@@ -79,13 +79,16 @@ async fn sync_locked(state: &Repository<'_>, opts: SyncOptions) -> anyhow::Resul
         "full"
     }
     .into();
+    // Recorded at once, its counters written as pages are applied: the run can be followed.
+    store::abandon_running(pool, started).await?;
+    store::insert_run(pool, &run).await?;
     let outcome = sync_inner(state, &dir, opts, since.as_deref(), &mut run).await;
     run.finished_at = Some(state.clock.now());
     if let Err(e) = &outcome {
         run.error = Some(format!("{e:#}"));
         run.marker = None;
     }
-    store::insert_run(pool, &run).await?;
+    store::update_run(pool, &run).await?;
     let ev = match &outcome {
         Ok(()) => AuditEvent::success("directory_sync"),
         Err(_) => AuditEvent::failure("directory_sync", "directory_sync_failed"),
@@ -206,6 +209,7 @@ async fn sync_inner(
             .filter_map(|e| DirEntry::from_search(e, &s.attributes, kind))
             .collect();
         apply(state, &s, &roles_map, &mut tally, &entries).await?;
+        note_progress(pool, run, &tally.counts).await;
     }
     reader
         .await
@@ -260,6 +264,15 @@ async fn sync_inner(
     let counts = &mut tally.counts;
     counts.deleted = mark_deleted(state, &gone).await?;
 
+    copy_counts(run, counts);
+    run.marker = match kind {
+        DirectoryKind::Ad => ad_marker.or_else(|| since.map(str::to_owned)),
+        DirectoryKind::Openldap => tally.max_stamp,
+    };
+    Ok(())
+}
+
+fn copy_counts(run: &mut SyncRun, counts: &Counts) {
     run.seen = counts.seen;
     run.created = counts.created;
     run.linked = counts.linked;
@@ -269,9 +282,14 @@ async fn sync_inner(
     run.enabled = counts.enabled;
     run.deleted = counts.deleted;
     run.conflicts = counts.conflicts;
-    run.marker = match kind {
-        DirectoryKind::Ad => ad_marker.or_else(|| since.map(str::to_owned)),
-        DirectoryKind::Openldap => tally.max_stamp,
-    };
-    Ok(())
+}
+
+/// Writes the counters so far to the run's row, after each page of users (a page is at most
+/// the directory's page size): whoever follows the run sees it move.
+async fn note_progress(pool: &sqlx::AnyPool, run: &mut SyncRun, counts: &Counts) {
+    copy_counts(run, counts);
+    // Progress is for people watching: a failed write does not stop the sync.
+    if let Err(e) = store::update_run(pool, run).await {
+        tracing::warn!(error = %e, run = %run.id, "cannot write the directory sync's progress");
+    }
 }

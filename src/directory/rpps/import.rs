@@ -399,12 +399,17 @@ impl Run<'_> {
         while let Some(message) = receiver.recv().await {
             match message {
                 Message::Started { .. } => {}
-                Message::Progress { lines, bytes } => progress(Progress {
-                    lines,
-                    bytes,
-                    total_bytes,
-                }),
+                Message::Progress { lines, bytes } => {
+                    progress(Progress {
+                        lines,
+                        bytes,
+                        total_bytes,
+                    });
+                    self.counts.lines = lines as i64;
+                    self.write_progress().await;
+                }
                 Message::Batch(batch) => {
+                    self.counts.rejected += batch.rejected.len() as i64;
                     self.note_rejections(batch.rejected);
                     if batch.rows.is_empty() && batch.replaced.is_empty() {
                         continue;
@@ -450,6 +455,15 @@ impl Run<'_> {
         Err(ImportError::Failed(anyhow::anyhow!(
             "the parser stopped without finishing"
         )))
+    }
+
+    /// Writes the counters so far to the run's row (every 64 Ki lines, when the parser reports
+    /// where it is), so that whoever follows the run sees it move. The final counts replace
+    /// them when the run closes.
+    async fn write_progress(&self) {
+        if let Err(e) = store::progress(self.db.pool(), &self.run_id, &self.counts).await {
+            tracing::warn!(error = %e, run = %self.run_id, "cannot write the RPPS run's progress");
+        }
     }
 
     fn note_rejections(&mut self, rejected: Vec<(u64, LineError)>) {
