@@ -180,7 +180,7 @@ pub struct ConsoleTexts {
     pub col_result: &'static str,
     pub col_counts: &'static str,
     pub col_error: &'static str,
-    pub col_source: &'static str,
+    pub sync_source: &'static str,
     pub sync_run_now: &'static str,
     pub sync_run_incremental: &'static str,
     pub sync_run_full: &'static str,
@@ -202,7 +202,6 @@ pub struct ConsoleTexts {
     pub findings_csv: &'static str,
     pub findings_none: &'static str,
     pub findings_note: &'static str,
-    pub col_idnat: &'static str,
     pub col_first_seen: &'static str,
     pub col_detail: &'static str,
     pub dash_sync: &'static str,
@@ -381,7 +380,7 @@ static FR: ConsoleTexts = ConsoleTexts {
     col_result: "Résultat",
     col_counts: "Décomptes",
     col_error: "Erreur",
-    col_source: "Source",
+    sync_source: "Source",
     sync_run_now: "Lancer maintenant",
     sync_run_incremental: "Lancer une synchronisation incrémentale",
     sync_run_full: "Lancer une synchronisation complète",
@@ -403,7 +402,6 @@ static FR: ConsoleTexts = ConsoleTexts {
     findings_csv: "Exporter en CSV",
     findings_none: "Aucun constat ne correspond.",
     findings_note: "Les constats sont recalculés à chaque rapprochement : un constat traité disparaît au suivant.",
-    col_idnat: "IdNat",
     col_first_seen: "Constaté le",
     col_detail: "Détail",
     dash_sync: "Dernières synchronisations",
@@ -615,7 +613,7 @@ static EN: ConsoleTexts = ConsoleTexts {
     col_result: "Result",
     col_counts: "Counts",
     col_error: "Error",
-    col_source: "Source",
+    sync_source: "Source",
     sync_run_now: "Run now",
     sync_run_incremental: "Run an incremental sync",
     sync_run_full: "Run a full sync",
@@ -637,7 +635,6 @@ static EN: ConsoleTexts = ConsoleTexts {
     findings_csv: "Export as CSV",
     findings_none: "No finding matches.",
     findings_note: "Findings are computed again by each reconciliation: a finding dealt with is gone after the next one.",
-    col_idnat: "IdNat",
     col_first_seen: "First seen",
     col_detail: "Detail",
     dash_sync: "Last synchronisations",
@@ -966,6 +963,9 @@ pub fn client_refusal(lang: Lang, code: &str) -> &'static str {
     match lang {
         Lang::Fr => fr,
         Lang::En => en,
+    }
+}
+
 impl ConsoleTexts {
     /// The label of a counter, a run status or a finding category (`changed` is both a
     /// counter and a category: the category is looked up as `changed_rpps`); the key itself
