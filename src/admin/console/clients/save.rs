@@ -56,46 +56,50 @@ fn refusal(e: AdminError) -> Result<Refusal, PageError> {
     }
 }
 
+impl Refusal {
+    /// The form as typed, with this refusal.
+    fn shown(self, view: Option<ClientView>, v: FormValues) -> Shown {
+        let (errors, error) = match self {
+            Refusal::Fields(errors) => (errors, None),
+            Refusal::Whole(message) => (Vec::new(), Some(message)),
+        };
+        Shown {
+            view,
+            v,
+            errors,
+            error,
+            done: false,
+        }
+    }
+}
+
 /// The form again, with what was refused (422), the refusal audited.
-#[allow(clippy::too_many_arguments)]
 async fn refuse(
     req: &HttpRequest,
     state: &AppState,
     lang: Lang,
     admin: &AdminSession,
     action: &str,
-    view: Option<ClientView>,
-    v: FormValues,
-    why: Refusal,
+    shown: Shown,
 ) -> HttpResponse {
-    let (errors, error) = match why {
-        Refusal::Fields(errors) => (errors, None),
-        Refusal::Whole(message) => (Vec::new(), Some(message)),
-    };
-    let what: Vec<Value> = errors
-        .iter()
-        .map(|e| json!({ "field": e.field, "code": e.code }))
-        .collect();
-    let what = match &error {
+    let what = match &shown.error {
         Some(message) => json!({ "message": message }),
-        None => Value::from(what),
+        None => shown
+            .errors
+            .iter()
+            .map(|e| json!({ "field": e.field, "code": e.code }))
+            .collect::<Value>(),
     };
-    audit(state, req, admin, &v.id, refused(action, "invalid", what)).await;
-    let shown = Shown {
-        view,
-        v,
-        errors,
-        error,
-        done: false,
-    };
-    page(
-        req,
+    audit(
         state,
-        lang,
+        req,
         admin,
-        shown,
-        StatusCode::UNPROCESSABLE_ENTITY,
+        &shown.v.id,
+        refused(action, "invalid", what),
     )
+    .await;
+    let status = StatusCode::UNPROCESSABLE_ENTITY;
+    page(req, state, lang, admin, shown, status)
 }
 
 fn see_other(to: String) -> HttpResponse {
@@ -127,7 +131,8 @@ pub async fn create(
     let secret = match outcome {
         Ok(secret) => secret,
         Err(why) => {
-            return Ok(refuse(&req, &state, lang, &admin, "create_client", None, v, why).await);
+            let shown = why.shown(None, v);
+            return Ok(refuse(&req, &state, lang, &admin, "create_client", shown).await);
         }
     };
     let rec = found(clients::get(&state, &v.id).await)?;
@@ -166,7 +171,8 @@ pub async fn update(
         Ok(after) => after,
         Err(why) => {
             let view = Some(ClientView::of(&current));
-            return Ok(refuse(&req, &state, lang, &admin, "update_client", view, v, why).await);
+            let shown = why.shown(view, v);
+            return Ok(refuse(&req, &state, lang, &admin, "update_client", shown).await);
         }
     };
     let before = clients::describe(&current);
