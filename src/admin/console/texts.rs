@@ -970,10 +970,7 @@ impl ConsoleTexts {
     /// The label of a counter, a run status or a finding category (`changed` is both a
     /// counter and a category: the category is looked up as `changed_rpps`); the key itself
     /// when unknown.
-    pub fn label<'a>(&self, key: &'a str) -> &'a str
-    where
-        'static: 'a,
-    {
+    pub fn label<'a>(&self, key: &'a str) -> &'a str {
         self.sync_labels
             .iter()
             .find(|(k, _)| *k == key)

@@ -43,13 +43,15 @@ async fn app_with_hr_folder() -> (TestApp, tempfile::TempDir) {
                 .any(|r| r.status == "running")
     })
     .await;
-    // The start-up run may still be about to take the lease: take it once, give it back.
+    // The start-up run may still be about to take the lease (its database connection can be
+    // slow to come): hold the lease a moment, so that it finds the job busy and skips.
     wait::until("the HR lease", || async {
         leases::acquire(&pool, HR_JOB, "test", now, 60)
             .await
             .unwrap()
     })
     .await;
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     leases::release(&pool, HR_JOB, "test").await.unwrap();
     (app, dir)
 }
@@ -61,6 +63,21 @@ async fn hr_lease_free(app: &TestApp) {
         leases::holder(&pool, HR_JOB, now).await.unwrap().is_none()
     })
     .await;
+}
+
+/// Starts the HR job from the console and answers where the browser goes: tried again while
+/// a run holds the lease (the start-up run of `serve`, on a slow machine).
+async fn start_hr(b: &mut Browser, csrf: &str) -> String {
+    let deadline = std::time::Instant::now() + wait::LIMIT;
+    loop {
+        let resp = b.post("/admin/sync/hr/run", &[("csrf", csrf)]).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let to = location(&resp);
+        if to != "/admin/sync?notice=busy" || std::time::Instant::now() > deadline {
+            return to;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }
 
 /// A browser signed in with a card (loa3) as `user`, with `role` if any.
@@ -174,9 +191,7 @@ async fn a_run_started_from_the_console_imports_the_drop_folder_and_shows_its_re
     let lines = format!("{HEADER}\nE1;Dupont;Jean;;;;;;\nE2;Durand;Anne;;;;;;\nE3;;;;;;;;\n");
     std::fs::write(dir.path().join("rh-1.csv"), lines).unwrap();
     let (_, csrf) = sync_page(&mut b).await;
-    let resp = b.post("/admin/sync/hr/run", &[("csrf", &csrf)]).await;
-    assert_eq!(resp.status(), StatusCode::SEE_OTHER);
-    let to = location(&resp);
+    let to = start_hr(&mut b, &csrf).await;
     let id = to
         .strip_prefix("/admin/sync/runs/hr/")
         .unwrap_or_else(|| panic!("the run's page: {to}"))
@@ -206,17 +221,19 @@ async fn a_run_started_from_the_console_imports_the_drop_folder_and_shows_its_re
     let (page, _) = sync_page(&mut b).await;
     assert!(page.contains(&to), "the run is listed: {page}");
 
-    let audited = actions(&app, "sync_run").await;
+    let audited: Vec<_> = actions(&app, "sync_run")
+        .await
+        .into_iter()
+        .filter(|r| r.outcome == "success")
+        .collect();
     assert_eq!(audited.len(), 1);
-    assert_eq!(audited[0].outcome, "success");
     assert_eq!(audited[0].subject.as_deref(), Some("sync:hr"));
     assert_eq!(details(&audited[0])["after"]["run"], id.as_str());
     assert!(details(&audited[0])["before"]["last_run"].is_null());
 
     // Nothing left in the folder: the run ends without a new import, and says so.
     hr_lease_free(&app).await;
-    let resp = b.post("/admin/sync/hr/run", &[("csrf", &csrf)]).await;
-    assert_eq!(location(&resp), "/admin/sync?notice=nothing");
+    assert_eq!(start_hr(&mut b, &csrf).await, "/admin/sync?notice=nothing");
     let body = b
         .get("/admin/sync?notice=nothing")
         .await
@@ -230,17 +247,18 @@ async fn a_run_started_from_the_console_imports_the_drop_folder_and_shows_its_re
 async fn a_start_while_a_run_holds_the_lease_is_refused_with_a_message() {
     let (app, dir) = app_with_hr_folder().await;
     let mut b = signed_in(&app, "dsi", Some(AdminRole::Admin)).await;
+    let pool = app.state.db.pool();
+    wait::until("the lease for node-b", || async {
+        leases::acquire(pool, HR_JOB, "node-b", app.clock.now(), 600)
+            .await
+            .unwrap()
+    })
+    .await;
     std::fs::write(
         dir.path().join("rh-1.csv"),
         format!("{HEADER}\nE1;Dupont;Jean;;;;;;\n"),
     )
     .unwrap();
-    let pool = app.state.db.pool();
-    assert!(
-        leases::acquire(pool, HR_JOB, "node-b", app.clock.now(), 600)
-            .await
-            .unwrap()
-    );
     let (_, csrf) = sync_page(&mut b).await;
     let resp = b.post("/admin/sync/hr/run", &[("csrf", &csrf)]).await;
     assert_eq!(resp.status(), StatusCode::SEE_OTHER);
@@ -610,7 +628,11 @@ async fn the_admin_api_lists_runs_starts_one_under_the_lease_and_pages_findings(
 
     let (status, body) = api(&app, Method::POST, "/sync/hr/run", &audit).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
-    let (status, body) = api(&app, Method::POST, "/sync/hr/run", &admin).await;
+    let (status, body) = wait::value("a start once the start-up run is over", || async {
+        let (status, body) = api(&app, Method::POST, "/sync/hr/run", &admin).await;
+        (status != StatusCode::CONFLICT).then_some((status, body))
+    })
+    .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     assert_eq!(body["state"], "started");
     let id = body["run"].as_str().unwrap().to_owned();
@@ -631,11 +653,12 @@ async fn the_admin_api_lists_runs_starts_one_under_the_lease_and_pages_findings(
 
     // Another node holds the lease: 409, nothing started.
     hr_lease_free(&app).await;
-    assert!(
+    wait::until("the lease for node-b", || async {
         leases::acquire(&pool, HR_JOB, "node-b", app.clock.now(), 600)
             .await
             .unwrap()
-    );
+    })
+    .await;
     let (status, body) = api(&app, Method::POST, "/sync/hr/run", &admin).await;
     assert_eq!(
         (status, body["code"].as_str()),
@@ -647,7 +670,12 @@ async fn the_admin_api_lists_runs_starts_one_under_the_lease_and_pages_findings(
         (StatusCode::CONFLICT, Some("not_configured"))
     );
     let requested = app.audit("sync_run_requested").await;
-    assert_eq!(requested.len(), 3);
+    for reason in [None, Some("busy"), Some("not_configured")] {
+        assert!(
+            requested.iter().any(|r| r.reason.as_deref() == reason),
+            "{reason:?}"
+        );
+    }
 
     for n in 0..3 {
         finding(
