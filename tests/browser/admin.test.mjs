@@ -14,12 +14,17 @@ import { after, before, describe, test } from 'node:test';
 import {
   assertAccessible,
   authorizationRequest,
+  decideOnPhone,
+  ecpsPhone,
   enrolKey,
   exchangeCode,
   newContext,
   plugKey,
   rpConfig,
+  randomIdNat,
   setup,
+  signIn,
+  startPscSandbox,
   submitLogin,
   waitForRp,
   withDiagnostics,
@@ -191,6 +196,102 @@ describe('administration console in Chromium', { timeout: 300_000 }, () => {
     })(t),
   );
 
+  test('a new application: registered in the console, its secret shown once, then usable; the helpdesk may not see it', { timeout: 120_000 }, (t) =>
+    withDiagnostics(env, async (_t, track) => {
+      const { server, rp } = env;
+      const { page } = await consoleAs(track, 'admin', { givenName: 'Bruno', familyName: 'Applis' });
+      await page.getByRole('link', { name: 'Applications' }).click();
+      await page.getByRole('heading', { name: 'Applications', level: 1 }).or(page.locator('h1')).first().waitFor();
+      await assertAccessible(page, 'clients list');
+      await page.getByRole('link', { name: 'Déclarer une application' }).click();
+      await assertAccessible(page, 'new client form');
+
+      // A redirect URI with a fragment is refused with a message, and nothing is stored.
+      const id = `dpi-${Date.now()}`;
+      await page.getByLabel('Identifiant client').fill(id);
+      await page.getByLabel('Nom présenté aux utilisateurs').fill('DPI des urgences');
+      await page.getByLabel('Adresses de retour (redirect URI)').fill(`${rp.redirectUri}#frag`);
+      await page.getByRole('button', { name: "Déclarer l'application" }).click();
+      await page.getByRole('alert').first().waitFor();
+      await assertAccessible(page, 'new client form with refusals');
+      await page.getByLabel('Adresses de retour (redirect URI)').fill(rp.redirectUri);
+      await page.getByLabel('Application interne : pas d\'écran de consentement').check();
+      const [answer] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && r.url().endsWith('/admin/clients/new')),
+        page.getByRole('button', { name: "Déclarer l'application" }).click(),
+      ]);
+      assert.equal(answer.headers()['cache-control'], 'no-store');
+      const secret = await page.locator('#client-secret').inputValue();
+      assert.ok(secret.length >= 20, 'a client secret is shown');
+      await picture(page, 'admin-client-secret');
+
+      // Shown once: the client's page never shows it again.
+      await page.goto(`${server.issuer}/admin/clients/${id}`);
+      assert.ok(!(await page.content()).includes(secret), 'the secret is not on the client page');
+      await picture(page, 'admin-client');
+
+      // The application works with it.
+      const user = await server.createUser({ givenName: 'Zoé', familyName: 'Urgences' });
+      const config = await rpConfig(env.issuer, id, secret);
+      const userPage = track(await (await newContext(env.browser)).newPage());
+      const { claims } = await signIn(userPage, config, rp, user);
+      assert.equal(claims.sub, user.id);
+
+      // The helpdesk does not see the applications, and a typed address is refused.
+      const helpdesk = await consoleAs(track, 'helpdesk', { givenName: 'Henri', familyName: 'Support' });
+      assert.equal(await helpdesk.page.getByRole('link', { name: 'Applications' }).count(), 0);
+      const refused = await helpdesk.page.goto(`${server.issuer}/admin/clients/${id}`);
+      assert.equal(refused.status(), 403);
+    })(t),
+  );
+
+  test('audit trail: an auditor filters by person and outcome, then exports the events as CSV', { timeout: 120_000 }, (t) =>
+    withDiagnostics(env, async (_t, track) => {
+      const { server } = env;
+      const target = await server.createUser({ givenName: 'Marc', familyName: 'Tentatives' });
+      // Two failed logins for him.
+      const attempts = track(await (await newContext(env.browser)).newPage());
+      for (let i = 0; i < 2; i += 1) {
+        await attempts.goto(`${server.issuer}/keys`);
+        await submitLogin(attempts, target.username, 'pas-le-bon-mot-de-passe');
+      }
+      const { page } = await consoleAs(track, 'auditor', { givenName: 'Aude', familyName: 'Journal' });
+      await page.getByRole('link', { name: "Journal d'audit" }).click();
+      await assertAccessible(page, 'audit page');
+      await page.getByLabel('Personne (identifiant ou id)').fill(target.username);
+      await page.getByLabel('Résultat').selectOption('failure');
+      await page.getByRole('button', { name: 'Filtrer' }).click();
+      await page.getByRole('cell', { name: 'login', exact: true }).first().waitFor();
+      const rows = await page.locator('table.audit tbody tr').count();
+      assert.equal(rows, 2, 'his two failed logins');
+      await assertAccessible(page, 'audit page with results');
+      await picture(page, 'admin-audit');
+
+      const [download] = await Promise.all([
+        page.waitForEvent('download'),
+        page.getByRole('link', { name: 'Exporter ces événements en CSV' }).click(),
+      ]);
+      const chunks = [];
+      for await (const c of await download.createReadStream()) chunks.push(c);
+      const lines = Buffer.concat(chunks).toString('utf8').trim().split(/\r?\n/);
+      assert.equal(lines.length, 3, `a header and two events:\n${lines.join('\n')}`);
+      assert.match(lines[0], /kind/);
+      assert.ok(lines.slice(1).every((l) => l.includes('login') && l.includes('failure')));
+    })(t),
+  );
+
+  test('synchronisation page: each source and its runs, readable and accessible', { timeout: 60_000 }, (t) =>
+    withDiagnostics(env, async (_t, track) => {
+      const { page } = await consoleAs(track, 'admin', { givenName: 'Sylvie', familyName: 'Synchro' });
+      await page.getByRole('link', { name: 'Synchronisation' }).click();
+      await page.getByRole('heading', { name: 'Synchronisation', level: 1 }).waitFor();
+      await assertAccessible(page, 'synchronisation page');
+      await picture(page, 'admin-sync');
+      await page.goto(`${env.issuer}/admin/sync/findings`);
+      await assertAccessible(page, 'reconciliation report');
+    })(t),
+  );
+
   test('roles: a password session never reaches the console, an auditor reads only', { timeout: 120_000 }, (t) =>
     withDiagnostics(env, async (_t, track) => {
       const { server } = env;
@@ -222,6 +323,89 @@ describe('administration console in Chromium', { timeout: 300_000 }, () => {
       await page.goto(`${server.issuer}/admin/identities?q=audit&lang=en`);
       await assertAccessible(page, 'search results (en)');
       await picture(page, 'admin-search');
+    })(t),
+  );
+});
+
+describe('pairings in the console (PSC sandbox)', { timeout: 240_000 }, () => {
+  let env;
+  let sandbox;
+  const idnat = randomIdNat();
+  before(async () => {
+    sandbox = await startPscSandbox({
+      professionals: [{ idnat, familyName: 'LEBRUN', givenName: 'NORA' }],
+      cibaExpiresIn: 60,
+      cibaInterval: 1,
+    });
+    try {
+      env = await setup({
+        configToml: sandbox.trousseauToml(),
+        // Pairings last 20 days here: the new one is among those expiring within 30 days.
+        env: {
+          TROUSSEAU__WEBAUTHN__ALLOW_UNATTESTED: 'true',
+          TROUSSEAU__PSC__PAIRING__VALIDITY_DAYS: '20',
+          TROUSSEAU__PSC__PAIRING__WARN_DAYS: '7',
+          ...sandbox.trousseauEnv,
+        },
+      });
+    } catch (err) {
+      await sandbox.stop();
+      throw err;
+    }
+  });
+  after(async () => {
+    await env?.teardown();
+    await sandbox?.stop();
+  });
+
+  test('a pairing expiring soon is found from the dashboard and revoked with a reason', { timeout: 150_000 }, (t) =>
+    withDiagnostics(env, async (_t, track) => {
+      const { server } = env;
+      // Nora pairs her account with e-CPS.
+      const nora = await server.createUser({ givenName: 'Nora', familyName: 'Lebrun' });
+      await server.cli(['user', 'link-rpps', nora.username, idnat]);
+      const page = track(await (await newContext(env.browser)).newPage());
+      await plugKey(page);
+      await enrolKey(page, server, nora, 'Clé du service');
+      await page.getByRole('heading', { name: 'Clé enregistrée' }).waitFor({ timeout: 15_000 });
+      await page.goto(`${server.issuer}/pairing`);
+      await page.getByRole('button', { name: 'Se connecter avec une clé de sécurité' }).click();
+      await page.waitForURL((u) => u.pathname === '/pairing', { waitUntil: 'load' });
+      await page.getByRole('button', { name: "Appairer avec l'application e-CPS" }).click();
+      await page.getByRole('heading', { name: 'Validation en attente' }).waitFor();
+      const code = (await page.locator('#binding-message').innerText()).trim();
+      const phone = await ecpsPhone(track(await (await newContext(env.browser)).newPage()), sandbox, idnat);
+      await decideOnPhone(phone, code, 'Approuver');
+      await page.locator('#pairing-live').filter({ hasText: 'Votre compte est appairé.' }).waitFor({ timeout: 20_000 });
+
+      // The helpdesk sees it among the pairings expiring within 30 days and revokes it.
+      const helpdesk = await server.createUser({ givenName: 'Hélène', familyName: 'Assistance' });
+      await server.cli(['user', 'role', 'add', helpdesk.username, 'helpdesk']);
+      const admin = track(await (await newContext(env.browser, { bypassCSP: true })).newPage());
+      await plugKey(admin);
+      await enrolKey(admin, server, helpdesk, 'Clé du support');
+      await admin.getByRole('heading', { name: 'Clé enregistrée' }).waitFor({ timeout: 15_000 });
+      await admin.goto(`${server.issuer}/admin`);
+      await admin
+        .getByRole('button', { name: 'Se connecter avec une clé de sécurité' })
+        .or(admin.getByRole('button', { name: 'Utiliser ma clé de sécurité' }))
+        .first()
+        .click();
+      await admin.locator('#pairings-expiring').filter({ hasText: '1' }).waitFor({ timeout: 15_000 });
+      await admin.getByRole('link', { name: 'Expirant dans les 30 prochains jours' }).click();
+      await admin.getByRole('cell', { name: idnat }).waitFor();
+      await assertAccessible(admin, 'pairings page');
+      await picture(admin, 'admin-pairings');
+      await admin.getByLabel('Motif (obligatoire)').fill('Départ en retraite');
+      await admin.getByRole('button', { name: /Révoquer l'appairage/ }).click();
+      await admin.getByRole('status').filter({ hasText: 'Appairage révoqué.' }).waitFor();
+
+      // Her pairing page says so.
+      await page.goto(`${server.issuer}/pairing`);
+      assert.equal(await page.getByText('Votre compte est appairé.').count(), 0);
+      const { stdout } = await server.cli(['pairing', 'list', '--json']);
+      const [p] = JSON.parse(stdout);
+      assert.equal(p.status, 'revoked');
     })(t),
   );
 });
