@@ -7,36 +7,18 @@ use reqwest::StatusCode;
 use reqwest::header::{CACHE_CONTROL, LOCATION};
 use serde_json::{Value, json};
 
+use super::api::api_token;
 use crate::helpers::*;
 use trousseau::admin::clients;
-use trousseau::admin::roles;
-use trousseau::audit::RequestContext;
-use trousseau::authn::{AuthFactor, Method};
+use trousseau::authn::Method;
 use trousseau::identity::AdminRole;
 use trousseau::oidc::client::GrantType;
 
-const SESSION: &str = "__Host-trousseau_session";
 const CSRF: &str = "__Host-trousseau_csrf";
 
 /// A browser signed in with a card (loa3) as `user`, created with `role` if any.
 async fn signed_in(app: &TestApp, user: &str, role: Option<AdminRole>) -> Browser {
-    let id = app.create_user(user, "Secret-1").await;
-    if let Some(role) = role {
-        roles::add(&app.state, user, role, "test").await.unwrap();
-    }
-    let factor = AuthFactor {
-        method: Method::Card,
-        user_verified: true,
-    };
-    let ctx = RequestContext::default();
-    let done =
-        trousseau::session::record_login(&app.state.sessions(), None, &id, factor, None, &ctx)
-            .await
-            .unwrap();
-    let mut b = app.browser();
-    b.cookies
-        .insert(SESSION.into(), done.new_token.expect("a new session"));
-    b
+    super::console::signed_in(app, user, role, Method::Card).await
 }
 
 /// Opens a page (which sets the CSRF cookie) and answers the token.
@@ -471,25 +453,6 @@ async fn an_auditor_forging_a_post_and_a_form_without_csrf_change_nothing() {
     let csrf_refused = app.audit("admin_console_action").await;
     assert_eq!(csrf_refused.len(), 1);
     assert_eq!(csrf_refused[0].reason.as_deref(), Some("csrf"));
-}
-
-/// An admin API token with `scopes`.
-async fn api_token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
-    let mut spec = app.spec(id);
-    spec.grants = vec![GrantType::ClientCredentials];
-    spec.redirect_uris.clear();
-    spec.post_logout_redirect_uris.clear();
-    spec.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
-    let rp = app.register(spec).await;
-    let scope = scopes.join(" ");
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("scope", scope.as_str()),
-    ];
-    let resp = app.post_form("/token", Some(&rp), &form).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let body: Value = resp.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn call(

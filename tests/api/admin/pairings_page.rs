@@ -6,16 +6,15 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, LOCATION};
 use serde_json::{Value, json};
 
+use super::api::api_token;
 use crate::helpers::*;
 use trousseau::admin::roles;
 use trousseau::admin::users::{self, NewUser};
 use trousseau::audit::RequestContext;
-use trousseau::authn::{AuthFactor, Method};
+use trousseau::authn::Method;
 use trousseau::identity::AdminRole;
-use trousseau::oidc::client::GrantType;
 use trousseau::storage::pairings::{self, PairingRecord};
 
-const SESSION: &str = "__Host-trousseau_session";
 const CSRF: &str = "__Host-trousseau_csrf";
 const DAY: i64 = 86_400;
 
@@ -25,19 +24,7 @@ async fn admin(app: &TestApp, user: &str, role: Option<AdminRole>) -> Browser {
     if let Some(role) = role {
         roles::add(&app.state, user, role, "test").await.unwrap();
     }
-    let factor = AuthFactor {
-        method: Method::Card,
-        user_verified: true,
-    };
-    let ctx = RequestContext::default();
-    let done =
-        trousseau::session::record_login(&app.state.sessions(), None, &id, factor, None, &ctx)
-            .await
-            .unwrap();
-    let mut b = app.browser();
-    b.cookies
-        .insert(SESSION.into(), done.new_token.expect("a new session"));
-    b
+    super::console::browser_of(app, &id, Method::Card).await
 }
 
 async fn person(app: &TestApp, username: &str, given: &str, family: &str) -> String {
@@ -495,25 +482,6 @@ async fn the_dashboard_counts_pairings_and_links_to_those_expiring() {
         );
     }
     assert!(body.contains("href=\"/admin/pairings?expiring_within_days=30\""));
-}
-
-/// A client of the admin API with `scopes`, and an access token for it.
-async fn api_token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
-    let mut spec = app.spec(id);
-    spec.grants = vec![GrantType::ClientCredentials];
-    spec.redirect_uris.clear();
-    spec.post_logout_redirect_uris.clear();
-    spec.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
-    let rp = app.register(spec).await;
-    let scope = scopes.join(" ");
-    let form = [
-        ("grant_type", "client_credentials"),
-        ("scope", scope.as_str()),
-    ];
-    let resp = app.post_form("/token", Some(&rp), &form).await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let body: Value = resp.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn call(app: &TestApp, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {

@@ -6,12 +6,11 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_TYPE, LOCATION};
 use serde_json::Value;
 
+use super::api::api_token;
 use crate::directory::ldap::ldap_toml;
 use crate::helpers::peers::slapd::Slapd;
 use crate::helpers::*;
-use trousseau::admin::roles;
-use trousseau::audit::RequestContext;
-use trousseau::authn::{AuthFactor, Method};
+use trousseau::authn::Method;
 use trousseau::clock::Clock;
 use trousseau::directory::sync::HR_JOB;
 use trousseau::identity::AdminRole;
@@ -20,7 +19,6 @@ use trousseau::storage::findings::{self, FindingRecord};
 use trousseau::storage::hr::{self as hr_store, HrRunRecord};
 use trousseau::storage::leases;
 
-const SESSION: &str = "__Host-trousseau_session";
 const CSRF: &str = "__Host-trousseau_csrf";
 const HEADER: &str =
     "matricule;nom;prenom;date_naissance;email;service;date_arrivee;date_depart;idnat";
@@ -82,23 +80,7 @@ async fn start_hr(b: &mut Browser, csrf: &str) -> String {
 
 /// A browser signed in with a card (loa3) as `user`, with `role` if any.
 async fn signed_in(app: &TestApp, user: &str, role: Option<AdminRole>) -> Browser {
-    let id = app.create_user(user, "Secret-1").await;
-    if let Some(role) = role {
-        roles::add(&app.state, user, role, "test").await.unwrap();
-    }
-    let factor = AuthFactor {
-        method: Method::Card,
-        user_verified: true,
-    };
-    let ctx = RequestContext::default();
-    let done =
-        trousseau::session::record_login(&app.state.sessions(), None, &id, factor, None, &ctx)
-            .await
-            .unwrap();
-    let mut b = app.browser();
-    b.cookies
-        .insert(SESSION.into(), done.new_token.expect("a new session"));
-    b
+    super::console::signed_in(app, user, role, Method::Card).await
 }
 
 /// Opens the synchronisation page; its body and the CSRF token.
@@ -575,27 +557,6 @@ async fn a_full_directory_sync_started_from_the_console_runs_as_the_cli_does() {
     );
     let audited = actions(&app, "sync_run").await;
     assert_eq!(details(&audited[0])["after"]["mode"], "full");
-}
-
-/// A client of the admin API with `scopes`, and an access token for it.
-async fn api_token(app: &TestApp, id: &str, scopes: &[&str]) -> String {
-    let mut spec = app.spec(id);
-    spec.grants = vec![trousseau::oidc::client::GrantType::ClientCredentials];
-    spec.redirect_uris.clear();
-    spec.post_logout_redirect_uris.clear();
-    spec.scopes = scopes.iter().map(|s| (*s).to_owned()).collect();
-    let rp = app.register(spec).await;
-    let scope = scopes.join(" ");
-    let resp = app
-        .post_form(
-            "/token",
-            Some(&rp),
-            &[("grant_type", "client_credentials"), ("scope", &scope)],
-        )
-        .await;
-    assert_eq!(resp.status(), StatusCode::OK);
-    let body: Value = resp.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn api(
