@@ -366,7 +366,7 @@ describe('pairings in the console (PSC sandbox)', { timeout: 240_000 }, () => {
       await server.cli(['user', 'link-rpps', nora.username, idnat]);
       const page = track(await (await newContext(env.browser)).newPage());
       await plugKey(page);
-      await enrolKey(page, server, nora, 'Clé du service');
+      await enrolKey(page, server, nora, 'Clé de Nora');
       await page.getByRole('heading', { name: 'Clé enregistrée' }).waitFor({ timeout: 15_000 });
       await page.goto(`${server.issuer}/pairing`);
       await page.getByRole('button', { name: 'Se connecter avec une clé de sécurité' }).click();
@@ -404,8 +404,9 @@ describe('pairings in the console (PSC sandbox)', { timeout: 240_000 }, () => {
       await page.goto(`${server.issuer}/pairing`);
       assert.equal(await page.getByText('Votre compte est appairé.').count(), 0);
       const { stdout } = await server.cli(['pairing', 'list', '--json']);
-      const [p] = JSON.parse(stdout);
-      assert.equal(p.status, 'revoked');
+      const mine = JSON.parse(stdout).filter((p) => p.idnat === idnat);
+      assert.equal(mine.length, 1);
+      assert.equal(mine[0].status, 'revoked');
     })(t),
   );
 });
