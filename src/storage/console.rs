@@ -25,6 +25,29 @@ pub async fn logins_since(
     .await
 }
 
+/// Logins since `since`, by method (`password`, `directory_password`, `security_key`, `card`,
+/// `ecps`, or `other`) and outcome. The method is read from the event's details, the same
+/// way on both databases.
+pub async fn logins_by_method_since(
+    pool: &AnyPool,
+    since: i64,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT CASE \
+           WHEN details LIKE '%\"method\":\"password\"%' THEN 'password' \
+           WHEN details LIKE '%\"method\":\"directory_password\"%' THEN 'directory_password' \
+           WHEN details LIKE '%\"method\":\"security_key\"%' THEN 'security_key' \
+           WHEN details LIKE '%\"method\":\"card\"%' THEN 'card' \
+           WHEN details LIKE '%\"method\":\"ecps\"%' THEN 'ecps' \
+           ELSE 'other' END AS method, outcome, COUNT(*) AS n \
+         FROM audit_events WHERE kind = 'login' AND at >= $1 \
+         GROUP BY 1, outcome ORDER BY 1, outcome",
+    )
+    .bind(since)
+    .fetch_all(pool)
+    .await
+}
+
 /// Accounts or addresses locked by the login throttle at `now`.
 pub async fn locked(pool: &AnyPool, now: i64) -> Result<i64, sqlx::Error> {
     let (n,): (i64,) =

@@ -155,6 +155,11 @@ pub async fn search(
     }
     let q = query.q.as_deref().unwrap_or_default();
     let after = query.cursor.as_deref().unwrap_or_default();
+    if q.chars().count() > 100 || after.chars().count() > 64 {
+        return Err(Problem::bad_request(
+            "q is at most 100 characters, cursor at most 64",
+        ));
+    }
     let mut found = users::search(&state, q, after, limit).await?;
     let more = found.len() as i64 > limit;
     found.truncate(limit as usize);

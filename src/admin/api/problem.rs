@@ -23,8 +23,11 @@ pub struct Problem {
     /// The stable code, as in `type`.
     pub code: String,
     /// The fields at fault, when the body is refused field by field (boxed: most problems
-    /// have none).
+    /// have none). Written as two more members of the problem, `field` and `errors` (see
+    /// `Fields`); left out of the generated schema, where a flattened optional member would
+    /// read as "null or these members" for the whole problem.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(ignore)]
     pub fields: Option<Box<Fields>>,
 }
 

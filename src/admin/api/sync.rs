@@ -149,6 +149,7 @@ pub struct StartedRun {
     params(("kind" = String, Path, description = "rpps, hr or directory"), RunQuery),
     responses(
         (status = 202, description = "started", body = StartedRun),
+        (status = 400, description = "a malformed query", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "no valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "scope missing", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such synchronisation", body = Problem, content_type = "application/problem+json"),

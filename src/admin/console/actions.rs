@@ -14,10 +14,10 @@ use super::pages::Frame;
 use crate::admin::{AdminError, keys, pairings as admin_pairings, users};
 use crate::audit::{AuditEvent, RequestContext};
 use crate::authn::webauthn::enrolment::IdentityCheckInput;
-use crate::identity::IdentityDocument;
+use crate::identity::{IdNat, IdentityDocument, LinkMethod};
 use crate::state::AppState;
 use crate::storage::identities::{self, IdentityRecord};
-use crate::storage::{pairings, security_keys, sessions};
+use crate::storage::{links, pairings, security_keys, sessions};
 use crate::ui::context::context_of;
 use crate::ui::error::PageError;
 use crate::ui::extract::{CheckedForm, FormKind, PageLang};
@@ -40,6 +40,8 @@ enum Action {
     RevokeKey,
     RevokePairing,
     EnrolmentCode,
+    LinkRpps,
+    UnlinkRpps,
 }
 
 impl Action {
@@ -51,6 +53,8 @@ impl Action {
             "revoke-key" => Action::RevokeKey,
             "revoke-pairing" => Action::RevokePairing,
             "enrolment-code" => Action::EnrolmentCode,
+            "link-rpps" => Action::LinkRpps,
+            "unlink-rpps" => Action::UnlinkRpps,
             _ => return None,
         })
     }
@@ -63,6 +67,8 @@ impl Action {
             Action::RevokeKey => "revoke_key",
             Action::RevokePairing => "revoke_pairing",
             Action::EnrolmentCode => "enrolment_code",
+            Action::LinkRpps => "link_rpps",
+            Action::UnlinkRpps => "unlink_rpps",
         }
     }
 }
@@ -242,6 +248,7 @@ async fn run(
                         "sessions_ended": done.sessions_ended }),
             ))
         }
+        Action::LinkRpps | Action::UnlinkRpps => rpps_link(state, actor, action, p, form).await,
         Action::EnrolmentCode => {
             let document: IdentityDocument = form
                 .get("document")
@@ -268,4 +275,45 @@ async fn run(
             })
         }
     }
+}
+
+/// Links the person to an RPPS identity (the IdNat typed), or removes the link, with the
+/// reason given: the same functions as `trousseau user link-rpps` and `unlink-rpps`; the reason
+/// is kept in the console's audit event.
+async fn rpps_link(
+    state: &AppState,
+    actor: &str,
+    action: Action,
+    p: &IdentityRecord,
+    form: &CheckedForm<ConsoleForm>,
+) -> Result<Done, Refusal> {
+    let reason = form.get("reason").unwrap_or_default().trim();
+    if reason.is_empty() || reason.chars().count() > 200 || reason.contains(char::is_control) {
+        return Err("reason_missing");
+    }
+    let before = links::of_identity(state.db.pool(), &p.id)
+        .await
+        .map_err(|_| "unexpected")?
+        .map(|l| json!({ "idnat": l.idnat, "method": l.method }));
+    let after = match action {
+        Action::LinkRpps => {
+            let idnat = IdNat::parse(form.get("idnat").unwrap_or_default().trim())
+                .map_err(|_| "idnat_invalid")?;
+            let l = users::link_rpps(state, &p.id, &idnat, LinkMethod::Admin, actor)
+                .await
+                .map_err(|e| refusal(&e))?;
+            json!({ "idnat": l.idnat, "method": l.method, "reason": reason })
+        }
+        _ => {
+            users::unlink_rpps(state, &p.id, actor)
+                .await
+                .map_err(|e| refusal(&e))?;
+            json!({ "idnat": null, "reason": reason })
+        }
+    };
+    Ok(Done {
+        before: before.unwrap_or(json!({ "idnat": null })),
+        after,
+        code: None,
+    })
 }

@@ -83,6 +83,80 @@ struct DashboardPage {
     pairings_expiring: i64,
     pairings: (i64, i64, i64),
     sync: super::sync::DashboardSync,
+    by_method: Vec<MethodRow>,
+    crls: Vec<CrlRow>,
+}
+
+/// Today's logins of one means.
+struct MethodRow {
+    label: &'static str,
+    success: i64,
+    failure: i64,
+}
+
+/// One CPS revocation list as this server holds it.
+struct CrlRow {
+    issuer: String,
+    this_update: String,
+    next_update: String,
+    stale: bool,
+}
+
+/// Today's logins by means, from the audit trail.
+async fn by_method(
+    state: &AppState,
+    c: &ConsoleTexts,
+    since: i64,
+) -> Result<Vec<MethodRow>, PageError> {
+    let counts = figures::logins_by_method_since(state.db.pool(), since)
+        .await
+        .context("dashboard: logins by means")?;
+    let mut rows: Vec<MethodRow> = Vec::new();
+    for (method, outcome, n) in counts {
+        let label = match method.as_str() {
+            "password" => c.method_password,
+            "directory_password" => c.method_directory,
+            "security_key" => c.method_key,
+            "card" => c.method_card,
+            "ecps" => c.method_ecps,
+            _ => c.method_other,
+        };
+        let row = match rows.iter_mut().find(|r| r.label == label) {
+            Some(r) => r,
+            None => {
+                rows.push(MethodRow {
+                    label,
+                    success: 0,
+                    failure: 0,
+                });
+                rows.last_mut().context("a row just added")?
+            }
+        };
+        match outcome.as_str() {
+            "success" => row.success += n,
+            _ => row.failure += n,
+        }
+    }
+    Ok(rows)
+}
+
+/// The CPS revocation lists this server holds, and whether each is past its next update.
+fn crls(state: &AppState) -> Vec<CrlRow> {
+    let now = state.clock.now();
+    let Some(cps) = &state.cps else {
+        return Vec::new();
+    };
+    cps.verifier
+        .crls
+        .all()
+        .iter()
+        .map(|l| CrlRow {
+            issuer: l.issuer.clone(),
+            this_update: date(l.this_update),
+            next_update: l.next_update.map(date).unwrap_or_default(),
+            stale: l.next_update.is_some_and(|n| n < now),
+        })
+        .collect()
 }
 
 /// GET /admin
@@ -119,6 +193,8 @@ pub async fn dashboard(
             .await
             .context("dashboard: pairings")?,
         sync: super::sync::dashboard_sync(&state, f.c).await?,
+        by_method: by_method(&state, f.c, now - now.rem_euclid(86_400)).await?,
+        crls: crls(&state),
         f,
     };
     Ok(render_with(HttpResponse::Ok(), &page))

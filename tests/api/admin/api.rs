@@ -403,10 +403,12 @@ async fn the_search_finds_people_by_accentless_prefix_and_pages_by_cursor() {
     assert!(second["next_cursor"].is_null(), "{second}");
 
     // Bad queries are problems; no token is refused.
+    let long = format!("/identities?q={}", "a".repeat(101));
     for path in [
         "/identities?limit=0",
         "/identities?limit=9999",
         "/identities?colour=blue",
+        long.as_str(),
     ] {
         let (status, headers, body) = call(&app, get.clone(), path, Some(&auditor), None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");

@@ -395,3 +395,127 @@ async fn a_persons_page_shows_the_applications_each_session_reached_and_the_card
         .unwrap();
     assert!(html.contains("Aucune carte CPS vue."));
 }
+
+#[tokio::test]
+async fn an_rpps_link_is_made_and_removed_with_a_reason_each_audited() {
+    use trousseau::storage::links;
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "agent", Some(AdminRole::Helpdesk), Method::Card).await;
+    let target = person(&app, "lpetit", "Léa", "Petit").await;
+    let csrf = open_page(&mut b, &target).await;
+    let link = format!("/admin/identities/{target}/link-rpps");
+
+    // Refusals: each audited, nothing linked.
+    let cases: [(&[(&str, &str)], &str); 3] = [
+        (&[("idnat", "810001234567")], "reason_missing"),
+        (
+            &[("idnat", "not-an-idnat"), ("reason", "arrivée")],
+            "idnat_invalid",
+        ),
+        (&[("idnat", ""), ("reason", "arrivée")], "idnat_invalid"),
+    ];
+    for (fields, reason) in cases {
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        let resp = b.post(&link, &form).await;
+        assert!(
+            location(&resp).ends_with(&format!("?error={reason}")),
+            "{fields:?}"
+        );
+    }
+    let pool = app.state.db.pool();
+    assert!(links::of_identity(pool, &target).await.unwrap().is_none());
+    let refused = app.audit("admin_console_action").await;
+    assert_eq!(refused.len(), 3);
+    assert!(refused.iter().all(|r| r.outcome == "failure"));
+
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("idnat", "810001234567"),
+        ("reason", "arrivée de l'interne"),
+    ];
+    let resp = b.post(&link, &form).await;
+    assert!(
+        location(&resp).ends_with("?done=link_rpps"),
+        "{}",
+        location(&resp)
+    );
+    let l = links::of_identity(pool, &target)
+        .await
+        .unwrap()
+        .expect("linked");
+    assert_eq!(l.idnat, "810001234567");
+    let html = b
+        .get(&format!("/admin/identities/{target}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Délier du RPPS"));
+
+    let unlink = format!("/admin/identities/{target}/unlink-rpps");
+    let resp = b
+        .post(
+            &unlink,
+            &[("csrf", csrf.as_str()), ("reason", "erreur de saisie")],
+        )
+        .await;
+    assert!(location(&resp).ends_with("?done=unlink_rpps"));
+    assert!(links::of_identity(pool, &target).await.unwrap().is_none());
+
+    let done: Vec<_> = app
+        .audit("admin_console_action")
+        .await
+        .into_iter()
+        .filter(|r| r.outcome == "success")
+        .map(|r| details(&r))
+        .collect();
+    assert_eq!(done.len(), 2);
+    let (linked, unlinked) = if done[0]["action"] == "link_rpps" {
+        (&done[0], &done[1])
+    } else {
+        (&done[1], &done[0])
+    };
+    assert_eq!(linked["before"]["idnat"], Value::Null);
+    assert_eq!(linked["after"]["idnat"], "810001234567");
+    assert_eq!(linked["after"]["reason"], "arrivée de l'interne");
+    assert_eq!(unlinked["before"]["idnat"], "810001234567");
+    assert_eq!(unlinked["after"]["reason"], "erreur de saisie");
+
+    // An auditor has no such form, and a forged one changes nothing.
+    let mut auditor = signed_in(&app, "lecteur", Some(AdminRole::Auditor), Method::Card).await;
+    let csrf = open_page(&mut auditor, &target).await;
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("idnat", "810001234567"),
+        ("reason", "x"),
+    ];
+    let resp = auditor.post(&link, &form).await;
+    assert_eq!(resp.status(), StatusCode::FORBIDDEN);
+    assert!(links::of_identity(pool, &target).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn the_dashboard_counts_todays_logins_by_means() {
+    let app = spawn_app().await;
+    let mut b = signed_in(&app, "agent", Some(AdminRole::Auditor), Method::Card).await;
+    let someone = person(&app, "pmartin", "Paul", "Martin").await;
+    let _one = browser_of(&app, &someone, Method::Password).await;
+    let _two = browser_of(&app, &someone, Method::Password).await;
+    let html = b.get("/admin").await.text().await.unwrap();
+    assert!(html.contains("Connexions du jour par moyen"), "{html}");
+    let row = |label: &str| {
+        let at = html
+            .find(&format!("<th scope=\"row\">{label}</th>"))
+            .expect(label);
+        html[at..].split("</tr>").next().unwrap().to_owned()
+    };
+    assert!(
+        row("Mot de passe local").contains(">2</td><td class=\"num\">0<"),
+        "{}",
+        row("Mot de passe local")
+    );
+    assert!(row("Carte CPS").contains(">1</td>"));
+    // No card login set up: the page says there is no revocation list to watch.
+    assert!(html.contains("Aucune liste de révocation chargée"));
+}
