@@ -171,110 +171,152 @@ async fn run(
     p: &IdentityRecord,
     form: &CheckedForm<ConsoleForm>,
 ) -> Result<Done, Refusal> {
-    let status = |i: &IdentityRecord| json!({ "status": i.status.as_str() });
-    let plain = |before, after| Done {
+    match action {
+        Action::Suspend => suspend(state, actor, p, form).await,
+        Action::Reactivate => reactivate(state, actor, p).await,
+        Action::EndSessions => end_sessions(state, actor, p).await,
+        Action::RevokeKey => revoke_key(state, ctx, actor, p, form).await,
+        Action::RevokePairing => revoke_pairing(state, ctx, actor, p, form).await,
+        Action::LinkRpps | Action::UnlinkRpps => rpps_link(state, actor, action, p, form).await,
+        Action::EnrolmentCode => enrolment_code(state, actor, p, form).await,
+    }
+}
+
+/// The status of a person, as the audit's before and after show it.
+fn status(i: &IdentityRecord) -> Value {
+    json!({ "status": i.status.as_str() })
+}
+
+/// An action done, with no code to show.
+fn plain(before: Value, after: Value) -> Done {
+    Done {
         before,
         after,
         code: None,
-    };
-    match action {
-        Action::Suspend => {
-            let reason = form.get("reason").unwrap_or_default().trim();
-            if reason.is_empty() || reason.chars().count() > 200 {
-                return Err("reason_missing");
-            }
-            let after = users::disable(state, &p.id, reason, actor)
-                .await
-                .map_err(|e| refusal(&e))?;
-            Ok(plain(status(p), status(&after)))
-        }
-        Action::Reactivate => {
-            let after = users::enable(state, &p.id, actor)
-                .await
-                .map_err(|e| refusal(&e))?;
-            Ok(plain(status(p), status(&after)))
-        }
-        Action::EndSessions => {
-            let now = state.clock.now();
-            let idle = state.settings.session.idle_secs;
-            let open = sessions::open_of_identity(state.db.pool(), &p.id)
-                .await
-                .map_err(|_| "unexpected")?
-                .iter()
-                .filter(|s| crate::session::is_live(s, now, idle))
-                .count();
-            let ended = users::end_sessions(state, &p.id, actor)
-                .await
-                .map_err(|e| refusal(&e))?;
-            Ok(plain(
-                json!({ "open_sessions": open }),
-                json!({ "open_sessions": 0, "ended": ended }),
-            ))
-        }
-        Action::RevokeKey => {
-            let key_id = form.get("key").unwrap_or_default();
-            let key = security_keys::of_identity(state.db.pool(), &p.id)
-                .await
-                .map_err(|_| "unexpected")?
-                .into_iter()
-                .find(|k| k.id == key_id)
-                .ok_or("unknown_key")?;
-            keys::revoke(state, &key.id, actor, "revoked_by_admin", ctx)
-                .await
-                .map_err(|e| refusal(&e))?;
-            Ok(plain(
-                json!({ "key": key.id, "name": key.name, "revoked": key.revoked_at.is_some() }),
-                json!({ "key": key.id, "name": key.name, "revoked": true }),
-            ))
-        }
-        Action::RevokePairing => {
-            let now = state.clock.now();
-            let pairing = pairings::latest_of(state.db.pool(), &p.id)
-                .await
-                .map_err(|_| "unexpected")?
-                .filter(|r| r.status_at(now) == "active")
-                .ok_or("no_active_pairing")?;
-            let reason = form
-                .get("reason")
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .unwrap_or("revoked_by_admin");
-            let done = admin_pairings::revoke(state, &pairing.id, actor, reason, ctx)
-                .await
-                .map_err(|e| e.code())?;
-            Ok(plain(
-                json!({ "pairing": pairing.id, "status": "active" }),
-                json!({ "pairing": done.after.id, "status": done.after.status_at(now),
+    }
+}
+
+async fn suspend(
+    state: &AppState,
+    actor: &str,
+    p: &IdentityRecord,
+    form: &CheckedForm<ConsoleForm>,
+) -> Result<Done, Refusal> {
+    let reason = form.get("reason").unwrap_or_default().trim();
+    if reason.is_empty() || reason.chars().count() > 200 {
+        return Err("reason_missing");
+    }
+    let after = users::disable(state, &p.id, reason, actor)
+        .await
+        .map_err(|e| refusal(&e))?;
+    Ok(plain(status(p), status(&after)))
+}
+
+async fn reactivate(state: &AppState, actor: &str, p: &IdentityRecord) -> Result<Done, Refusal> {
+    let after = users::enable(state, &p.id, actor)
+        .await
+        .map_err(|e| refusal(&e))?;
+    Ok(plain(status(p), status(&after)))
+}
+
+async fn end_sessions(state: &AppState, actor: &str, p: &IdentityRecord) -> Result<Done, Refusal> {
+    let now = state.clock.now();
+    let idle = state.settings.session.idle_secs;
+    let open = sessions::open_of_identity(state.db.pool(), &p.id)
+        .await
+        .map_err(|_| "unexpected")?
+        .iter()
+        .filter(|s| crate::session::is_live(s, now, idle))
+        .count();
+    let ended = users::end_sessions(state, &p.id, actor)
+        .await
+        .map_err(|e| refusal(&e))?;
+    Ok(plain(
+        json!({ "open_sessions": open }),
+        json!({ "open_sessions": 0, "ended": ended }),
+    ))
+}
+
+async fn revoke_key(
+    state: &AppState,
+    ctx: &RequestContext,
+    actor: &str,
+    p: &IdentityRecord,
+    form: &CheckedForm<ConsoleForm>,
+) -> Result<Done, Refusal> {
+    let key_id = form.get("key").unwrap_or_default();
+    let key = security_keys::of_identity(state.db.pool(), &p.id)
+        .await
+        .map_err(|_| "unexpected")?
+        .into_iter()
+        .find(|k| k.id == key_id)
+        .ok_or("unknown_key")?;
+    keys::revoke(state, &key.id, actor, "revoked_by_admin", ctx)
+        .await
+        .map_err(|e| refusal(&e))?;
+    Ok(plain(
+        json!({ "key": key.id, "name": key.name, "revoked": key.revoked_at.is_some() }),
+        json!({ "key": key.id, "name": key.name, "revoked": true }),
+    ))
+}
+
+async fn revoke_pairing(
+    state: &AppState,
+    ctx: &RequestContext,
+    actor: &str,
+    p: &IdentityRecord,
+    form: &CheckedForm<ConsoleForm>,
+) -> Result<Done, Refusal> {
+    let now = state.clock.now();
+    let pairing = pairings::latest_of(state.db.pool(), &p.id)
+        .await
+        .map_err(|_| "unexpected")?
+        .filter(|r| r.status_at(now) == "active")
+        .ok_or("no_active_pairing")?;
+    let reason = form
+        .get("reason")
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .unwrap_or("revoked_by_admin");
+    let done = admin_pairings::revoke(state, &pairing.id, actor, reason, ctx)
+        .await
+        .map_err(|e| e.code())?;
+    Ok(plain(
+        json!({ "pairing": pairing.id, "status": "active" }),
+        json!({ "pairing": done.after.id, "status": done.after.status_at(now),
                         "sessions_ended": done.sessions_ended }),
-            ))
-        }
-        Action::LinkRpps | Action::UnlinkRpps => rpps_link(state, actor, action, p, form).await,
-        Action::EnrolmentCode => {
-            let document: IdentityDocument = form
-                .get("document")
-                .unwrap_or_default()
-                .parse()
-                .map_err(|_| "document_missing")?;
-            let check = IdentityCheckInput {
-                checked_by: form.get("checked_by").unwrap_or_default().trim().to_owned(),
-                document,
-                remote: form.get("remote") == Some("1"),
-            };
-            if check.checked_by.is_empty() {
-                return Err("checked_by_missing");
-            }
-            let issued = keys::enrolment_code(state, &p.id, None, actor, Some(&check))
-                .await
-                .map_err(|e| refusal(&e))?;
-            Ok(Done {
-                before: json!({ "code_issued": false }),
-                after: json!({ "code_issued": true, "expires_at": issued.expires_at,
+    ))
+}
+
+async fn enrolment_code(
+    state: &AppState,
+    actor: &str,
+    p: &IdentityRecord,
+    form: &CheckedForm<ConsoleForm>,
+) -> Result<Done, Refusal> {
+    let document: IdentityDocument = form
+        .get("document")
+        .unwrap_or_default()
+        .parse()
+        .map_err(|_| "document_missing")?;
+    let check = IdentityCheckInput {
+        checked_by: form.get("checked_by").unwrap_or_default().trim().to_owned(),
+        document,
+        remote: form.get("remote") == Some("1"),
+    };
+    if check.checked_by.is_empty() {
+        return Err("checked_by_missing");
+    }
+    let issued = keys::enrolment_code(state, &p.id, None, actor, Some(&check))
+        .await
+        .map_err(|e| refusal(&e))?;
+    Ok(Done {
+        before: json!({ "code_issued": false }),
+        after: json!({ "code_issued": true, "expires_at": issued.expires_at,
                                "checked_by": check.checked_by, "document": document.as_str(),
                                "remote": check.remote }),
-                code: Some((issued.code, issued.expires_at)),
-            })
-        }
-    }
+        code: Some((issued.code, issued.expires_at)),
+    })
 }
 
 /// Links the person to an RPPS identity (the IdNat typed), or removes the link, with the

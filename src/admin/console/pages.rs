@@ -348,7 +348,6 @@ pub async fn person(
     query: web::Query<PersonQuery>,
 ) -> Result<HttpResponse, PageError> {
     let pool = state.db.pool();
-    let now = state.clock.now();
     let p = identities::by_id(pool, &id)
         .await
         .context("cannot read the identity")?
@@ -357,58 +356,9 @@ pub async fn person(
         .await
         .context("cannot read the RPPS link")?
         .map(|l| (l.idnat, l.method));
-    let keys = security_keys::of_identity(pool, &p.id)
-        .await
-        .context("cannot read the keys")?
-        .into_iter()
-        .map(|k| KeyRow {
-            created: date(k.created_at),
-            last_used: k.last_used_at.map(date).unwrap_or_default(),
-            flagged: k.flagged_at.is_some(),
-            revoked: k.revoked_at.is_some(),
-            id: k.id,
-            name: k.name,
-        })
-        .collect();
+    let (keys, cards) = devices(&state, &p.id).await?;
     let open = open_sessions(&state, &p.id).await?;
-    let cards = cards::of_identity(pool, &p.id)
-        .await
-        .context("cannot read the cards")?
-        .into_iter()
-        .map(|c| CardRow {
-            serial: c.serial,
-            holder: c.holder.unwrap_or_default(),
-            expires: c.not_after.map(date).unwrap_or_default(),
-            last_used: c.last_used_at.map(date).unwrap_or_default(),
-            blocked: c.blocked_at.is_some(),
-        })
-        .collect();
-    let pairing = pairings::latest_of(pool, &p.id)
-        .await
-        .context("cannot read the pairing")?
-        .map(|r| PairingRow {
-            state: r.status_at(now),
-            until: date(r.expires_at),
-            idnat: r.idnat,
-        });
-    let roles = roles::summary(&state, &p.id)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot read the roles: {e}"))?
-        .effective
-        .iter()
-        .map(|r| r.as_str().to_owned())
-        .collect();
-    let events = audit_store::of_subject(pool, &p.id, 50)
-        .await
-        .context("cannot read the audit trail")?
-        .into_iter()
-        .map(|e| EventRow {
-            at: date(e.at),
-            kind: e.kind,
-            outcome: e.outcome,
-            actor: e.actor.unwrap_or_default(),
-        })
-        .collect();
+    let (pairing, roles, events) = standing(&state, &p.id).await?;
     let (csrf, csrf_cookie) = cookies::csrf(&req);
     let mut b = HttpResponse::Ok();
     if let Some(c) = csrf_cookie {
@@ -462,4 +412,74 @@ async fn open_sessions(state: &AppState, identity_id: &str) -> Result<Vec<Sessio
         });
     }
     Ok(rows)
+}
+
+/// A person's security keys and the CPS cards seen for them.
+async fn devices(
+    state: &AppState,
+    identity_id: &str,
+) -> Result<(Vec<KeyRow>, Vec<CardRow>), PageError> {
+    let pool = state.db.pool();
+    let keys = security_keys::of_identity(pool, identity_id)
+        .await
+        .context("cannot read the keys")?
+        .into_iter()
+        .map(|k| KeyRow {
+            created: date(k.created_at),
+            last_used: k.last_used_at.map(date).unwrap_or_default(),
+            flagged: k.flagged_at.is_some(),
+            revoked: k.revoked_at.is_some(),
+            id: k.id,
+            name: k.name,
+        })
+        .collect();
+    let cards = cards::of_identity(pool, identity_id)
+        .await
+        .context("cannot read the cards")?
+        .into_iter()
+        .map(|c| CardRow {
+            serial: c.serial,
+            holder: c.holder.unwrap_or_default(),
+            expires: c.not_after.map(date).unwrap_or_default(),
+            last_used: c.last_used_at.map(date).unwrap_or_default(),
+            blocked: c.blocked_at.is_some(),
+        })
+        .collect();
+    Ok((keys, cards))
+}
+
+/// A person's latest pairing, administration roles and last 50 audit events.
+async fn standing(
+    state: &AppState,
+    identity_id: &str,
+) -> Result<(Option<PairingRow>, Vec<String>, Vec<EventRow>), PageError> {
+    let pool = state.db.pool();
+    let now = state.clock.now();
+    let pairing = pairings::latest_of(pool, identity_id)
+        .await
+        .context("cannot read the pairing")?
+        .map(|r| PairingRow {
+            state: r.status_at(now),
+            until: date(r.expires_at),
+            idnat: r.idnat,
+        });
+    let roles = roles::summary(state, identity_id)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read the roles: {e}"))?
+        .effective
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    let events = audit_store::of_subject(pool, identity_id, 50)
+        .await
+        .context("cannot read the audit trail")?
+        .into_iter()
+        .map(|e| EventRow {
+            at: date(e.at),
+            kind: e.kind,
+            outcome: e.outcome,
+            actor: e.actor.unwrap_or_default(),
+        })
+        .collect();
+    Ok((pairing, roles, events))
 }
