@@ -220,20 +220,12 @@ impl AuditCriteria {
 
 /// The cursor of the page after the event (at, id): opaque to callers.
 pub fn cursor_of(at: i64, id: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{at}:{id}"))
+    super::cursor::encode(at, id)
 }
 
 /// Reads a cursor back; `None` for one this server did not give.
 pub fn parse_cursor(text: &str) -> Option<(i64, String)> {
-    use base64::Engine;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()?;
-    let raw = String::from_utf8(raw).ok()?;
-    let (at, id) = raw.split_once(':')?;
-    (id.len() <= 64).then_some(())?;
-    Some((at.parse().ok()?, id.to_owned()))
+    super::cursor::decode_timed(text)
 }
 
 /// Why an export stopped.

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod cards;
 pub mod clients;
 pub mod console;
+pub mod cursor;
 pub mod keys;
 pub mod pairings;
 pub mod roles;

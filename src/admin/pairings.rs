@@ -3,9 +3,6 @@
 //! Santé Connect, which must not keep the person signed in. The CLI, the console and the admin
 //! API all call these functions.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-
 use crate::audit::RequestContext;
 use crate::psc::pairing::{self, PairingError};
 use crate::state::AppState;
@@ -148,14 +145,11 @@ pub struct Page {
 }
 
 fn cursor_of(p: &PairingRecord) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}:{}", p.validated_at, p.id))
+    super::cursor::encode(p.validated_at, &p.id)
 }
 
 fn parse_cursor(text: &str) -> Option<(i64, String)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text).ok()?).ok()?;
-    let (at, id) = raw.split_once(':')?;
-    (!id.is_empty() && id.len() <= 64).then_some(())?;
-    Some((at.parse().ok()?, id.to_owned()))
+    super::cursor::decode_timed(text).filter(|(_, id)| !id.is_empty())
 }
 
 impl ListRequest {
@@ -230,8 +224,8 @@ mod tests {
         for bad in [
             "",
             "!!",
-            &URL_SAFE_NO_PAD.encode("x:y"),
-            &URL_SAFE_NO_PAD.encode("12:"),
+            &crate::admin::cursor::encode("x", "y"),
+            &crate::admin::cursor::encode(12, ""),
         ] {
             assert_eq!(parse_cursor(bad), None, "{bad}");
         }

@@ -7,8 +7,6 @@ use std::time::Duration;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -252,9 +250,7 @@ pub struct Findings {
 }
 
 fn parse_cursor(text: &str) -> Option<(String, String)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text).ok()?).ok()?;
-    let (category, id) = raw.split_once(':')?;
-    (category.len() <= 64 && id.len() <= 64).then(|| (category.to_owned(), id.to_owned()))
+    crate::admin::cursor::decode(text)
 }
 
 /// The reconciliation findings, by cursor.
@@ -307,7 +303,7 @@ pub async fn list_findings(
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = match (more, rows.last()) {
-        (true, Some(l)) => Some(URL_SAFE_NO_PAD.encode(format!("{}:{}", l.category, l.id))),
+        (true, Some(l)) => Some(crate::admin::cursor::encode(&l.category, &l.id)),
         _ => None,
     };
     let items = rows
