@@ -426,6 +426,7 @@ pub async fn update(
             "this client has no secret yet: run `client rotate-secret` after the change".into(),
         ));
     }
+    let with_secret = keep_secret.is_none();
     let mut rec = record(id, spec, keep_secret, current.created_at, now);
     rec.disabled_at = current.disabled_at;
     rec.secret_rotated_at = rec
@@ -434,7 +435,9 @@ pub async fn update(
         .then_some(current.secret_rotated_at)
         .flatten();
     let mut tx = state.db.begin().await?;
-    clients::update(&mut tx, &rec).await?;
+    if !clients::update(&mut tx, &rec, with_secret).await? {
+        return Err(gone(&spec.id));
+    }
     state
         .audit
         .in_tx(
@@ -452,20 +455,21 @@ pub async fn update(
 
 /// Replaces the secret of a confidential client; the old one stops working at once.
 pub async fn rotate_secret(state: &AppState, id: &str, actor: &str) -> Result<String, AdminError> {
-    let mut rec = get(state, id).await?;
-    if rec.public != 0 || rec.auth_method == "private_key_jwt" {
-        return Err(AdminError::Invalid(format!(
+    let rec = get(state, id).await?;
+    let no_secret = || {
+        AdminError::Invalid(format!(
             "the client {id} does not authenticate with a secret"
-        )));
+        ))
+    };
+    if rec.public != 0 || rec.auth_method == "private_key_jwt" {
+        return Err(no_secret());
     }
     let secret = random_token(32);
-    let now = state.clock.now();
-    rec.secret_hash = Some(hash_secret(&secret));
-    rec.auth_method = "client_secret_basic".into();
-    rec.updated_at = now;
-    rec.secret_rotated_at = Some(now);
     let mut tx = state.db.begin().await?;
-    clients::update(&mut tx, &rec).await?;
+    // Only the secret's columns: an edit or a disabling landing meanwhile is kept.
+    if !clients::set_secret(&mut tx, id, &hash_secret(&secret), state.clock.now()).await? {
+        return Err(no_secret());
+    }
     state
         .audit
         .in_tx(
@@ -502,7 +506,11 @@ pub async fn set_disabled(
         "client_enabled"
     };
     let mut tx = state.db.begin().await?;
-    clients::update(&mut tx, &after).await?;
+    if !clients::set_disabled(&mut tx, id, after.disabled_at, now).await? {
+        // Another administrator did the same meanwhile: nothing changes twice.
+        let now_rec = get(state, id).await?;
+        return Ok((now_rec.clone(), now_rec));
+    }
     let ev = AuditEvent::success(kind).actor(actor).client(id);
     state.audit.in_tx(&mut tx, ev).await?;
     tx.commit().await?;
@@ -513,9 +521,7 @@ pub async fn set_disabled(
 pub async fn delete(state: &AppState, id: &str, actor: &str) -> Result<(), AdminError> {
     let mut tx = state.db.begin().await?;
     if !clients::delete(&mut tx, id).await? {
-        return Err(AdminError::NotFound(format!(
-            "no client with id {id}: see `trousseau client list`"
-        )));
+        return Err(gone(id));
     }
     state
         .audit
@@ -532,11 +538,16 @@ pub async fn delete(state: &AppState, id: &str, actor: &str) -> Result<(), Admin
 }
 
 pub async fn get(state: &AppState, id: &str) -> Result<ClientRecord, AdminError> {
-    clients::by_id(state.db.pool(), id).await?.ok_or_else(|| {
-        AdminError::NotFound(format!(
-            "no client with id {id}: see `trousseau client list`"
-        ))
-    })
+    clients::by_id(state.db.pool(), id)
+        .await?
+        .ok_or_else(|| gone(id))
+}
+
+/// The refusal for a client id that does not exist (or no longer does).
+fn gone(id: &str) -> AdminError {
+    AdminError::NotFound(format!(
+        "no client with id {id}: see `trousseau client list`"
+    ))
 }
 
 pub async fn list(state: &AppState) -> Result<Vec<ClientRecord>, AdminError> {

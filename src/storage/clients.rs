@@ -76,36 +76,91 @@ pub async fn insert(tx: &mut Tx, r: &ClientRecord) -> Result<(), sqlx::Error> {
     .map(|_| ())
 }
 
-/// Writes every mutable field of an existing client.
-pub async fn update(tx: &mut Tx, r: &ClientRecord) -> Result<bool, sqlx::Error> {
+/// Rewrites a client's settings from `r`. Its secret columns (`secret_hash`,
+/// `secret_rotated_at`) are written only when `with_secret` (the change makes the client
+/// public or moves it to keys, which clears them), and `disabled_at` never: a rotation or a
+/// disabling that lands meanwhile is kept, never reverted to what was read before. Whether
+/// the client exists.
+pub async fn update(tx: &mut Tx, r: &ClientRecord, with_secret: bool) -> Result<bool, sqlx::Error> {
+    let secret = if with_secret {
+        ", secret_hash = $19, secret_rotated_at = $20"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE clients SET name = $2, public = $3, auth_method = $4, jwks = $5, \
+         redirect_uris = $6, post_logout_redirect_uris = $7, grants = $8, scopes = $9, \
+         signing_alg = $10, backchannel_logout_uri = $11, first_party = $12, require_pkce = $13, \
+         min_acr = $14, max_auth_age = $15, updated_at = $16, introspect = $17, \
+         psc_broker = $18{secret} WHERE id = $1"
+    );
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(r.id.as_str())
+        .bind(&r.name)
+        .bind(r.public)
+        .bind(&r.auth_method)
+        .bind(&r.jwks)
+        .bind(&r.redirect_uris)
+        .bind(&r.post_logout_redirect_uris)
+        .bind(&r.grants)
+        .bind(&r.scopes)
+        .bind(&r.signing_alg)
+        .bind(&r.backchannel_logout_uri)
+        .bind(r.first_party)
+        .bind(r.require_pkce)
+        .bind(&r.min_acr)
+        .bind(r.max_auth_age)
+        .bind(r.updated_at)
+        .bind(r.introspect)
+        .bind(r.psc_broker);
+    if with_secret {
+        q = q.bind(&r.secret_hash).bind(r.secret_rotated_at);
+    }
+    let done = q.execute(&mut **tx).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives a confidential client a new secret hash, if it still authenticates with a secret
+/// (not public, no keys): only the secret columns change. Whether it did.
+pub async fn set_secret(
+    tx: &mut Tx,
+    id: &str,
+    secret_hash: &str,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE clients SET name = $2, secret_hash = $3, public = $4, auth_method = $5, jwks = $6, \
-         redirect_uris = $7, post_logout_redirect_uris = $8, grants = $9, scopes = $10, \
-         signing_alg = $11, backchannel_logout_uri = $12, first_party = $13, require_pkce = $14, \
-         min_acr = $15, max_auth_age = $16, updated_at = $17, introspect = $18, \
-         psc_broker = $19, disabled_at = $20, secret_rotated_at = $21 WHERE id = $1",
+        "UPDATE clients SET secret_hash = $2, auth_method = 'client_secret_basic', \
+         updated_at = $3, secret_rotated_at = $3 \
+         WHERE id = $1 AND public = 0 AND auth_method <> 'private_key_jwt'",
     )
-    .bind(r.id.as_str())
-    .bind(&r.name)
-    .bind(&r.secret_hash)
-    .bind(r.public)
-    .bind(&r.auth_method)
-    .bind(&r.jwks)
-    .bind(&r.redirect_uris)
-    .bind(&r.post_logout_redirect_uris)
-    .bind(&r.grants)
-    .bind(&r.scopes)
-    .bind(&r.signing_alg)
-    .bind(&r.backchannel_logout_uri)
-    .bind(r.first_party)
-    .bind(r.require_pkce)
-    .bind(&r.min_acr)
-    .bind(r.max_auth_age)
-    .bind(r.updated_at)
-    .bind(r.introspect)
-    .bind(r.psc_broker)
-    .bind(r.disabled_at)
-    .bind(r.secret_rotated_at)
+    .bind(id)
+    .bind(secret_hash)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Disables a client at `now`, or enables it (`now` = `None`), if it is not so already: only
+/// `disabled_at` and `updated_at` change. Whether it did (two administrators at once: one
+/// does it, the other finds it done).
+pub async fn set_disabled(
+    tx: &mut Tx,
+    id: &str,
+    disabled_at: Option<i64>,
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let unless = if disabled_at.is_some() {
+        "disabled_at IS NULL"
+    } else {
+        "disabled_at IS NOT NULL"
+    };
+    let done = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "UPDATE clients SET disabled_at = $2, updated_at = $3 WHERE id = $1 AND {unless}"
+    )))
+    .bind(id)
+    .bind(disabled_at)
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected() == 1)

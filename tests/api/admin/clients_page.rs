@@ -48,7 +48,7 @@ async fn machine(app: &TestApp, id: &str) -> Rp {
 }
 
 /// What the token endpoint answers to `client_credentials` with these credentials.
-async fn token_with(app: &TestApp, id: &str, secret: &str) -> (StatusCode, String) {
+pub(super) async fn token_with(app: &TestApp, id: &str, secret: &str) -> (StatusCode, String) {
     let rp = Rp {
         id: id.into(),
         secret: Some(secret.into()),

@@ -7,5 +7,6 @@ mod clients_page;
 mod console;
 mod pairings_page;
 mod proofing;
+mod races;
 mod roles;
 mod sync_page;

@@ -40,7 +40,13 @@ async fn person(app: &TestApp, username: &str, given: &str, family: &str) -> Str
 
 /// A pairing of a new person `username` with `idnat`, validated `age` seconds ago and
 /// expiring in `left` seconds (at the server's clock), revoked when `revoked`.
-async fn paired(app: &TestApp, username: &str, idnat: &str, age: i64, left: i64) -> PairingRecord {
+pub(super) async fn paired(
+    app: &TestApp,
+    username: &str,
+    idnat: &str,
+    age: i64,
+    left: i64,
+) -> PairingRecord {
     let id = person(app, username, "Jean", &format!("Nom-{username}")).await;
     let now = app.state.clock.now();
     let p = PairingRecord {
@@ -72,7 +78,7 @@ async fn revoked(app: &TestApp, username: &str, idnat: &str, reason: &str) -> Pa
     p
 }
 
-async fn status_of(app: &TestApp, id: &str) -> String {
+pub(super) async fn status_of(app: &TestApp, id: &str) -> String {
     let p = pairings::by_id(app.state.db.pool(), id).await.unwrap();
     p.unwrap().status
 }
@@ -484,7 +490,12 @@ async fn the_dashboard_counts_pairings_and_links_to_those_expiring() {
     assert!(body.contains("href=\"/admin/pairings?expiring_within_days=30\""));
 }
 
-async fn call(app: &TestApp, token: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+pub(super) async fn call(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let url = app.url(&format!("/admin/api/v1{path}"));
     let req = match body {
         Some(b) => app.http.post(url).json(&b),
