@@ -11,27 +11,14 @@ pub async fn identities_by_status(pool: &AnyPool) -> Result<Vec<(String, i64)>, 
     .await
 }
 
-/// Logins since `since`, by outcome (`success`, `failure`) and reason.
+/// Logins since `since`, counted by method (`password`, `directory_password`, `security_key`,
+/// `card`, `ecps`, or `other`), outcome (`success`, `failure`) and reason, in one pass over
+/// the day's login events (index `audit_events_kind_at`). The method is read from the event's
+/// details, the same way on both databases.
 pub async fn logins_since(
     pool: &AnyPool,
     since: i64,
-) -> Result<Vec<(String, Option<String>, i64)>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT outcome, reason, COUNT(*) AS n FROM audit_events WHERE kind = 'login' AND at >= $1 \
-         GROUP BY outcome, reason ORDER BY n DESC",
-    )
-    .bind(since)
-    .fetch_all(pool)
-    .await
-}
-
-/// Logins since `since`, by method (`password`, `directory_password`, `security_key`, `card`,
-/// `ecps`, or `other`) and outcome. The method is read from the event's details, the same
-/// way on both databases.
-pub async fn logins_by_method_since(
-    pool: &AnyPool,
-    since: i64,
-) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+) -> Result<Vec<(String, String, Option<String>, i64)>, sqlx::Error> {
     sqlx::query_as(
         "SELECT CASE \
            WHEN details LIKE '%\"method\":\"password\"%' THEN 'password' \
@@ -39,9 +26,9 @@ pub async fn logins_by_method_since(
            WHEN details LIKE '%\"method\":\"security_key\"%' THEN 'security_key' \
            WHEN details LIKE '%\"method\":\"card\"%' THEN 'card' \
            WHEN details LIKE '%\"method\":\"ecps\"%' THEN 'ecps' \
-           ELSE 'other' END AS method, outcome, COUNT(*) AS n \
+           ELSE 'other' END AS method, outcome, reason, COUNT(*) AS n \
          FROM audit_events WHERE kind = 'login' AND at >= $1 \
-         GROUP BY 1, outcome ORDER BY 1, outcome",
+         GROUP BY 1, outcome, reason",
     )
     .bind(since)
     .fetch_all(pool)

@@ -7,6 +7,7 @@
 mod actions;
 mod audit;
 mod clients;
+mod dashboard;
 pub mod guard;
 mod pages;
 mod pairings;
@@ -19,7 +20,7 @@ pub use guard::AdminSession;
 
 /// Registers the console's pages.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/admin", web::get().to(pages::dashboard))
+    cfg.route("/admin", web::get().to(dashboard::dashboard))
         .route("/admin/identities", web::get().to(pages::identities))
         .route("/admin/identities/{id}", web::get().to(pages::person))
         .route(

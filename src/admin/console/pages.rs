@@ -1,4 +1,4 @@
-//! The console's pages: the dashboard, the search and a person's page.
+//! The console's pages: the search and a person's page.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use anyhow::Context;
@@ -11,7 +11,7 @@ use crate::admin::roles;
 use crate::state::AppState;
 use crate::storage::audit as audit_store;
 use crate::storage::identities::{self, IdentityRecord};
-use crate::storage::{cards, console as figures, links, pairings, security_keys, sessions};
+use crate::storage::{cards, links, pairings, security_keys, sessions};
 use crate::ui::cookies;
 use crate::ui::error::PageError;
 use crate::ui::extract::PageLang;
@@ -60,144 +60,6 @@ fn section_of(path: &str) -> String {
     let rest = path.strip_prefix("/admin").unwrap_or_default();
     let first = rest.trim_start_matches('/').split(['/', '.']).next();
     first.unwrap_or_default().to_owned()
-}
-
-/// The dashboard's "expiring in the next 30 days", as the pairings page's preset counts it.
-const EXPIRING_30: crate::admin::pairings::ListRequest = crate::admin::pairings::ListRequest {
-    status: None,
-    expiring_within_days: Some(30),
-    cursor: None,
-    limit: 1,
-};
-
-#[derive(Template)]
-#[template(path = "admin/dashboard.html")]
-struct DashboardPage {
-    f: Frame,
-    chrome: Chrome,
-    by_status: Vec<(String, i64)>,
-    logins: Vec<(String, String, i64)>,
-    locked: i64,
-    flagged: i64,
-    /// Active pairings expiring in the next 30 days; active, expired, revoked.
-    pairings_expiring: i64,
-    pairings: (i64, i64, i64),
-    sync: super::sync::DashboardSync,
-    by_method: Vec<MethodRow>,
-    crls: Vec<CrlRow>,
-}
-
-/// Today's logins of one means.
-struct MethodRow {
-    label: &'static str,
-    success: i64,
-    failure: i64,
-}
-
-/// One CPS revocation list as this server holds it.
-struct CrlRow {
-    issuer: String,
-    this_update: String,
-    next_update: String,
-    stale: bool,
-}
-
-/// Today's logins by means, from the audit trail.
-async fn by_method(
-    state: &AppState,
-    c: &ConsoleTexts,
-    since: i64,
-) -> Result<Vec<MethodRow>, PageError> {
-    let counts = figures::logins_by_method_since(state.db.pool(), since)
-        .await
-        .context("dashboard: logins by means")?;
-    let mut rows: Vec<MethodRow> = Vec::new();
-    for (method, outcome, n) in counts {
-        let label = match method.as_str() {
-            "password" => c.method_password,
-            "directory_password" => c.method_directory,
-            "security_key" => c.method_key,
-            "card" => c.method_card,
-            "ecps" => c.method_ecps,
-            _ => c.method_other,
-        };
-        let row = match rows.iter_mut().find(|r| r.label == label) {
-            Some(r) => r,
-            None => {
-                rows.push(MethodRow {
-                    label,
-                    success: 0,
-                    failure: 0,
-                });
-                rows.last_mut().context("a row just added")?
-            }
-        };
-        match outcome.as_str() {
-            "success" => row.success += n,
-            _ => row.failure += n,
-        }
-    }
-    Ok(rows)
-}
-
-/// The CPS revocation lists this server holds, and whether each is past its next update.
-fn crls(state: &AppState) -> Vec<CrlRow> {
-    let now = state.clock.now();
-    let Some(cps) = &state.cps else {
-        return Vec::new();
-    };
-    cps.verifier
-        .crls
-        .all()
-        .iter()
-        .map(|l| CrlRow {
-            issuer: l.issuer.clone(),
-            this_update: date(l.this_update),
-            next_update: l.next_update.map(date).unwrap_or_default(),
-            stale: l.next_update.is_some_and(|n| n < now),
-        })
-        .collect()
-}
-
-/// GET /admin
-pub async fn dashboard(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    PageLang(lang): PageLang,
-    admin: AdminSession,
-) -> Result<HttpResponse, PageError> {
-    let pool = state.db.pool();
-    let now = state.clock.now();
-    let f = Frame::new(&req, lang, &admin);
-    let page = DashboardPage {
-        chrome: f.chrome.clone(),
-        by_status: figures::identities_by_status(pool)
-            .await
-            .context("dashboard: statuses")?,
-        logins: figures::logins_since(pool, now - now.rem_euclid(86_400))
-            .await
-            .context("dashboard: logins")?
-            .into_iter()
-            .map(|(o, r, n)| (o, r.unwrap_or_default(), n))
-            .collect(),
-        locked: figures::locked(pool, now)
-            .await
-            .context("dashboard: locks")?,
-        flagged: figures::flagged_keys(pool)
-            .await
-            .context("dashboard: flagged keys")?,
-        pairings_expiring: crate::admin::pairings::count(&state, &EXPIRING_30)
-            .await
-            .map_err(|e| anyhow::anyhow!("dashboard: expiring pairings: {e}"))?,
-        pairings: figures::pairings_by_status(pool, now)
-            .await
-            .context("dashboard: pairings")?,
-        sync: super::sync::dashboard_sync(&state, f.c).await?,
-        by_method: by_method(&state, f.c, now - now.rem_euclid(86_400)).await?,
-        crls: crls(&state),
-        f,
-    };
-    Ok(render_with(HttpResponse::Ok(), &page))
 }
 
 #[derive(serde::Deserialize)]

@@ -192,13 +192,17 @@ pub async fn dashboard_sync(
     c: &ConsoleTexts,
 ) -> Result<DashboardSync, PageError> {
     let now = state.clock.now();
-    let mut last = Vec::new();
-    for kind in SyncKind::ALL {
-        let run = core::recent(state, kind, 1).await?.pop();
-        last.push((title(c, kind), run.map(|r| RunRow::new(c, &r, now))));
-    }
-    let findings = crate::storage::findings::to_handle(state.db.pool())
-        .await
+    let runs = SyncKind::ALL.map(|kind| core::recent(state, kind, 1));
+    let (runs, findings) = tokio::join!(
+        futures_util::future::try_join_all(runs),
+        crate::storage::findings::to_handle(state.db.pool())
+    );
+    let last = SyncKind::ALL
+        .into_iter()
+        .zip(runs?)
+        .map(|(kind, mut run)| (title(c, kind), run.pop().map(|r| RunRow::new(c, &r, now))))
+        .collect();
+    let findings = findings
         .map_err(anyhow::Error::from)?
         .into_iter()
         .map(|(cat, n)| (super::findings::category_label(c, &cat).to_owned(), n))
