@@ -41,61 +41,31 @@ const SELECT: &str = "SELECT id, name, secret_hash, public, auth_method, jwks, r
     require_pkce, min_acr, max_auth_age, introspect, psc_broker, created_at, updated_at, disabled_at, \
     secret_rotated_at FROM clients";
 
-pub async fn insert(tx: &mut Tx, r: &ClientRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO clients (id, name, secret_hash, public, auth_method, jwks, redirect_uris, \
-         post_logout_redirect_uris, grants, scopes, signing_alg, backchannel_logout_uri, \
-         first_party, require_pkce, min_acr, max_auth_age, created_at, updated_at, introspect, \
-         psc_broker, disabled_at, secret_rotated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-         $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)",
-    )
-    .bind(r.id.as_str())
-    .bind(&r.name)
-    .bind(&r.secret_hash)
-    .bind(r.public)
-    .bind(&r.auth_method)
-    .bind(&r.jwks)
-    .bind(&r.redirect_uris)
-    .bind(&r.post_logout_redirect_uris)
-    .bind(&r.grants)
-    .bind(&r.scopes)
-    .bind(&r.signing_alg)
-    .bind(&r.backchannel_logout_uri)
-    .bind(r.first_party)
-    .bind(r.require_pkce)
-    .bind(&r.min_acr)
-    .bind(r.max_auth_age)
-    .bind(r.created_at)
-    .bind(r.updated_at)
-    .bind(r.introspect)
-    .bind(r.psc_broker)
-    .bind(r.disabled_at)
-    .bind(r.secret_rotated_at)
-    .execute(&mut **tx)
-    .await
-    .map(|_| ())
-}
+/// The settings an edit rewrites, in the order `bind_settings` binds them from `$2`.
+const SETTINGS: [&str; 16] = [
+    "name",
+    "public",
+    "auth_method",
+    "jwks",
+    "redirect_uris",
+    "post_logout_redirect_uris",
+    "grants",
+    "scopes",
+    "signing_alg",
+    "backchannel_logout_uri",
+    "first_party",
+    "require_pkce",
+    "min_acr",
+    "max_auth_age",
+    "introspect",
+    "psc_broker",
+];
 
-/// Rewrites a client's settings from `r`. Its secret columns (`secret_hash`,
-/// `secret_rotated_at`) are written only when `with_secret` (the change makes the client
-/// public or moves it to keys, which clears them), and `disabled_at` never: a rotation or a
-/// disabling that lands meanwhile is kept, never reverted to what was read before. Whether
-/// the client exists.
-pub async fn update(tx: &mut Tx, r: &ClientRecord, with_secret: bool) -> Result<bool, sqlx::Error> {
-    let secret = if with_secret {
-        ", secret_hash = $19, secret_rotated_at = $20"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "UPDATE clients SET name = $2, public = $3, auth_method = $4, jwks = $5, \
-         redirect_uris = $6, post_logout_redirect_uris = $7, grants = $8, scopes = $9, \
-         signing_alg = $10, backchannel_logout_uri = $11, first_party = $12, require_pkce = $13, \
-         min_acr = $14, max_auth_age = $15, updated_at = $16, introspect = $17, \
-         psc_broker = $18{secret} WHERE id = $1"
-    );
-    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(r.id.as_str())
+type Query<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+/// Binds the client's id (`$1`), then its [`SETTINGS`] (`$2` to `$17`).
+fn bind_settings<'q>(q: Query<'q>, r: &'q ClientRecord) -> Query<'q> {
+    q.bind(r.id.as_str())
         .bind(&r.name)
         .bind(r.public)
         .bind(&r.auth_method)
@@ -110,9 +80,50 @@ pub async fn update(tx: &mut Tx, r: &ClientRecord, with_secret: bool) -> Result<
         .bind(r.require_pkce)
         .bind(&r.min_acr)
         .bind(r.max_auth_age)
-        .bind(r.updated_at)
         .bind(r.introspect)
-        .bind(r.psc_broker);
+        .bind(r.psc_broker)
+}
+
+pub async fn insert(tx: &mut Tx, r: &ClientRecord) -> Result<(), sqlx::Error> {
+    let params: Vec<String> = (1..=22).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO clients (id, {}, created_at, updated_at, disabled_at, secret_rotated_at, \
+         secret_hash) VALUES ({})",
+        SETTINGS.join(", "),
+        params.join(", ")
+    );
+    bind_settings(sqlx::query(sqlx::AssertSqlSafe(sql)), r)
+        .bind(r.created_at)
+        .bind(r.updated_at)
+        .bind(r.disabled_at)
+        .bind(r.secret_rotated_at)
+        .bind(&r.secret_hash)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Rewrites a client's settings from `r`. Its secret columns (`secret_hash`,
+/// `secret_rotated_at`) are written only when `with_secret` (the change makes the client
+/// public or moves it to keys, which clears them), and `disabled_at` never: a rotation or a
+/// disabling that lands meanwhile is kept, never reverted to what was read before. Whether
+/// the client exists.
+pub async fn update(tx: &mut Tx, r: &ClientRecord, with_secret: bool) -> Result<bool, sqlx::Error> {
+    let settings: Vec<String> = SETTINGS
+        .iter()
+        .enumerate()
+        .map(|(i, column)| format!("{column} = ${}", i + 2))
+        .collect();
+    let secret = if with_secret {
+        ", secret_hash = $19, secret_rotated_at = $20"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "UPDATE clients SET {}, updated_at = $18{secret} WHERE id = $1",
+        settings.join(", ")
+    );
+    let mut q = bind_settings(sqlx::query(sqlx::AssertSqlSafe(sql)), r).bind(r.updated_at);
     if with_secret {
         q = q.bind(&r.secret_hash).bind(r.secret_rotated_at);
     }
