@@ -703,8 +703,27 @@ async fn an_rpps_import_started_from_the_console_skips_an_unchanged_source() {
     .await;
     let mut b = signed_in(&app, "dsi", Some(AdminRole::Admin)).await;
     let (_, csrf) = sync_page(&mut b).await;
+    let runs_before = rpps_store::runs(&pool, 10).await.unwrap().len();
     let resp = b.post("/admin/sync/rpps/run", &[("csrf", &csrf)]).await;
-    assert_eq!(location(&resp), "/admin/sync?notice=nothing");
+    match location(&resp).as_str() {
+        "/admin/sync?notice=nothing" => {}
+        // The console waits 3 s for the job's verdict; on a loaded machine it may still be
+        // reading the source: then it must end without recording a run all the same.
+        "/admin/sync?notice=started" => {
+            wait::until("the job to give its lease back", || async {
+                leases::holder(&pool, "rpps_sync", now)
+                    .await
+                    .unwrap()
+                    .is_none()
+            })
+            .await;
+        }
+        other => panic!("an unchanged source: {other}"),
+    }
+    assert_eq!(
+        rpps_store::runs(&pool, 10).await.unwrap().len(),
+        runs_before
+    );
 
     let second = vec![
         first[0].clone(),
