@@ -152,9 +152,9 @@ pub async fn set_secret(
     Ok(done.rows_affected() == 1)
 }
 
-/// Disables a client at `now`, or enables it (`now` = `None`), if it is not so already: only
-/// `disabled_at` and `updated_at` change. Whether it did (two administrators at once: one
-/// does it, the other finds it done).
+/// Disables a client (`disabled_at` = when), or enables it (`disabled_at` = `None`), if it is
+/// not so already: only `disabled_at` and `updated_at` change. Whether it did (two
+/// administrators at once: one does it, the other finds it done).
 pub async fn set_disabled(
     tx: &mut Tx,
     id: &str,
