@@ -267,6 +267,9 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.server.await?;
         self.audit_writer.shutdown().await;
+        if let Err(e) = crate::workers::Sealer::last_round(&self.state).await {
+            tracing::warn!(error = %format!("{e:#}"), "audit events not sealed at shutdown");
+        }
         Ok(())
     }
 }

@@ -4,7 +4,10 @@
 //! - the RPPS, directory (LDAP) and HR-folder syncs and the HR dates job: each run takes its
 //!   `job_leases` row (`rpps_sync`, `ldap_sync`, `hr_sync`, `hr_dates`, `sync.lease_secs`) or
 //!   skips the round ([`crate::directory::sync`]);
-//! - the purge of expired rows: under the `housekeeping` lease;
+//! - the purge of expired rows, and hourly the audit trail's retention purge: under the
+//!   `housekeeping` lease;
+//! - the sealing of audit events into the hash chain, with its checkpoints: under the
+//!   `audit_seal` lease ([`crate::audit::chain`]);
 //! - the polling of pending e-CPS pairing requests (CIBA): under the `pairing_ciba` lease, kept
 //!   while the node polls;
 //! - back-channel logout delivery: every node runs the loop, but each delivery is claimed under
@@ -18,6 +21,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::audit::AuditEvent;
+use crate::audit::chain::{self, ChainKey, SEAL_JOB};
 use crate::authn::cps::service::refresh_revocation_lists;
 use crate::directory::sync::{
     self, HR_DATES_JOB, HR_JOB, JobOutcome, RPPS_JOB, run_hr_dates_once, run_hr_once,
@@ -36,6 +41,7 @@ pub fn start(state: Arc<AppState>) {
     let holder = format!("node-{}", uuid::Uuid::new_v4().simple());
     backchannel_delivery(state.clone());
     housekeeping(state.clone(), holder.clone());
+    audit_sealing(state.clone(), holder.clone());
     sync_jobs(state.clone(), holder.clone());
     pairing_polls(state.clone(), holder);
     crl_refresh(state);
@@ -59,11 +65,18 @@ fn backchannel_delivery(state: Arc<AppState>) {
 fn housekeeping(state: Arc<AppState>, holder: String) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
+        let mut rounds: u64 = 0;
         loop {
             tick.tick().await;
             if let Err(e) = purge_once(&state, &holder).await {
                 tracing::warn!(error = %e, "housekeeping failed");
             }
+            if rounds.is_multiple_of(60)
+                && let Err(e) = audit_retention_once(&state, &holder).await
+            {
+                tracing::warn!(error = %format!("{e:#}"), "audit retention purge failed");
+            }
+            rounds += 1;
         }
     });
 }
@@ -76,6 +89,100 @@ pub async fn purge_once(state: &AppState, holder: &str) -> anyhow::Result<u64> {
     let purged = crate::storage::purge::purge_expired(state.db.pool(), state.clock.now()).await;
     leases::release(state.db.pool(), HOUSEKEEPING_JOB, holder).await?;
     Ok(purged?)
+}
+
+/// The audit retention purge under the `housekeeping` lease: the events older than
+/// `audit.retention_days` go, an anchor keeps the rest verifiable. How many went.
+pub async fn audit_retention_once(state: &AppState, holder: &str) -> anyhow::Result<u64> {
+    let days = state.settings.audit.retention_days;
+    if days == 0 || !sync::lease(&state.repository(), HOUSEKEEPING_JOB, holder).await? {
+        return Ok(0);
+    }
+    let now = state.clock.now();
+    let key = ChainKey::from_master(&state.master);
+    let purged = chain::purge_before(&state.db, &key, now - days * 86_400, now).await;
+    leases::release(state.db.pool(), HOUSEKEEPING_JOB, holder).await?;
+    let purged = purged?;
+    if purged > 0 {
+        state
+            .audit
+            .record(
+                AuditEvent::success("audit_purged")
+                    .actor("system")
+                    .details(serde_json::json!({ "events": purged, "retention_days": days })),
+            )
+            .await;
+    }
+    Ok(purged)
+}
+
+/// How long the `audit_seal` lease lasts without renewal: the sealing node renews it every
+/// round, so another takes over within seconds of its stop.
+const SEAL_LEASE_SECS: i64 = 15;
+
+/// Seals the audit events every `audit.seal_interval_secs` on the node that holds the
+/// `audit_seal` lease, and writes a checkpoint every `audit.checkpoint_interval_secs` while
+/// the chain grows.
+fn audit_sealing(state: Arc<AppState>, holder: String) {
+    tokio::spawn(async move {
+        let key = ChainKey::from_master(&state.master);
+        let every = Duration::from_secs(state.settings.audit.seal_interval_secs);
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sealer = Sealer::default();
+        loop {
+            tick.tick().await;
+            if let Err(e) = sealer.round(&state, &key, &holder).await {
+                tracing::warn!(error = %format!("{e:#}"), "audit sealing round failed");
+            }
+        }
+    });
+}
+
+/// One node's sealing rounds: remembers when it last wrote a checkpoint and of which place.
+#[derive(Debug, Default)]
+pub struct Sealer {
+    last_checkpoint: Option<(i64, i64)>,
+}
+
+impl Sealer {
+    /// Seals under the lease and writes a checkpoint when one is due; how many were sealed
+    /// (0 when another node holds the lease).
+    pub async fn round(
+        &mut self,
+        state: &AppState,
+        key: &ChainKey,
+        holder: &str,
+    ) -> anyhow::Result<u64> {
+        let now = state.clock.now();
+        if !leases::acquire(state.db.pool(), SEAL_JOB, holder, now, SEAL_LEASE_SECS).await? {
+            return Ok(0);
+        }
+        let sealed = chain::seal(&state.db, key).await?;
+        let interval = state.settings.audit.checkpoint_interval_secs as i64;
+        let due = match self.last_checkpoint {
+            None => true,
+            Some((at, _)) => now - at >= interval,
+        };
+        if due && let Some(cp) = chain::head(&state.db, key, now).await? {
+            if self.last_checkpoint.map(|(_, seq)| seq) != Some(cp.seq) {
+                chain::export_checkpoint(&cp, state.settings.audit.checkpoint_path())?;
+            }
+            self.last_checkpoint = Some((now, cp.seq));
+        }
+        Ok(sealed)
+    }
+
+    /// The last round of a stopping node: seals what the audit writer flushed and writes a
+    /// checkpoint of the head, lease or not (a place is unique: no fork is possible).
+    pub async fn last_round(state: &AppState) -> anyhow::Result<()> {
+        let key = ChainKey::from_master(&state.master);
+        chain::seal(&state.db, &key).await?;
+        if let Some(cp) = chain::head(&state.db, &key, state.clock.now()).await? {
+            chain::export_checkpoint(&cp, state.settings.audit.checkpoint_path())?;
+        }
+        Ok(())
+    }
 }
 
 /// How long the `pairing_ciba` lease lasts without renewal. The polling node renews it every

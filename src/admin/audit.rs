@@ -292,11 +292,93 @@ fn write_row(w: &mut csv::Writer<Vec<u8>>, r: &AuditRecord) -> Result<(), csv::E
     w.write_record(cells.iter().map(|c| neutralise(c).into_owned()))
 }
 
+/// The formats of an export: CSV for people and spreadsheets; JSON lines and syslog (RFC 5424)
+/// for a SIEM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrailFormat {
+    Csv,
+    /// One JSON object per line: every column, and the time in UTC.
+    JsonLines,
+    /// One RFC 5424 message per line: facility authpriv, severity info for a success and
+    /// warning for a failure, MSGID the event's kind, the event as JSON in MSG.
+    Syslog,
+}
+
+impl TrailFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            TrailFormat::Csv => "csv",
+            TrailFormat::JsonLines => "jsonl",
+            TrailFormat::Syslog => "syslog",
+        }
+    }
+}
+
+/// An event as one JSON object (the JSON-lines export and the syslog message).
+fn json_event(r: &AuditRecord) -> Value {
+    json!({
+        "id": r.id,
+        "time_utc": utc(r.at),
+        "at": r.at,
+        "kind": r.kind,
+        "outcome": r.outcome,
+        "reason": r.reason,
+        "actor": r.actor,
+        "subject": r.subject,
+        "client_id": r.client_id,
+        "source_ip": r.source_ip,
+        "request_id": r.request_id,
+        "details": r.details.as_deref().map(|d| serde_json::from_str::<Value>(d)
+            .unwrap_or_else(|_| Value::String(d.to_owned()))),
+    })
+}
+
+/// This machine's name as RFC 5424 allows it (printable ASCII without spaces, at most 255),
+/// or `-`.
+fn syslog_hostname() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let name: String = name
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(255)
+        .collect();
+    if name.is_empty() {
+        "-".to_owned()
+    } else {
+        name
+    }
+}
+
+/// One RFC 5424 line: `<PRI>1 TIMESTAMP HOSTNAME trousseau - MSGID - MSG`.
+pub fn syslog_line(r: &AuditRecord, hostname: &str) -> String {
+    // authpriv (10) × 8 + severity: 6 informational, 4 warning.
+    let pri = if r.outcome == "success" { 86 } else { 84 };
+    // MSGID: printable ASCII, at most 32 characters (kinds are snake_case, shorter).
+    let msgid: String = r
+        .kind
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(32)
+        .collect();
+    let msgid = if msgid.is_empty() {
+        "-".to_owned()
+    } else {
+        msgid
+    };
+    format!(
+        "<{pri}>1 {} {hostname} trousseau - {msgid} - {}",
+        utc(r.at),
+        json_event(r)
+    )
+}
+
 /// What an export still has to say in the trail when it ends.
 struct Ending {
     audit: Audit,
     requester: Requester,
     filters: Value,
+    format: TrailFormat,
 }
 
 impl Ending {
@@ -307,8 +389,33 @@ impl Ending {
         };
         ev.actor(self.requester.actor.clone())
             .context(&self.requester.ctx)
-            .details(json!({ "filters": self.filters, "rows": rows, "format": "csv" }))
+            .details(json!({ "filters": self.filters, "rows": rows, "format": self.format.name() }))
     }
+}
+
+/// A page of events as CSV, with the header first when `header`.
+fn csv_chunk(rows: &[AuditRecord], header: bool) -> Result<Vec<u8>, ExportError> {
+    let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 256 + 128));
+    let written = (|| {
+        if header {
+            w.write_record(CSV_HEADER)?;
+        }
+        rows.iter().try_for_each(|r| write_row(&mut w, r))
+    })();
+    written.map_err(ExportError::from).and_then(|()| {
+        w.into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()).into())
+    })
+}
+
+/// A page of events, one line each.
+fn lines(rows: &[AuditRecord], line: impl Fn(&AuditRecord) -> String) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() * 320);
+    for r in rows {
+        out.extend_from_slice(line(r).as_bytes());
+        out.push(b'\n');
+    }
+    out
 }
 
 /// The state of a running export: where it stands in the trail.
@@ -317,6 +424,8 @@ struct Run {
     page: AuditPage,
     rows: u64,
     started: bool,
+    /// The syslog HOSTNAME, read once.
+    hostname: Option<String>,
     /// Taken once the export ended and said so in the trail.
     ending: Option<Ending>,
 }
@@ -347,24 +456,25 @@ impl Run {
                 return Some(Err(e.into()));
             }
         };
-        let mut w = csv::Writer::from_writer(Vec::with_capacity(rows.len() * 256 + 128));
-        let written = (|| {
-            if !self.started {
-                w.write_record(CSV_HEADER)?;
+        let chunk = match ending.format {
+            TrailFormat::Csv => csv_chunk(&rows, !self.started),
+            TrailFormat::JsonLines => Ok(lines(&rows, |r| json_event(r).to_string())),
+            TrailFormat::Syslog => {
+                let host = self.hostname.get_or_insert_with(syslog_hostname).clone();
+                Ok(lines(&rows, |r| syslog_line(r, &host)))
             }
-            rows.iter().try_for_each(|r| write_row(&mut w, r))
-        })();
-        let chunk = written.map_err(ExportError::from).and_then(|()| {
-            w.into_inner()
-                .map_err(|e| csv::Error::from(e.into_error()).into())
-        });
+        };
         self.started = true;
         self.rows += rows.len() as u64;
         let last_page = (rows.len() as i64) < self.page.limit;
         match (&chunk, last_page, rows.last()) {
             (Ok(_), false, Some(last)) => self.page.before = Some((last.at, last.id.clone())),
             _ => {
-                let outcome = if chunk.is_ok() { Ok(()) } else { Err("csv") };
+                let outcome = if chunk.is_ok() {
+                    Ok(())
+                } else {
+                    Err("encoding")
+                };
                 if let Some(ending) = self.ending.take() {
                     ending.audit.record(ending.event(outcome, self.rows)).await;
                 }
@@ -383,16 +493,28 @@ pub async fn export_csv(
     criteria: &AuditCriteria,
     requester: Requester,
 ) -> Result<impl Stream<Item = Result<Vec<u8>, ExportError>> + 'static, AdminError> {
+    export_trail(state, criteria, requester, TrailFormat::Csv).await
+}
+
+/// The trail matching `criteria` in `format`, streamed as [`export_csv`] is.
+pub async fn export_trail(
+    state: &AppState,
+    criteria: &AuditCriteria,
+    requester: Requester,
+    format: TrailFormat,
+) -> Result<impl Stream<Item = Result<Vec<u8>, ExportError>> + 'static, AdminError> {
     let page = criteria.resolve(state, None, EXPORT_PAGE).await?;
     let run = Run {
         pool: state.db.pool().clone(),
         page,
         rows: 0,
         started: false,
+        hostname: None,
         ending: Some(Ending {
             audit: state.audit.clone(),
             requester,
             filters: criteria.describe(),
+            format,
         }),
     };
     Ok(futures_util::stream::unfold(run, |mut run| async move {

@@ -2,6 +2,8 @@
 //! happened"). Changes write their event in their own transaction; the token hot path goes
 //! through a batched writer that drains on shutdown.
 
+pub mod chain;
+
 use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};

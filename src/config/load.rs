@@ -105,6 +105,7 @@ impl Settings {
             moved.push(("secrets.master_key_file", base.join(key), key.clone()));
         }
         self.secrets.master_key_file = join(&self.secrets.master_key_file);
+        self.audit.checkpoint_file = join(&self.audit.checkpoint_file);
         for m in &mut self.webauthn.models {
             m.root = join(&m.root);
         }

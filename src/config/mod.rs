@@ -3,6 +3,7 @@
 //! per area (`[http]`, `[ldap]`, `[cps]`…); every type is re-exported here.
 
 mod admin;
+mod audit;
 mod cps;
 mod database;
 mod error;
@@ -27,6 +28,7 @@ mod tokens;
 mod webauthn;
 
 pub use admin::{AdminSettings, EnrolmentSettings};
+pub use audit::AuditSettings;
 pub use cps::{
     CertEncoding, CpsProxySettings, CpsSettings, CpsTlsSettings, CrlStalePolicy,
     StructureCardPolicy,

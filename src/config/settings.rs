@@ -4,7 +4,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 use super::{
-    AdminSettings, ConfigError, CpsSettings, DatabaseSettings, EnrolmentSettings,
+    AdminSettings, AuditSettings, ConfigError, CpsSettings, DatabaseSettings, EnrolmentSettings,
     EstablishmentSettings, HrSettings, HttpSettings, LdapSettings, LoggingSettings, LogoutSettings,
     MetricsSettings, PasswordSettings, PscSettings, ReconcileSettings, SecretsSettings,
     SessionSettings, SyncSettings, ThrottleSettings, TokenSettings, WebauthnSettings, sqlite_path,
@@ -33,6 +33,7 @@ pub struct Settings {
     pub psc: PscSettings,
     pub metrics: MetricsSettings,
     pub admin: AdminSettings,
+    pub audit: AuditSettings,
     pub enrolment: EnrolmentSettings,
     /// Where relative paths were resolved, when they were (`--config`): the file's folder.
     #[serde(skip)]
@@ -106,6 +107,7 @@ impl Settings {
         self.psc.validate()?;
         self.metrics.validate(&self.http.bind)?;
         self.admin.validate()?;
+        self.audit.validate()?;
         self.password.validate()
     }
 

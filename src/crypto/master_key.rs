@@ -93,6 +93,15 @@ impl MasterKey {
         MasterKey(SecretBox::new(Box::new(bytes)))
     }
 
+    /// A key for one purpose, derived from this one (HMAC-SHA-256 of the purpose's label): the
+    /// master key itself never leaves this type, and each purpose's key is independent.
+    pub fn derive(&self, label: &str) -> SecretBox<[u8; 32]> {
+        SecretBox::new(Box::new(super::hmac_sha256(
+            self.0.expose_secret(),
+            label.as_bytes(),
+        )))
+    }
+
     /// Encrypts with a fresh nonce; `aad` binds the ciphertext to its owner (e.g. the key id).
     pub fn seal(&self, plaintext: &[u8], aad: &[u8]) -> anyhow::Result<String> {
         let nonce = random_bytes(12);

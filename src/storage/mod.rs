@@ -3,6 +3,7 @@
 
 pub mod assertions;
 pub mod audit;
+pub mod audit_chain;
 pub mod cards;
 pub mod clients;
 pub mod codes;

@@ -6,9 +6,10 @@ use futures_util::StreamExt;
 use std::io::Write;
 
 use super::common::ACTOR;
-use crate::admin::audit::{CriteriaText, Requester, export_csv, refuse_export};
+use crate::admin::audit::{CriteriaText, Requester, TrailFormat, export_trail, refuse_export};
 use crate::admin::users;
-use crate::audit::RequestContext;
+use crate::audit::chain::{self, ChainKey};
+use crate::audit::{AuditEvent, RequestContext};
 use crate::cli::output::{table, time};
 use crate::state::AppState;
 use crate::storage::audit::{self as audit_store, AuditFilter};
@@ -34,9 +35,11 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Export the audit trail to standard output, newest first, streamed (any size).
+    /// Export the audit trail to standard output, newest first, streamed (any size): CSV, or
+    /// JSON lines or syslog lines for a SIEM.
     Export {
-        /// The only format: CSV, formula-like cells neutralised.
+        /// csv (formula-like cells neutralised), jsonl (a JSON object per line) or syslog
+        /// (RFC 5424 lines), the last two for a SIEM.
         #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
         format: ExportFormat,
         /// Events about this person or done by them (username or id), or by this actor.
@@ -58,16 +61,54 @@ pub enum AuditCommand {
         #[arg(long)]
         to: Option<String>,
     },
+    /// Check the audit trail's hash chain: any edited, deleted or reordered event, and with
+    /// checkpoint files any deletion of the newest events. Exit status 1 when something is
+    /// wrong.
+    Verify {
+        /// A checkpoint file (`audit.checkpoint_file`, or the `audit_checkpoint` log events
+        /// as JSON lines); repeat for several nodes' files.
+        #[arg(long = "checkpoints", value_name = "FILE")]
+        checkpoints: Vec<std::path::PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Seal the events not sealed yet and print the chain's head as a checkpoint line (to keep
+    /// outside the database, e.g. `>> /secure/audit-checkpoints.jsonl`).
+    Checkpoint,
+    /// Purge the events written before a date (the retention purge, usually automatic:
+    /// `audit.retention_days`); the rest of the chain stays verifiable.
+    Purge {
+        /// YYYY-MM-DD (UTC): events before this day go.
+        #[arg(long)]
+        before: String,
+    },
 }
 
 /// Formats of `audit export`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ExportFormat {
     Csv,
+    Jsonl,
+    Syslog,
+}
+
+impl From<ExportFormat> for TrailFormat {
+    fn from(f: ExportFormat) -> TrailFormat {
+        match f {
+            ExportFormat::Csv => TrailFormat::Csv,
+            ExportFormat::Jsonl => TrailFormat::JsonLines,
+            ExportFormat::Syslog => TrailFormat::Syslog,
+        }
+    }
 }
 
 pub async fn audit(state: &AppState, cmd: AuditCommand) -> anyhow::Result<()> {
     let (kind, user, client, since, limit, json) = match cmd {
+        AuditCommand::Verify { checkpoints, json } => {
+            return verify(state, &checkpoints, json).await;
+        }
+        AuditCommand::Checkpoint => return checkpoint(state).await,
+        AuditCommand::Purge { before } => return purge(state, &before).await,
         AuditCommand::List {
             kind,
             user,
@@ -77,7 +118,7 @@ pub async fn audit(state: &AppState, cmd: AuditCommand) -> anyhow::Result<()> {
             json,
         } => (kind, user, client, since, limit, json),
         AuditCommand::Export {
-            format: ExportFormat::Csv,
+            format,
             user,
             client,
             kind,
@@ -93,7 +134,7 @@ pub async fn audit(state: &AppState, cmd: AuditCommand) -> anyhow::Result<()> {
                 from: from.unwrap_or_default(),
                 to: to.unwrap_or_default(),
             };
-            return export(state, &text).await;
+            return export(state, &text, format.into()).await;
         }
     };
     let subject = match user {
@@ -136,7 +177,7 @@ pub async fn audit(state: &AppState, cmd: AuditCommand) -> anyhow::Result<()> {
 }
 
 /// `audit export`: the CSV written to standard output as it is read.
-async fn export(state: &AppState, text: &CriteriaText) -> anyhow::Result<()> {
+async fn export(state: &AppState, text: &CriteriaText, format: TrailFormat) -> anyhow::Result<()> {
     let requester = Requester {
         actor: ACTOR.to_owned(),
         ctx: RequestContext::default(),
@@ -148,12 +189,111 @@ async fn export(state: &AppState, text: &CriteriaText) -> anyhow::Result<()> {
             anyhow::bail!("{e}");
         }
     };
-    let csv = export_csv(state, &criteria, requester).await?;
+    let csv = export_trail(state, &criteria, requester, format).await?;
     futures_util::pin_mut!(csv);
     let mut out = std::io::BufWriter::new(std::io::stdout());
     while let Some(chunk) = csv.next().await {
         out.write_all(&chunk?)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+/// `audit verify`: the whole chain, then the checkpoints; a non-zero exit when anything is
+/// wrong (after printing every finding).
+async fn verify(state: &AppState, files: &[std::path::PathBuf], json: bool) -> anyhow::Result<()> {
+    let mut checkpoints = Vec::new();
+    for f in files {
+        checkpoints.extend(chain::read_checkpoints(f)?);
+    }
+    let key = ChainKey::from_master(&state.master);
+    // Seal first: what the server wrote a moment ago is checked too.
+    chain::seal(&state.db, &key).await?;
+    let v = chain::verify(&state.db, &key, &checkpoints, state.clock.now()).await?;
+    let outcome = if v.intact() {
+        AuditEvent::success("audit_verified")
+    } else {
+        AuditEvent::failure("audit_verified", "chain_broken")
+    };
+    state
+        .audit
+        .record(outcome.actor(ACTOR).details(serde_json::json!({
+            "checked": v.checked,
+            "problems": v.problems.len(),
+            "checkpoints": v.checkpoints,
+        })))
+        .await;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        let range = match (v.first_seq, v.last_seq) {
+            (Some(a), Some(b)) => format!(" (#{a} to #{b})"),
+            _ => String::new(),
+        };
+        println!("{} sealed events checked{range}", v.checked);
+        if let Some(a) = v.anchor_seq {
+            println!("the chain starts after the retention purge anchor at #{a}");
+        }
+        println!("{} checkpoints compared", v.checkpoints);
+        if v.unsealed_late > 0 {
+            println!(
+                "warning: {} events written more than {} s ago are not sealed yet (oldest {}): \
+                 is a node's sealing running?",
+                v.unsealed_late,
+                chain::SEAL_GRACE_SECS,
+                v.unsealed_oldest_at.map(time).unwrap_or_default()
+            );
+        }
+        for p in &v.problems {
+            println!("BROKEN: {p}");
+        }
+        if v.intact() {
+            println!("the audit trail is intact");
+        }
+    }
+    if !v.intact() {
+        anyhow::bail!(
+            "the audit trail has been tampered with: {} findings",
+            v.problems.len()
+        );
+    }
+    Ok(())
+}
+
+/// `audit checkpoint`: seals, then prints the head as a JSON line.
+async fn checkpoint(state: &AppState) -> anyhow::Result<()> {
+    let key = ChainKey::from_master(&state.master);
+    chain::seal(&state.db, &key).await?;
+    match chain::head(&state.db, &key, state.clock.now()).await? {
+        Some(cp) => println!("{}", serde_json::to_string(&cp)?),
+        None => anyhow::bail!("the audit trail is empty: no checkpoint to write"),
+    }
+    Ok(())
+}
+
+/// `audit purge --before DAY`.
+async fn purge(state: &AppState, before: &str) -> anyhow::Result<()> {
+    let day = chrono::NaiveDate::parse_from_str(before.trim(), "%Y-%m-%d")
+        .map_err(|_| anyhow::anyhow!("--before must be a date YYYY-MM-DD, not {before:?}"))?;
+    let cutoff = day
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp())
+        .unwrap_or_default();
+    let now = state.clock.now();
+    if cutoff > now {
+        anyhow::bail!("--before {before} is in the future: nothing that recent may be purged");
+    }
+    let key = ChainKey::from_master(&state.master);
+    chain::seal(&state.db, &key).await?;
+    let purged = chain::purge_before(&state.db, &key, cutoff, now).await?;
+    state
+        .audit
+        .record(
+            AuditEvent::success("audit_purged")
+                .actor(ACTOR)
+                .details(serde_json::json!({ "events": purged, "before": before })),
+        )
+        .await;
+    println!("{purged} audit events written before {before} purged");
     Ok(())
 }
