@@ -226,6 +226,18 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser of the server whose public address is `base` (e.g. a reverse proxy's).
+    pub fn at(base: &str) -> Browser {
+        Browser {
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base: base.to_owned(),
+            cookies: HashMap::new(),
+        }
+    }
+
     fn absolute(&self, url: &str) -> String {
         if url.starts_with("http") {
             url.to_owned()

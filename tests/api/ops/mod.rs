@@ -5,3 +5,4 @@ mod cli;
 mod cluster;
 mod demo;
 mod metrics;
+mod processes;
