@@ -2,6 +2,7 @@
 //! standard error in one sentence that says what to do; the exit status is then non-zero.
 
 mod admin;
+mod backup;
 mod cps;
 mod demo;
 mod demo_psc;
@@ -82,6 +83,23 @@ enum Command {
     /// Pro Santé Connect: check the configuration against PSC.
     #[command(subcommand)]
     Psc(psc::PscCommand),
+    /// Copy the whole database into one file, while the nodes run (SQLite: VACUUM INTO;
+    /// PostgreSQL: pg_dump). The master key is not in it: keep it apart.
+    Backup {
+        /// The backup file to write (never overwritten).
+        #[arg(long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// Put a backup back, every node stopped; checks that the configured master key opens
+    /// the restored signing keys.
+    Restore {
+        /// A file written by `trousseau backup`.
+        #[arg(long, value_name = "FILE")]
+        input: PathBuf,
+        /// Replace a database that holds data.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// Entry point of the binary.
@@ -203,6 +221,8 @@ async fn command(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Cps(c) => {
             with_state(settings, |s| Box::pin(async move { cps::run(&s, c).await })).await
         }
+        Command::Backup { output } => backup::backup(settings, &output).await,
+        Command::Restore { input, force } => backup::restore(settings, &input, force).await,
         Command::Demo { .. } | Command::Psc(_) => Ok(()),
     }
 }

@@ -597,3 +597,120 @@ async fn a_node_killed_in_the_middle_of_a_login_leaves_it_to_the_other() {
         assert_eq!(resp.status(), StatusCode::OK, "nginx answers from B alone");
     }
 }
+
+#[tokio::test]
+async fn a_backup_taken_while_serving_restores_after_a_wipe_and_people_log_in_again() {
+    let Some(mut c) = Cluster::start("").await else {
+        return;
+    };
+    let (code, verifier) = c.login_across(&c.a, &c.b).await;
+    let tokens = c.redeem(&c.b.base, &code, &verifier).await;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+
+    // Online, while both nodes serve.
+    let file = c.dir.path().join("trousseau.backup");
+    let made: Value = serde_json::from_str(
+        &cli(
+            &c.config,
+            &["backup", "--output", file.to_str().unwrap()],
+            "",
+        )
+        .await,
+    )
+    .unwrap();
+    assert!(made["bytes"].as_u64().unwrap() > 10_000, "{made}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "the backup is the owner's alone");
+    }
+    let again = command(&c.config)
+        .args(["backup", "--output", file.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(!again.status.success(), "a backup never overwrites a file");
+
+    // Every node stopped, the database wiped.
+    c.a.kill();
+    c.b.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    wipe(&c.database_url).await;
+
+    let restored: Value = serde_json::from_str(
+        &cli(
+            &c.config,
+            &["restore", "--input", file.to_str().unwrap()],
+            "",
+        )
+        .await,
+    )
+    .unwrap();
+    assert_eq!(
+        restored["signing_keys"],
+        "opened with the configured master key"
+    );
+    // A database that holds data is replaced only when asked.
+    let refused = command(&c.config)
+        .args(["restore", "--input", file.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("--force"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    // Not a backup at all.
+    let junk = c.dir.path().join("junk.backup");
+    std::fs::write(&junk, b"not a database").unwrap();
+    let refused = command(&c.config)
+        .args(["restore", "--force", "--input", junk.to_str().unwrap()])
+        .output()
+        .await
+        .unwrap();
+    assert!(!refused.status.success(), "a junk file is refused");
+
+    // A node on the restored database: the session's refresh token still works, people log in.
+    let port = c.a.base.rsplit(':').next().unwrap().parse().unwrap();
+    c.a = start_node(c.dir.path(), &c.config, "a-restored", port).await;
+    let resp = c.refresh(&c.a.base, &refresh).await;
+    assert_eq!(
+        resp.status(),
+        StatusCode::OK,
+        "the refresh family came back"
+    );
+    let (code, verifier) = c.login_across(&c.a, &c.a).await;
+    c.redeem(&c.a.base, &code, &verifier).await;
+    let verified = cli(&c.config, &["audit", "verify"], "").await;
+    assert!(verified.contains("the audit trail is intact"), "{verified}");
+}
+
+/// Deletes the test's database: the SQLite file, or the PostgreSQL database (created again,
+/// empty).
+async fn wipe(url: &str) {
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{path}{suffix}"));
+        }
+        assert!(!Path::new(path).exists());
+        return;
+    }
+    let (base, name) = url.rsplit_once('/').unwrap();
+    sqlx::any::install_default_drivers();
+    let admin = sqlx::AnyPool::connect(&format!("{base}/postgres"))
+        .await
+        .unwrap();
+    for sql in [
+        format!("DROP DATABASE {name} WITH (FORCE)"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
+    admin.close().await;
+}
