@@ -157,6 +157,9 @@ async fn command(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(settings).await,
         Command::Migrate => {
+            // `migrate` migrates whatever `database.migrate` says (that setting is for `serve`).
+            let mut settings = settings;
+            settings.database.migrate = true;
             let (db, master) = open(&settings).await?;
             let (state, writer) =
                 AppState::new(settings, db, master, Arc::new(SystemClock)).await?;

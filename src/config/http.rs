@@ -1,10 +1,9 @@
 //! The public listener and URL (`[http]`).
 
 use serde::Deserialize;
-use std::net::IpAddr;
 use url::Url;
 
-use super::ConfigError;
+use super::{ConfigError, Network};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -12,7 +11,9 @@ pub struct HttpSettings {
     pub bind: String,
     pub public_url: Url,
     pub workers: usize,
-    pub trusted_proxies: Vec<IpAddr>,
+    /// Addresses or networks (`10.42.0.0/16`) of the proxies whose `X-Forwarded-For` is
+    /// believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl HttpSettings {
@@ -30,6 +31,9 @@ impl HttpSettings {
                 "must not carry a query or a fragment",
             ));
         }
+        for p in &self.trusted_proxies {
+            Network::parse(p).map_err(|m| ConfigError::key("http.trusted_proxies", m))?;
+        }
         if self.bind.parse::<std::net::SocketAddr>().is_err() {
             return Err(ConfigError::key(
                 "http.bind",
@@ -37,5 +41,15 @@ impl HttpSettings {
             ));
         }
         Ok(())
+    }
+}
+
+impl HttpSettings {
+    /// The trusted proxies, parsed (checked at start-up by `validate`).
+    pub fn trusted_networks(&self) -> Vec<Network> {
+        self.trusted_proxies
+            .iter()
+            .filter_map(|p| Network::parse(p).ok())
+            .collect()
     }
 }

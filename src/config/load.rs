@@ -218,6 +218,20 @@ mod tests {
     }
 
     #[test]
+    fn trusted_proxies_are_addresses_or_networks() {
+        let ok =
+            Settings::from_overrides("[http]\ntrusted_proxies = [\"10.0.0.1\", \"10.42.0.0/16\"]")
+                .unwrap();
+        assert_eq!(ok.http.trusted_networks().len(), 2);
+        let err =
+            Settings::from_overrides("[http]\ntrusted_proxies = [\"proxy.chu\"]").unwrap_err();
+        assert!(err.to_string().contains("http.trusted_proxies"), "{err}");
+        let err =
+            Settings::from_overrides("[http]\ntrusted_proxies = [\"10.0.0.0/40\"]").unwrap_err();
+        assert!(err.to_string().contains("http.trusted_proxies"), "{err}");
+    }
+
+    #[test]
     fn relative_paths_follow_the_configuration_file() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("trousseau.toml");

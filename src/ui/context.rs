@@ -24,12 +24,12 @@ impl FromRequest for Ctx {
 
 pub fn context_of(req: &HttpRequest) -> RequestContext {
     let peer = req.peer_addr().map(|a| a.ip());
-    let trusted = req
-        .app_data::<web::Data<WebSettings>>()
-        .map(|s| s.trusted_proxies.clone())
-        .unwrap_or_default();
+    let trusted = |ip: IpAddr| {
+        req.app_data::<web::Data<WebSettings>>()
+            .is_some_and(|s| s.trusted_proxies.iter().any(|n| n.contains(ip)))
+    };
     let source = match peer {
-        Some(ip) if trusted.contains(&ip) => req
+        Some(ip) if trusted(ip) => req
             .headers()
             .get("x-forwarded-for")
             .and_then(|v| v.to_str().ok())
@@ -64,12 +64,17 @@ mod tests {
     #[test]
     fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
         let settings = web::Data::new(WebSettings {
-            trusted_proxies: vec!["10.0.0.1".parse().unwrap()],
+            trusted_proxies: vec![crate::config::Network::parse("10.0.0.0/31").unwrap()],
             origin: String::new(),
         });
         // The last hop, the one the trusted proxy added.
         assert_eq!(
             source(&settings, "10.0.0.1:4000").as_deref(),
+            Some("198.51.100.9")
+        );
+        // A network counts for each of its addresses, and only those.
+        assert_eq!(
+            source(&settings, "10.0.0.0:4000").as_deref(),
             Some("198.51.100.9")
         );
         assert_eq!(

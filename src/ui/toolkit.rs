@@ -1,15 +1,13 @@
 //! What the page toolkit (context, cookies, forms, pages, errors, languages) reads of the
 //! configuration, registered on its own as app data: the toolkit never needs the whole state.
 
-use std::net::IpAddr;
-
-use crate::config::HttpSettings;
+use crate::config::{HttpSettings, Network};
 
 /// The toolkit's settings, built once from `[http]`.
 #[derive(Debug, Clone, Default)]
 pub struct WebSettings {
     /// Direct peers whose `X-Forwarded-For` is believed (`http.trusted_proxies`).
-    pub trusted_proxies: Vec<IpAddr>,
+    pub trusted_proxies: Vec<Network>,
     /// The public origin (`scheme://host[:port]` of `http.public_url`), which a posted form's
     /// `Origin` header must match.
     pub origin: String,
@@ -18,7 +16,7 @@ pub struct WebSettings {
 impl WebSettings {
     pub fn new(http: &HttpSettings) -> WebSettings {
         WebSettings {
-            trusted_proxies: http.trusted_proxies.clone(),
+            trusted_proxies: http.trusted_networks(),
             origin: http.public_url.origin().ascii_serialization(),
         }
     }

@@ -1021,3 +1021,19 @@ async fn a_resource_server_registered_with_introspect_sees_other_clients_tokens(
         .await;
     assert!(err.contains("--introspect"), "{err}");
 }
+
+#[tokio::test]
+async fn migrate_migrates_even_where_the_servers_do_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_database(dir.path()).await;
+    let key = dir.path().join("master.key");
+    let toml = format!(
+        "{}\n",
+        config_toml(&url, &key).replace("[database]\n", "[database]\nmigrate = false\n")
+    );
+    let cli = Cli::with_config(dir, &toml).await;
+    let out = cli.run(&["migrate"]).await;
+    assert!(out.status.success(), "migrate: {}", text(&out.stderr));
+    let users = cli.json(&["user", "list", "--json"]).await;
+    assert_eq!(users.as_array().map(Vec::len), Some(0), "the tables exist");
+}
