@@ -291,3 +291,81 @@ pub async fn unlock(state: &AppState, who: &str, actor: &str) -> Result<bool, Ad
     tx.commit().await?;
     Ok(lifted)
 }
+
+/// Everything Trousseau holds about a person, for a subject-access request (GDPR article 15):
+/// the identity, its RPPS link, security keys (without their public-key material), cards,
+/// e-CPS pairings, open sessions (without their tokens) and every audit event about or by them.
+/// Audited `subject_access_export` with the number of events.
+pub async fn subject_access(
+    state: &AppState,
+    who: &str,
+    actor: &str,
+) -> Result<serde_json::Value, AdminError> {
+    use crate::storage::audit::{self as audit_store, AuditPage, PersonMatch};
+    use crate::storage::{cards, pairings, security_keys, sessions};
+    let person = find(state, who).await?;
+    let pool = state.db.pool();
+    let id = person.id.as_str();
+    let keys: Vec<serde_json::Value> = security_keys::of_identity(pool, id)
+        .await?
+        .into_iter()
+        .map(|k| {
+            json!({
+                "id": k.id, "name": k.name, "credential_id": k.credential_id,
+                "model": k.model, "aaguid": k.aaguid, "created_at": k.created_at,
+                "created_via": k.created_via, "last_used_at": k.last_used_at,
+                "flagged_at": k.flagged_at, "flag_reason": k.flag_reason,
+                "revoked_at": k.revoked_at, "revoked_reason": k.revoked_reason,
+            })
+        })
+        .collect();
+    let open: Vec<serde_json::Value> = sessions::open_of_identity(pool, id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "id": s.id, "created_at": s.created_at, "last_active_at": s.last_active_at,
+                "expires_at": s.expires_at, "auth_time": s.auth_time,
+            })
+        })
+        .collect();
+    let mut page = AuditPage {
+        person: Some(PersonMatch {
+            ids: vec![person.id.clone()],
+            actors: vec![person.id.clone()],
+        }),
+        limit: 1_000,
+        ..Default::default()
+    };
+    let mut events = Vec::new();
+    loop {
+        let rows = audit_store::page(pool, &page).await?;
+        let full = rows.len() as i64 == page.limit;
+        page.before = rows.last().map(|r| (r.at, r.id.clone()));
+        events.extend(rows);
+        if !full {
+            break;
+        }
+    }
+    let count = events.len();
+    let export = json!({
+        "generated_at": state.clock.now(),
+        "identity": person,
+        "rpps_link": links::of_identity(pool, id).await?,
+        "security_keys": keys,
+        "cards": cards::of_identity(pool, id).await?,
+        "pairings": pairings::of_identity(pool, id).await?,
+        "open_sessions": open,
+        "audit_events": events,
+    });
+    state
+        .audit
+        .record(
+            AuditEvent::success("subject_access_export")
+                .actor(actor.to_owned())
+                .subject(person.id.clone())
+                .details(json!({ "events": count })),
+        )
+        .await;
+    Ok(export)
+}

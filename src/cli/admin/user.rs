@@ -49,6 +49,9 @@ pub enum UserCommand {
     /// End every session of an identity, with back-channel logout to each client of those
     /// sessions (Pro Santé Connect included); the account stays active.
     EndSessions { user: String },
+    /// Everything held about a person, as JSON, for a subject-access request: identity, RPPS
+    /// link, keys, cards, pairings, open sessions and their audit events.
+    Export { user: String },
     /// Reactivate a suspended identity.
     Enable { user: String },
     /// Set the local password, read from standard input.
@@ -298,6 +301,10 @@ pub async fn user(state: &AppState, cmd: UserCommand) -> anyhow::Result<()> {
                 "{}",
                 json!({ "id": i.id, "username": i.username, "status": i.status })
             );
+        }
+        UserCommand::Export { user } => {
+            let export = users::subject_access(state, &user, ACTOR).await?;
+            println!("{}", serde_json::to_string_pretty(&export)?);
         }
         UserCommand::EndSessions { user } => {
             let ended = users::end_sessions(state, &user, ACTOR).await?;

@@ -1037,3 +1037,49 @@ async fn migrate_migrates_even_where_the_servers_do_not() {
     let users = cli.json(&["user", "list", "--json"]).await;
     assert_eq!(users.as_array().map(Vec::len), Some(0), "the tables exist");
 }
+
+#[tokio::test]
+async fn a_subject_access_export_holds_the_persons_data_and_no_secret() {
+    let cli = Cli::new().await;
+    let args = [
+        "user",
+        "create",
+        "--username",
+        "alice",
+        "--given-name",
+        "Alice",
+        "--family-name",
+        "Martin",
+        "--email",
+        "alice@chu.example",
+        "--password-stdin",
+    ];
+    let created = single_line_object(&cli.run_with_stdin(&args, "correct horse battery\n").await);
+    cli.json(&["user", "disable", "alice", "--reason", "left"])
+        .await;
+    let export = cli.json(&["user", "export", "alice"]).await;
+    assert_eq!(export["identity"]["id"], created["id"]);
+    assert_eq!(export["identity"]["email"], "alice@chu.example");
+    assert_eq!(export["identity"]["status_reason"], "left");
+    let kinds: Vec<&str> = export["audit_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"user_created") && kinds.contains(&"user_disabled"),
+        "{kinds:?}"
+    );
+    for key in ["security_keys", "cards", "pairings", "open_sessions"] {
+        assert!(export[key].is_array(), "{key}");
+    }
+    let text = export.to_string();
+    assert!(!text.contains("argon2"), "no password hash");
+    assert!(!text.contains("token_hash"), "no session token");
+    // The export itself is in the trail, about that person.
+    let audit = cli
+        .json(&["audit", "list", "--kind", "subject_access_export", "--json"])
+        .await;
+    assert_eq!(audit[0]["subject"], created["id"]);
+}
