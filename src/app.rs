@@ -200,6 +200,12 @@ impl Application {
         let sessions = web::Data::new(crate::session::SessionReader::of(&state.sessions()));
         let data = state.clone();
         let metrics = web::Data::from(state.metrics.clone());
+        let gauges = web::Data::new(crate::metrics::Gauges::new(
+            state.db.clone(),
+            state.clock.clone(),
+            state.cps.clone(),
+            state.settings.session.idle_secs,
+        ));
         let audit = web::Data::new(state.audit.clone());
         let server = HttpServer::new(move || {
             App::new()
@@ -224,7 +230,7 @@ impl Application {
                 .configure(pages::configure)
                 .configure(crate::admin::api::configure)
                 .configure(crate::admin::console::configure)
-                .configure(|cfg| crate::metrics::configure(cfg, exposure.clone()))
+                .configure(|cfg| crate::metrics::configure(cfg, exposure.clone(), gauges.clone()))
                 .configure(|cfg| {
                     if let Some(apps) = &demo {
                         crate::demo::configure(cfg, apps);

@@ -13,6 +13,7 @@ pub mod demo;
 pub mod directory;
 pub mod endpoint;
 pub mod identity;
+pub mod instruments;
 pub mod ldap;
 pub mod metrics;
 pub mod oidc;

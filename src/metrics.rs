@@ -1,111 +1,95 @@
-//! Prometheus metrics: requests, logins by method and outcome, tokens by grant; who may read
-//! them (`[metrics]`: direct peers in `allow`, optionally on a listener of its own).
+//! `/metrics`: who may read it (`[metrics]`: direct peers in `allow`, optionally on a listener
+//! of its own), the request counter middleware, and the gauges read when it is scraped. The
+//! instruments themselves are in [`crate::instruments`].
+//!
+//! When `/metrics` answers, the audit queue depth and the card revocation lists are read from
+//! memory; the database counts (pairings, sessions, audit events not sealed, the last
+//! successful synchronisations) at most once a minute ([`COUNTS_MAX_AGE`]), in one query.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::registry::Registry;
 
 use crate::audit::{Audit, AuditEvent};
+use crate::authn::cps::Cps;
+use crate::clock::SharedClock;
 use crate::config::MetricsSettings;
 use crate::config::Network;
+use crate::instruments::Metrics;
+use crate::storage::Db;
 
 /// The label of a route no pattern matched: unknown paths never become label values.
 const UNMATCHED: &str = "unmatched";
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    method: String,
-    route: String,
-    status: String,
-}
+/// How old the database counts behind the gauges may be when `/metrics` answers.
+pub const COUNTS_MAX_AGE: Duration = Duration::from_secs(60);
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct LoginLabels {
-    method: String,
-    outcome: String,
-}
+/// How long a scrape waits for the database counts before it answers with the previous ones.
+const COUNTS_TIMEOUT: Duration = Duration::from_secs(5);
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct TokenLabels {
-    grant: String,
-    outcome: String,
-}
+/// "Expiring soon" for `trousseau_pairings_expiring_7d`.
+const EXPIRING_WITHIN_SECS: i64 = 7 * 86_400;
 
-/// The registry and the counters the server updates.
+/// What the gauges read at a scrape, lent by the application state when the server is built.
 #[derive(Debug)]
-pub struct Metrics {
-    registry: Registry,
-    requests: Family<RequestLabels, Counter>,
-    logins: Family<LoginLabels, Counter>,
-    tokens: Family<TokenLabels, Counter>,
+pub struct Gauges {
+    db: Db,
+    clock: SharedClock,
+    cps: Option<Arc<Cps>>,
+    /// `session.idle_secs`: a session idle for longer is not live.
+    idle_secs: i64,
+    /// When the database counts were last read; held while they are read, so that concurrent
+    /// scrapes read them once.
+    counted_at: tokio::sync::Mutex<Option<Instant>>,
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl Metrics {
-    pub fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("trousseau");
-        let requests = Family::<RequestLabels, Counter>::default();
-        let logins = Family::<LoginLabels, Counter>::default();
-        let tokens = Family::<TokenLabels, Counter>::default();
-        registry.register(
-            "http_requests",
-            "HTTP requests by route and status",
-            requests.clone(),
-        );
-        registry.register(
-            "logins",
-            "Login attempts by method and outcome",
-            logins.clone(),
-        );
-        registry.register(
-            "tokens",
-            "Token endpoint answers by grant and outcome",
-            tokens.clone(),
-        );
-        Metrics {
-            registry,
-            requests,
-            logins,
-            tokens,
+impl Gauges {
+    pub fn new(db: Db, clock: SharedClock, cps: Option<Arc<Cps>>, idle_secs: i64) -> Gauges {
+        Gauges {
+            db,
+            clock,
+            cps,
+            idle_secs,
+            counted_at: tokio::sync::Mutex::new(None),
         }
     }
 
-    pub fn login(&self, method: &str, outcome: &str) {
-        self.logins
-            .get_or_create(&LoginLabels {
-                method: method.into(),
-                outcome: outcome.into(),
-            })
-            .inc();
-    }
-
-    pub fn token(&self, grant: &str, outcome: &str) {
-        self.tokens
-            .get_or_create(&TokenLabels {
-                grant: grant.into(),
-                outcome: outcome.into(),
-            })
-            .inc();
-    }
-
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        if encode(&mut out, &self.registry).is_err() {
-            out.clear();
+    /// Brings the gauges of `metrics` up to date for a scrape: the audit queue and the
+    /// revocation lists now, the database counts when they are older than [`COUNTS_MAX_AGE`].
+    pub async fn refresh(&self, metrics: &Metrics, audit: &Audit) {
+        metrics.audit_queue(audit.queue_depth());
+        let now = self.clock.now();
+        if let Some(cps) = &self.cps {
+            for crl in cps.verifier.crls.all() {
+                metrics.crl_in_force(&crl.issuer, now - crl.this_update, crl.next_update);
+            }
         }
-        out
+        let mut counted_at = self.counted_at.lock().await;
+        if counted_at.is_some_and(|at| at.elapsed() < COUNTS_MAX_AGE) {
+            return;
+        }
+        // Read once a minute whatever the result: a database in trouble is not asked more.
+        *counted_at = Some(Instant::now());
+        let read = crate::storage::metrics::counts(
+            self.db.pool(),
+            now,
+            now - self.idle_secs,
+            now + EXPIRING_WITHIN_SECS,
+        );
+        match tokio::time::timeout(COUNTS_TIMEOUT, read).await {
+            Ok(Ok(counts)) => metrics.database_counts(&counts),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "metrics: cannot read the database counts")
+            }
+            Err(_) => tracing::warn!(
+                "metrics: the database counts took too long; the previous ones are served"
+            ),
+        }
     }
 }
 
@@ -139,12 +123,7 @@ pub async fn track(
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let res = next.call(req).await?;
     if let Some(metrics) = metrics {
-        let labels = RequestLabels {
-            method: method.to_owned(),
-            route,
-            status: res.status().as_u16().to_string(),
-        };
-        metrics.requests.get_or_create(&labels).inc();
+        metrics.request(method, route, res.status().as_u16());
     }
     Ok(res)
 }
@@ -192,9 +171,15 @@ pub async fn listener_paths(
     Ok(next.call(req).await?.map_into_boxed_body())
 }
 
-/// Registers `/metrics` with where it is served and to whom (read by [`listener_paths`] too).
-pub fn configure(cfg: &mut web::ServiceConfig, exposure: web::Data<Exposure>) {
+/// Registers `/metrics` with where it is served and to whom (read by [`listener_paths`] too)
+/// and what its gauges read.
+pub fn configure(
+    cfg: &mut web::ServiceConfig,
+    exposure: web::Data<Exposure>,
+    gauges: web::Data<Gauges>,
+) {
     cfg.app_data(exposure)
+        .app_data(gauges)
         .route("/metrics", web::get().to(metrics));
 }
 
@@ -202,6 +187,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, exposure: web::Data<Exposure>) {
 pub async fn metrics(
     req: HttpRequest,
     metrics: web::Data<Metrics>,
+    gauges: web::Data<Gauges>,
     audit: web::Data<Audit>,
     exposure: web::Data<Exposure>,
 ) -> HttpResponse {
@@ -219,6 +205,7 @@ pub async fn metrics(
         audit.record(ev).await;
         return crate::ui::error::page(&req, StatusCode::FORBIDDEN, |t| t.forbidden_address);
     }
+    gauges.refresh(&metrics, &audit).await;
     HttpResponse::Ok()
         .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
         .body(metrics.render())

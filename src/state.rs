@@ -16,8 +16,8 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::master_key::MasterKey;
 use crate::directory::{EndSessions, Repository};
+use crate::instruments::Metrics;
 use crate::ldap::LdapClient;
-use crate::metrics::Metrics;
 use crate::oidc::backchannel::{self, Backchannel};
 use crate::oidc::client::ClientCache;
 use crate::oidc::keys::KeyRing;
@@ -69,11 +69,17 @@ impl AppState {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         let cps = Cps::new(&settings.cps)?;
-        let psc = PscClient::new(&settings.psc, clock.clone(), db.clone())?;
+        let metrics = Arc::new(Metrics::new());
+        let psc = PscClient::new(
+            &settings.psc,
+            clock.clone(),
+            db.clone(),
+            Some(metrics.clone()),
+        )?;
         let state = AppState {
             clients: ClientCache::new(db.clone(), settings.session.levels.clone()),
             hasher: PasswordHasher::new(&settings.password)?,
-            directory: LdapClient::new(&settings.ldap)?,
+            directory: LdapClient::new(&settings.ldap, Some(metrics.clone()))?,
             security_keys: Verifier::new(&settings)?.map(Arc::new),
             settings: Arc::new(settings),
             db,
@@ -81,7 +87,7 @@ impl AppState {
             clock,
             keys,
             audit,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             logout_wakeup: Arc::new(Notify::new()),
             http,
             cps,
@@ -101,6 +107,7 @@ impl AppState {
             audit: &self.audit,
             directory: &self.directory,
             sessions: self,
+            metrics: &self.metrics,
         }
     }
 

@@ -181,6 +181,12 @@ impl Audit {
         insert(tx, &event.into_record(self.clock.now())).await
     }
 
+    /// How many messages wait for the batched writer (`trousseau_audit_queue_depth`). When the
+    /// queue is full, [`Audit::record`] waits: the requests that audit wait with it.
+    pub fn queue_depth(&self) -> usize {
+        self.sender.max_capacity() - self.sender.capacity()
+    }
+
     /// Waits until everything queued before this call is stored.
     pub async fn flush(&self) {
         let (tx, rx) = oneshot::channel();

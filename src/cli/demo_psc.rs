@@ -170,7 +170,7 @@ impl DemoPsc {
         settings.client_id = DMP_CLIENT.into();
         settings.client_secret_file.clear();
         settings.client_secret = Some(SecretString::from(DMP_SECRET));
-        let client = PscClient::new(&settings, Arc::new(crate::clock::SystemClock), db)?
+        let client = PscClient::new(&settings, Arc::new(crate::clock::SystemClock), db, None)?
             .ok_or_else(|| anyhow::anyhow!("the demo's [psc] is not enabled"))?;
         Ok(DemoDmp {
             client,

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use crate::audit::Audit;
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::instruments::Metrics;
 use crate::ldap::LdapClient;
 use crate::storage::Db;
 
@@ -28,6 +29,8 @@ pub struct Repository<'a> {
     pub directory: &'a Option<Arc<LdapClient>>,
     /// Ends the sessions of a withdrawn identity (the session layer, above).
     pub sessions: &'a dyn EndSessions,
+    /// Counts the runs of the sync jobs.
+    pub metrics: &'a Metrics,
 }
 
 /// Ends every open session of an identity, each ending audited and notified to its clients;

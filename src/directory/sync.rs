@@ -12,6 +12,7 @@ use std::sync::Arc;
 use super::hr;
 use super::reconcile;
 use crate::directory::Repository;
+use crate::instruments::{SyncJob, SyncOutcome};
 use crate::storage::leases;
 
 pub const RPPS_JOB: &str = "rpps_sync";
@@ -53,9 +54,30 @@ pub async fn lease(state: &Repository<'_>, job: &str, holder: &str) -> anyhow::R
     .await?)
 }
 
+/// Counts a run of `job` in the metrics (`trousseau_sync_runs_total`).
+fn observe(state: &Repository<'_>, job: SyncJob, result: &anyhow::Result<JobOutcome>) {
+    let outcome = match result {
+        Ok(JobOutcome::Done(_)) => SyncOutcome::Success,
+        Ok(JobOutcome::Unchanged) => SyncOutcome::Unchanged,
+        Ok(JobOutcome::Busy) => SyncOutcome::Busy,
+        Err(_) => SyncOutcome::Failure,
+    };
+    state.metrics.sync_run(job, outcome, state.clock.now());
+}
+
 /// One RPPS sync: fetch the source (download when it is a URL), skip it when its content is
 /// unchanged, else import it and reconcile.
 pub async fn run_rpps_once(
+    state: &Repository<'_>,
+    holder: &str,
+    importer: &RppsImporter,
+) -> anyhow::Result<JobOutcome> {
+    let result = rpps_once(state, holder, importer).await;
+    observe(state, SyncJob::Rpps, &result);
+    result
+}
+
+async fn rpps_once(
     state: &Repository<'_>,
     holder: &str,
     importer: &RppsImporter,
@@ -157,6 +179,12 @@ fn hex(bytes: &[u8]) -> String {
 /// One HR sync: imports every `*.csv` of the drop folder (oldest name first), moving each to
 /// `done/` or `failed/`, then applies the departures that fell due.
 pub async fn run_hr_once(state: &Repository<'_>, holder: &str) -> anyhow::Result<JobOutcome> {
+    let result = hr_once(state, holder).await;
+    observe(state, SyncJob::Hr, &result);
+    result
+}
+
+async fn hr_once(state: &Repository<'_>, holder: &str) -> anyhow::Result<JobOutcome> {
     let folder = state.settings.sync.hr.folder.trim().to_owned();
     if folder.is_empty() {
         return Ok(JobOutcome::Unchanged);
@@ -226,6 +254,12 @@ async fn hr_folder(state: &Repository<'_>, folder: &Path) -> anyhow::Result<JobO
 /// the injected clock's time). It needs no HR file, so arrivals happen on their day even when
 /// the drop folder is not watched.
 pub async fn run_hr_dates_once(state: &Repository<'_>, holder: &str) -> anyhow::Result<JobOutcome> {
+    let result = hr_dates_once(state, holder).await;
+    observe(state, SyncJob::HrDates, &result);
+    result
+}
+
+async fn hr_dates_once(state: &Repository<'_>, holder: &str) -> anyhow::Result<JobOutcome> {
     if !lease(state, HR_DATES_JOB, holder).await? {
         return Ok(JobOutcome::Busy);
     }

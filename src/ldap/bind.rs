@@ -4,18 +4,27 @@
 use ldap3::controls::RawControl;
 use ldap3::{Ldap, Scope, SearchEntry};
 use secrecy::{ExposeSecret, SecretString};
+use std::time::Instant;
 
 use super::error::{self, from_result, transport};
 use super::{DirEntry, DirError, LdapClient, Refusal, normalize_login, ppolicy_error, requested};
 use crate::clock::UnixTime;
 use crate::config::{BindMode, DirectoryKind, LdapSettings};
+use crate::instruments::LdapOperation;
 
 impl LdapClient {
     pub(super) async fn bind_service(&self, l: &mut Ldap) -> Result<(), DirError> {
-        let dn = self.settings.service_dn.as_str();
-        if dn.is_empty() {
+        if self.settings.service_dn.is_empty() {
             return Ok(());
         }
+        let started = Instant::now();
+        let result = self.service_bind(l).await;
+        self.observe(LdapOperation::Bind, started, &result);
+        result
+    }
+
+    async fn service_bind(&self, l: &mut Ldap) -> Result<(), DirError> {
+        let dn = self.settings.service_dn.as_str();
         let pw = self
             .service_password
             .as_ref()
@@ -106,11 +115,14 @@ impl LdapClient {
                 // Direct bind without a service account: read the entry as the user.
                 let filter = self.login_filter(login);
                 let attrs = requested(&self.settings.attributes, self.settings.kind);
+                let started = Instant::now();
                 let r = l
                     .with_timeout(self.op_timeout())
                     .search(&self.settings.user_base, Scope::Subtree, &filter, attrs)
                     .await
-                    .map_err(transport)?;
+                    .map_err(transport);
+                self.observe(LdapOperation::Search, started, &r);
+                let r = r?;
                 let found =
                     r.0.into_iter()
                         .find_map(|e| {
@@ -130,6 +142,18 @@ impl LdapClient {
 
     /// One simple bind, with the password-policy control on OpenLDAP.
     pub(super) async fn user_bind(
+        &self,
+        l: &mut Ldap,
+        name: &str,
+        password: &SecretString,
+    ) -> Result<(), DirError> {
+        let started = Instant::now();
+        let result = self.password_bind(l, name, password).await;
+        self.observe(LdapOperation::Bind, started, &result);
+        result
+    }
+
+    async fn password_bind(
         &self,
         l: &mut Ldap,
         name: &str,

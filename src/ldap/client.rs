@@ -11,7 +11,9 @@ use secrecy::{ExposeSecret, SecretString};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use super::DirError;
 use crate::config::LdapSettings;
+use crate::instruments::{LdapOperation, Metrics};
 
 /// The LDAP client of the hospital's directory, shared by login, sync and `ldap test`.
 pub struct LdapClient {
@@ -24,6 +26,8 @@ pub struct LdapClient {
     pub(super) bind_pool: Mutex<Vec<Ldap>>,
     /// Per server: skipped until this instant after a failure.
     pub(super) down_until: Mutex<Vec<Option<Instant>>>,
+    /// Where operation times and faults are counted (none for a client of the command line).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl std::fmt::Debug for LdapClient {
@@ -39,8 +43,12 @@ impl std::fmt::Debug for LdapClient {
 pub type Entries = Vec<SearchEntry>;
 
 impl LdapClient {
-    /// Builds the client; `None` when no directory is configured.
-    pub fn new(settings: &LdapSettings) -> anyhow::Result<Option<Arc<LdapClient>>> {
+    /// Builds the client; `None` when no directory is configured. Its operations are counted
+    /// in `metrics` when given.
+    pub fn new(
+        settings: &LdapSettings,
+        metrics: Option<Arc<Metrics>>,
+    ) -> anyhow::Result<Option<Arc<LdapClient>>> {
         if !settings.enabled() {
             return Ok(None);
         }
@@ -64,6 +72,7 @@ impl LdapClient {
             service_password,
             service_pool: Mutex::new(Vec::new()),
             bind_pool: Mutex::new(Vec::new()),
+            metrics,
         })))
     }
 
@@ -73,6 +82,30 @@ impl LdapClient {
 
     pub(super) fn op_timeout(&self) -> Duration {
         Duration::from_millis(self.settings.timeout_ms)
+    }
+
+    /// Counts an operation begun at `started`, and its fault when it failed (a refusal about
+    /// the person, such as a wrong password, is no fault of the directory).
+    pub(super) fn observe<T>(
+        &self,
+        operation: LdapOperation,
+        started: Instant,
+        result: &Result<T, DirError>,
+    ) {
+        let fault = result.as_ref().err().and_then(DirError::fault);
+        self.observe_fault(operation, started, fault);
+    }
+
+    /// [`LdapClient::observe`] with the fault already named.
+    pub(super) fn observe_fault(
+        &self,
+        operation: LdapOperation,
+        started: Instant,
+        fault: Option<&'static str>,
+    ) {
+        if let Some(m) = &self.metrics {
+            m.ldap_operation(operation, started.elapsed(), fault);
+        }
     }
 }
 

@@ -95,6 +95,19 @@ impl DirError {
         }
     }
 
+    /// The `kind` label of `trousseau_ldap_errors_total`; `None` for an answer about the
+    /// person (a refused bind, a refused new password), which is no fault of the directory.
+    pub fn fault(&self) -> Option<&'static str> {
+        match self {
+            DirError::Refused(_) | DirError::PasswordRejected(_) => None,
+            DirError::Unavailable(_) => Some("unavailable"),
+            DirError::Tls(_) => Some("tls"),
+            DirError::ServiceBind(_) => Some("service_bind"),
+            DirError::Ambiguous => Some("ambiguous"),
+            DirError::Ldap { .. } => Some("result"),
+        }
+    }
+
     /// Whether the directory (or the way to it) is out of order, as opposed to an answer about
     /// this person.
     pub fn is_outage(&self) -> bool {

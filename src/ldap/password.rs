@@ -5,15 +5,29 @@ use ldap3::Mod;
 use ldap3::exop::PasswordModify;
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
+use std::time::Instant;
 
 use super::error::{from_result, transport};
 use super::{DirError, LdapClient, Refusal};
 use crate::config::DirectoryKind;
+use crate::instruments::LdapOperation;
 
 impl LdapClient {
     /// Changes a user's password, proving the old one: `unicodePwd` delete+add over an
     /// encrypted connection on AD, the password-modify extended operation on OpenLDAP.
     pub async fn change_password(
+        &self,
+        dn: &str,
+        old: &SecretString,
+        new: &SecretString,
+    ) -> Result<(), DirError> {
+        let started = Instant::now();
+        let result = self.modify_password(dn, old, new).await;
+        self.observe(LdapOperation::PasswordChange, started, &result);
+        result
+    }
+
+    async fn modify_password(
         &self,
         dn: &str,
         old: &SecretString,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::LdapClient;
 use super::error::{DirError, transport};
+use crate::instruments::LdapOperation;
 
 /// How long a server that failed to answer is skipped before it is tried again.
 const DOWN_FOR: Duration = Duration::from_secs(30);
@@ -14,6 +15,13 @@ const DOWN_FOR: Duration = Duration::from_secs(30);
 impl LdapClient {
     /// Opens a connection to server `i` (TLS as configured), without binding.
     pub async fn connect_to(&self, i: usize) -> Result<Ldap, DirError> {
+        let started = Instant::now();
+        let result = self.open(i).await;
+        self.observe(LdapOperation::Connect, started, &result);
+        result
+    }
+
+    async fn open(&self, i: usize) -> Result<Ldap, DirError> {
         let url = self
             .settings
             .servers
@@ -109,8 +117,13 @@ impl LdapClient {
         Ok(l)
     }
 
-    /// Runs `f` on a service connection; the connection goes back to the pool unless it broke.
-    pub(super) async fn with_service<T, F>(&self, f: F) -> Result<T, DirError>
+    /// Runs `f` on a service connection, timed as `operation` (getting the connection is
+    /// timed on its own); the connection goes back to the pool unless it broke.
+    pub(super) async fn with_service<T, F>(
+        &self,
+        operation: LdapOperation,
+        f: F,
+    ) -> Result<T, DirError>
     where
         F: for<'a> FnOnce(
             &'a mut Ldap,
@@ -119,7 +132,9 @@ impl LdapClient {
         >,
     {
         let mut l = self.service().await?;
+        let started = Instant::now();
         let out = f(&mut l).await;
+        self.observe(operation, started, &out);
         match &out {
             Err(DirError::Unavailable(_) | DirError::Tls(_)) => {}
             _ => self.give_back(&self.service_pool, l),

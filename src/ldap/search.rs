@@ -7,6 +7,7 @@ use ldap3::{Scope, SearchEntry, ldap_escape};
 
 use super::error::{from_result, transport};
 use super::{DirEntry, DirError, Entries, LdapClient, requested};
+use crate::instruments::LdapOperation;
 
 impl LdapClient {
     /// Finds the entry of a login (login name or UPN, `DOMAIN\name` accepted).
@@ -16,7 +17,7 @@ impl LdapClient {
         let attrs = requested(&self.settings.attributes, self.settings.kind);
         let timeout = self.op_timeout();
         let entries = self
-            .with_service(move |l| {
+            .with_service(LdapOperation::Search, move |l| {
                 Box::pin(async move {
                     let r = l
                         .with_timeout(timeout)
@@ -73,7 +74,7 @@ impl LdapClient {
         let timeout = self.op_timeout();
         let filter = self.settings.user_filter.clone();
         let entries = self
-            .with_service(move |l| {
+            .with_service(LdapOperation::Search, move |l| {
                 Box::pin(async move {
                     let r = l
                         .with_timeout(timeout)
@@ -130,6 +131,26 @@ impl LdapClient {
         controls: Vec<RawControl>,
         tx: tokio::sync::mpsc::Sender<Entries>,
     ) -> Result<usize, anyhow::Error> {
+        let started = std::time::Instant::now();
+        let result = self.read_pages(base, filter, attrs, controls, tx).await;
+        // A fault of the directory counts; a missing base or a reader that stopped does not.
+        let fault = result
+            .as_ref()
+            .err()
+            .and_then(|e| e.downcast_ref::<DirError>())
+            .and_then(DirError::fault);
+        self.observe_fault(LdapOperation::PagedSearch, started, fault);
+        result
+    }
+
+    async fn read_pages(
+        &self,
+        base: &str,
+        filter: &str,
+        attrs: Vec<String>,
+        controls: Vec<RawControl>,
+        tx: tokio::sync::mpsc::Sender<Entries>,
+    ) -> Result<usize, anyhow::Error> {
         let mut l = self.connect().await?;
         self.bind_service(&mut l).await?;
         let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> = vec![
@@ -179,7 +200,7 @@ impl LdapClient {
     pub async fn root_dse(&self, attr: &str) -> Result<Option<String>, DirError> {
         let attr = attr.to_owned();
         let timeout = self.op_timeout();
-        self.with_service(move |l| {
+        self.with_service(LdapOperation::Search, move |l| {
             Box::pin(async move {
                 let r = l
                     .with_timeout(timeout)
@@ -223,7 +244,7 @@ mod tests {
             "[ldap]\nservers = [\"ldaps://127.0.0.1:636\"]\nservice_dn = \"cn=svc\"\nuser_base = \"dc=chu,dc=local\"",
         )
         .unwrap();
-        let d = LdapClient::new(&settings.ldap).unwrap().unwrap();
+        let d = LdapClient::new(&settings.ldap, None).unwrap().unwrap();
         assert_eq!(
             d.login_filter("a*)(uid=*"),
             "(&(&(objectClass=user)(objectCategory=person))(|(sAMAccountName=a\\2a\\29\\28uid=\\2a)(userPrincipalName=a\\2a\\29\\28uid=\\2a)))"

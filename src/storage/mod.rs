@@ -18,6 +18,7 @@ pub mod keys;
 pub mod leases;
 pub mod links;
 pub mod logout;
+pub mod metrics;
 pub mod pairings;
 pub mod par;
 pub mod psc;

@@ -13,6 +13,7 @@ use super::read::{ad_deleted, read_groups, role_maps, stamp_minus};
 use crate::audit::AuditEvent;
 use crate::config::DirectoryKind;
 use crate::directory::Repository;
+use crate::instruments::{SyncJob, SyncOutcome};
 use crate::ldap::{DirEntry, LdapClient, requested};
 use crate::storage::directory::{self as store, AccountRecord, SyncRun};
 
@@ -45,6 +46,23 @@ pub async fn sync(state: &Repository<'_>, opts: SyncOptions) -> anyhow::Result<S
 
 /// [`sync`] with the lease taken as `holder`.
 pub async fn sync_as(
+    state: &Repository<'_>,
+    holder: &str,
+    opts: SyncOptions,
+) -> anyhow::Result<SyncRun> {
+    let result = sync_leased(state, holder, opts).await;
+    let outcome = match &result {
+        Ok(_) => SyncOutcome::Success,
+        Err(e) if e.downcast_ref::<Busy>().is_some() => SyncOutcome::Busy,
+        Err(_) => SyncOutcome::Failure,
+    };
+    state
+        .metrics
+        .sync_run(SyncJob::Ldap, outcome, state.clock.now());
+    result
+}
+
+async fn sync_leased(
     state: &Repository<'_>,
     holder: &str,
     opts: SyncOptions,

@@ -5,6 +5,7 @@
 
 use super::{ProvenIdentity, PscClient};
 use crate::identity::IdNat;
+use crate::instruments::PscCall;
 use crate::psc::PscError;
 use crate::psc::protocol::{CIBA_GRANT_TYPE, CibaRequest, CibaStartResponse};
 
@@ -37,7 +38,11 @@ impl PscClient {
             .as_ref()
             .ok_or(PscError::DiscoveryMalformed)?;
         let answer = self
-            .post_form(url, &CibaRequest::new(idnat, binding_message, channel))
+            .post_form(
+                PscCall::Ciba,
+                url,
+                &CibaRequest::new(idnat, binding_message, channel),
+            )
             .await?;
         if answer.status != 200 {
             return Err(answer.oauth_error());
@@ -55,6 +60,7 @@ impl PscClient {
         let endpoints = self.endpoints().await?;
         let answer = self
             .post_form(
+                PscCall::CibaPoll,
                 &endpoints.token,
                 &[
                     ("grant_type", CIBA_GRANT_TYPE),

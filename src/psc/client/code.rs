@@ -5,6 +5,7 @@ use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
 use url::Url;
 
 use super::{ProvenIdentity, PscClient};
+use crate::instruments::PscCall;
 use crate::psc::PscError;
 use crate::psc::protocol::{ACR_EIDAS1, SCOPE, TokenResponse};
 
@@ -57,6 +58,7 @@ impl PscClient {
         let endpoints = self.endpoints().await?;
         let answer = self
             .post_form(
+                PscCall::Token,
                 &endpoints.token,
                 &[
                     ("grant_type", "authorization_code"),

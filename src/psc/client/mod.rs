@@ -24,6 +24,7 @@ pub use verify::ProvenIdentity;
 use super::PscError;
 use crate::clock::SharedClock;
 use crate::config::PscSettings;
+use crate::instruments::Metrics;
 use crate::storage::Db;
 use types::Endpoints;
 
@@ -51,31 +52,41 @@ pub struct PscClient {
     db: Option<Db>,
     endpoints: RwLock<Option<Arc<Endpoints>>>,
     keys: RwLock<Option<Arc<openidconnect::core::CoreJsonWebKeySet>>>,
+    /// Where each call to PSC is counted and timed, when given.
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl PscClient {
-    /// The client of `[psc]`, or `None` when PSC is not enabled.
+    /// The client of `[psc]`, or `None` when PSC is not enabled; its calls are counted in
+    /// `metrics` when given.
     pub fn new(
         settings: &PscSettings,
         clock: SharedClock,
         db: Db,
+        metrics: Option<Arc<Metrics>>,
     ) -> anyhow::Result<Option<Arc<PscClient>>> {
         if !settings.enabled {
             return Ok(None);
         }
-        Ok(Some(Arc::new(Self::build(settings, clock, Some(db))?)))
+        Ok(Some(Arc::new(Self::build(
+            settings,
+            clock,
+            Some(db),
+            metrics,
+        )?)))
     }
 
     /// A client of `[psc]` (enabled or not) that checks the configuration against PSC:
     /// discovery, keys and client credentials, without a database.
     pub fn probe(settings: &PscSettings, clock: SharedClock) -> anyhow::Result<PscClient> {
-        Self::build(settings, clock, None)
+        Self::build(settings, clock, None, None)
     }
 
     fn build(
         settings: &PscSettings,
         clock: SharedClock,
         db: Option<Db>,
+        metrics: Option<Arc<Metrics>>,
     ) -> anyhow::Result<PscClient> {
         let auth = match (
             &settings.client_secret,
@@ -99,6 +110,7 @@ impl PscClient {
             db,
             endpoints: RwLock::new(None),
             keys: RwLock::new(None),
+            metrics,
         })
     }
 

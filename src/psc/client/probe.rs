@@ -5,6 +5,7 @@
 
 use super::PscClient;
 use crate::identity::IdNat;
+use crate::instruments::PscCall;
 use crate::psc::PscError;
 use crate::psc::protocol::{CIBA_GRANT_TYPE, Channel, CibaRequest};
 
@@ -31,13 +32,14 @@ impl PscClient {
                 let idnat = IdNat::parse(CREDENTIALS_PROBE_IDNAT)
                     .map_err(|e| PscError::Unexpected(anyhow::anyhow!("probe IdNat: {e}")))?;
                 let form = CibaRequest::new(&idnat, "00", Channel::Mobile);
-                ("ciba", self.post_form(url, &form).await?)
+                ("ciba", self.post_form(PscCall::Ciba, url, &form).await?)
             }
             // Without CIBA, a poll for a request that does not exist: `invalid_grant` once the
             // client is authenticated.
             None => (
                 "token",
                 self.post_form(
+                    PscCall::CibaPoll,
                     &endpoints.token,
                     &[
                         ("grant_type", CIBA_GRANT_TYPE),

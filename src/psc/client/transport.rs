@@ -14,6 +14,7 @@ use url::Url;
 use super::types::{Endpoints, PscProviderMetadata};
 use super::{ClientAuth, PscClient};
 use crate::config::PscSettings;
+use crate::instruments::{PscCall, PscOutcome};
 use crate::psc::PscError;
 use crate::psc::protocol::{DISCOVERY_PATH, ErrorCode, ErrorResponse};
 /// The most a PSC answer may weigh.
@@ -153,20 +154,49 @@ impl PscClient {
         })
     }
 
+    /// Sends a request and reads the answer, counted and timed as `call`.
+    async fn exchange(
+        &self,
+        call: PscCall,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<Answer, PscError> {
+        let started = std::time::Instant::now();
+        let answer = match rb.send().await {
+            Ok(resp) => Self::read(resp).await,
+            Err(e) => Err(PscError::from_transport(&e)),
+        };
+        if let Some(m) = &self.metrics {
+            let outcome = match &answer {
+                Ok(a) => PscOutcome::of_status(a.status),
+                Err(PscError::Timeout) => PscOutcome::Timeout,
+                Err(PscError::Tls) => PscOutcome::Tls,
+                Err(PscError::Unreachable) => PscOutcome::Unreachable,
+                Err(_) => PscOutcome::Invalid,
+            };
+            m.psc_call(call, outcome, started.elapsed());
+        }
+        answer
+    }
+
     /// A GET, with a bearer token when given.
-    pub(super) async fn get(&self, url: &Url, bearer: Option<&str>) -> Result<Answer, PscError> {
+    pub(super) async fn get(
+        &self,
+        call: PscCall,
+        url: &Url,
+        bearer: Option<&str>,
+    ) -> Result<Answer, PscError> {
         let mut rb = self.http.get(url.clone());
         if let Some(t) = bearer {
             rb = rb.bearer_auth(t);
         }
-        let resp = rb.send().await.map_err(|e| PscError::from_transport(&e))?;
-        Self::read(resp).await
+        self.exchange(call, rb).await
     }
 
     /// A form POST authenticated as this client (secret in HTTP Basic, or mTLS with the
     /// client id in the form).
     pub(super) async fn post_form(
         &self,
+        call: PscCall,
         url: &Url,
         params: &impl serde::Serialize,
     ) -> Result<Answer, PscError> {
@@ -190,23 +220,20 @@ impl PscClient {
                 form.push_str(&form_encoded(&self.settings.client_id));
             }
         }
-        let resp = rb
+        let rb = rb
             .header(
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .body(form)
-            .send()
-            .await
-            .map_err(|e| PscError::from_transport(&e))?;
-        Self::read(resp).await
+            .body(form);
+        self.exchange(call, rb).await
     }
 
     /// Reads and checks the discovery document; the overrides win.
     pub(super) async fn discover(&self) -> Result<Endpoints, PscError> {
         let url = Url::parse(&format!("{}{DISCOVERY_PATH}", self.issuer))
             .map_err(|_| PscError::DiscoveryMalformed)?;
-        let answer = self.get(&url, None).await?;
+        let answer = self.get(PscCall::Discovery, &url, None).await?;
         if answer.status != 200 {
             tracing::warn!(status = answer.status, "PSC discovery answered an error");
             return Err(PscError::DiscoveryMalformed);
@@ -286,7 +313,7 @@ impl PscClient {
             return Ok(k.clone());
         }
         let endpoints = self.endpoints().await?;
-        let answer = self.get(&endpoints.jwks, None).await?;
+        let answer = self.get(PscCall::Jwks, &endpoints.jwks, None).await?;
         if answer.status != 200 {
             return Err(PscError::JwksEmpty);
         }

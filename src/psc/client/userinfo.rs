@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::PscClient;
 use super::verify::{payload, text};
+use crate::instruments::PscCall;
 use crate::psc::PscError;
 
 const MALFORMED: PscError = PscError::Malformed("userinfo");
@@ -22,7 +23,7 @@ impl PscClient {
         let Some(url) = endpoints.userinfo.as_ref() else {
             return Ok(None);
         };
-        let answer = self.get(url, Some(access_token)).await?;
+        let answer = self.get(PscCall::Userinfo, url, Some(access_token)).await?;
         if answer.status >= 500 {
             return Err(PscError::ServerError(answer.status));
         }
@@ -44,7 +45,7 @@ impl PscClient {
     }
 
     /// The claims of a signed userinfo, once its signature, issuer and audience are checked.
-    async fn verified_userinfo_jwt(&self, jwt: &str) -> Result<Value, PscError> {
+    pub(super) async fn verified_userinfo_jwt(&self, jwt: &str) -> Result<Value, PscError> {
         let mut parts = jwt.split('.');
         let (Some(head), Some(body), Some(sig), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())

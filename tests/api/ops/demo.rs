@@ -64,7 +64,7 @@ async fn the_demo_server_mounts_the_demo_relying_party() {
     let settings = Settings::from_overrides(&toml).unwrap();
     // The DMP's PSC answers nothing (port 9): its pages still answer, precisely.
     let (db, _) = trousseau::app::open(&settings).await.unwrap();
-    let client = PscClient::new(&settings.psc, FixedClock::new(now()), db)
+    let client = PscClient::new(&settings.psc, FixedClock::new(now()), db, None)
         .unwrap()
         .unwrap();
     let rp = DemoApps {

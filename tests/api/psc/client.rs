@@ -244,6 +244,7 @@ fn fresh_client(app: &TestApp) -> Arc<PscClient> {
         &app.state.settings.psc,
         app.clock.clone(),
         app.state.db.clone(),
+        None,
     )
     .unwrap()
     .expect("[psc] is enabled")
