@@ -209,22 +209,25 @@ async fn help_mentions_every_subcommand() {
     }
 }
 
+/// `user create` of alice, her local password on standard input.
+const ALICE: [&str; 11] = [
+    "user",
+    "create",
+    "--username",
+    "alice",
+    "--given-name",
+    "Alice",
+    "--family-name",
+    "Martin",
+    "--email",
+    "alice@chu.example",
+    "--password-stdin",
+];
+
 #[tokio::test]
 async fn users_are_created_listed_shown_disabled_enabled_and_unlocked() {
     let cli = Cli::new().await;
-    let args = [
-        "user",
-        "create",
-        "--username",
-        "alice",
-        "--given-name",
-        "Alice",
-        "--family-name",
-        "Martin",
-        "--email",
-        "alice@chu.example",
-        "--password-stdin",
-    ];
+    let args = ALICE;
     let created = single_line_object(&cli.run_with_stdin(&args, "correct horse battery\n").await);
     assert_eq!(created["username"], "alice");
     let id = created["id"].as_str().expect("an id").to_owned();
@@ -1041,19 +1044,7 @@ async fn migrate_migrates_even_where_the_servers_do_not() {
 #[tokio::test]
 async fn a_subject_access_export_holds_the_persons_data_and_no_secret() {
     let cli = Cli::new().await;
-    let args = [
-        "user",
-        "create",
-        "--username",
-        "alice",
-        "--given-name",
-        "Alice",
-        "--family-name",
-        "Martin",
-        "--email",
-        "alice@chu.example",
-        "--password-stdin",
-    ];
+    let args = ALICE;
     let created = single_line_object(&cli.run_with_stdin(&args, "correct horse battery\n").await);
     cli.json(&["user", "disable", "alice", "--reason", "left"])
         .await;
