@@ -74,6 +74,7 @@ impl DirEntry {
                 .find(|(k, _)| k.eq_ignore_ascii_case(&a.unique_id))
                 .and_then(|(_, v)| v.first())
                 .map(|b| guid_text(b))
+                .filter(|g| !g.is_empty())
         })?;
         let username = one(&a.username)?.to_lowercase();
         let member_of = if a.member_of.is_empty() {
@@ -256,6 +257,22 @@ mod tests {
             dn: "cn=x".into(),
             attrs: HashMap::new(),
             bin_attrs: HashMap::new(),
+        };
+        assert!(DirEntry::from_search(e, &attrs(), DirectoryKind::Ad).is_none());
+    }
+
+    #[test]
+    fn an_empty_binary_unique_id_is_no_unique_id() {
+        // Two such entries would otherwise share the key "" (found by the ldap_entry fuzz
+        // target).
+        let mut a = HashMap::new();
+        a.insert("sAMAccountName".into(), vec!["x".into()]);
+        let mut b = HashMap::new();
+        b.insert("objectGUID".into(), vec![Vec::new()]);
+        let e = SearchEntry {
+            dn: "cn=x".into(),
+            attrs: a,
+            bin_attrs: b,
         };
         assert!(DirEntry::from_search(e, &attrs(), DirectoryKind::Ad).is_none());
     }
