@@ -198,6 +198,19 @@ fn parse_row(p: &Positions, r: &csv::StringRecord) -> Result<Row, String> {
     })
 }
 
+/// Reads one record of an HR export against the file's header with the configured columns,
+/// as the import does before touching the repository: `Ok(Err(reason))` for a line it would
+/// skip. Only for the fuzz targets.
+#[doc(hidden)]
+pub fn check_record(
+    header: &csv::StringRecord,
+    record: &csv::StringRecord,
+    columns: &HrColumns,
+) -> Result<Result<(), String>, HrError> {
+    let pos = positions(header, columns)?;
+    Ok(parse_row(&pos, record).map(|_| ()))
+}
+
 /// Imports an HR export file. `actor` names who asked (CLI, sync job).
 pub async fn import_file(
     state: &Repository<'_>,

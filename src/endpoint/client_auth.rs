@@ -442,6 +442,24 @@ fn assertion_claims<'p>(
     Ok((exp, jti))
 }
 
+/// Reads and checks a `private_key_jwt` assertion against `client`'s registered keys, as the
+/// token endpoint does short of the replay check (nothing is stored): its `exp` and `jti`, or
+/// why it is refused. Only for the fuzz targets.
+#[doc(hidden)]
+pub fn check_assertion(
+    client: &Client,
+    assertion: &str,
+    param_id: Option<&str>,
+    issuer: &str,
+    now: i64,
+) -> Result<(i64, String), &'static str> {
+    let claimed = claimed(assertion, param_id).map_err(|(_, msg)| msg)?;
+    let payload = verified(client, &claimed, assertion).map_err(|(_, msg)| msg)?;
+    let (exp, jti) =
+        assertion_claims(&payload, &claimed.iss, issuer, now).map_err(|(_, msg)| msg)?;
+    Ok((exp, jti.to_owned()))
+}
+
 fn unverified_payload(token: &str) -> Option<JwtPayload> {
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let part = token.split('.').nth(1)?;

@@ -167,10 +167,7 @@ impl PscClient {
     }
 
     /// The professional proven by verified claims (userinfo, when read, completes them).
-    pub(super) fn proven(
-        claims: Value,
-        userinfo: Option<Value>,
-    ) -> Result<ProvenIdentity, PscError> {
+    pub fn proven(claims: Value, userinfo: Option<Value>) -> Result<ProvenIdentity, PscError> {
         let sub = text(&claims, "sub").ok_or(PscError::Malformed("id_token"))?;
         let mut all = claims;
         if let (Some(Value::Object(extra)), Value::Object(map)) = (userinfo, &mut all) {
@@ -197,6 +194,26 @@ impl PscClient {
             sub,
             claims: all,
         })
+    }
+
+    /// Checks a PSC ID token, then a signed userinfo when given, with `keys` taken as PSC's
+    /// published keys (PSC is called only for an unknown `kid`), and reads the professional
+    /// they prove: the checks of the code flow and CIBA without the nonce. Only for the fuzz
+    /// targets.
+    #[doc(hidden)]
+    pub async fn verify_with_keys(
+        &self,
+        keys: CoreJsonWebKeySet,
+        id_token: &str,
+        userinfo_jwt: Option<&str>,
+    ) -> Result<ProvenIdentity, PscError> {
+        *self.keys.write().await = Some(std::sync::Arc::new(keys));
+        let claims = self.verify_id_token(id_token, None).await?;
+        let userinfo = match userinfo_jwt {
+            Some(jwt) => Some(self.verified_userinfo_jwt(jwt).await?),
+            None => None,
+        };
+        Self::proven(claims, userinfo)
     }
 
     /// Whether verified claims already name the professional (else userinfo is read).
