@@ -168,7 +168,7 @@ async fn seal_batch(db: &Db, key: &ChainKey) -> Result<Option<usize>, sqlx::Erro
     let mut tx = db.begin().await?;
     let head = match store::last_sealed(&mut tx).await? {
         Some(head) => head,
-        None => match store::latest_anchor_tx(&mut tx).await? {
+        None => match store::latest_anchor(&mut *tx).await? {
             Some(a) => (a.seq, a.mac),
             None => (0, String::new()),
         },
@@ -251,7 +251,7 @@ pub async fn purge_before(db: &Db, key: &ChainKey, cutoff: i64, now: i64) -> any
     let Some(through) = store::purge_boundary(&mut tx, cutoff).await? else {
         return Ok(0);
     };
-    let anchored = store::latest_anchor_tx(&mut tx).await?.map_or(0, |a| a.seq);
+    let anchored = store::latest_anchor(&mut *tx).await?.map_or(0, |a| a.seq);
     if through <= anchored {
         return Ok(0);
     }

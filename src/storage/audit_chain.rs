@@ -37,23 +37,17 @@ pub async fn last_sealed(tx: &mut Tx) -> Result<Option<(i64, String)>, sqlx::Err
     .await
 }
 
-/// The newest anchor (the chain's start after the last purge), if any purge happened.
-pub async fn latest_anchor(pool: &AnyPool) -> Result<Option<Anchor>, sqlx::Error> {
+/// The newest anchor (the chain's start after the last purge), if any purge happened: on the
+/// pool, or in the transaction that extends or purges the chain.
+pub async fn latest_anchor<'e, E>(executor: E) -> Result<Option<Anchor>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     sqlx::query_as(
         "SELECT seq, mac, purged_before, anchor_mac, created_at FROM audit_anchors \
          ORDER BY seq DESC LIMIT 1",
     )
-    .fetch_optional(pool)
-    .await
-}
-
-/// The newest anchor, read in the transaction that extends or purges the chain.
-pub async fn latest_anchor_tx(tx: &mut Tx) -> Result<Option<Anchor>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT seq, mac, purged_before, anchor_mac, created_at FROM audit_anchors \
-         ORDER BY seq DESC LIMIT 1",
-    )
-    .fetch_optional(&mut **tx)
+    .fetch_optional(executor)
     .await
 }
 
@@ -126,14 +120,6 @@ pub async fn sealed_after(
     .bind(limit)
     .fetch_all(pool)
     .await
-}
-
-/// The MAC of the event at `seq`, if it is still stored.
-pub async fn mac_at(pool: &AnyPool, seq: i64) -> Result<Option<String>, sqlx::Error> {
-    sqlx::query_scalar("SELECT mac FROM audit_events WHERE seq = $1")
-        .bind(seq)
-        .fetch_optional(pool)
-        .await
 }
 
 /// Unsealed events written before `before` (a sealer that stopped, or rows written behind the
